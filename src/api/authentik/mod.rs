@@ -1,0 +1,18 @@
+//! authentik's `/api/v3/` dialect: DRF shapes, page-number pagination, 403 for every
+//! authentication failure.
+
+pub mod caller;
+pub mod pagination;
+pub mod query;
+pub mod users;
+
+use std::sync::Arc;
+
+use axum::Router;
+
+use crate::app::AppState;
+
+/// Every `/api/v3/` route.
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new().merge(users::routes())
+}

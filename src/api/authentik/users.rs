@@ -1,0 +1,565 @@
+//! `/api/v3/core/users/`: list, create, retrieve, update, partial update, destroy, `me`,
+//! `paths`, `set_password` — parse, authorize, call the domain, serialize.
+
+use std::sync::{Arc, OnceLock};
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::middleware::map_response;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::caller::Caller;
+use super::pagination::{Envelope, PageRequest};
+use super::query::{search_terms, Params};
+use crate::api::allow;
+use crate::api::body::JsonBody;
+use crate::api::error::ApiError;
+use crate::api::fields::{Input, Str};
+use crate::app::AppState;
+use crate::domain::authz::{authorize, Action};
+use crate::domain::error::Kind;
+use crate::domain::filter::{Cmp, Direction, Filter, Literal};
+use crate::domain::users::{self, User, UserChanges, UserField, UserFilter, UserRel, UserSort, UserType};
+use crate::domain::{DomainError, FieldErrors, Timestamp};
+use crate::store::groups as store_groups;
+
+/// The users routes.
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route(
+            "/core/users/",
+            get(list).post(create).options(options).layer(map_response(allow("GET, POST, HEAD, OPTIONS"))),
+        )
+        .route("/core/users/me/", get(me).options(options).layer(map_response(allow("GET, HEAD, OPTIONS"))))
+        .route("/core/users/paths/", get(paths).options(options).layer(map_response(allow("GET, HEAD, OPTIONS"))))
+        .route(
+            "/core/users/{id}/",
+            get(retrieve)
+                .put(update)
+                .patch(partial_update)
+                .delete(destroy)
+                .options(options)
+                .layer(map_response(allow("GET, PUT, PATCH, DELETE, HEAD, OPTIONS"))),
+        )
+        .route(
+            "/core/users/{id}/set_password/",
+            post(set_password).options(options).layer(map_response(allow("POST, OPTIONS"))),
+        )
+}
+
+fn denied(_: crate::domain::authz::Denied) -> ApiError {
+    ApiError::Domain(DomainError::Forbidden)
+}
+
+fn parse_id(raw: &str) -> Result<i64, ApiError> {
+    raw.parse::<i64>().map_err(|_| ApiError::BadLookup)
+}
+
+// ---------------------------------------------------------------- serialization
+
+#[derive(Serialize)]
+struct PartialGroupOut<'a> {
+    pk: &'a str,
+    num_pk: i64,
+    name: &'a str,
+    is_superuser: bool,
+    attributes: &'a Value,
+}
+
+#[derive(Serialize)]
+struct RoleOut<'a> {
+    pk: &'a str,
+    name: &'a str,
+}
+
+/// authentik's `User` representation.
+#[derive(Serialize)]
+struct UserOut<'a> {
+    pk: i64,
+    username: &'a str,
+    name: &'a str,
+    is_active: bool,
+    last_login: Option<String>,
+    date_joined: String,
+    is_superuser: bool,
+    groups: Vec<&'a str>,
+    groups_obj: Option<Vec<PartialGroupOut<'a>>>,
+    roles: Vec<&'a str>,
+    roles_obj: Option<Vec<RoleOut<'a>>>,
+    email: &'a str,
+    avatar: String,
+    attributes: &'a Value,
+    uid: String,
+    path: &'a str,
+    #[serde(rename = "type")]
+    user_type: &'static str,
+    uuid: &'a str,
+    password_change_date: String,
+    last_updated: String,
+}
+
+/// Which nested objects a users response includes (`include_groups`, `include_roles`).
+#[derive(Debug, Clone, Copy)]
+pub struct Include {
+    groups: bool,
+    roles: bool,
+}
+
+impl Include {
+    /// Reads the flags (default: both true).
+    pub fn from_params(params: &Params) -> Include {
+        Include {
+            groups: params.flag("include_groups", true),
+            roles: params.flag("include_roles", true),
+        }
+    }
+}
+
+fn user_out<'a>(user: &'a User, install_id: &str, include: Include) -> UserOut<'a> {
+    UserOut {
+        pk: user.id,
+        username: &user.username,
+        name: &user.name,
+        is_active: user.is_active,
+        last_login: user.last_login.map(Timestamp::to_drf),
+        date_joined: user.date_joined.to_drf(),
+        is_superuser: user.is_superuser,
+        groups: user.groups.iter().map(|g| g.uuid.as_str()).collect(),
+        groups_obj: include.groups.then(|| {
+            user.groups
+                .iter()
+                .map(|g| PartialGroupOut {
+                    pk: &g.uuid,
+                    num_pk: g.num_pk(),
+                    name: &g.name,
+                    is_superuser: g.is_superuser,
+                    attributes: &g.attributes,
+                })
+                .collect()
+        }),
+        roles: user.roles.iter().map(|r| r.uuid.as_str()).collect(),
+        roles_obj: include
+            .roles
+            .then(|| user.roles.iter().map(|r| RoleOut { pk: &r.uuid, name: &r.name }).collect()),
+        email: &user.email,
+        avatar: user.avatar(),
+        attributes: &user.attributes,
+        uid: user.uid(install_id),
+        path: &user.path,
+        user_type: user.user_type.as_str(),
+        uuid: &user.uuid,
+        password_change_date: user.password_change_date.to_drf(),
+        last_updated: user.last_updated.to_drf(),
+    }
+}
+
+/// A user as authentik renders it, for other resources that nest users (`user_obj`).
+pub fn user_json(user: &User, install_id: &str, include: Include) -> Value {
+    serde_json::to_value(user_out(user, install_id, include)).unwrap_or(Value::Null)
+}
+
+fn autocomplete() -> &'static Value {
+    static AUTOCOMPLETE: OnceLock<Value> = OnceLock::new();
+    AUTOCOMPLETE.get_or_init(|| {
+        let s = |nullable: bool| json!({"type": "str", "nullable": nullable, "options": null});
+        json!({
+            "current_model": "authentik_core.user",
+            "models": {
+                "authentik_core.user": {
+                    "username": s(false),
+                    "name": s(false),
+                    "email": s(false),
+                    "path": s(false),
+                    "is_active": {"type": "bool", "nullable": true, "options": null},
+                    "type": {"type": "str", "nullable": false, "options": UserType::ALL.iter().map(|t| t.as_str()).collect::<Vec<_>>()},
+                    "attributes": {"type": "relation", "nullable": false, "options": null, "relation": "authentik_core.user_attributes"}
+                }
+            }
+        })
+    })
+}
+
+// ---------------------------------------------------------------- list filters
+
+const ORDERABLE: [(&str, UserSort); 16] = [
+    ("pk", UserSort::Field(UserField::Id)),
+    ("username", UserSort::Field(UserField::Username)),
+    ("name", UserSort::Field(UserField::Name)),
+    ("is_active", UserSort::Field(UserField::IsActive)),
+    ("last_login", UserSort::Field(UserField::LastLogin)),
+    ("date_joined", UserSort::Field(UserField::DateJoined)),
+    ("is_superuser", UserSort::IsSuperuser),
+    ("groups", UserSort::Groups),
+    ("roles", UserSort::Roles),
+    ("email", UserSort::Field(UserField::Email)),
+    ("attributes", UserSort::Field(UserField::Attributes)),
+    ("path", UserSort::Field(UserField::Path)),
+    ("type", UserSort::Field(UserField::Type)),
+    ("uuid", UserSort::Field(UserField::Uuid)),
+    ("password_change_date", UserSort::Field(UserField::PasswordChangeDate)),
+    ("last_updated", UserSort::Field(UserField::LastUpdated)),
+];
+
+/// `?ordering=a,-b`: known names only; default `username`.
+fn ordering(params: &Params) -> Vec<(UserSort, Direction)> {
+    let mut keys = Vec::new();
+    if let Some(raw) = params.last("ordering") {
+        for term in raw.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            let (name, direction) = match term.strip_prefix('-') {
+                Some(rest) => (rest, Direction::Desc),
+                None => (term, Direction::Asc),
+            };
+            if let Some((_, sort)) = ORDERABLE.iter().find(|(n, _)| *n == name) {
+                keys.push((*sort, direction));
+            }
+        }
+    }
+    if keys.is_empty() {
+        keys.push((UserSort::Field(UserField::Username), Direction::Asc));
+    }
+    keys
+}
+
+fn choice_error(value: &str) -> String {
+    format!("Select a valid choice. {value} is not one of the available choices.")
+}
+
+/// Translates the list's query parameters into a user filter (spec §4.3).
+async fn list_filter(state: &AppState, params: &Params) -> Result<UserFilter, ApiError> {
+    let mut parts: Vec<UserFilter> = Vec::new();
+    let mut errors = FieldErrors::new();
+    for (param, field) in [("username", UserField::Username), ("email", UserField::Email), ("name", UserField::Name), ("path", UserField::Path)] {
+        if let Some(v) = params.last(param).filter(|v| !v.is_empty()) {
+            parts.push(Filter::Compare(field, Cmp::Eq, Literal::Text(v.to_string())));
+        }
+    }
+    if let Some(v) = params.last("path_startswith").filter(|v| !v.is_empty()) {
+        parts.push(Filter::StartsWith(UserField::Path, v.to_string()));
+    }
+    if let Some(b) = params.boolean("is_active") {
+        parts.push(Filter::Compare(UserField::IsActive, Cmp::Eq, Literal::Bool(b)));
+    }
+    if let Some(b) = params.boolean("is_superuser") {
+        parts.push(Filter::Rel(UserRel::DirectSuperuser(b)));
+    }
+    if let Some(v) = params.last("uuid").filter(|v| !v.is_empty()) {
+        match uuid::Uuid::parse_str(v.trim()) {
+            Ok(u) => parts.push(Filter::Compare(UserField::Uuid, Cmp::Eq, Literal::Text(u.to_string()))),
+            Err(_) => errors.add("uuid", "Enter a valid UUID."),
+        }
+    }
+    let types: Vec<&str> = params.all("type").into_iter().filter(|v| !v.is_empty()).collect();
+    if !types.is_empty() {
+        let mut literals = Vec::new();
+        for t in &types {
+            match UserType::parse(t) {
+                Some(ut) => literals.push(Literal::Text(ut.as_str().to_string())),
+                None => {
+                    errors.add("type", choice_error(t));
+                    break;
+                }
+            }
+        }
+        parts.push(Filter::In(UserField::Type, literals));
+    }
+    for (base, field) in [("date_joined", UserField::DateJoined), ("last_updated", UserField::LastUpdated), ("last_login", UserField::LastLogin)] {
+        for (suffix, cmp) in [("", Cmp::Eq), ("__lt", Cmp::Lt), ("__gt", Cmp::Gt)] {
+            let param = format!("{base}{suffix}");
+            if let Some(v) = params.last(&param).filter(|v| !v.is_empty()) {
+                match Timestamp::parse(v) {
+                    Some(t) => parts.push(Filter::Compare(field, cmp, Literal::Time(t))),
+                    None => errors.add(&param, "Enter a valid date/time."),
+                }
+            }
+        }
+    }
+    if let Some(b) = params.boolean("last_login__isnull") {
+        let f = Filter::IsNull(UserField::LastLogin);
+        parts.push(if b { f } else { Filter::Not(Box::new(f)) });
+    }
+    let mut db = &state.store;
+    // groups_by_name / roles_by_name: every value must name an existing object.
+    for (param, is_group) in [("groups_by_name", true), ("roles_by_name", false)] {
+        let names: Vec<String> = params.all(param).into_iter().filter(|v| !v.is_empty()).map(String::from).collect();
+        if names.is_empty() {
+            continue;
+        }
+        let existing = if is_group {
+            store_groups::existing_group_names(&mut db, &names).await?
+        } else {
+            store_groups::existing_role_names(&mut db, &names).await?
+        };
+        if let Some(missing) = names.iter().find(|n| !existing.contains(n)) {
+            errors.add(param, choice_error(missing));
+            continue;
+        }
+        parts.push(Filter::Rel(if is_group { UserRel::GroupNames(names) } else { UserRel::RoleNames(names) }));
+    }
+    for (param, is_group) in [("groups_by_pk", true), ("roles_by_pk", false)] {
+        let raw: Vec<&str> = params.all(param).into_iter().filter(|v| !v.is_empty()).collect();
+        if raw.is_empty() {
+            continue;
+        }
+        let mut uuids = Vec::new();
+        let mut bad = None;
+        for v in &raw {
+            match uuid::Uuid::parse_str(v.trim()) {
+                Ok(u) => uuids.push(u.to_string()),
+                Err(_) => {
+                    bad = Some(format!("“{v}” is not a valid value."));
+                    break;
+                }
+            }
+        }
+        if let Some(message) = bad {
+            errors.add(param, message);
+            continue;
+        }
+        let existing = if is_group {
+            store_groups::groups_by_uuid(&mut db, &uuids).await?
+        } else {
+            store_groups::roles_by_uuid(&mut db, &uuids).await?
+        };
+        if let Some(missing) = uuids.iter().find(|u| !existing.iter().any(|e| &e.uuid == *u)) {
+            errors.add(param, choice_error(missing));
+            continue;
+        }
+        parts.push(Filter::Rel(if is_group { UserRel::GroupUuids(uuids) } else { UserRel::RoleUuids(uuids) }));
+    }
+    errors.into_result()?;
+    if let Some(raw) = params.last("attributes").filter(|v| !v.is_empty()) {
+        parts.push(attributes_filter(raw)?);
+    }
+    if let Some(search) = params.last("search") {
+        let terms = search_terms(search);
+        for term in terms {
+            parts.push(Filter::Or(
+                [UserField::Email, UserField::Name, UserField::Uuid, UserField::Username]
+                    .into_iter()
+                    .map(|f| Filter::IContains(f, term.clone()))
+                    .collect(),
+            ));
+        }
+    }
+    Ok(Filter::and(parts))
+}
+
+/// `?attributes={"team":"green","a__b":1}`: each key (with `__` for nesting) must equal its value.
+fn attributes_filter(raw: &str) -> Result<UserFilter, ApiError> {
+    let parsed: Value = serde_json::from_str(raw).map_err(|_| ApiError::FilterMessages(vec!["filter: failed to parse JSON".into()]))?;
+    let Value::Object(map) = parsed else {
+        return Err(ApiError::FilterMessages(vec!["filter: value must be key:value mapping".into()]));
+    };
+    Ok(Filter::and(
+        map.into_iter()
+            .map(|(key, value)| Filter::Json(UserField::Attributes, key.split("__").map(String::from).collect(), value))
+            .collect(),
+    ))
+}
+
+// ---------------------------------------------------------------- handlers
+
+async fn list(State(state): State<Arc<AppState>>, Caller(caller): Caller, RawQuery(query): RawQuery) -> Result<Response, ApiError> {
+    authorize(&caller, Action::ViewUser(None)).map_err(denied)?;
+    let params = Params::parse(query.as_deref());
+    let filter = list_filter(&state, &params).await?;
+    let sort = ordering(&params);
+    let request = PageRequest::from_params(&params);
+    let count = users::count(&state.store, &filter).await?;
+    let pagination = request.resolve(count)?;
+    let rows = users::list(&state.store, &filter, &sort, pagination.limit, pagination.offset).await?;
+    let include = Include::from_params(&params);
+    let envelope = Envelope {
+        pagination,
+        results: rows.iter().map(|u| user_out(u, &state.install_id, include)).collect(),
+        autocomplete: autocomplete(),
+    };
+    Ok(json_ok(StatusCode::OK, &envelope))
+}
+
+fn json_ok<T: Serialize>(status: StatusCode, body: &T) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => {
+            let mut r = (status, bytes).into_response();
+            r.headers_mut().insert(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/json; charset=utf-8"),
+            );
+            r
+        }
+        Err(e) => ApiError::Domain(DomainError::Internal(e.to_string())).into_response(),
+    }
+}
+
+/// Reads the writable user fields of a request (§4.2). `full` = POST/PUT: `username` and `name`
+/// are required and omitted `groups`/`roles` reset to `[]`.
+fn read_user_changes(body: JsonBody, full: bool) -> Result<(UserChanges, FieldErrors), ApiError> {
+    let obj = body.into_object()?;
+    let mut input = Input::new(&obj);
+    let mut changes = UserChanges::default();
+    if !full || input.require("username") {
+        changes.username = input.string("username", Str::REQUIRED_TEXT.max(150));
+    }
+    if !full || input.require("name") {
+        changes.name = input.string("name", Str::TEXT);
+    }
+    changes.is_active = input.boolean("is_active");
+    changes.last_login = input.datetime_or_null("last_login");
+    changes.groups = input.uuid_list("groups");
+    changes.roles = input.uuid_list("roles");
+    changes.email = input.string("email", Str::TEXT.max(254));
+    changes.attributes = input.object("attributes", "Value must be a dictionary, and not have any duplicate keys.");
+    changes.path = input.string("path", Str::REQUIRED_TEXT);
+    changes.user_type = input.choice("type", UserType::parse);
+    if full {
+        if !input.present("groups") {
+            changes.groups = Some(Vec::new());
+        }
+        if !input.present("roles") {
+            changes.roles = Some(Vec::new());
+        }
+    }
+    Ok((changes, input.errors))
+}
+
+async fn create(State(state): State<Arc<AppState>>, Caller(caller): Caller, RawQuery(query): RawQuery, body: JsonBody) -> Result<Response, ApiError> {
+    authorize(&caller, Action::AddUser).map_err(denied)?;
+    let (changes, errors) = read_user_changes(body, true)?;
+    let user = users::create(&state.store, changes, errors).await?;
+    let include = Include::from_params(&Params::parse(query.as_deref()));
+    Ok(json_ok(StatusCode::CREATED, &user_out(&user, &state.install_id, include)))
+}
+
+async fn retrieve(State(state): State<Arc<AppState>>, Caller(caller): Caller, Path(id): Path<String>, RawQuery(query): RawQuery) -> Result<Response, ApiError> {
+    authorize(&caller, Action::ViewUser(None)).map_err(denied)?;
+    let id = parse_id(&id)?;
+    authorize(&caller, Action::ViewUser(Some(id))).map_err(denied)?;
+    let user = users::get(&state.store, id).await?;
+    let include = Include::from_params(&Params::parse(query.as_deref()));
+    Ok(json_ok(StatusCode::OK, &user_out(&user, &state.install_id, include)))
+}
+
+async fn write(state: &AppState, caller: &crate::domain::authz::Principal, id: &str, query: Option<String>, body: JsonBody, full: bool) -> Result<Response, ApiError> {
+    authorize(caller, Action::ViewUser(None)).map_err(denied)?;
+    let id = parse_id(id)?;
+    authorize(caller, Action::ChangeUser(id)).map_err(denied)?;
+    let (changes, errors) = read_user_changes(body, full)?;
+    let user = users::update(&state.store, id, changes, errors).await?;
+    let include = Include::from_params(&Params::parse(query.as_deref()));
+    Ok(json_ok(StatusCode::OK, &user_out(&user, &state.install_id, include)))
+}
+
+async fn update(State(state): State<Arc<AppState>>, Caller(caller): Caller, Path(id): Path<String>, RawQuery(query): RawQuery, body: JsonBody) -> Result<Response, ApiError> {
+    write(&state, &caller, &id, query, body, true).await
+}
+
+async fn partial_update(State(state): State<Arc<AppState>>, Caller(caller): Caller, Path(id): Path<String>, RawQuery(query): RawQuery, body: JsonBody) -> Result<Response, ApiError> {
+    write(&state, &caller, &id, query, body, false).await
+}
+
+async fn destroy(State(state): State<Arc<AppState>>, Caller(caller): Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+    authorize(&caller, Action::ViewUser(None)).map_err(denied)?;
+    let id = parse_id(&id)?;
+    authorize(&caller, Action::DeleteUser(id)).map_err(denied)?;
+    users::delete(&state.store, id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn set_password(State(state): State<Arc<AppState>>, Caller(caller): Caller, Path(id): Path<String>, body: JsonBody) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    authorize(&caller, Action::ResetUserPassword(id)).map_err(denied)?;
+    // The target must exist (and be visible) before the body is looked at.
+    users::get(&state.store, id).await?;
+    let obj = body.into_object()?;
+    let mut input = Input::new(&obj);
+    let password = if input.require("password") {
+        input.string("password", Str { allow_blank: false, max_len: None, trim: false })
+    } else {
+        None
+    };
+    if let Some(p) = &password {
+        if p.trim().is_empty() {
+            input.errors.add_code("password", "blank", "This field may not be blank.");
+        }
+    }
+    input.errors.into_result()?;
+    let Some(password) = password else {
+        return Err(ApiError::EmptyBadRequest);
+    };
+    match users::set_password(&state.store, id, password).await {
+        Ok(()) => Ok(StatusCode::NO_CONTENT.into_response()),
+        Err(DomainError::NotFound(Kind::User)) => Err(ApiError::Domain(DomainError::NotFound(Kind::User))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Serialize)]
+struct UserSelfOut<'a> {
+    pk: i64,
+    username: &'a str,
+    name: &'a str,
+    is_active: bool,
+    is_superuser: bool,
+    is_current: bool,
+    groups: Vec<NamePk<'a>>,
+    roles: Vec<NamePk<'a>>,
+    email: &'a str,
+    avatar: String,
+    uid: String,
+    settings: &'a Value,
+    #[serde(rename = "type")]
+    user_type: &'static str,
+    system_permissions: &'a [String],
+}
+
+#[derive(Serialize)]
+struct NamePk<'a> {
+    name: &'a str,
+    pk: &'a str,
+}
+
+async fn me(State(state): State<Arc<AppState>>, Caller(caller): Caller) -> Result<Response, ApiError> {
+    authorize(&caller, Action::ViewSelf).map_err(denied)?;
+    let view = users::self_view(&state.store, caller.user_id).await?;
+    let user = &view.user;
+    let out = UserSelfOut {
+        pk: user.id,
+        username: &user.username,
+        name: &user.name,
+        is_active: user.is_active,
+        is_superuser: user.is_superuser,
+        is_current: true,
+        groups: view.all_groups.iter().map(|(pk, name)| NamePk { name, pk }).collect(),
+        roles: view.effective_roles.iter().map(|(pk, name)| NamePk { name, pk }).collect(),
+        email: &user.email,
+        avatar: user.avatar(),
+        uid: user.uid(&state.install_id),
+        settings: &view.settings,
+        user_type: user.user_type.as_str(),
+        system_permissions: &view.system_permissions,
+    };
+    let body = json!({ "user": &out, "users": [&out] });
+    Ok(json_ok(StatusCode::OK, &body))
+}
+
+async fn paths(State(state): State<Arc<AppState>>, Caller(caller): Caller, RawQuery(query): RawQuery) -> Result<Response, ApiError> {
+    authorize(&caller, Action::ViewUser(None)).map_err(denied)?;
+    let params = Params::parse(query.as_deref());
+    let filter = list_filter(&state, &params).await?;
+    let paths = users::paths(&state.store, &filter).await?;
+    Ok(json_ok(StatusCode::OK, &json!({ "paths": paths })))
+}
+
+/// DRF's `OPTIONS` metadata (authenticated, like every `/api/v3/` route).
+async fn options(Caller(_caller): Caller) -> Json<Value> {
+    Json(json!({
+        "name": "User",
+        "description": "User Viewset",
+        "renders": ["application/json"],
+        "parses": ["application/json"]
+    }))
+}

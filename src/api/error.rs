@@ -1,0 +1,127 @@
+//! One error type for every HTTP-level failure, rendered in authentik's DRF shapes in exactly one
+//! place. (The AWX dialect renders the same values in its own shape in `api::awx`.)
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Map, Value};
+
+use crate::domain::error::Kind;
+use crate::domain::{DomainError, FieldErrors};
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A domain outcome.
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// The body is not valid JSON.
+    #[error("JSON parse error - {0}")]
+    MalformedJson(String),
+    /// The body has a content type other than JSON.
+    #[error("unsupported media type {0}")]
+    UnsupportedMediaType(String),
+    /// The body is larger than the limit.
+    #[error("request body too large")]
+    PayloadTooLarge,
+    /// The method is not served on this route.
+    #[error("method {0} not allowed")]
+    MethodNotAllowed(String),
+    /// No route matches.
+    #[error("no route")]
+    RouteNotFound,
+    /// An unparseable lookup value in the URL (`/users/abc/`).
+    #[error("malformed lookup")]
+    BadLookup,
+    /// Page number out of range or malformed.
+    #[error("invalid page")]
+    InvalidPage,
+    /// A filter method rejected its value (rendered as a top-level JSON array).
+    #[error("filter error: {0:?}")]
+    FilterMessages(Vec<String>),
+    /// A plain 400 with an empty body (authentik's `set_password` failure).
+    #[error("bad request")]
+    EmptyBadRequest,
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(err: crate::store::StoreError) -> Self {
+        ApiError::Domain(err.into())
+    }
+}
+
+/// Renders field errors as DRF does: `{"field": ["msg", …]}`.
+pub fn field_errors_json(errors: &FieldErrors, reword: impl Fn(&str, &str, &str) -> Option<String>) -> Value {
+    let mut map = Map::new();
+    for (field, list) in &errors.0 {
+        let messages: Vec<Value> = list
+            .iter()
+            .map(|e| Value::String(reword(field, e.code, &e.message).unwrap_or_else(|| e.message.clone())))
+            .collect();
+        map.insert(field.clone(), Value::Array(messages));
+    }
+    Value::Object(map)
+}
+
+/// A JSON response with DRF's content type.
+pub fn json_response(status: StatusCode, body: &Value) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    let mut response = (status, bytes).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    response
+}
+
+fn detail(status: StatusCode, message: &str) -> Response {
+    json_response(status, &json!({ "detail": message }))
+}
+
+/// authentik's message for a refused permission.
+pub const PERMISSION_DENIED: &str = "You do not have permission to perform this action.";
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::Domain(err) => match err {
+                DomainError::Unauthenticated => detail(StatusCode::FORBIDDEN, "Authentication credentials were not provided."),
+                DomainError::InvalidCredentials => detail(StatusCode::FORBIDDEN, "Token invalid/expired"),
+                DomainError::Forbidden => detail(StatusCode::FORBIDDEN, PERMISSION_DENIED),
+                DomainError::NotFound(kind) => detail(
+                    StatusCode::NOT_FOUND,
+                    &format!("No {} matches the given query.", kind_name(kind)),
+                ),
+                DomainError::Invalid(errors) => json_response(StatusCode::BAD_REQUEST, &field_errors_json(&errors, |_, _, _| None)),
+                DomainError::Conflict(field) => json_response(
+                    StatusCode::BAD_REQUEST,
+                    &json!({ field: [crate::domain::users::UNIQUE_MESSAGE] }),
+                ),
+                DomainError::Unavailable(reason) => {
+                    tracing::warn!(%reason, "database unavailable");
+                    let mut r = detail(StatusCode::SERVICE_UNAVAILABLE, "The database is unavailable; try again shortly.");
+                    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                    r
+                }
+                DomainError::Internal(reason) => {
+                    tracing::error!(%reason, "internal error");
+                    detail(StatusCode::INTERNAL_SERVER_ERROR, "A server error occurred.")
+                }
+            },
+            ApiError::MalformedJson(msg) => detail(StatusCode::BAD_REQUEST, &format!("JSON parse error - {msg}")),
+            ApiError::UnsupportedMediaType(ct) => detail(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                &format!("Unsupported media type \"{ct}\" in request."),
+            ),
+            ApiError::PayloadTooLarge => detail(StatusCode::PAYLOAD_TOO_LARGE, "Request body exceeds the limit of 1048576 bytes."),
+            ApiError::MethodNotAllowed(method) => detail(StatusCode::METHOD_NOT_ALLOWED, &format!("Method \"{method}\" not allowed.")),
+            ApiError::RouteNotFound | ApiError::BadLookup => detail(StatusCode::NOT_FOUND, "Not found."),
+            ApiError::InvalidPage => detail(StatusCode::NOT_FOUND, "Invalid page."),
+            ApiError::FilterMessages(messages) => json_response(StatusCode::BAD_REQUEST, &json!(messages)),
+            ApiError::EmptyBadRequest => StatusCode::BAD_REQUEST.into_response(),
+        }
+    }
+}
+
+fn kind_name(kind: Kind) -> &'static str {
+    kind.model_name()
+}

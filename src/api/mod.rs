@@ -1,0 +1,85 @@
+//! HTTP: router assembly and the middleware every route shares (request id, access log,
+//! body limit, JSON 404/405). Dialect modules parse, authorize, call the domain and serialize;
+//! they never write SQL.
+
+pub mod authentik;
+pub mod body;
+pub mod error;
+pub mod fields;
+pub mod health;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use tracing::Instrument;
+
+use crate::app::AppState;
+use error::ApiError;
+
+/// Name of the response header carrying the request id (authentik's).
+pub const REQUEST_ID_HEADER: &str = "x-authentik-id";
+
+/// The whole HTTP surface.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .merge(health::routes())
+        .nest("/api/v3", authentik::routes())
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))
+        .layer(middleware::from_fn(request_context))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::RouteNotFound
+}
+
+/// Gives every request an id (response header, log span), logs its outcome, and turns the
+/// router's bare 405s into DRF's JSON answer (keeping the `Allow` header).
+async fn request_context(req: Request, next: Next) -> Response {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let method = req.method().clone();
+    let span = tracing::info_span!("request", request_id = %id, method = %method, path = %req.uri().path());
+    let started = Instant::now();
+    let mut response = next.run(req).instrument(span.clone()).await;
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED && !response.headers().contains_key(header::CONTENT_TYPE) {
+        let allow = response.headers().get(header::ALLOW).cloned();
+        response = ApiError::MethodNotAllowed(method.to_string()).into_response();
+        if let Some(allow) = allow {
+            response.headers_mut().insert(header::ALLOW, allow);
+        }
+    }
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    let status = response.status().as_u16();
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    span.in_scope(|| {
+        if status >= 500 {
+            tracing::warn!(status, elapsed_ms, "request finished");
+        } else {
+            tracing::info!(status, elapsed_ms, "request finished");
+        }
+    });
+    response
+}
+
+/// Adds a fixed `Allow` header to every response of a route, as DRF does.
+pub fn allow(methods: &'static str) -> impl Fn(Response) -> std::future::Ready<Response> + Clone {
+    move |mut response: Response| {
+        if response.status() != StatusCode::METHOD_NOT_ALLOWED {
+            response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(methods));
+        }
+        std::future::ready(response)
+    }
+}
+
+/// Whether a method is one a route declares, for OPTIONS answers.
+pub fn is_options(method: &Method) -> bool {
+    method == Method::OPTIONS
+}

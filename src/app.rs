@@ -1,0 +1,185 @@
+//! Builds the running server: configuration → store (migrated) → secret → bootstrap → state →
+//! router → listener with graceful shutdown. The only place that knows every module.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use rand::RngCore;
+use tokio::net::TcpListener;
+
+use crate::auth::keys::Sealer;
+use crate::config::Config;
+use crate::domain::bootstrap::{self, BootstrapValues, Outcome};
+use crate::store::Store;
+
+/// What every request handler can reach.
+pub struct AppState {
+    /// The database.
+    pub store: Store,
+    /// Seals and opens token keys.
+    pub sealer: Sealer,
+    /// This directory's install id.
+    pub install_id: String,
+    /// The configuration it runs with.
+    pub config: Config,
+}
+
+/// Start-up failures, each with a message an operator can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The database could not be opened or migrated.
+    #[error("database: {0}")]
+    Store(#[from] crate::store::StoreError),
+    /// The instance secret is missing or unreadable.
+    #[error("secret key: {0}")]
+    Secret(String),
+    /// Bootstrap failed.
+    #[error("bootstrap: {0}")]
+    Bootstrap(#[from] crate::domain::DomainError),
+    /// The listen address is unusable.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A prepared directory: migrated, bootstrapped, ready to serve.
+pub struct Prepared {
+    /// Shared state for the router.
+    pub state: Arc<AppState>,
+    /// The bootstrap key generated on this start, if any (to show the operator once).
+    pub generated_token: Option<String>,
+}
+
+/// Opens and migrates the database, resolves the secret and runs first-start bootstrap.
+pub async fn prepare(config: Config) -> Result<Prepared, StartError> {
+    let store = Store::connect(&config.database_url, config.max_connections).await?;
+    store.migrate().await?;
+    let secret = resolve_secret(&config)?;
+    let sealer = Sealer::new(&secret);
+    let values = BootstrapValues {
+        email: config.bootstrap_email.clone(),
+        password: config.bootstrap_password.clone(),
+        token: config.bootstrap_token.clone(),
+        token_duration_seconds: config.token_duration_seconds,
+    };
+    let (install_id, generated_token) = match bootstrap::run(&store, &sealer, &values).await? {
+        Outcome::AlreadyDone { install_id } => (install_id, None),
+        Outcome::Created { install_id, generated_token } => (install_id, generated_token),
+    };
+    Ok(Prepared {
+        state: Arc::new(AppState { store, sealer, install_id, config }),
+        generated_token,
+    })
+}
+
+/// The instance secret: configured, or on SQLite the `secret.key` beside the database (created
+/// once, mode 0600). PostgreSQL instances must share one, so there it must be configured.
+fn resolve_secret(config: &Config) -> Result<Vec<u8>, StartError> {
+    if let Some(secret) = &config.secret_key {
+        return Ok(secret.as_bytes().to_vec());
+    }
+    let path = config.sqlite_secret_path().ok_or_else(|| {
+        StartError::Secret("GATEHOUSE_SECRET_KEY must be set (at least 32 bytes) when the database is PostgreSQL, so every instance seals token keys alike".into())
+    })?;
+    read_or_create_secret(&path)
+}
+
+fn read_or_create_secret(path: &Path) -> Result<Vec<u8>, StartError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let secret = text.trim().to_string();
+            if secret.len() < 32 {
+                return Err(StartError::Secret(format!("{} holds fewer than 32 bytes", path.display())));
+            }
+            Ok(secret.into_bytes())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut bytes = [0u8; 32];
+            rand::rngs::OsRng.fill_bytes(&mut bytes);
+            let secret = hex::encode(bytes);
+            write_private(path, &secret).map_err(|e| StartError::Secret(format!("cannot write {}: {e}", path.display())))?;
+            Ok(secret.into_bytes())
+        }
+        Err(e) => Err(StartError::Secret(format!("cannot read {}: {e}", path.display()))),
+    }
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    file.write_all(content.as_bytes())?;
+    file.sync_all()
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+    std::fs::write(path, content)
+}
+
+/// Binds the listen address.
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish.
+pub async fn serve(listener: TcpListener, state: Arc<AppState>, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let router = crate::api::router(state.clone());
+    let result = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
+    state.store.close().await;
+    result
+}
+
+/// A server running in this process (tests and embedding).
+pub struct RunningServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The shared state.
+    pub state: Arc<AppState>,
+    /// The generated bootstrap key, if one was generated.
+    pub generated_token: Option<String>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl RunningServer {
+    /// Prepares and starts a server on `config.listen` (port 0 picks a free port).
+    pub async fn start(config: Config) -> Result<RunningServer, StartError> {
+        let listen = config.listen;
+        let prepared = prepare(config).await?;
+        let listener = bind(listen).await?;
+        let addr = listener.local_addr().map_err(|source| StartError::Listen { addr: listen, source })?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let state = prepared.state.clone();
+        let task = tokio::spawn(serve(listener, state, async move {
+            let _ = stopped.await;
+        }));
+        Ok(RunningServer {
+            addr,
+            state: prepared.state,
+            generated_token: prepared.generated_token,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// Stops gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}

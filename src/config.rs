@@ -1,0 +1,301 @@
+//! Typed configuration, layered: defaults < `gatehouse.toml` < `GATEHOUSE_*` environment
+//! (with `AUTHENTIK_*` aliases for the bootstrap values and `*_FILE` forms for secrets) < flags.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The server's configuration after every layer was applied. Debug output redacts secrets.
+#[derive(Clone)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// `sqlite://PATH` or `postgres://…`.
+    pub database_url: String,
+    /// Instance secret (≥ 32 bytes); `None` on SQLite means "use or create `secret.key`".
+    pub secret_key: Option<String>,
+    /// Bootstrap token key.
+    pub bootstrap_token: Option<String>,
+    /// Bootstrap admin password.
+    pub bootstrap_password: Option<String>,
+    /// Bootstrap admin e-mail.
+    pub bootstrap_email: String,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Log filter (`info`, `gatehouse=debug`, …).
+    pub log_level: String,
+    /// Database pool size.
+    pub max_connections: u32,
+    /// Lifetime of new api tokens, seconds (authentik's `minutes=30` format in files and env).
+    pub token_duration_seconds: i64,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redact = |v: &Option<String>| v.as_ref().map(|_| "<redacted>");
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("secret_key", &redact(&self.secret_key))
+            .field("bootstrap_token", &redact(&self.bootstrap_token))
+            .field("bootstrap_password", &redact(&self.bootstrap_password))
+            .field("bootstrap_email", &self.bootstrap_email)
+            .field("log_format", &self.log_format)
+            .field("log_level", &self.log_level)
+            .field("max_connections", &self.max_connections)
+            .field("token_duration_seconds", &self.token_duration_seconds)
+            .finish()
+    }
+}
+
+/// A database URL with any password replaced, safe to log.
+pub fn redact_url(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        if let Some((creds, host)) = rest.split_once('@') {
+            let user = creds.split(':').next().unwrap_or("");
+            let masked = if creds.contains(':') { format!("{user}:***") } else { user.to_string() };
+            return format!("{scheme}://{masked}@{host}");
+        }
+    }
+    url.to_string()
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9000)),
+            database_url: "sqlite://data/gatehouse.db".into(),
+            secret_key: None,
+            bootstrap_token: None,
+            bootstrap_password: None,
+            bootstrap_email: "root@example.com".into(),
+            log_format: LogFormat::Text,
+            log_level: "info".into(),
+            max_connections: 8,
+            token_duration_seconds: 30 * 60,
+        }
+    }
+}
+
+/// Problems with the configuration, reported before anything starts.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TOML file is malformed.
+    #[error("invalid {path}: {message}")]
+    Toml {
+        /// The file.
+        path: PathBuf,
+        /// Parser message.
+        message: String,
+    },
+    /// A value is unusable.
+    #[error("invalid value for {name}: {message}")]
+    Value {
+        /// Setting name.
+        name: &'static str,
+        /// Why.
+        message: String,
+    },
+}
+
+/// Settings as they may appear in `gatehouse.toml` (all optional).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    database_url: Option<String>,
+    secret_key: Option<String>,
+    bootstrap_token: Option<String>,
+    bootstrap_password: Option<String>,
+    bootstrap_email: Option<String>,
+    log_format: Option<String>,
+    log_level: Option<String>,
+    max_connections: Option<u32>,
+    token_duration: Option<String>,
+}
+
+/// Values given as command-line flags (highest precedence).
+#[derive(Debug, Default, Clone)]
+pub struct Flags {
+    /// `--config`.
+    pub config: Option<PathBuf>,
+    /// `--listen`.
+    pub listen: Option<String>,
+    /// `--database-url`.
+    pub database_url: Option<String>,
+    /// `--log-format`.
+    pub log_format: Option<String>,
+}
+
+impl Config {
+    /// Loads from the process environment and the file it or the flags name.
+    pub fn load(flags: &Flags) -> Result<Config, ConfigError> {
+        let env: HashMap<String, String> = std::env::vars().collect();
+        Config::load_from(flags, &env)
+    }
+
+    /// Loads with an explicit environment (tests).
+    pub fn load_from(flags: &Flags, env: &HashMap<String, String>) -> Result<Config, ConfigError> {
+        let mut raw = FileConfig::default();
+        let explicit = flags.config.clone().or_else(|| env.get("GATEHOUSE_CONFIG").map(PathBuf::from));
+        let path = explicit.clone().unwrap_or_else(|| PathBuf::from("gatehouse.toml"));
+        if explicit.is_some() || path.exists() {
+            let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+            raw = toml::from_str(&text).map_err(|e| ConfigError::Toml { path: path.clone(), message: e.to_string() })?;
+        }
+
+        let lookup = |names: &[&str]| -> Result<Option<String>, ConfigError> {
+            for name in names {
+                if let Some(v) = env.get(*name) {
+                    return Ok(Some(v.clone()));
+                }
+                if let Some(file) = env.get(&format!("{name}_FILE")) {
+                    let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read { path: PathBuf::from(file), source })?;
+                    return Ok(Some(text.trim_end_matches(['\n', '\r']).to_string()));
+                }
+            }
+            Ok(None)
+        };
+
+        let mut c = Config::default();
+        let listen = flags.listen.clone().or(lookup(&["GATEHOUSE_LISTEN"])?).or(raw.listen);
+        if let Some(l) = listen {
+            c.listen = l.parse().map_err(|e| ConfigError::Value { name: "listen", message: format!("{l:?}: {e}") })?;
+        }
+        if let Some(u) = flags.database_url.clone().or(lookup(&["GATEHOUSE_DATABASE_URL"])?).or(raw.database_url) {
+            c.database_url = u;
+        }
+        c.secret_key = lookup(&["GATEHOUSE_SECRET_KEY"])?.or(raw.secret_key).filter(|s| !s.is_empty());
+        if let Some(s) = &c.secret_key {
+            if s.len() < 32 {
+                return Err(ConfigError::Value { name: "secret_key", message: "must be at least 32 bytes".into() });
+            }
+        }
+        c.bootstrap_token = lookup(&["GATEHOUSE_BOOTSTRAP_TOKEN", "AUTHENTIK_BOOTSTRAP_TOKEN"])?.or(raw.bootstrap_token).filter(|s| !s.is_empty());
+        c.bootstrap_password = lookup(&["GATEHOUSE_BOOTSTRAP_PASSWORD", "AUTHENTIK_BOOTSTRAP_PASSWORD"])?.or(raw.bootstrap_password).filter(|s| !s.is_empty());
+        if let Some(e) = lookup(&["GATEHOUSE_BOOTSTRAP_EMAIL", "AUTHENTIK_BOOTSTRAP_EMAIL"])?.or(raw.bootstrap_email) {
+            c.bootstrap_email = e;
+        }
+        if let Some(f) = flags.log_format.clone().or(lookup(&["GATEHOUSE_LOG_FORMAT"])?).or(raw.log_format) {
+            c.log_format = match f.to_ascii_lowercase().as_str() {
+                "text" => LogFormat::Text,
+                "json" => LogFormat::Json,
+                other => return Err(ConfigError::Value { name: "log_format", message: format!("{other:?} (use text or json)") }),
+            };
+        }
+        if let Some(l) = lookup(&["GATEHOUSE_LOG_LEVEL"])?.or(raw.log_level) {
+            c.log_level = l;
+        }
+        if let Some(n) = lookup(&["GATEHOUSE_MAX_CONNECTIONS"])? {
+            c.max_connections = n.parse().map_err(|_| ConfigError::Value { name: "max_connections", message: n.clone() })?;
+        } else if let Some(n) = raw.max_connections {
+            c.max_connections = n;
+        }
+        if let Some(d) = lookup(&["GATEHOUSE_TOKEN_DURATION"])?.or(raw.token_duration) {
+            c.token_duration_seconds = parse_duration(&d).ok_or(ConfigError::Value { name: "token_duration", message: format!("{d:?} (use e.g. minutes=30;hours=1)") })?;
+        }
+        Ok(c)
+    }
+
+    /// Whether the database is PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        self.database_url.starts_with("postgres://") || self.database_url.starts_with("postgresql://")
+    }
+
+    /// Where `secret.key` lives for a SQLite database: beside the database file.
+    pub fn sqlite_secret_path(&self) -> Option<PathBuf> {
+        let path = self.database_url.strip_prefix("sqlite://").or_else(|| self.database_url.strip_prefix("sqlite:"))?;
+        let file = path.split('?').next().unwrap_or(path);
+        let parent = Path::new(file).parent().map(Path::to_path_buf).unwrap_or_default();
+        Some(parent.join("secret.key"))
+    }
+}
+
+/// Parses authentik's `key=value;key=value` durations (weeks … microseconds) into seconds.
+pub fn parse_duration(text: &str) -> Option<i64> {
+    let mut total: f64 = 0.0;
+    let mut any = false;
+    for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+        let (key, value) = part.split_once('=')?;
+        let value: f64 = value.trim().parse().ok()?;
+        let unit = match key.trim() {
+            "weeks" => 604_800.0,
+            "days" => 86_400.0,
+            "hours" => 3_600.0,
+            "minutes" => 60.0,
+            "seconds" => 1.0,
+            "milliseconds" => 0.001,
+            "microseconds" => 0.000_001,
+            _ => return None,
+        };
+        total += value * unit;
+        any = true;
+    }
+    if any && total.is_finite() && total >= 0.0 && total < 1e12 {
+        Some(total as i64)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_then_env_then_flags() {
+        let flags = Flags { config: Some(PathBuf::from("/nonexistent/none.toml")), ..Flags::default() };
+        assert!(Config::load_from(&flags, &env(&[])).is_err(), "an explicit missing file is an error");
+        let c = Config::load_from(&Flags::default(), &env(&[("GATEHOUSE_LISTEN", "127.0.0.1:7000")])).expect("config");
+        assert_eq!(c.listen.port(), 7000);
+        let flags = Flags { listen: Some("127.0.0.1:7001".into()), ..Flags::default() };
+        let c = Config::load_from(&flags, &env(&[("GATEHOUSE_LISTEN", "127.0.0.1:7000")])).expect("config");
+        assert_eq!(c.listen.port(), 7001);
+    }
+
+    #[test]
+    fn gatehouse_beats_authentik_alias() {
+        let c = Config::load_from(&Flags::default(), &env(&[("AUTHENTIK_BOOTSTRAP_TOKEN", "a"), ("GATEHOUSE_BOOTSTRAP_TOKEN", "g")])).expect("config");
+        assert_eq!(c.bootstrap_token.as_deref(), Some("g"));
+        let c = Config::load_from(&Flags::default(), &env(&[("AUTHENTIK_BOOTSTRAP_TOKEN", "a")])).expect("config");
+        assert_eq!(c.bootstrap_token.as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn short_secret_is_rejected_and_debug_redacts() {
+        assert!(Config::load_from(&Flags::default(), &env(&[("GATEHOUSE_SECRET_KEY", "short")])).is_err());
+        let c = Config::load_from(&Flags::default(), &env(&[("GATEHOUSE_BOOTSTRAP_PASSWORD", "hunter2hunter2")])).expect("config");
+        assert!(!format!("{c:?}").contains("hunter2"));
+        assert_eq!(redact_url("postgres://u:pw@h/db"), "postgres://u:***@h/db");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("minutes=30"), Some(1800));
+        assert_eq!(parse_duration("days=1;hours=2"), Some(93_600));
+        assert_eq!(parse_duration("fortnights=1"), None);
+    }
+}

@@ -1,0 +1,77 @@
+//! Who may do what: the one authorization function every dialect asks. Pure: it sees the caller
+//! and the action, never HTTP or SQL.
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The user's integer id.
+    pub user_id: i64,
+    /// The user's username.
+    pub username: String,
+    /// Member of a superuser group, directly or through an ancestor.
+    pub is_superuser: bool,
+}
+
+/// Something a caller wants to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Read the caller's own account (`me`).
+    ViewSelf,
+    /// List users or read one (`Some(id)`).
+    ViewUser(Option<i64>),
+    /// Create a user.
+    AddUser,
+    /// Change a user.
+    ChangeUser(i64),
+    /// Delete a user.
+    DeleteUser(i64),
+    /// Set a user's password.
+    ResetUserPassword(i64),
+}
+
+/// Outcome of a refused action: the dialect decides whether it reads as 403 or 404.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denied {
+    /// The caller may not do this.
+    Forbidden,
+}
+
+/// Decides whether `principal` may perform `action`. Superusers pass everything; any
+/// authenticated user may read themselves; everything else needs a permission that the roles
+/// issue grants (until then: refused).
+pub fn authorize(principal: &Principal, action: Action) -> Result<(), Denied> {
+    if principal.is_superuser {
+        return Ok(());
+    }
+    match action {
+        Action::ViewSelf => Ok(()),
+        Action::ViewUser(_)
+        | Action::AddUser
+        | Action::ChangeUser(_)
+        | Action::DeleteUser(_)
+        | Action::ResetUserPassword(_) => Err(Denied::Forbidden),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal(is_superuser: bool) -> Principal {
+        Principal { user_id: 7, username: "u".into(), is_superuser }
+    }
+
+    #[test]
+    fn superuser_passes_everything() {
+        for action in [Action::AddUser, Action::DeleteUser(1), Action::ViewUser(None)] {
+            assert_eq!(authorize(&principal(true), action), Ok(()));
+        }
+    }
+
+    #[test]
+    fn plain_user_may_only_read_self() {
+        assert_eq!(authorize(&principal(false), Action::ViewSelf), Ok(()));
+        assert_eq!(authorize(&principal(false), Action::ViewUser(Some(7))), Err(Denied::Forbidden));
+        assert_eq!(authorize(&principal(false), Action::ChangeUser(7)), Err(Denied::Forbidden));
+    }
+}

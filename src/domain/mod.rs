@@ -1,0 +1,13 @@
+//! The directory itself: users, groups, roles, tokens, their validation rules and who may do
+//! what. No HTTP and no SQL here: dialects call these operations, these operations call `store`.
+
+pub mod authz;
+pub mod avatar;
+pub mod bootstrap;
+pub mod error;
+pub mod filter;
+pub mod time;
+pub mod users;
+
+pub use error::{DomainError, FieldErrors};
+pub use time::Timestamp;

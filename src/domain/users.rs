@@ -1,0 +1,678 @@
+//! Users: the domain value, its validation rules, and the operations both dialects call.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::error::{FieldErrors, Kind};
+use super::filter::{Direction, Filter};
+use super::{avatar, DomainError, Timestamp};
+use crate::auth::password;
+use crate::store::{groups, users as store_users, Store};
+
+/// The kinds of account authentik distinguishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UserType {
+    /// A person managed here.
+    Internal,
+    /// A person from an external source.
+    External,
+    /// A machine account created by an operator.
+    ServiceAccount,
+    /// A machine account managed by the system itself.
+    InternalServiceAccount,
+}
+
+impl UserType {
+    /// Every type, in authentik's order.
+    pub const ALL: [UserType; 4] = [
+        UserType::Internal,
+        UserType::External,
+        UserType::ServiceAccount,
+        UserType::InternalServiceAccount,
+    ];
+
+    /// Wire and storage name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserType::Internal => "internal",
+            UserType::External => "external",
+            UserType::ServiceAccount => "service_account",
+            UserType::InternalServiceAccount => "internal_service_account",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<UserType> {
+        UserType::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+/// What a user's `groups_obj` shows of a group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupSummary {
+    /// Group uuid.
+    pub uuid: String,
+    /// Group name.
+    pub name: String,
+    /// Superuser flag of the group itself.
+    pub is_superuser: bool,
+    /// Group attributes.
+    pub attributes: Value,
+}
+
+impl GroupSummary {
+    /// authentik's `num_pk`: the first five decimal digits of the UUID's 128-bit value.
+    pub fn num_pk(&self) -> i64 {
+        num_pk(&self.uuid)
+    }
+}
+
+/// authentik's `num_pk` of a group uuid.
+pub fn num_pk(uuid: &str) -> i64 {
+    let digits = uuid::Uuid::parse_str(uuid).map(|u| u.as_u128().to_string()).unwrap_or_default();
+    digits.get(..5.min(digits.len())).and_then(|d| d.parse().ok()).unwrap_or(0)
+}
+
+/// What a user's `roles_obj` shows of a role.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoleSummary {
+    /// Role uuid.
+    pub uuid: String,
+    /// Role name.
+    pub name: String,
+}
+
+/// A user with everything derived that the dialects show.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    /// Integer id (`pk` / `id`).
+    pub id: i64,
+    /// UUID.
+    pub uuid: String,
+    /// Username.
+    pub username: String,
+    /// Display name.
+    pub name: String,
+    /// AWX first name.
+    pub first_name: String,
+    /// AWX last name.
+    pub last_name: String,
+    /// E-mail.
+    pub email: String,
+    /// Whether a usable password is set.
+    pub has_password: bool,
+    /// Active flag.
+    pub is_active: bool,
+    /// Account type.
+    pub user_type: UserType,
+    /// Directory path.
+    pub path: String,
+    /// Free-form JSON object.
+    pub attributes: Value,
+    /// Last login.
+    pub last_login: Option<Timestamp>,
+    /// Creation time.
+    pub date_joined: Timestamp,
+    /// Last password change.
+    pub password_change_date: Timestamp,
+    /// Last modification.
+    pub last_updated: Timestamp,
+    /// Superuser through a group or its ancestors.
+    pub is_superuser: bool,
+    /// Direct groups, by name.
+    pub groups: Vec<GroupSummary>,
+    /// Direct roles, by name.
+    pub roles: Vec<RoleSummary>,
+}
+
+impl User {
+    /// authentik's `uid`: hex sha256 of `"<id>-<install id>"`.
+    pub fn uid(&self, install_id: &str) -> String {
+        hex::encode(Sha256::digest(format!("{}-{}", self.id, install_id).as_bytes()))
+    }
+
+    /// The initials avatar data URI.
+    pub fn avatar(&self) -> String {
+        avatar::initials_data_uri(&self.name, &self.username)
+    }
+}
+
+/// Filterable user fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserField {
+    /// Integer id.
+    Id,
+    /// UUID.
+    Uuid,
+    /// Username.
+    Username,
+    /// Display name.
+    Name,
+    /// AWX first name.
+    FirstName,
+    /// AWX last name.
+    LastName,
+    /// E-mail.
+    Email,
+    /// Active flag.
+    IsActive,
+    /// Account type.
+    Type,
+    /// Path.
+    Path,
+    /// Attributes (JSON).
+    Attributes,
+    /// Last login.
+    LastLogin,
+    /// Creation time.
+    DateJoined,
+    /// Last password change.
+    PasswordChangeDate,
+    /// Last modification.
+    LastUpdated,
+}
+
+/// Relations a user filter can test.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UserRel {
+    /// Direct member of a group with one of these names.
+    GroupNames(Vec<String>),
+    /// Direct member of a group with one of these uuids.
+    GroupUuids(Vec<String>),
+    /// Holds a role with one of these names.
+    RoleNames(Vec<String>),
+    /// Holds a role with one of these uuids.
+    RoleUuids(Vec<String>),
+    /// Direct member of a superuser group (authentik's `is_superuser` filter).
+    DirectSuperuser(bool),
+    /// Superuser through any group or ancestor.
+    EffectiveSuperuser(bool),
+}
+
+/// A filter over users.
+pub type UserFilter = Filter<UserField, UserRel>;
+
+/// Sort keys for users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserSort {
+    /// A column.
+    Field(UserField),
+    /// The smallest direct group uuid.
+    Groups,
+    /// The smallest direct role uuid.
+    Roles,
+    /// Effective superuser status.
+    IsSuperuser,
+}
+
+/// Requested changes to a user; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UserChanges {
+    /// Username (already trimmed).
+    pub username: Option<String>,
+    /// Display name.
+    pub name: Option<String>,
+    /// AWX first name.
+    pub first_name: Option<String>,
+    /// AWX last name.
+    pub last_name: Option<String>,
+    /// E-mail.
+    pub email: Option<String>,
+    /// Active flag.
+    pub is_active: Option<bool>,
+    /// Last login (inner `None` clears it).
+    pub last_login: Option<Option<Timestamp>>,
+    /// Direct groups by uuid (replaces the set).
+    pub groups: Option<Vec<String>>,
+    /// Direct roles by uuid (replaces the set).
+    pub roles: Option<Vec<String>>,
+    /// Attributes object (replaces it).
+    pub attributes: Option<Map<String, Value>>,
+    /// Path.
+    pub path: Option<String>,
+    /// Account type.
+    pub user_type: Option<UserType>,
+    /// New plain-text password (inner `None` makes it unusable).
+    pub password: Option<Option<String>>,
+}
+
+/// Field order of authentik's user serializer, for error bodies.
+pub const FIELD_ORDER: [&str; 13] = [
+    "username", "name", "first_name", "last_name", "is_active", "last_login", "groups", "roles",
+    "email", "attributes", "path", "type", "password",
+];
+
+/// Username rule (deviation 9): 1–150 characters of letters, digits and `@.+-_`.
+pub fn check_username(username: &str) -> Result<(), String> {
+    static RE: OnceLock<regex::Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| regex::Regex::new(r"^[\w.@+-]+$").expect("static regex"));
+    if username.chars().count() > 150 {
+        return Err("Ensure this field has no more than 150 characters.".into());
+    }
+    if !re.is_match(username) {
+        return Err("Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.".into());
+    }
+    Ok(())
+}
+
+/// Path rule: no leading/trailing slash, no empty segment.
+pub fn check_path(path: &str) -> Result<(), String> {
+    if path.starts_with('/') || path.ends_with('/') {
+        return Err("No leading or trailing slashes allowed.".into());
+    }
+    if path.contains("//") {
+        return Err("No empty segments in user path allowed.".into());
+    }
+    Ok(())
+}
+
+/// E-mail rule: Django's validator in spirit (local@domain with a dotted domain), ≤254 chars.
+pub fn check_email(email: &str) -> Result<(), String> {
+    static RE: OnceLock<regex::Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| {
+        regex::Regex::new(
+            r#"^(?i)[-!#$%&'*+/=?^_`{}|~0-9a-z]+(\.[-!#$%&'*+/=?^_`{}|~0-9a-z]+)*@((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}|\[[0-9a-f:.]+\]|localhost)$"#,
+        )
+        .expect("static regex")
+    });
+    if email.chars().count() > 254 {
+        return Err("Ensure this field has no more than 254 characters.".into());
+    }
+    if email.is_empty() || re.is_match(email) {
+        Ok(())
+    } else {
+        Err("Enter a valid email address.".into())
+    }
+}
+
+/// The message for a unique value that is taken, in authentik's words.
+pub const UNIQUE_MESSAGE: &str = "This field must be unique.";
+
+/// Rules that need no database: applied to fields that passed type coercion.
+fn check_fields(changes: &UserChanges, errors: &mut FieldErrors) {
+    if let (Some(username), false) = (&changes.username, errors.has("username")) {
+        if let Err(m) = check_username(username) {
+            errors.add("username", m);
+        }
+    }
+    if let (Some(email), false) = (&changes.email, errors.has("email")) {
+        if let Err(m) = check_email(email) {
+            errors.add("email", m);
+        }
+    }
+    if let (Some(path), false) = (&changes.path, errors.has("path")) {
+        if let Err(m) = check_path(path) {
+            errors.add("path", m);
+        }
+    }
+}
+
+/// Rules that need the database, checked inside the transaction that writes.
+async fn check_references<R: crate::store::Reader>(
+    db: &mut R,
+    changes: &UserChanges,
+    except: Option<i64>,
+    errors: &mut FieldErrors,
+) -> Result<(Vec<i64>, Vec<i64>), DomainError> {
+    if let (Some(username), false) = (&changes.username, errors.has("username")) {
+        if store_users::username_taken(db, username, except).await? {
+            errors.add_code("username", "unique", UNIQUE_MESSAGE);
+        }
+    }
+    let mut group_ids = Vec::new();
+    if let (Some(uuids), false) = (&changes.groups, errors.has("groups")) {
+        let found = groups::groups_by_uuid(db, uuids).await?;
+        let by_uuid: HashMap<&str, i64> = found.iter().map(|g| (g.uuid.as_str(), g.id)).collect();
+        for uuid in uuids {
+            match by_uuid.get(uuid.as_str()) {
+                Some(id) => group_ids.push(*id),
+                None => {
+                    errors.add_code("groups", "does_not_exist", format!("Invalid pk \"{uuid}\" - object does not exist."));
+                    break;
+                }
+            }
+        }
+    }
+    let mut role_ids = Vec::new();
+    if let (Some(uuids), false) = (&changes.roles, errors.has("roles")) {
+        let found = groups::roles_by_uuid(db, uuids).await?;
+        let by_uuid: HashMap<&str, i64> = found.iter().map(|r| (r.uuid.as_str(), r.id)).collect();
+        for uuid in uuids {
+            match by_uuid.get(uuid.as_str()) {
+                Some(id) => role_ids.push(*id),
+                None => {
+                    errors.add_code("roles", "does_not_exist", format!("Invalid pk \"{uuid}\" - object does not exist."));
+                    break;
+                }
+            }
+        }
+    }
+    Ok((group_ids, role_ids))
+}
+
+fn attributes_text(attributes: &Map<String, Value>) -> String {
+    Value::Object(attributes.clone()).to_string()
+}
+
+async fn hash_password(password: &Option<Option<String>>) -> Result<Option<Option<String>>, DomainError> {
+    match password {
+        None => Ok(None),
+        Some(None) => Ok(Some(None)),
+        Some(Some(plain)) => Ok(Some(Some(password::hash(plain.clone()).await?))),
+    }
+}
+
+/// Creates a user. `errors` holds what type coercion already found; every rule is checked and
+/// all failures are reported together.
+pub async fn create(store: &Store, changes: UserChanges, mut errors: FieldErrors) -> Result<User, DomainError> {
+    check_fields(&changes, &mut errors);
+    if changes.user_type == Some(UserType::InternalServiceAccount) && !errors.has("type") {
+        errors.add("type", "Setting a user to internal service account is not allowed.");
+    }
+    let password_hash = hash_password(&changes.password).await?.flatten();
+    let mut tx = store.begin().await?;
+    let (group_ids, role_ids) = check_references(&mut tx, &changes, None, &mut errors).await?;
+    errors.sort_by_order(&FIELD_ORDER);
+    errors.into_result()?;
+    let now = Timestamp::now().0;
+    let new = store_users::NewUser {
+        uuid: uuid::Uuid::new_v4().to_string(),
+        username: changes.username.clone().unwrap_or_default(),
+        name: changes.name.clone().unwrap_or_default(),
+        first_name: changes.first_name.clone().unwrap_or_default(),
+        last_name: changes.last_name.clone().unwrap_or_default(),
+        email: changes.email.clone().unwrap_or_default(),
+        password_hash,
+        is_active: changes.is_active.unwrap_or(true),
+        user_type: changes.user_type.unwrap_or(UserType::Internal).as_str().to_string(),
+        path: changes.path.clone().unwrap_or_else(|| "users".to_string()),
+        attributes: changes.attributes.as_ref().map(attributes_text).unwrap_or_else(|| "{}".into()),
+        last_login: changes.last_login.flatten().map(|t| t.0),
+        now,
+    };
+    let id = store_users::insert(&mut tx, &new).await?;
+    if !group_ids.is_empty() {
+        store_users::replace_groups(&mut tx, id, &group_ids).await?;
+    }
+    if !role_ids.is_empty() {
+        store_users::replace_roles(&mut tx, id, &role_ids).await?;
+    }
+    tx.commit().await?;
+    get(store, id).await
+}
+
+/// Applies `changes` to user `id` (a PUT sends every writable field, a PATCH only some).
+pub async fn update(store: &Store, id: i64, changes: UserChanges, mut errors: FieldErrors) -> Result<User, DomainError> {
+    check_fields(&changes, &mut errors);
+    let password_hash = hash_password(&changes.password).await?;
+    let mut tx = store.begin().await?;
+    let current = store_users::by_id(&mut tx, id).await?.ok_or(DomainError::NotFound(Kind::User))?;
+    let current_type = UserType::parse(&current.user_type).unwrap_or(UserType::Internal);
+    if current_type == UserType::InternalServiceAccount {
+        if let (Some(t), false) = (changes.user_type, errors.has("type")) {
+            if t != UserType::InternalServiceAccount {
+                errors.add("type", "Can't change internal service account to other user type.");
+            }
+        }
+    }
+    let (group_ids, role_ids) = check_references(&mut tx, &changes, Some(id), &mut errors).await?;
+    errors.sort_by_order(&FIELD_ORDER);
+    errors.into_result()?;
+    if current_type == UserType::InternalServiceAccount {
+        return Err(DomainError::Invalid(FieldErrors::single(
+            "non_field_errors",
+            "Can't modify internal service account users",
+        )));
+    }
+    let now = Timestamp::now().0;
+    let update = store_users::UserUpdate {
+        username: changes.username.clone(),
+        name: changes.name.clone(),
+        first_name: changes.first_name.clone(),
+        last_name: changes.last_name.clone(),
+        email: changes.email.clone(),
+        password_change_date: password_hash.as_ref().map(|_| now),
+        password_hash,
+        is_active: changes.is_active,
+        user_type: changes.user_type.map(|t| t.as_str().to_string()),
+        path: changes.path.clone(),
+        attributes: changes.attributes.as_ref().map(attributes_text),
+        last_login: changes.last_login.map(|t| t.map(|t| t.0)),
+    };
+    if store_users::update(&mut tx, id, &update, now).await? == 0 {
+        return Err(DomainError::NotFound(Kind::User));
+    }
+    if changes.groups.is_some() {
+        store_users::replace_groups(&mut tx, id, &group_ids).await?;
+    }
+    if changes.roles.is_some() {
+        store_users::replace_roles(&mut tx, id, &role_ids).await?;
+    }
+    tx.commit().await?;
+    get(store, id).await
+}
+
+/// Deletes user `id` with its memberships and tokens.
+pub async fn delete(store: &Store, id: i64) -> Result<(), DomainError> {
+    let mut tx = store.begin().await?;
+    if store_users::delete(&mut tx, id).await? == 0 {
+        return Err(DomainError::NotFound(Kind::User));
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Sets a user's password (argon2id) and bumps `password_change_date`.
+pub async fn set_password(store: &Store, id: i64, password: String) -> Result<(), DomainError> {
+    let changes = UserChanges {
+        password: Some(Some(password)),
+        ..UserChanges::default()
+    };
+    let hash = hash_password(&changes.password).await?;
+    let mut tx = store.begin().await?;
+    let now = Timestamp::now().0;
+    let update = store_users::UserUpdate {
+        password_hash: hash,
+        password_change_date: Some(now),
+        ..store_users::UserUpdate::default()
+    };
+    if store_users::update(&mut tx, id, &update, now).await? == 0 {
+        return Err(DomainError::NotFound(Kind::User));
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The user with this id.
+pub async fn get(store: &Store, id: i64) -> Result<User, DomainError> {
+    let mut db = store;
+    let row = store_users::by_id(&mut db, id).await?.ok_or(DomainError::NotFound(Kind::User))?;
+    Ok(hydrate(store, vec![row]).await?.pop().ok_or(DomainError::NotFound(Kind::User))?)
+}
+
+/// How many users match.
+pub async fn count(store: &Store, filter: &UserFilter) -> Result<i64, DomainError> {
+    Ok(store_users::count(store, filter).await?)
+}
+
+/// One page of matching users, with groups, roles and superuser status (three queries for
+/// the whole page, whatever its size).
+pub async fn list(
+    store: &Store,
+    filter: &UserFilter,
+    sort: &[(UserSort, Direction)],
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<User>, DomainError> {
+    let rows = store_users::page(store, filter, sort, limit, offset).await?;
+    hydrate(store, rows).await
+}
+
+/// Distinct paths of matching users, sorted.
+pub async fn paths(store: &Store, filter: &UserFilter) -> Result<Vec<String>, DomainError> {
+    Ok(store_users::distinct_paths(store, filter).await?)
+}
+
+fn parse_attributes(text: &str) -> Value {
+    serde_json::from_str::<Value>(text)
+        .ok()
+        .filter(Value::is_object)
+        .unwrap_or_else(|| Value::Object(Map::new()))
+}
+
+async fn hydrate(store: &Store, rows: Vec<store_users::UserRow>) -> Result<Vec<User>, DomainError> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let memberships = store_users::memberships(store, &ids).await?;
+    let roles = store_users::roles(store, &ids).await?;
+    let mut db = store;
+    let superusers = store_users::superusers(&mut db, &ids).await?;
+    let mut groups_of: HashMap<i64, Vec<GroupSummary>> = HashMap::new();
+    for m in memberships {
+        groups_of.entry(m.user_id).or_default().push(GroupSummary {
+            uuid: m.uuid,
+            name: m.name,
+            is_superuser: m.is_superuser,
+            attributes: parse_attributes(&m.attributes),
+        });
+    }
+    let mut roles_of: HashMap<i64, Vec<RoleSummary>> = HashMap::new();
+    for r in roles {
+        roles_of.entry(r.user_id).or_default().push(RoleSummary { uuid: r.uuid, name: r.name });
+    }
+    Ok(rows
+        .into_iter()
+        .map(|row| User {
+            is_superuser: superusers.contains(&row.id),
+            groups: groups_of.remove(&row.id).unwrap_or_default(),
+            roles: roles_of.remove(&row.id).unwrap_or_default(),
+            id: row.id,
+            uuid: row.uuid,
+            username: row.username,
+            name: row.name,
+            first_name: row.first_name,
+            last_name: row.last_name,
+            email: row.email,
+            has_password: row.password_hash.is_some(),
+            is_active: row.is_active,
+            user_type: UserType::parse(&row.user_type).unwrap_or(UserType::Internal),
+            path: row.path,
+            attributes: parse_attributes(&row.attributes),
+            last_login: row.last_login.map(Timestamp),
+            date_joined: Timestamp(row.date_joined),
+            password_change_date: Timestamp(row.password_change_date),
+            last_updated: Timestamp(row.last_updated),
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn username_rule() {
+        assert!(check_username("alice.b+c@d-e_f").is_ok());
+        assert!(check_username("Zoë").is_ok());
+        assert!(check_username("john smith").is_err());
+        assert!(check_username(&"a".repeat(151)).is_err());
+    }
+
+    #[test]
+    fn path_rule() {
+        assert_eq!(check_path("/bad/").unwrap_err(), "No leading or trailing slashes allowed.");
+        assert_eq!(check_path("a//b").unwrap_err(), "No empty segments in user path allowed.");
+        assert!(check_path("users/put").is_ok());
+    }
+
+    #[test]
+    fn email_rule() {
+        assert!(check_email("alice@example.com").is_ok());
+        assert!(check_email("").is_ok());
+        assert!(check_email("nope").is_err());
+        assert!(check_email("a@b").is_err());
+    }
+
+    #[test]
+    fn num_pk_matches_samples() {
+        assert_eq!(num_pk("7f193d74-aedd-4850-865d-14793f8ddc14"), 16894);
+        assert_eq!(num_pk("9bca0260-b528-4474-89cf-43402ab1e7dc"), 20707);
+    }
+}
+
+/// The system permissions a superuser holds (authentik's `authentik_rbac` codenames).
+pub const SUPERUSER_SYSTEM_PERMISSIONS: [&str; 16] = [
+    "access_admin_interface",
+    "add_initialpermissions",
+    "add_role",
+    "assign_role_permissions",
+    "change_initialpermissions",
+    "change_role",
+    "delete_initialpermissions",
+    "delete_role",
+    "edit_system_settings",
+    "manage_media_files",
+    "unassign_role_permissions",
+    "view_initialpermissions",
+    "view_media_files",
+    "view_role",
+    "view_system_info",
+    "view_system_settings",
+];
+
+/// What `me` shows: the user plus everything reached through groups and ancestors.
+#[derive(Debug, Clone)]
+pub struct SelfView {
+    /// The user.
+    pub user: User,
+    /// Every group, direct or ancestor, by name: (uuid, name).
+    pub all_groups: Vec<(String, String)>,
+    /// Effective roles by name: (uuid, name).
+    pub effective_roles: Vec<(String, String)>,
+    /// `settings` merged from groups (by name) then the user's attributes.
+    pub settings: Value,
+    /// System permission codenames.
+    pub system_permissions: Vec<String>,
+}
+
+/// Deep-merges `overlay` into `base` (objects merge key by key; anything else replaces).
+fn merge_into(base: &mut Value, overlay: &Value) {
+    match (base, overlay) {
+        (Value::Object(b), Value::Object(o)) => {
+            for (k, v) in o {
+                merge_into(b.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+        (b, o) => *b = o.clone(),
+    }
+}
+
+/// The caller's own view (`me`).
+pub async fn self_view(store: &Store, user_id: i64) -> Result<SelfView, DomainError> {
+    let user = get(store, user_id).await?;
+    let groups = store_users::ancestor_groups(store, user_id).await?;
+    let roles = store_users::effective_roles(store, user_id).await?;
+    let mut settings = Value::Object(Map::new());
+    for g in &groups {
+        if let Some(s) = parse_attributes(&g.attributes).get("settings").filter(|s| s.is_object()) {
+            merge_into(&mut settings, s);
+        }
+    }
+    if let Some(s) = user.attributes.get("settings").filter(|s| s.is_object()) {
+        merge_into(&mut settings, s);
+    }
+    let system_permissions = if user.is_superuser {
+        SUPERUSER_SYSTEM_PERMISSIONS.iter().map(|s| s.to_string()).collect()
+    } else {
+        Vec::new()
+    };
+    Ok(SelfView {
+        all_groups: groups.into_iter().map(|g| (g.uuid, g.name)).collect(),
+        effective_roles: roles.into_iter().map(|r| (r.uuid, r.name)).collect(),
+        settings,
+        system_permissions,
+        user,
+    })
+}

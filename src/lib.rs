@@ -1,0 +1,9 @@
+//! gatehouse: a fast, lean identity directory server speaking authentik's core API and AWX's
+//! user API over one directory, on SQLite or PostgreSQL.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod domain;
+pub mod store;

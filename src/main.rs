@@ -1,0 +1,136 @@
+//! The `gatehouse` command line: `serve` and `migrate`.
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use gatehouse::app;
+use gatehouse::config::{redact_url, Config, Flags, LogFormat};
+use tracing_subscriber::EnvFilter;
+
+/// A fast, lean identity directory server (authentik core API + AWX user API).
+#[derive(Parser)]
+#[command(name = "gatehouse", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Migrate, bootstrap on first start, and serve HTTP.
+    Serve(Common),
+    /// Apply the embedded migrations and exit.
+    Migrate(Common),
+}
+
+#[derive(Args, Clone)]
+struct Common {
+    /// Configuration file (default: ./gatehouse.toml if present).
+    #[arg(long, value_name = "PATH")]
+    config: Option<std::path::PathBuf>,
+    /// Address to listen on (default 127.0.0.1:9000).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// sqlite://PATH or postgres://… (default sqlite://data/gatehouse.db).
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
+    /// text or json.
+    #[arg(long, value_name = "FORMAT")]
+    log_format: Option<String>,
+}
+
+impl Common {
+    fn flags(&self) -> Flags {
+        Flags {
+            config: self.config.clone(),
+            listen: self.listen.clone(),
+            database_url: self.database_url.clone(),
+            log_format: self.log_format.clone(),
+        }
+    }
+}
+
+fn init_logging(config: &Config) {
+    let filter = EnvFilter::try_new(&config.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).init(),
+        LogFormat::Text => builder.with_ansi(false).init(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let (common, serve) = match &cli.command {
+        Command::Serve(c) => (c.clone(), true),
+        Command::Migrate(c) => (c.clone(), false),
+    };
+    let config = Config::load(&common.flags()).map_err(|e| e.to_string())?;
+    init_logging(&config);
+    if !serve {
+        let store = gatehouse::store::Store::connect(&config.database_url, 2).await.map_err(|e| e.to_string())?;
+        store.migrate().await.map_err(|e| e.to_string())?;
+        store.close().await;
+        tracing::info!(database = %redact_url(&config.database_url), "migrations applied");
+        return Ok(());
+    }
+    let listen = config.listen;
+    let database = redact_url(&config.database_url);
+    let prepared = app::prepare(config).await.map_err(|e| e.to_string())?;
+    let listener = app::bind(listen).await.map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    if let Some(key) = &prepared.generated_token {
+        // Shown once, on the first start only; never logged.
+        eprintln!();
+        eprintln!("gatehouse: first start — created user akadmin with an API token (shown only now):");
+        eprintln!();
+        eprintln!("    {key}");
+        eprintln!();
+        eprintln!("Try it:");
+        eprintln!("    curl -H 'Authorization: Bearer {key}' http://{addr}/api/v3/core/users/");
+        eprintln!();
+        eprintln!("Set GATEHOUSE_BOOTSTRAP_TOKEN before the first start to choose the key yourself.");
+        eprintln!();
+    }
+    tracing::info!(%addr, database = %database, "gatehouse listening");
+    app::serve(listener, prepared.state, shutdown_signal()).await.map_err(|e| e.to_string())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("gatehouse: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("gatehouse: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! Compiles the domain's filter algebra and sort keys to SQL, once for both backends. The
+//! only backend-specific part is JSON path access.
+
+use super::{Dialect, Sql};
+use crate::domain::filter::{Cmp, Direction, Filter, Literal};
+
+/// How an entity's fields and relations become SQL.
+pub trait Schema {
+    /// Field enum of the entity.
+    type Field;
+    /// Relation enum of the entity.
+    type Rel;
+    /// Column expression of a field (qualified with the entity's alias).
+    fn column(field: &Self::Field) -> &'static str;
+    /// Appends a boolean SQL expression for a relation.
+    fn relation(rel: &Self::Rel, out: &mut Sql);
+}
+
+/// Appends the SQL condition for `filter` to `out`.
+pub fn compile<S: Schema>(filter: &Filter<S::Field, S::Rel>, dialect: Dialect, out: &mut Sql) {
+    match filter {
+        Filter::All => {
+            out.push("1 = 1");
+        }
+        Filter::Nothing => {
+            out.push("1 = 0");
+        }
+        Filter::And(parts) | Filter::Or(parts) => {
+            let joiner = if matches!(filter, Filter::And(_)) { " AND " } else { " OR " };
+            if parts.is_empty() {
+                out.push(if matches!(filter, Filter::And(_)) { "1 = 1" } else { "1 = 0" });
+                return;
+            }
+            out.push("(");
+            for (i, part) in parts.iter().enumerate() {
+                if i > 0 {
+                    out.push(joiner);
+                }
+                compile::<S>(part, dialect, out);
+            }
+            out.push(")");
+        }
+        Filter::Not(inner) => {
+            out.push("NOT (");
+            compile::<S>(inner, dialect, out);
+            out.push(")");
+        }
+        Filter::Compare(field, cmp, literal) => {
+            out.push(S::column(field));
+            out.push(match cmp {
+                Cmp::Eq => " = ",
+                Cmp::Lt => " < ",
+                Cmp::Le => " <= ",
+                Cmp::Gt => " > ",
+                Cmp::Ge => " >= ",
+            });
+            bind_literal(out, literal);
+        }
+        Filter::In(field, literals) => {
+            if literals.is_empty() {
+                out.push("1 = 0");
+                return;
+            }
+            out.push(S::column(field));
+            out.push(" IN (");
+            for (i, literal) in literals.iter().enumerate() {
+                if i > 0 {
+                    out.push(", ");
+                }
+                bind_literal(out, literal);
+            }
+            out.push(")");
+        }
+        Filter::IsNull(field) => {
+            out.push(S::column(field)).push(" IS NULL");
+        }
+        Filter::IContains(field, text) => like(out, S::column(field), &format!("%{}%", escape_like(&text.to_lowercase())), true),
+        Filter::IExact(field, text) => like(out, S::column(field), &escape_like(&text.to_lowercase()), true),
+        Filter::StartsWith(field, text) => {
+            // Case-sensitive prefix as a range, which also uses the column's index.
+            out.push("(").push(S::column(field)).push(" >= ").bind(text.clone());
+            out.push(" AND ").push(S::column(field)).push(" < ").bind(prefix_upper_bound(text));
+            out.push(")");
+        }
+        Filter::IStartsWith(field, text) => like(out, S::column(field), &format!("{}%", escape_like(&text.to_lowercase())), true),
+        Filter::EndsWith(field, text) => {
+            let n = text.chars().count() as i64;
+            out.push(match dialect {
+                Dialect::Sqlite => "(SUBSTR(",
+                Dialect::Postgres => "(RIGHT(",
+            });
+            out.push(S::column(field)).push(", CAST(");
+            match dialect {
+                Dialect::Sqlite => out.bind(-n),
+                Dialect::Postgres => out.bind(n),
+            };
+            out.push(" AS INTEGER)) = ").bind(text.clone()).push(")");
+        }
+        Filter::IEndsWith(field, text) => like(out, S::column(field), &format!("%{}", escape_like(&text.to_lowercase())), true),
+        Filter::Json(field, path, value) => json_equals(out, dialect, S::column(field), path, value),
+        Filter::Rel(rel) => S::relation(rel, out),
+    }
+}
+
+fn bind_literal(out: &mut Sql, literal: &Literal) {
+    match literal {
+        Literal::Text(s) => out.bind(s.clone()),
+        Literal::Int(i) => out.bind(*i),
+        Literal::Bool(b) => out.bind(*b),
+        Literal::Time(t) => out.bind(t.0),
+    };
+}
+
+fn like(out: &mut Sql, column: &str, pattern: &str, lower: bool) {
+    if lower {
+        out.push("LOWER(").push(column).push(")");
+    } else {
+        out.push(column);
+    }
+    out.push(" LIKE ").bind(pattern.to_string()).push(" ESCAPE '\\'");
+}
+
+/// Escapes LIKE wildcards so user text matches literally.
+pub fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The smallest string greater than every string starting with `prefix` (byte order).
+fn prefix_upper_bound(prefix: &str) -> String {
+    let mut s = prefix.to_string();
+    s.push(char::MAX);
+    s
+}
+
+fn json_equals(out: &mut Sql, dialect: Dialect, column: &str, path: &[String], value: &serde_json::Value) {
+    match dialect {
+        Dialect::Sqlite => {
+            if path.iter().any(|k| k.contains('"')) {
+                out.push("1 = 0");
+                return;
+            }
+            let json_path = path.iter().fold(String::from("$"), |mut acc, key| {
+                acc.push_str(".\"");
+                acc.push_str(key);
+                acc.push('"');
+                acc
+            });
+            out.push("(json_type(").push(column).push(", ").bind(json_path.clone());
+            out.push(") IS NOT NULL AND json_extract(").push(column).push(", ").bind(json_path);
+            out.push(") = json_extract(").bind(value.to_string()).push(", '$'))");
+        }
+        Dialect::Postgres => {
+            let array_literal = path.iter().fold(String::from("{"), |mut acc, key| {
+                if acc.len() > 1 {
+                    acc.push(',');
+                }
+                acc.push('"');
+                for c in key.chars() {
+                    if c == '"' || c == '\\' {
+                        acc.push('\\');
+                    }
+                    acc.push(c);
+                }
+                acc.push('"');
+                acc
+            }) + "}";
+            out.push("((").push(column).push(")::jsonb #> ").bind(array_literal);
+            out.push("::text[]) = ").bind(value.to_string()).push("::jsonb");
+        }
+    }
+}
+
+/// Appends `ORDER BY …` for the given keys, nulls last ascending (PostgreSQL's rule, made
+/// explicit so SQLite agrees), ties broken by `tiebreak`.
+pub fn order_by(out: &mut Sql, keys: &[(String, Direction)], tiebreak: &str) {
+    out.push(" ORDER BY ");
+    for (expr, direction) in keys {
+        out.push(expr);
+        out.push(match direction {
+            Direction::Asc => " ASC NULLS LAST, ",
+            Direction::Desc => " DESC NULLS FIRST, ",
+        });
+    }
+    out.push(tiebreak);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_escapes_wildcards() {
+        assert_eq!(escape_like("a%b_c\\"), "a\\%b\\_c\\\\");
+    }
+}

@@ -1,0 +1,440 @@
+//! Users: rows, the SQL shape of the user filter, and the statements that read and write them.
+
+use super::filter::{self, Schema};
+use super::{Reader, Sql, Store, StoreError, Tx};
+use crate::domain::filter::Direction;
+use crate::domain::users::{UserField, UserFilter, UserRel, UserSort};
+
+/// One row of `users`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserRow {
+    /// Integer primary key.
+    pub id: i64,
+    /// Stable UUID.
+    pub uuid: String,
+    /// Unique login name.
+    pub username: String,
+    /// Display name.
+    pub name: String,
+    /// AWX first name.
+    pub first_name: String,
+    /// AWX last name.
+    pub last_name: String,
+    /// E-mail address or "".
+    pub email: String,
+    /// Argon2id PHC string; NULL = unusable password.
+    pub password_hash: Option<String>,
+    /// Active flag.
+    pub is_active: bool,
+    /// User type (`internal`, …).
+    #[sqlx(rename = "type")]
+    pub user_type: String,
+    /// Directory path.
+    pub path: String,
+    /// JSON object text.
+    pub attributes: String,
+    /// Last login (µs) or NULL.
+    pub last_login: Option<i64>,
+    /// Creation time (µs).
+    pub date_joined: i64,
+    /// Last password change (µs).
+    pub password_change_date: i64,
+    /// Last modification (µs).
+    pub last_updated: i64,
+}
+
+const COLUMNS: &str = "u.id, u.uuid, u.username, u.name, u.first_name, u.last_name, u.email, \
+    u.password_hash, u.is_active, u.type, u.path, u.attributes, u.last_login, u.date_joined, \
+    u.password_change_date, u.last_updated";
+
+/// The groups reachable as superuser-granting: superuser groups and all their descendants.
+const SUPERUSER_GROUPS: &str = "WITH RECURSIVE su_groups(id) AS (\
+    SELECT id FROM groups WHERE is_superuser = TRUE \
+    UNION SELECT gp.child_id FROM group_parents gp JOIN su_groups s ON gp.parent_id = s.id) ";
+
+struct UserSchema;
+
+impl Schema for UserSchema {
+    type Field = UserField;
+    type Rel = UserRel;
+
+    fn column(field: &UserField) -> &'static str {
+        match field {
+            UserField::Id => "u.id",
+            UserField::Uuid => "u.uuid",
+            UserField::Username => "u.username",
+            UserField::Name => "u.name",
+            UserField::FirstName => "u.first_name",
+            UserField::LastName => "u.last_name",
+            UserField::Email => "u.email",
+            UserField::IsActive => "u.is_active",
+            UserField::Type => "u.type",
+            UserField::Path => "u.path",
+            UserField::Attributes => "u.attributes",
+            UserField::LastLogin => "u.last_login",
+            UserField::DateJoined => "u.date_joined",
+            UserField::PasswordChangeDate => "u.password_change_date",
+            UserField::LastUpdated => "u.last_updated",
+        }
+    }
+
+    fn relation(rel: &UserRel, out: &mut Sql) {
+        match rel {
+            UserRel::GroupNames(names) => {
+                out.push("EXISTS (SELECT 1 FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = u.id AND g.name IN ");
+                out.bind_list(names.iter()).push(")");
+            }
+            UserRel::GroupUuids(uuids) => {
+                out.push("EXISTS (SELECT 1 FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = u.id AND g.uuid IN ");
+                out.bind_list(uuids.iter()).push(")");
+            }
+            UserRel::RoleNames(names) => {
+                out.push("EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = u.id AND r.name IN ");
+                out.bind_list(names.iter()).push(")");
+            }
+            UserRel::RoleUuids(uuids) => {
+                out.push("EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = u.id AND r.uuid IN ");
+                out.bind_list(uuids.iter()).push(")");
+            }
+            UserRel::DirectSuperuser(wanted) => {
+                out.push(if *wanted { "EXISTS" } else { "NOT EXISTS" });
+                out.push(" (SELECT 1 FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = u.id AND g.is_superuser = TRUE)");
+            }
+            UserRel::EffectiveSuperuser(wanted) => {
+                out.push(if *wanted { "EXISTS" } else { "NOT EXISTS" });
+                out.push(" (").push(SUPERUSER_GROUPS);
+                out.push("SELECT 1 FROM group_members m WHERE m.user_id = u.id AND m.group_id IN (SELECT id FROM su_groups))");
+            }
+        }
+    }
+}
+
+fn sort_expression(sort: &UserSort) -> String {
+    match sort {
+        UserSort::Field(field) => UserSchema::column(field).to_string(),
+        UserSort::Groups => "(SELECT MIN(g.uuid) FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = u.id)".into(),
+        UserSort::Roles => "(SELECT MIN(r.uuid) FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = u.id)".into(),
+        UserSort::IsSuperuser => format!(
+            "(CASE WHEN EXISTS ({SUPERUSER_GROUPS}SELECT 1 FROM group_members m WHERE m.user_id = u.id AND m.group_id IN (SELECT id FROM su_groups)) THEN 1 ELSE 0 END)"
+        ),
+    }
+}
+
+fn where_clause(store: &Store, filter: &UserFilter, out: &mut Sql) {
+    out.push(" WHERE ");
+    filter::compile::<UserSchema>(filter, store.dialect(), out);
+}
+
+/// Number of users matching `filter`.
+pub async fn count(store: &Store, filter: &UserFilter) -> Result<i64, StoreError> {
+    let mut sql = Sql::new("SELECT COUNT(*) FROM users u");
+    where_clause(store, filter, &mut sql);
+    store.fetch_scalar_i64(&sql).await
+}
+
+/// One page of users matching `filter`, in `sort` order (ties by id).
+pub async fn page(
+    store: &Store,
+    filter: &UserFilter,
+    sort: &[(UserSort, Direction)],
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<UserRow>, StoreError> {
+    let mut sql = Sql::new("SELECT ");
+    sql.push(COLUMNS).push(" FROM users u");
+    where_clause(store, filter, &mut sql);
+    let keys: Vec<(String, Direction)> = sort.iter().map(|(s, d)| (sort_expression(s), *d)).collect();
+    filter::order_by(&mut sql, &keys, "u.id ASC");
+    sql.push(" LIMIT ").bind(limit).push(" OFFSET ").bind(offset);
+    store.fetch_all(&sql).await
+}
+
+/// Distinct paths of the users matching `filter`, sorted.
+pub async fn distinct_paths(store: &Store, filter: &UserFilter) -> Result<Vec<String>, StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct PathRow {
+        path: String,
+    }
+    let mut sql = Sql::new("SELECT DISTINCT u.path AS path FROM users u");
+    where_clause(store, filter, &mut sql);
+    sql.push(" ORDER BY path");
+    Ok(store.fetch_all::<PathRow>(&sql).await?.into_iter().map(|r| r.path).collect())
+}
+
+/// The user with this id.
+pub async fn by_id<R: Reader>(db: &mut R, id: i64) -> Result<Option<UserRow>, StoreError> {
+    let mut sql = Sql::new("SELECT ");
+    sql.push(COLUMNS).push(" FROM users u WHERE u.id = ").bind(id);
+    db.fetch_optional(&sql).await
+}
+
+/// The user with this username (exact).
+pub async fn by_username<R: Reader>(db: &mut R, username: &str) -> Result<Option<UserRow>, StoreError> {
+    let mut sql = Sql::new("SELECT ");
+    sql.push(COLUMNS).push(" FROM users u WHERE u.username = ").bind(username);
+    db.fetch_optional(&sql).await
+}
+
+/// Whether another user (not `except`) already has this username.
+pub async fn username_taken<R: Reader>(db: &mut R, username: &str, except: Option<i64>) -> Result<bool, StoreError> {
+    let mut sql = Sql::new("SELECT COUNT(*) FROM users WHERE username = ");
+    sql.bind(username);
+    if let Some(id) = except {
+        sql.push(" AND id <> ").bind(id);
+    }
+    Ok(db.fetch_scalar_i64(&sql).await? > 0)
+}
+
+/// A group membership of a user, with what a user's `groups_obj` shows of the group.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MembershipRow {
+    /// The member.
+    pub user_id: i64,
+    /// Group uuid.
+    pub uuid: String,
+    /// Group name.
+    pub name: String,
+    /// Group superuser flag.
+    pub is_superuser: bool,
+    /// Group attributes (JSON text).
+    pub attributes: String,
+}
+
+/// Direct group memberships of the given users, ordered by group name.
+pub async fn memberships(store: &Store, user_ids: &[i64]) -> Result<Vec<MembershipRow>, StoreError> {
+    if user_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = Sql::new(
+        "SELECT m.user_id, g.uuid, g.name, g.is_superuser, g.attributes FROM group_members m \
+         JOIN groups g ON g.id = m.group_id WHERE m.user_id IN ",
+    );
+    sql.bind_list(user_ids.iter().copied()).push(" ORDER BY g.name, g.uuid");
+    store.fetch_all(&sql).await
+}
+
+/// A role held directly by a user.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserRoleRow {
+    /// The holder.
+    pub user_id: i64,
+    /// Role uuid.
+    pub uuid: String,
+    /// Role name.
+    pub name: String,
+}
+
+/// Direct roles of the given users, ordered by role name.
+pub async fn roles(store: &Store, user_ids: &[i64]) -> Result<Vec<UserRoleRow>, StoreError> {
+    if user_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = Sql::new(
+        "SELECT ur.user_id, r.uuid, r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id IN ",
+    );
+    sql.bind_list(user_ids.iter().copied()).push(" ORDER BY r.name, r.uuid");
+    store.fetch_all(&sql).await
+}
+
+/// Which of the given users are superusers (through any group or its ancestors).
+pub async fn superusers<R: Reader>(db: &mut R, user_ids: &[i64]) -> Result<Vec<i64>, StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct IdRow {
+        user_id: i64,
+    }
+    if user_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = Sql::new(SUPERUSER_GROUPS);
+    sql.push("SELECT DISTINCT m.user_id FROM group_members m WHERE m.group_id IN (SELECT id FROM su_groups) AND m.user_id IN ");
+    sql.bind_list(user_ids.iter().copied());
+    Ok(db.fetch_all::<IdRow>(&sql).await?.into_iter().map(|r| r.user_id).collect())
+}
+
+/// Values of a new user row.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// UUID.
+    pub uuid: String,
+    /// Username.
+    pub username: String,
+    /// Display name.
+    pub name: String,
+    /// AWX first name.
+    pub first_name: String,
+    /// AWX last name.
+    pub last_name: String,
+    /// E-mail.
+    pub email: String,
+    /// Password hash or NULL.
+    pub password_hash: Option<String>,
+    /// Active flag.
+    pub is_active: bool,
+    /// Type.
+    pub user_type: String,
+    /// Path.
+    pub path: String,
+    /// JSON object text.
+    pub attributes: String,
+    /// Last login.
+    pub last_login: Option<i64>,
+    /// Creation time; also the first password change and last update.
+    pub now: i64,
+}
+
+/// Inserts a user, returning its id.
+pub async fn insert(tx: &mut Tx, user: &NewUser) -> Result<i64, StoreError> {
+    let mut sql = Sql::new(
+        "INSERT INTO users (uuid, username, name, first_name, last_name, email, password_hash, is_active, \
+         type, path, attributes, last_login, date_joined, password_change_date, last_updated) VALUES (",
+    );
+    sql.bind(&user.uuid).push(", ").bind(&user.username).push(", ").bind(&user.name).push(", ");
+    sql.bind(&user.first_name).push(", ").bind(&user.last_name).push(", ").bind(&user.email).push(", ");
+    sql.bind(user.password_hash.clone()).push(", ").bind(user.is_active).push(", ").bind(&user.user_type).push(", ");
+    sql.bind(&user.path).push(", ").bind(&user.attributes).push(", ").bind(user.last_login).push(", ");
+    sql.bind(user.now).push(", ").bind(user.now).push(", ").bind(user.now).push(") RETURNING id");
+    tx.fetch_scalar_i64(&sql).await
+}
+
+/// Column changes of an update; `None` leaves a column alone.
+#[derive(Debug, Clone, Default)]
+pub struct UserUpdate {
+    /// New username.
+    pub username: Option<String>,
+    /// New display name.
+    pub name: Option<String>,
+    /// New first name.
+    pub first_name: Option<String>,
+    /// New last name.
+    pub last_name: Option<String>,
+    /// New e-mail.
+    pub email: Option<String>,
+    /// New password hash (inner `None` = unusable).
+    pub password_hash: Option<Option<String>>,
+    /// New active flag.
+    pub is_active: Option<bool>,
+    /// New type.
+    pub user_type: Option<String>,
+    /// New path.
+    pub path: Option<String>,
+    /// New attributes (JSON text).
+    pub attributes: Option<String>,
+    /// New last login.
+    pub last_login: Option<Option<i64>>,
+    /// New password change time.
+    pub password_change_date: Option<i64>,
+}
+
+/// Applies `changes` to user `id` and stamps `last_updated`; returns rows touched.
+pub async fn update(tx: &mut Tx, id: i64, changes: &UserUpdate, now: i64) -> Result<u64, StoreError> {
+    let mut sql = Sql::new("UPDATE users SET last_updated = ");
+    sql.bind(now);
+    let mut set = |column: &str, value: super::Arg| {
+        sql.push(", ").push(column).push(" = ").bind(value);
+    };
+    if let Some(v) = &changes.username {
+        set("username", v.into());
+    }
+    if let Some(v) = &changes.name {
+        set("name", v.into());
+    }
+    if let Some(v) = &changes.first_name {
+        set("first_name", v.into());
+    }
+    if let Some(v) = &changes.last_name {
+        set("last_name", v.into());
+    }
+    if let Some(v) = &changes.email {
+        set("email", v.into());
+    }
+    if let Some(v) = &changes.password_hash {
+        set("password_hash", v.clone().into());
+    }
+    if let Some(v) = changes.is_active {
+        set("is_active", v.into());
+    }
+    if let Some(v) = &changes.user_type {
+        set("type", v.into());
+    }
+    if let Some(v) = &changes.path {
+        set("path", v.into());
+    }
+    if let Some(v) = &changes.attributes {
+        set("attributes", v.into());
+    }
+    if let Some(v) = changes.last_login {
+        set("last_login", v.into());
+    }
+    if let Some(v) = changes.password_change_date {
+        set("password_change_date", v.into());
+    }
+    sql.push(" WHERE id = ").bind(id);
+    tx.execute(&sql).await
+}
+
+/// Deletes user `id` (memberships and tokens cascade); returns rows touched.
+pub async fn delete(tx: &mut Tx, id: i64) -> Result<u64, StoreError> {
+    let mut sql = Sql::new("DELETE FROM users WHERE id = ");
+    sql.bind(id);
+    tx.execute(&sql).await
+}
+
+/// Makes `group_ids` exactly the user's direct groups.
+pub async fn replace_groups(tx: &mut Tx, user_id: i64, group_ids: &[i64]) -> Result<(), StoreError> {
+    let mut sql = Sql::new("DELETE FROM group_members WHERE user_id = ");
+    sql.bind(user_id);
+    tx.execute(&sql).await?;
+    for group_id in group_ids {
+        let mut sql = Sql::new("INSERT INTO group_members (user_id, group_id) VALUES (");
+        sql.bind(user_id).push(", ").bind(*group_id).push(") ON CONFLICT DO NOTHING");
+        tx.execute(&sql).await?;
+    }
+    Ok(())
+}
+
+/// Makes `role_ids` exactly the user's direct roles.
+pub async fn replace_roles(tx: &mut Tx, user_id: i64, role_ids: &[i64]) -> Result<(), StoreError> {
+    let mut sql = Sql::new("DELETE FROM user_roles WHERE user_id = ");
+    sql.bind(user_id);
+    tx.execute(&sql).await?;
+    for role_id in role_ids {
+        let mut sql = Sql::new("INSERT INTO user_roles (user_id, role_id) VALUES (");
+        sql.bind(user_id).push(", ").bind(*role_id).push(") ON CONFLICT DO NOTHING");
+        tx.execute(&sql).await?;
+    }
+    Ok(())
+}
+
+/// A group reached from a user through membership and parents.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AncestorGroupRow {
+    /// Group uuid.
+    pub uuid: String,
+    /// Group name.
+    pub name: String,
+    /// Group attributes (JSON text).
+    pub attributes: String,
+}
+
+const USER_ANCESTRY: &str = "WITH RECURSIVE anc(id) AS (\
+    SELECT group_id FROM group_members WHERE user_id = $1 \
+    UNION SELECT gp.parent_id FROM group_parents gp JOIN anc a ON gp.child_id = a.id) ";
+
+/// Every group of the user, directly or through ancestors, by name.
+pub async fn ancestor_groups(store: &Store, user_id: i64) -> Result<Vec<AncestorGroupRow>, StoreError> {
+    let sql = Sql::raw(
+        &format!("{USER_ANCESTRY}SELECT g.uuid, g.name, g.attributes FROM groups g WHERE g.id IN (SELECT id FROM anc) ORDER BY g.name, g.uuid"),
+        vec![user_id.into()],
+    );
+    store.fetch_all(&sql).await
+}
+
+/// The user's effective roles: direct ones and those of every group and ancestor, by name.
+pub async fn effective_roles(store: &Store, user_id: i64) -> Result<Vec<UserRoleRow>, StoreError> {
+    let text = format!(
+        "{USER_ANCESTRY}SELECT DISTINCT $1 AS user_id, r.uuid, r.name FROM roles r WHERE r.id IN (\
+         SELECT role_id FROM user_roles WHERE user_id = $1 \
+         UNION SELECT role_id FROM group_roles WHERE group_id IN (SELECT id FROM anc)) ORDER BY r.name, r.uuid"
+    );
+    store.fetch_all(&Sql::raw(&text, vec![user_id.into()])).await
+}
