@@ -70,10 +70,18 @@ pub async fn prepare(config: Config) -> Result<Prepared, StartError> {
     };
     let (install_id, generated_token) = match bootstrap::run(&store, &sealer, &values).await? {
         Outcome::AlreadyDone { install_id } => (install_id, None),
-        Outcome::Created { install_id, generated_token } => (install_id, generated_token),
+        Outcome::Created {
+            install_id,
+            generated_token,
+        } => (install_id, generated_token),
     };
     Ok(Prepared {
-        state: Arc::new(AppState { store, sealer, install_id, config }),
+        state: Arc::new(AppState {
+            store,
+            sealer,
+            install_id,
+            config,
+        }),
         generated_token,
     })
 }
@@ -95,7 +103,10 @@ fn read_or_create_secret(path: &Path) -> Result<Vec<u8>, StartError> {
         Ok(text) => {
             let secret = text.trim().to_string();
             if secret.len() < 32 {
-                return Err(StartError::Secret(format!("{} holds fewer than 32 bytes", path.display())));
+                return Err(StartError::Secret(format!(
+                    "{} holds fewer than 32 bytes",
+                    path.display()
+                )));
             }
             Ok(secret.into_bytes())
         }
@@ -103,10 +114,14 @@ fn read_or_create_secret(path: &Path) -> Result<Vec<u8>, StartError> {
             let mut bytes = [0u8; 32];
             rand::rngs::OsRng.fill_bytes(&mut bytes);
             let secret = hex::encode(bytes);
-            write_private(path, &secret).map_err(|e| StartError::Secret(format!("cannot write {}: {e}", path.display())))?;
+            write_private(path, &secret)
+                .map_err(|e| StartError::Secret(format!("cannot write {}: {e}", path.display())))?;
             Ok(secret.into_bytes())
         }
-        Err(e) => Err(StartError::Secret(format!("cannot read {}: {e}", path.display()))),
+        Err(e) => Err(StartError::Secret(format!(
+            "cannot read {}: {e}",
+            path.display()
+        ))),
     }
 }
 
@@ -117,7 +132,11 @@ fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
     }
-    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
     file.write_all(content.as_bytes())?;
     file.sync_all()
 }
@@ -129,13 +148,21 @@ fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
 
 /// Binds the listen address.
 pub async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
-    TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Listen { addr, source })
 }
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish.
-pub async fn serve(listener: TcpListener, state: Arc<AppState>, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let router = crate::api::router(state.clone());
-    let result = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
+    let result = axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await;
     state.store.close().await;
     result
 }
@@ -158,7 +185,10 @@ impl RunningServer {
         let listen = config.listen;
         let prepared = prepare(config).await?;
         let listener = bind(listen).await?;
-        let addr = listener.local_addr().map_err(|source| StartError::Listen { addr: listen, source })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Listen {
+            addr: listen,
+            source,
+        })?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let state = prepared.state.clone();
         let task = tokio::spawn(serve(listener, state, async move {

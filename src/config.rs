@@ -64,7 +64,11 @@ pub fn redact_url(url: &str) -> String {
     if let Some((scheme, rest)) = url.split_once("://") {
         if let Some((creds, host)) = rest.split_once('@') {
             let user = creds.split(':').next().unwrap_or("");
-            let masked = if creds.contains(':') { format!("{user}:***") } else { user.to_string() };
+            let masked = if creds.contains(':') {
+                format!("{user}:***")
+            } else {
+                user.to_string()
+            };
             return format!("{scheme}://{masked}@{host}");
         }
     }
@@ -156,11 +160,22 @@ impl Config {
     /// Loads with an explicit environment (tests).
     pub fn load_from(flags: &Flags, env: &HashMap<String, String>) -> Result<Config, ConfigError> {
         let mut raw = FileConfig::default();
-        let explicit = flags.config.clone().or_else(|| env.get("GATEHOUSE_CONFIG").map(PathBuf::from));
-        let path = explicit.clone().unwrap_or_else(|| PathBuf::from("gatehouse.toml"));
+        let explicit = flags
+            .config
+            .clone()
+            .or_else(|| env.get("GATEHOUSE_CONFIG").map(PathBuf::from));
+        let path = explicit
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("gatehouse.toml"));
         if explicit.is_some() || path.exists() {
-            let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read { path: path.clone(), source })?;
-            raw = toml::from_str(&text).map_err(|e| ConfigError::Toml { path: path.clone(), message: e.to_string() })?;
+            let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            raw = toml::from_str(&text).map_err(|e| ConfigError::Toml {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
         }
 
         let lookup = |names: &[&str]| -> Result<Option<String>, ConfigError> {
@@ -169,7 +184,11 @@ impl Config {
                     return Ok(Some(v.clone()));
                 }
                 if let Some(file) = env.get(&format!("{name}_FILE")) {
-                    let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read { path: PathBuf::from(file), source })?;
+                    let text =
+                        std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
+                            path: PathBuf::from(file),
+                            source,
+                        })?;
                     return Ok(Some(text.trim_end_matches(['\n', '\r']).to_string()));
                 }
             }
@@ -177,55 +196,104 @@ impl Config {
         };
 
         let mut c = Config::default();
-        let listen = flags.listen.clone().or(lookup(&["GATEHOUSE_LISTEN"])?).or(raw.listen);
+        let listen = flags
+            .listen
+            .clone()
+            .or(lookup(&["GATEHOUSE_LISTEN"])?)
+            .or(raw.listen);
         if let Some(l) = listen {
-            c.listen = l.parse().map_err(|e| ConfigError::Value { name: "listen", message: format!("{l:?}: {e}") })?;
+            c.listen = l.parse().map_err(|e| ConfigError::Value {
+                name: "listen",
+                message: format!("{l:?}: {e}"),
+            })?;
         }
-        if let Some(u) = flags.database_url.clone().or(lookup(&["GATEHOUSE_DATABASE_URL"])?).or(raw.database_url) {
+        if let Some(u) = flags
+            .database_url
+            .clone()
+            .or(lookup(&["GATEHOUSE_DATABASE_URL"])?)
+            .or(raw.database_url)
+        {
             c.database_url = u;
         }
-        c.secret_key = lookup(&["GATEHOUSE_SECRET_KEY"])?.or(raw.secret_key).filter(|s| !s.is_empty());
+        c.secret_key = lookup(&["GATEHOUSE_SECRET_KEY"])?
+            .or(raw.secret_key)
+            .filter(|s| !s.is_empty());
         if let Some(s) = &c.secret_key {
             if s.len() < 32 {
-                return Err(ConfigError::Value { name: "secret_key", message: "must be at least 32 bytes".into() });
+                return Err(ConfigError::Value {
+                    name: "secret_key",
+                    message: "must be at least 32 bytes".into(),
+                });
             }
         }
-        c.bootstrap_token = lookup(&["GATEHOUSE_BOOTSTRAP_TOKEN", "AUTHENTIK_BOOTSTRAP_TOKEN"])?.or(raw.bootstrap_token).filter(|s| !s.is_empty());
-        c.bootstrap_password = lookup(&["GATEHOUSE_BOOTSTRAP_PASSWORD", "AUTHENTIK_BOOTSTRAP_PASSWORD"])?.or(raw.bootstrap_password).filter(|s| !s.is_empty());
-        if let Some(e) = lookup(&["GATEHOUSE_BOOTSTRAP_EMAIL", "AUTHENTIK_BOOTSTRAP_EMAIL"])?.or(raw.bootstrap_email) {
+        c.bootstrap_token = lookup(&["GATEHOUSE_BOOTSTRAP_TOKEN", "AUTHENTIK_BOOTSTRAP_TOKEN"])?
+            .or(raw.bootstrap_token)
+            .filter(|s| !s.is_empty());
+        c.bootstrap_password = lookup(&[
+            "GATEHOUSE_BOOTSTRAP_PASSWORD",
+            "AUTHENTIK_BOOTSTRAP_PASSWORD",
+        ])?
+        .or(raw.bootstrap_password)
+        .filter(|s| !s.is_empty());
+        if let Some(e) = lookup(&["GATEHOUSE_BOOTSTRAP_EMAIL", "AUTHENTIK_BOOTSTRAP_EMAIL"])?
+            .or(raw.bootstrap_email)
+        {
             c.bootstrap_email = e;
         }
-        if let Some(f) = flags.log_format.clone().or(lookup(&["GATEHOUSE_LOG_FORMAT"])?).or(raw.log_format) {
+        if let Some(f) = flags
+            .log_format
+            .clone()
+            .or(lookup(&["GATEHOUSE_LOG_FORMAT"])?)
+            .or(raw.log_format)
+        {
             c.log_format = match f.to_ascii_lowercase().as_str() {
                 "text" => LogFormat::Text,
                 "json" => LogFormat::Json,
-                other => return Err(ConfigError::Value { name: "log_format", message: format!("{other:?} (use text or json)") }),
+                other => {
+                    return Err(ConfigError::Value {
+                        name: "log_format",
+                        message: format!("{other:?} (use text or json)"),
+                    })
+                }
             };
         }
         if let Some(l) = lookup(&["GATEHOUSE_LOG_LEVEL"])?.or(raw.log_level) {
             c.log_level = l;
         }
         if let Some(n) = lookup(&["GATEHOUSE_MAX_CONNECTIONS"])? {
-            c.max_connections = n.parse().map_err(|_| ConfigError::Value { name: "max_connections", message: n.clone() })?;
+            c.max_connections = n.parse().map_err(|_| ConfigError::Value {
+                name: "max_connections",
+                message: n.clone(),
+            })?;
         } else if let Some(n) = raw.max_connections {
             c.max_connections = n;
         }
         if let Some(d) = lookup(&["GATEHOUSE_TOKEN_DURATION"])?.or(raw.token_duration) {
-            c.token_duration_seconds = parse_duration(&d).ok_or(ConfigError::Value { name: "token_duration", message: format!("{d:?} (use e.g. minutes=30;hours=1)") })?;
+            c.token_duration_seconds = parse_duration(&d).ok_or(ConfigError::Value {
+                name: "token_duration",
+                message: format!("{d:?} (use e.g. minutes=30;hours=1)"),
+            })?;
         }
         Ok(c)
     }
 
     /// Whether the database is PostgreSQL.
     pub fn is_postgres(&self) -> bool {
-        self.database_url.starts_with("postgres://") || self.database_url.starts_with("postgresql://")
+        self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://")
     }
 
     /// Where `secret.key` lives for a SQLite database: beside the database file.
     pub fn sqlite_secret_path(&self) -> Option<PathBuf> {
-        let path = self.database_url.strip_prefix("sqlite://").or_else(|| self.database_url.strip_prefix("sqlite:"))?;
+        let path = self
+            .database_url
+            .strip_prefix("sqlite://")
+            .or_else(|| self.database_url.strip_prefix("sqlite:"))?;
         let file = path.split('?').next().unwrap_or(path);
-        let parent = Path::new(file).parent().map(Path::to_path_buf).unwrap_or_default();
+        let parent = Path::new(file)
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
         Some(parent.join("secret.key"))
     }
 }
@@ -250,7 +318,7 @@ pub fn parse_duration(text: &str) -> Option<i64> {
         total += value * unit;
         any = true;
     }
-    if any && total.is_finite() && total >= 0.0 && total < 1e12 {
+    if any && (0.0..1e12).contains(&total) {
         Some(total as i64)
     } else {
         None
@@ -262,32 +330,68 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn defaults_then_env_then_flags() {
-        let flags = Flags { config: Some(PathBuf::from("/nonexistent/none.toml")), ..Flags::default() };
-        assert!(Config::load_from(&flags, &env(&[])).is_err(), "an explicit missing file is an error");
-        let c = Config::load_from(&Flags::default(), &env(&[("GATEHOUSE_LISTEN", "127.0.0.1:7000")])).expect("config");
+        let flags = Flags {
+            config: Some(PathBuf::from("/nonexistent/none.toml")),
+            ..Flags::default()
+        };
+        assert!(
+            Config::load_from(&flags, &env(&[])).is_err(),
+            "an explicit missing file is an error"
+        );
+        let c = Config::load_from(
+            &Flags::default(),
+            &env(&[("GATEHOUSE_LISTEN", "127.0.0.1:7000")]),
+        )
+        .expect("config");
         assert_eq!(c.listen.port(), 7000);
-        let flags = Flags { listen: Some("127.0.0.1:7001".into()), ..Flags::default() };
-        let c = Config::load_from(&flags, &env(&[("GATEHOUSE_LISTEN", "127.0.0.1:7000")])).expect("config");
+        let flags = Flags {
+            listen: Some("127.0.0.1:7001".into()),
+            ..Flags::default()
+        };
+        let c = Config::load_from(&flags, &env(&[("GATEHOUSE_LISTEN", "127.0.0.1:7000")]))
+            .expect("config");
         assert_eq!(c.listen.port(), 7001);
     }
 
     #[test]
     fn gatehouse_beats_authentik_alias() {
-        let c = Config::load_from(&Flags::default(), &env(&[("AUTHENTIK_BOOTSTRAP_TOKEN", "a"), ("GATEHOUSE_BOOTSTRAP_TOKEN", "g")])).expect("config");
+        let c = Config::load_from(
+            &Flags::default(),
+            &env(&[
+                ("AUTHENTIK_BOOTSTRAP_TOKEN", "a"),
+                ("GATEHOUSE_BOOTSTRAP_TOKEN", "g"),
+            ]),
+        )
+        .expect("config");
         assert_eq!(c.bootstrap_token.as_deref(), Some("g"));
-        let c = Config::load_from(&Flags::default(), &env(&[("AUTHENTIK_BOOTSTRAP_TOKEN", "a")])).expect("config");
+        let c = Config::load_from(
+            &Flags::default(),
+            &env(&[("AUTHENTIK_BOOTSTRAP_TOKEN", "a")]),
+        )
+        .expect("config");
         assert_eq!(c.bootstrap_token.as_deref(), Some("a"));
     }
 
     #[test]
     fn short_secret_is_rejected_and_debug_redacts() {
-        assert!(Config::load_from(&Flags::default(), &env(&[("GATEHOUSE_SECRET_KEY", "short")])).is_err());
-        let c = Config::load_from(&Flags::default(), &env(&[("GATEHOUSE_BOOTSTRAP_PASSWORD", "hunter2hunter2")])).expect("config");
+        assert!(Config::load_from(
+            &Flags::default(),
+            &env(&[("GATEHOUSE_SECRET_KEY", "short")])
+        )
+        .is_err());
+        let c = Config::load_from(
+            &Flags::default(),
+            &env(&[("GATEHOUSE_BOOTSTRAP_PASSWORD", "hunter2hunter2")]),
+        )
+        .expect("config");
         assert!(!format!("{c:?}").contains("hunter2"));
         assert_eq!(redact_url("postgres://u:pw@h/db"), "postgres://u:***@h/db");
     }

@@ -52,9 +52,15 @@ impl Common {
 
 fn init_logging(config: &Config) {
     let filter = EnvFilter::try_new(&config.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match config.log_format {
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init(),
         LogFormat::Text => builder.with_ansi(false).init(),
     }
 }
@@ -89,7 +95,9 @@ async fn run(cli: Cli) -> Result<(), String> {
     let config = Config::load(&common.flags()).map_err(|e| e.to_string())?;
     init_logging(&config);
     if !serve {
-        let store = gatehouse::store::Store::connect(&config.database_url, 2).await.map_err(|e| e.to_string())?;
+        let store = gatehouse::store::Store::connect(&config.database_url, 2)
+            .await
+            .map_err(|e| e.to_string())?;
         store.migrate().await.map_err(|e| e.to_string())?;
         store.close().await;
         tracing::info!(database = %redact_url(&config.database_url), "migrations applied");
@@ -103,23 +111,32 @@ async fn run(cli: Cli) -> Result<(), String> {
     if let Some(key) = &prepared.generated_token {
         // Shown once, on the first start only; never logged.
         eprintln!();
-        eprintln!("gatehouse: first start — created user akadmin with an API token (shown only now):");
+        eprintln!(
+            "gatehouse: first start — created user akadmin with an API token (shown only now):"
+        );
         eprintln!();
         eprintln!("    {key}");
         eprintln!();
         eprintln!("Try it:");
         eprintln!("    curl -H 'Authorization: Bearer {key}' http://{addr}/api/v3/core/users/");
         eprintln!();
-        eprintln!("Set GATEHOUSE_BOOTSTRAP_TOKEN before the first start to choose the key yourself.");
+        eprintln!(
+            "Set GATEHOUSE_BOOTSTRAP_TOKEN before the first start to choose the key yourself."
+        );
         eprintln!();
     }
     tracing::info!(%addr, database = %database, "gatehouse listening");
-    app::serve(listener, prepared.state, shutdown_signal()).await.map_err(|e| e.to_string())
+    app::serve(listener, prepared.state, shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("gatehouse: cannot start the runtime: {e}");

@@ -34,8 +34,15 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
         let Some(content_type) = content_type else {
             return Ok(JsonBody(Value::Object(Map::new())));
         };
-        let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-        if media != "application/json" && !(media.starts_with("application/") && media.ends_with("+json")) {
+        let media = content_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if media != "application/json"
+            && !(media.starts_with("application/") && media.ends_with("+json"))
+        {
             return Err(ApiError::UnsupportedMediaType(media));
         }
         if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -52,10 +59,15 @@ impl JsonBody {
     pub fn into_object(self) -> Result<Map<String, Value>, ApiError> {
         match self.0 {
             Value::Object(map) => Ok(map),
-            other => Err(ApiError::Domain(crate::domain::DomainError::Invalid(FieldErrors::single(
-                "non_field_errors",
-                format!("Invalid data. Expected a dictionary, but got {}.", python_type(&other)),
-            )))),
+            other => Err(ApiError::Domain(crate::domain::DomainError::Invalid(
+                FieldErrors::single(
+                    "non_field_errors",
+                    format!(
+                        "Invalid data. Expected a dictionary, but got {}.",
+                        python_type(&other)
+                    ),
+                ),
+            ))),
         }
     }
 }

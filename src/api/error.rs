@@ -50,12 +50,19 @@ impl From<crate::store::StoreError> for ApiError {
 }
 
 /// Renders field errors as DRF does: `{"field": ["msg", …]}`.
-pub fn field_errors_json(errors: &FieldErrors, reword: impl Fn(&str, &str, &str) -> Option<String>) -> Value {
+pub fn field_errors_json(
+    errors: &FieldErrors,
+    reword: impl Fn(&str, &str, &str) -> Option<String>,
+) -> Value {
     let mut map = Map::new();
     for (field, list) in &errors.0 {
         let messages: Vec<Value> = list
             .iter()
-            .map(|e| Value::String(reword(field, e.code, &e.message).unwrap_or_else(|| e.message.clone())))
+            .map(|e| {
+                Value::String(
+                    reword(field, e.code, &e.message).unwrap_or_else(|| e.message.clone()),
+                )
+            })
             .collect();
         map.insert(field.clone(), Value::Array(messages));
     }
@@ -84,39 +91,67 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
             ApiError::Domain(err) => match err {
-                DomainError::Unauthenticated => detail(StatusCode::FORBIDDEN, "Authentication credentials were not provided."),
-                DomainError::InvalidCredentials => detail(StatusCode::FORBIDDEN, "Token invalid/expired"),
+                DomainError::Unauthenticated => detail(
+                    StatusCode::FORBIDDEN,
+                    "Authentication credentials were not provided.",
+                ),
+                DomainError::InvalidCredentials => {
+                    detail(StatusCode::FORBIDDEN, "Token invalid/expired")
+                }
                 DomainError::Forbidden => detail(StatusCode::FORBIDDEN, PERMISSION_DENIED),
                 DomainError::NotFound(kind) => detail(
                     StatusCode::NOT_FOUND,
                     &format!("No {} matches the given query.", kind_name(kind)),
                 ),
-                DomainError::Invalid(errors) => json_response(StatusCode::BAD_REQUEST, &field_errors_json(&errors, |_, _, _| None)),
+                DomainError::Invalid(errors) => json_response(
+                    StatusCode::BAD_REQUEST,
+                    &field_errors_json(&errors, |_, _, _| None),
+                ),
                 DomainError::Conflict(field) => json_response(
                     StatusCode::BAD_REQUEST,
                     &json!({ field: [crate::domain::users::UNIQUE_MESSAGE] }),
                 ),
                 DomainError::Unavailable(reason) => {
                     tracing::warn!(%reason, "database unavailable");
-                    let mut r = detail(StatusCode::SERVICE_UNAVAILABLE, "The database is unavailable; try again shortly.");
-                    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                    let mut r = detail(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "The database is unavailable; try again shortly.",
+                    );
+                    r.headers_mut()
+                        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
                     r
                 }
                 DomainError::Internal(reason) => {
                     tracing::error!(%reason, "internal error");
-                    detail(StatusCode::INTERNAL_SERVER_ERROR, "A server error occurred.")
+                    detail(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "A server error occurred.",
+                    )
                 }
             },
-            ApiError::MalformedJson(msg) => detail(StatusCode::BAD_REQUEST, &format!("JSON parse error - {msg}")),
+            ApiError::MalformedJson(msg) => detail(
+                StatusCode::BAD_REQUEST,
+                &format!("JSON parse error - {msg}"),
+            ),
             ApiError::UnsupportedMediaType(ct) => detail(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 &format!("Unsupported media type \"{ct}\" in request."),
             ),
-            ApiError::PayloadTooLarge => detail(StatusCode::PAYLOAD_TOO_LARGE, "Request body exceeds the limit of 1048576 bytes."),
-            ApiError::MethodNotAllowed(method) => detail(StatusCode::METHOD_NOT_ALLOWED, &format!("Method \"{method}\" not allowed.")),
-            ApiError::RouteNotFound | ApiError::BadLookup => detail(StatusCode::NOT_FOUND, "Not found."),
+            ApiError::PayloadTooLarge => detail(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Request body exceeds the limit of 1048576 bytes.",
+            ),
+            ApiError::MethodNotAllowed(method) => detail(
+                StatusCode::METHOD_NOT_ALLOWED,
+                &format!("Method \"{method}\" not allowed."),
+            ),
+            ApiError::RouteNotFound | ApiError::BadLookup => {
+                detail(StatusCode::NOT_FOUND, "Not found.")
+            }
             ApiError::InvalidPage => detail(StatusCode::NOT_FOUND, "Invalid page."),
-            ApiError::FilterMessages(messages) => json_response(StatusCode::BAD_REQUEST, &json!(messages)),
+            ApiError::FilterMessages(messages) => {
+                json_response(StatusCode::BAD_REQUEST, &json!(messages))
+            }
             ApiError::EmptyBadRequest => StatusCode::BAD_REQUEST.into_response(),
         }
     }

@@ -19,13 +19,24 @@ pub struct Str {
 
 impl Str {
     /// Non-blank, trimmed.
-    pub const REQUIRED_TEXT: Str = Str { allow_blank: false, max_len: None, trim: true };
+    pub const REQUIRED_TEXT: Str = Str {
+        allow_blank: false,
+        max_len: None,
+        trim: true,
+    };
     /// Blank allowed, trimmed.
-    pub const TEXT: Str = Str { allow_blank: true, max_len: None, trim: true };
+    pub const TEXT: Str = Str {
+        allow_blank: true,
+        max_len: None,
+        trim: true,
+    };
 
     /// With a maximum length.
     pub const fn max(self, n: usize) -> Str {
-        Str { max_len: Some(n), ..self }
+        Str {
+            max_len: Some(n),
+            ..self
+        }
     }
 }
 
@@ -43,7 +54,10 @@ pub struct Input<'a> {
 impl<'a> Input<'a> {
     /// Starts reading `obj`.
     pub fn new(obj: &'a Map<String, Value>) -> Self {
-        Input { obj, errors: FieldErrors::new() }
+        Input {
+            obj,
+            errors: FieldErrors::new(),
+        }
     }
 
     /// Whether the field was sent.
@@ -56,13 +70,15 @@ impl<'a> Input<'a> {
         if self.present(name) {
             true
         } else {
-            self.errors.add_code(name, "required", "This field is required.");
+            self.errors
+                .add_code(name, "required", "This field is required.");
             false
         }
     }
 
     fn null(&mut self, name: &str) {
-        self.errors.add_code(name, "null", "This field may not be null.");
+        self.errors
+            .add_code(name, "null", "This field may not be null.");
     }
 
     /// A string field (numbers are turned into text, as DRF does).
@@ -80,17 +96,26 @@ impl<'a> Input<'a> {
                 return None;
             }
         };
-        let text = if rule.trim { raw.trim().to_string() } else { raw };
+        let text = if rule.trim {
+            raw.trim().to_string()
+        } else {
+            raw
+        };
         if text.is_empty() {
             if !rule.allow_blank {
-                self.errors.add_code(name, "blank", "This field may not be blank.");
+                self.errors
+                    .add_code(name, "blank", "This field may not be blank.");
                 return None;
             }
             return Some(text);
         }
         if let Some(max) = rule.max_len {
             if text.chars().count() > max {
-                self.errors.add_code(name, "max_length", format!("Ensure this field has no more than {max} characters."));
+                self.errors.add_code(
+                    name,
+                    "max_length",
+                    format!("Ensure this field has no more than {max} characters."),
+                );
                 return None;
             }
         }
@@ -145,7 +170,14 @@ impl<'a> Input<'a> {
                 return None;
             }
             other => {
-                self.errors.add_code(name, "not_a_list", format!("Expected a list of items but got type \"{}\".", python_type(other)));
+                self.errors.add_code(
+                    name,
+                    "not_a_list",
+                    format!(
+                        "Expected a list of items but got type \"{}\".",
+                        python_type(other)
+                    ),
+                );
                 return None;
             }
         };
@@ -159,9 +191,18 @@ impl<'a> Input<'a> {
                         return None;
                     }
                 },
-                Value::Number(n) if n.is_u64() => uuid::Uuid::from_u128(u128::from(n.as_u64().unwrap_or(0))).to_string(),
+                Value::Number(n) if n.is_u64() => {
+                    uuid::Uuid::from_u128(u128::from(n.as_u64().unwrap_or(0))).to_string()
+                }
                 other => {
-                    self.errors.add_code(name, "incorrect_type", format!("Incorrect type. Expected pk value, received {}.", python_type(other)));
+                    self.errors.add_code(
+                        name,
+                        "incorrect_type",
+                        format!(
+                            "Incorrect type. Expected pk value, received {}.",
+                            python_type(other)
+                        ),
+                    );
                     return None;
                 }
             };
@@ -201,7 +242,11 @@ impl<'a> Input<'a> {
             _ => None,
         };
         if parsed.is_none() {
-            self.errors.add_code(name, "invalid_choice", format!("\"{text}\" is not a valid choice."));
+            self.errors.add_code(
+                name,
+                "invalid_choice",
+                format!("\"{text}\" is not a valid choice."),
+            );
         }
         parsed
     }
@@ -212,13 +257,15 @@ pub fn parse_bool(value: &Value) -> Option<bool> {
     match value {
         Value::Bool(b) => Some(*b),
         Value::Number(n) => match n.as_f64() {
-            Some(f) if f == 1.0 => Some(true),
-            Some(f) if f == 0.0 => Some(false),
+            Some(1.0) => Some(true),
+            Some(0.0) => Some(false),
             _ => None,
         },
         Value::String(s) => match s.as_str() {
-            "t" | "T" | "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" | "1" => Some(true),
-            "f" | "F" | "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" | "0" => Some(false),
+            "t" | "T" | "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on"
+            | "On" | "ON" | "1" => Some(true),
+            "f" | "F" | "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off"
+            | "Off" | "OFF" | "0" => Some(false),
             _ => None,
         },
         _ => None,
@@ -243,17 +290,31 @@ mod tests {
         assert_eq!(input.string("c", Str::TEXT).as_deref(), Some("x"));
         assert_eq!(input.string("d", Str::REQUIRED_TEXT), None);
         assert_eq!(input.string("e", Str::TEXT), None);
-        let rendered: Vec<(String, String)> = input.errors.0.iter().map(|(f, e)| (f.clone(), e[0].message.clone())).collect();
-        assert_eq!(rendered, vec![
-            ("b".into(), "Not a valid string.".into()),
-            ("d".into(), "This field may not be blank.".into()),
-            ("e".into(), "This field may not be null.".into()),
-        ]);
+        let rendered: Vec<(String, String)> = input
+            .errors
+            .0
+            .iter()
+            .map(|(f, e)| (f.clone(), e[0].message.clone()))
+            .collect();
+        assert_eq!(
+            rendered,
+            vec![
+                ("b".into(), "Not a valid string.".into()),
+                ("d".into(), "This field may not be blank.".into()),
+                ("e".into(), "This field may not be null.".into()),
+            ]
+        );
     }
 
     #[test]
     fn booleans_accept_drf_spellings() {
-        for v in [json!(true), json!("yes"), json!("True"), json!(1), json!("on")] {
+        for v in [
+            json!(true),
+            json!("yes"),
+            json!("True"),
+            json!(1),
+            json!("on"),
+        ] {
             assert_eq!(parse_bool(&v), Some(true), "{v}");
         }
         for v in [json!("nah"), json!(2), json!([]), json!(null)] {
@@ -263,14 +324,25 @@ mod tests {
 
     #[test]
     fn uuid_lists() {
-        let o = obj(json!({"g": "abc", "h": ["abc"], "i": [true], "j": ["7F193D74-AEDD-4850-865D-14793F8DDC14"]}));
+        let o = obj(
+            json!({"g": "abc", "h": ["abc"], "i": [true], "j": ["7F193D74-AEDD-4850-865D-14793F8DDC14"]}),
+        );
         let mut input = Input::new(&o);
         assert_eq!(input.uuid_list("g"), None);
         assert_eq!(input.uuid_list("h"), None);
         assert_eq!(input.uuid_list("i"), None);
-        assert_eq!(input.uuid_list("j"), Some(vec!["7f193d74-aedd-4850-865d-14793f8ddc14".to_string()]));
-        assert_eq!(input.errors.0[0].1[0].message, "Expected a list of items but got type \"str\".");
+        assert_eq!(
+            input.uuid_list("j"),
+            Some(vec!["7f193d74-aedd-4850-865d-14793f8ddc14".to_string()])
+        );
+        assert_eq!(
+            input.errors.0[0].1[0].message,
+            "Expected a list of items but got type \"str\"."
+        );
         assert_eq!(input.errors.0[1].1[0].message, "“abc” is not a valid UUID.");
-        assert_eq!(input.errors.0[2].1[0].message, "Incorrect type. Expected pk value, received bool.");
+        assert_eq!(
+            input.errors.0[2].1[0].message,
+            "Incorrect type. Expected pk value, received bool."
+        );
     }
 }

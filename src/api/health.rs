@@ -29,7 +29,10 @@ async fn ready(State(state): State<Arc<AppState>>) -> Response {
         Ok(()) => StatusCode::OK.into_response(),
         Err(err) => {
             tracing::warn!(error = %err, "readiness check failed");
-            json_response(StatusCode::SERVICE_UNAVAILABLE, &json!({"detail": "The database is unavailable."}))
+            json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &json!({"detail": "The database is unavailable."}),
+            )
         }
     }
 }

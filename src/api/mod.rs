@@ -47,7 +47,9 @@ async fn request_context(req: Request, next: Next) -> Response {
     let span = tracing::info_span!("request", request_id = %id, method = %method, path = %req.uri().path());
     let started = Instant::now();
     let mut response = next.run(req).instrument(span.clone()).await;
-    if response.status() == StatusCode::METHOD_NOT_ALLOWED && !response.headers().contains_key(header::CONTENT_TYPE) {
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED
+        && !response.headers().contains_key(header::CONTENT_TYPE)
+    {
         let allow = response.headers().get(header::ALLOW).cloned();
         response = ApiError::MethodNotAllowed(method.to_string()).into_response();
         if let Some(allow) = allow {
@@ -73,7 +75,9 @@ async fn request_context(req: Request, next: Next) -> Response {
 pub fn allow(methods: &'static str) -> impl Fn(Response) -> std::future::Ready<Response> + Clone {
     move |mut response: Response| {
         if response.status() != StatusCode::METHOD_NOT_ALLOWED {
-            response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(methods));
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(methods));
         }
         std::future::ready(response)
     }

@@ -72,7 +72,10 @@ impl Sealer {
             .map_err(|_| SealError::Seal)?;
         let mut blob = nonce.to_vec();
         blob.extend_from_slice(&ciphertext);
-        Ok(format!("v1:{}", base64::engine::general_purpose::STANDARD.encode(blob)))
+        Ok(format!(
+            "v1:{}",
+            base64::engine::general_purpose::STANDARD.encode(blob)
+        ))
     }
 
     /// Opens a value produced by `seal`.

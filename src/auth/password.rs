@@ -11,12 +11,21 @@ use crate::domain::DomainError;
 
 fn limiter() -> &'static Semaphore {
     static LIMIT: OnceLock<Semaphore> = OnceLock::new();
-    LIMIT.get_or_init(|| Semaphore::new(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)))
+    LIMIT.get_or_init(|| {
+        Semaphore::new(
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+        )
+    })
 }
 
 /// Hashes a password to an argon2id PHC string.
 pub async fn hash(password: String) -> Result<String, DomainError> {
-    let _permit = limiter().acquire().await.map_err(|e| DomainError::Internal(e.to_string()))?;
+    let _permit = limiter()
+        .acquire()
+        .await
+        .map_err(|e| DomainError::Internal(e.to_string()))?;
     tokio::task::spawn_blocking(move || hash_blocking(&password))
         .await
         .map_err(|e| DomainError::Internal(e.to_string()))?
@@ -36,10 +45,17 @@ pub async fn verify(password: String, stored: Option<String>) -> Result<bool, Do
     let Some(stored) = stored else {
         return Ok(false);
     };
-    let _permit = limiter().acquire().await.map_err(|e| DomainError::Internal(e.to_string()))?;
+    let _permit = limiter()
+        .acquire()
+        .await
+        .map_err(|e| DomainError::Internal(e.to_string()))?;
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&stored)
-            .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+            .map(|parsed| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
             .unwrap_or(false)
     })
     .await
@@ -61,7 +77,9 @@ mod tests {
     #[tokio::test]
     async fn verify_matches_only_the_right_password() {
         let h = hash_blocking("s3cret").expect("hash");
-        assert!(verify("s3cret".into(), Some(h.clone())).await.expect("verify"));
+        assert!(verify("s3cret".into(), Some(h.clone()))
+            .await
+            .expect("verify"));
         assert!(!verify("wrong".into(), Some(h)).await.expect("verify"));
         assert!(!verify("s3cret".into(), None).await.expect("verify"));
     }

@@ -58,12 +58,20 @@ mod tests {
     use super::*;
 
     fn principal(is_superuser: bool) -> Principal {
-        Principal { user_id: 7, username: "u".into(), is_superuser }
+        Principal {
+            user_id: 7,
+            username: "u".into(),
+            is_superuser,
+        }
     }
 
     #[test]
     fn superuser_passes_everything() {
-        for action in [Action::AddUser, Action::DeleteUser(1), Action::ViewUser(None)] {
+        for action in [
+            Action::AddUser,
+            Action::DeleteUser(1),
+            Action::ViewUser(None),
+        ] {
             assert_eq!(authorize(&principal(true), action), Ok(()));
         }
     }
@@ -71,7 +79,13 @@ mod tests {
     #[test]
     fn plain_user_may_only_read_self() {
         assert_eq!(authorize(&principal(false), Action::ViewSelf), Ok(()));
-        assert_eq!(authorize(&principal(false), Action::ViewUser(Some(7))), Err(Denied::Forbidden));
-        assert_eq!(authorize(&principal(false), Action::ChangeUser(7)), Err(Denied::Forbidden));
+        assert_eq!(
+            authorize(&principal(false), Action::ViewUser(Some(7))),
+            Err(Denied::Forbidden)
+        );
+        assert_eq!(
+            authorize(&principal(false), Action::ChangeUser(7)),
+            Err(Denied::Forbidden)
+        );
     }
 }

@@ -78,18 +78,40 @@ mod tests {
     fn fill_and_text(name: &str, username: &str) -> (String, String) {
         let svg = initials_svg(name, username);
         let fill = svg.split("rect fill=\"").nth(1).unwrap_or("")[..7].to_string();
-        let text = svg.split("dy=\".1em\">").nth(1).unwrap_or("").split('<').next().unwrap_or("").to_string();
+        let text = svg
+            .split("dy=\".1em\">")
+            .nth(1)
+            .unwrap_or("")
+            .split('<')
+            .next()
+            .unwrap_or("")
+            .to_string();
         (fill, text)
     }
 
     #[test]
     fn matches_authentik_samples() {
-        assert_eq!(fill_and_text("authentik Default Admin", "akadmin"), ("#377b37".into(), "AA".into()));
-        assert_eq!(fill_and_text("Alice Sample", "x"), ("#c28db0".into(), "AS".into()));
+        assert_eq!(
+            fill_and_text("authentik Default Admin", "akadmin"),
+            ("#377b37".into(), "AA".into())
+        );
+        assert_eq!(
+            fill_and_text("Alice Sample", "x"),
+            ("#c28db0".into(), "AS".into())
+        );
         assert_eq!(fill_and_text("Bob", "x"), ("#c8c837".into(), "BO".into()));
-        assert_eq!(fill_and_text("Outpost authentik Embedded Outpost Service-Account", "x"), ("#404637".into(), "OS".into()));
-        assert_eq!(fill_and_text("", "akadmin"), ("#38be91".into(), "AK".into()));
-        assert_eq!(fill_and_text("John Smith", "x"), ("#6449a5".into(), "JS".into()));
+        assert_eq!(
+            fill_and_text("Outpost authentik Embedded Outpost Service-Account", "x"),
+            ("#404637".into(), "OS".into())
+        );
+        assert_eq!(
+            fill_and_text("", "akadmin"),
+            ("#38be91".into(), "AK".into())
+        );
+        assert_eq!(
+            fill_and_text("John Smith", "x"),
+            ("#6449a5".into(), "JS".into())
+        );
     }
 
     #[test]

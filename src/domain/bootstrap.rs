@@ -55,7 +55,11 @@ pub enum Outcome {
 }
 
 /// Creates the first-start state unless it exists.
-pub async fn run(store: &Store, sealer: &Sealer, values: &BootstrapValues) -> Result<Outcome, DomainError> {
+pub async fn run(
+    store: &Store,
+    sealer: &Sealer,
+    values: &BootstrapValues,
+) -> Result<Outcome, DomainError> {
     let mut db = store;
     if let Some(install_id) = install::install_id(&mut db).await? {
         return Ok(Outcome::AlreadyDone { install_id });
@@ -75,7 +79,15 @@ pub async fn run(store: &Store, sealer: &Sealer, values: &BootstrapValues) -> Re
 
     let group_id = match groups::group_by_name(&mut tx, ADMIN_GROUP).await? {
         Some(g) => g.id,
-        None => groups::insert_group(&mut tx, &uuid::Uuid::new_v4().to_string(), ADMIN_GROUP, true).await?,
+        None => {
+            groups::insert_group(
+                &mut tx,
+                &uuid::Uuid::new_v4().to_string(),
+                ADMIN_GROUP,
+                true,
+            )
+            .await?
+        }
     };
     let user_id = match users::by_username(&mut tx, ADMIN_USERNAME).await? {
         Some(u) => u.id,
@@ -112,7 +124,9 @@ pub async fn run(store: &Store, sealer: &Sealer, values: &BootstrapValues) -> Re
             uuid: uuid::Uuid::new_v4().to_string(),
             identifier: BOOTSTRAP_TOKEN_IDENTIFIER.into(),
             key_hash: keys::lookup_hash(&key),
-            key_sealed: sealer.seal(&key).map_err(|e| DomainError::Internal(e.to_string()))?,
+            key_sealed: sealer
+                .seal(&key)
+                .map_err(|e| DomainError::Internal(e.to_string()))?,
             intent: "api".into(),
             user_id,
             description: String::new(),

@@ -30,7 +30,10 @@ impl FieldErrors {
 
     /// Adds a failure with an explicit DRF code.
     pub fn add_code(&mut self, field: &str, code: &'static str, message: impl Into<String>) {
-        let error = FieldError { code, message: message.into() };
+        let error = FieldError {
+            code,
+            message: message.into(),
+        };
         if let Some((_, errors)) = self.0.iter_mut().find(|(f, _)| f == field) {
             errors.push(error);
         } else {
@@ -50,7 +53,8 @@ impl FieldErrors {
 
     /// Puts fields in declaration order (unknown names last, in their current order).
     pub fn sort_by_order(&mut self, order: &[&str]) {
-        self.0.sort_by_key(|(f, _)| order.iter().position(|o| o == f).unwrap_or(order.len()));
+        self.0
+            .sort_by_key(|(f, _)| order.iter().position(|o| o == f).unwrap_or(order.len()));
     }
 
     /// `Ok(())` when empty, else the errors as a `DomainError`.

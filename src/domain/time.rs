@@ -57,7 +57,11 @@ impl Timestamp {
             .expect("static regex")
         });
         let caps = re.captures(input.trim())?;
-        let num = |i: usize| -> Option<u32> { caps.get(i).map(|m| m.as_str().parse().ok()).unwrap_or(Some(0)) };
+        let num = |i: usize| -> Option<u32> {
+            caps.get(i)
+                .map(|m| m.as_str().parse().ok())
+                .unwrap_or(Some(0))
+        };
         let year: i32 = caps.get(1)?.as_str().parse().ok()?;
         let date = NaiveDate::from_ymd_opt(year, num(2)?, num(3)?)?;
         let micros = match caps.get(7) {
@@ -76,7 +80,10 @@ impl Timestamp {
                 let sign = if tz.starts_with('-') { -1 } else { 1 };
                 let digits: String = tz[1..].chars().filter(|c| c.is_ascii_digit()).collect();
                 let hours: i64 = digits.get(0..2)?.parse().ok()?;
-                let minutes: i64 = digits.get(2..4).map(|m| m.parse().unwrap_or(0)).unwrap_or(0);
+                let minutes: i64 = digits
+                    .get(2..4)
+                    .map(|m| m.parse().unwrap_or(0))
+                    .unwrap_or(0);
                 if hours > 23 || minutes > 59 {
                     return None;
                 }
@@ -106,7 +113,10 @@ mod tests {
         let b = Timestamp::parse("2026-01-01T00:00:00Z").expect("parses");
         assert_eq!(a, b);
         assert_eq!(Timestamp::parse("2026-01-01"), Some(b));
-        assert_eq!(Timestamp::parse("2026-01-01T00:00:00.5Z").map(|t| t.0 - b.0), Some(500_000));
+        assert_eq!(
+            Timestamp::parse("2026-01-01T00:00:00.5Z").map(|t| t.0 - b.0),
+            Some(500_000)
+        );
         assert!(Timestamp::parse("yesterday").is_none());
         assert!(Timestamp::parse("2026-13-01T00:00Z").is_none());
     }

@@ -72,8 +72,13 @@ impl GroupSummary {
 
 /// authentik's `num_pk` of a group uuid.
 pub fn num_pk(uuid: &str) -> i64 {
-    let digits = uuid::Uuid::parse_str(uuid).map(|u| u.as_u128().to_string()).unwrap_or_default();
-    digits.get(..5.min(digits.len())).and_then(|d| d.parse().ok()).unwrap_or(0)
+    let digits = uuid::Uuid::parse_str(uuid)
+        .map(|u| u.as_u128().to_string())
+        .unwrap_or_default();
+    digits
+        .get(..5.min(digits.len()))
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(0)
 }
 
 /// What a user's `roles_obj` shows of a role.
@@ -131,7 +136,9 @@ pub struct User {
 impl User {
     /// authentik's `uid`: hex sha256 of `"<id>-<install id>"`.
     pub fn uid(&self, install_id: &str) -> String {
-        hex::encode(Sha256::digest(format!("{}-{}", self.id, install_id).as_bytes()))
+        hex::encode(Sha256::digest(
+            format!("{}-{}", self.id, install_id).as_bytes(),
+        ))
     }
 
     /// The initials avatar data URI.
@@ -241,8 +248,19 @@ pub struct UserChanges {
 
 /// Field order of authentik's user serializer, for error bodies.
 pub const FIELD_ORDER: [&str; 13] = [
-    "username", "name", "first_name", "last_name", "is_active", "last_login", "groups", "roles",
-    "email", "attributes", "path", "type", "password",
+    "username",
+    "name",
+    "first_name",
+    "last_name",
+    "is_active",
+    "last_login",
+    "groups",
+    "roles",
+    "email",
+    "attributes",
+    "path",
+    "type",
+    "password",
 ];
 
 /// Username rule (deviation 9): 1–150 characters of letters, digits and `@.+-_`.
@@ -330,7 +348,11 @@ async fn check_references<R: crate::store::Reader>(
             match by_uuid.get(uuid.as_str()) {
                 Some(id) => group_ids.push(*id),
                 None => {
-                    errors.add_code("groups", "does_not_exist", format!("Invalid pk \"{uuid}\" - object does not exist."));
+                    errors.add_code(
+                        "groups",
+                        "does_not_exist",
+                        format!("Invalid pk \"{uuid}\" - object does not exist."),
+                    );
                     break;
                 }
             }
@@ -344,7 +366,11 @@ async fn check_references<R: crate::store::Reader>(
             match by_uuid.get(uuid.as_str()) {
                 Some(id) => role_ids.push(*id),
                 None => {
-                    errors.add_code("roles", "does_not_exist", format!("Invalid pk \"{uuid}\" - object does not exist."));
+                    errors.add_code(
+                        "roles",
+                        "does_not_exist",
+                        format!("Invalid pk \"{uuid}\" - object does not exist."),
+                    );
                     break;
                 }
             }
@@ -357,7 +383,9 @@ fn attributes_text(attributes: &Map<String, Value>) -> String {
     Value::Object(attributes.clone()).to_string()
 }
 
-async fn hash_password(password: &Option<Option<String>>) -> Result<Option<Option<String>>, DomainError> {
+async fn hash_password(
+    password: &Option<Option<String>>,
+) -> Result<Option<Option<String>>, DomainError> {
     match password {
         None => Ok(None),
         Some(None) => Ok(Some(None)),
@@ -367,10 +395,17 @@ async fn hash_password(password: &Option<Option<String>>) -> Result<Option<Optio
 
 /// Creates a user. `errors` holds what type coercion already found; every rule is checked and
 /// all failures are reported together.
-pub async fn create(store: &Store, changes: UserChanges, mut errors: FieldErrors) -> Result<User, DomainError> {
+pub async fn create(
+    store: &Store,
+    changes: UserChanges,
+    mut errors: FieldErrors,
+) -> Result<User, DomainError> {
     check_fields(&changes, &mut errors);
     if changes.user_type == Some(UserType::InternalServiceAccount) && !errors.has("type") {
-        errors.add("type", "Setting a user to internal service account is not allowed.");
+        errors.add(
+            "type",
+            "Setting a user to internal service account is not allowed.",
+        );
     }
     let password_hash = hash_password(&changes.password).await?.flatten();
     let mut tx = store.begin().await?;
@@ -387,9 +422,17 @@ pub async fn create(store: &Store, changes: UserChanges, mut errors: FieldErrors
         email: changes.email.clone().unwrap_or_default(),
         password_hash,
         is_active: changes.is_active.unwrap_or(true),
-        user_type: changes.user_type.unwrap_or(UserType::Internal).as_str().to_string(),
+        user_type: changes
+            .user_type
+            .unwrap_or(UserType::Internal)
+            .as_str()
+            .to_string(),
         path: changes.path.clone().unwrap_or_else(|| "users".to_string()),
-        attributes: changes.attributes.as_ref().map(attributes_text).unwrap_or_else(|| "{}".into()),
+        attributes: changes
+            .attributes
+            .as_ref()
+            .map(attributes_text)
+            .unwrap_or_else(|| "{}".into()),
         last_login: changes.last_login.flatten().map(|t| t.0),
         now,
     };
@@ -405,16 +448,26 @@ pub async fn create(store: &Store, changes: UserChanges, mut errors: FieldErrors
 }
 
 /// Applies `changes` to user `id` (a PUT sends every writable field, a PATCH only some).
-pub async fn update(store: &Store, id: i64, changes: UserChanges, mut errors: FieldErrors) -> Result<User, DomainError> {
+pub async fn update(
+    store: &Store,
+    id: i64,
+    changes: UserChanges,
+    mut errors: FieldErrors,
+) -> Result<User, DomainError> {
     check_fields(&changes, &mut errors);
     let password_hash = hash_password(&changes.password).await?;
     let mut tx = store.begin().await?;
-    let current = store_users::by_id(&mut tx, id).await?.ok_or(DomainError::NotFound(Kind::User))?;
+    let current = store_users::by_id(&mut tx, id)
+        .await?
+        .ok_or(DomainError::NotFound(Kind::User))?;
     let current_type = UserType::parse(&current.user_type).unwrap_or(UserType::Internal);
     if current_type == UserType::InternalServiceAccount {
         if let (Some(t), false) = (changes.user_type, errors.has("type")) {
             if t != UserType::InternalServiceAccount {
-                errors.add("type", "Can't change internal service account to other user type.");
+                errors.add(
+                    "type",
+                    "Can't change internal service account to other user type.",
+                );
             }
         }
     }
@@ -489,8 +542,10 @@ pub async fn set_password(store: &Store, id: i64, password: String) -> Result<()
 /// The user with this id.
 pub async fn get(store: &Store, id: i64) -> Result<User, DomainError> {
     let mut db = store;
-    let row = store_users::by_id(&mut db, id).await?.ok_or(DomainError::NotFound(Kind::User))?;
-    Ok(hydrate(store, vec![row]).await?.pop().ok_or(DomainError::NotFound(Kind::User))?)
+    let row = store_users::by_id(&mut db, id)
+        .await?
+        .ok_or(DomainError::NotFound(Kind::User))?;
+    hydrate(store, vec![row]).await?.pop().ok_or(DomainError::NotFound(Kind::User))
 }
 
 /// How many users match.
@@ -540,7 +595,10 @@ async fn hydrate(store: &Store, rows: Vec<store_users::UserRow>) -> Result<Vec<U
     }
     let mut roles_of: HashMap<i64, Vec<RoleSummary>> = HashMap::new();
     for r in roles {
-        roles_of.entry(r.user_id).or_default().push(RoleSummary { uuid: r.uuid, name: r.name });
+        roles_of.entry(r.user_id).or_default().push(RoleSummary {
+            uuid: r.uuid,
+            name: r.name,
+        });
     }
     Ok(rows
         .into_iter()
@@ -582,8 +640,14 @@ mod tests {
 
     #[test]
     fn path_rule() {
-        assert_eq!(check_path("/bad/").unwrap_err(), "No leading or trailing slashes allowed.");
-        assert_eq!(check_path("a//b").unwrap_err(), "No empty segments in user path allowed.");
+        assert_eq!(
+            check_path("/bad/").unwrap_err(),
+            "No leading or trailing slashes allowed."
+        );
+        assert_eq!(
+            check_path("a//b").unwrap_err(),
+            "No empty segments in user path allowed."
+        );
         assert!(check_path("users/put").is_ok());
     }
 
@@ -656,7 +720,10 @@ pub async fn self_view(store: &Store, user_id: i64) -> Result<SelfView, DomainEr
     let roles = store_users::effective_roles(store, user_id).await?;
     let mut settings = Value::Object(Map::new());
     for g in &groups {
-        if let Some(s) = parse_attributes(&g.attributes).get("settings").filter(|s| s.is_object()) {
+        if let Some(s) = parse_attributes(&g.attributes)
+            .get("settings")
+            .filter(|s| s.is_object())
+        {
             merge_into(&mut settings, s);
         }
     }
@@ -664,7 +731,10 @@ pub async fn self_view(store: &Store, user_id: i64) -> Result<SelfView, DomainEr
         merge_into(&mut settings, s);
     }
     let system_permissions = if user.is_superuser {
-        SUPERUSER_SYSTEM_PERMISSIONS.iter().map(|s| s.to_string()).collect()
+        SUPERUSER_SYSTEM_PERMISSIONS
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
     } else {
         Vec::new()
     };

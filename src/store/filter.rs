@@ -26,9 +26,17 @@ pub fn compile<S: Schema>(filter: &Filter<S::Field, S::Rel>, dialect: Dialect, o
             out.push("1 = 0");
         }
         Filter::And(parts) | Filter::Or(parts) => {
-            let joiner = if matches!(filter, Filter::And(_)) { " AND " } else { " OR " };
+            let joiner = if matches!(filter, Filter::And(_)) {
+                " AND "
+            } else {
+                " OR "
+            };
             if parts.is_empty() {
-                out.push(if matches!(filter, Filter::And(_)) { "1 = 1" } else { "1 = 0" });
+                out.push(if matches!(filter, Filter::And(_)) {
+                    "1 = 1"
+                } else {
+                    "1 = 0"
+                });
                 return;
             }
             out.push("(");
@@ -74,15 +82,36 @@ pub fn compile<S: Schema>(filter: &Filter<S::Field, S::Rel>, dialect: Dialect, o
         Filter::IsNull(field) => {
             out.push(S::column(field)).push(" IS NULL");
         }
-        Filter::IContains(field, text) => like(out, S::column(field), &format!("%{}%", escape_like(&text.to_lowercase())), true),
-        Filter::IExact(field, text) => like(out, S::column(field), &escape_like(&text.to_lowercase()), true),
+        Filter::IContains(field, text) => like(
+            out,
+            S::column(field),
+            &format!("%{}%", escape_like(&text.to_lowercase())),
+            true,
+        ),
+        Filter::IExact(field, text) => like(
+            out,
+            S::column(field),
+            &escape_like(&text.to_lowercase()),
+            true,
+        ),
         Filter::StartsWith(field, text) => {
             // Case-sensitive prefix as a range, which also uses the column's index.
-            out.push("(").push(S::column(field)).push(" >= ").bind(text.clone());
-            out.push(" AND ").push(S::column(field)).push(" < ").bind(prefix_upper_bound(text));
+            out.push("(")
+                .push(S::column(field))
+                .push(" >= ")
+                .bind(text.clone());
+            out.push(" AND ")
+                .push(S::column(field))
+                .push(" < ")
+                .bind(prefix_upper_bound(text));
             out.push(")");
         }
-        Filter::IStartsWith(field, text) => like(out, S::column(field), &format!("{}%", escape_like(&text.to_lowercase())), true),
+        Filter::IStartsWith(field, text) => like(
+            out,
+            S::column(field),
+            &format!("{}%", escape_like(&text.to_lowercase())),
+            true,
+        ),
         Filter::EndsWith(field, text) => {
             let n = text.chars().count() as i64;
             out.push(match dialect {
@@ -96,8 +125,15 @@ pub fn compile<S: Schema>(filter: &Filter<S::Field, S::Rel>, dialect: Dialect, o
             };
             out.push(" AS INTEGER)) = ").bind(text.clone()).push(")");
         }
-        Filter::IEndsWith(field, text) => like(out, S::column(field), &format!("%{}", escape_like(&text.to_lowercase())), true),
-        Filter::Json(field, path, value) => json_equals(out, dialect, S::column(field), path, value),
+        Filter::IEndsWith(field, text) => like(
+            out,
+            S::column(field),
+            &format!("%{}", escape_like(&text.to_lowercase())),
+            true,
+        ),
+        Filter::Json(field, path, value) => {
+            json_equals(out, dialect, S::column(field), path, value)
+        }
         Filter::Rel(rel) => S::relation(rel, out),
     }
 }
@@ -117,7 +153,9 @@ fn like(out: &mut Sql, column: &str, pattern: &str, lower: bool) {
     } else {
         out.push(column);
     }
-    out.push(" LIKE ").bind(pattern.to_string()).push(" ESCAPE '\\'");
+    out.push(" LIKE ")
+        .bind(pattern.to_string())
+        .push(" ESCAPE '\\'");
 }
 
 /// Escapes LIKE wildcards so user text matches literally.
@@ -139,7 +177,13 @@ fn prefix_upper_bound(prefix: &str) -> String {
     s
 }
 
-fn json_equals(out: &mut Sql, dialect: Dialect, column: &str, path: &[String], value: &serde_json::Value) {
+fn json_equals(
+    out: &mut Sql,
+    dialect: Dialect,
+    column: &str,
+    path: &[String],
+    value: &serde_json::Value,
+) {
     match dialect {
         Dialect::Sqlite => {
             if path.iter().any(|k| k.contains('"')) {
@@ -152,9 +196,17 @@ fn json_equals(out: &mut Sql, dialect: Dialect, column: &str, path: &[String], v
                 acc.push('"');
                 acc
             });
-            out.push("(json_type(").push(column).push(", ").bind(json_path.clone());
-            out.push(") IS NOT NULL AND json_extract(").push(column).push(", ").bind(json_path);
-            out.push(") = json_extract(").bind(value.to_string()).push(", '$'))");
+            out.push("(json_type(")
+                .push(column)
+                .push(", ")
+                .bind(json_path.clone());
+            out.push(") IS NOT NULL AND json_extract(")
+                .push(column)
+                .push(", ")
+                .bind(json_path);
+            out.push(") = json_extract(")
+                .bind(value.to_string())
+                .push(", '$'))");
         }
         Dialect::Postgres => {
             let array_literal = path.iter().fold(String::from("{"), |mut acc, key| {
@@ -171,8 +223,13 @@ fn json_equals(out: &mut Sql, dialect: Dialect, column: &str, path: &[String], v
                 acc.push('"');
                 acc
             }) + "}";
-            out.push("((").push(column).push(")::jsonb #> ").bind(array_literal);
-            out.push("::text[]) = ").bind(value.to_string()).push("::jsonb");
+            out.push("((")
+                .push(column)
+                .push(")::jsonb #> ")
+                .bind(array_literal);
+            out.push("::text[]) = ")
+                .bind(value.to_string())
+                .push("::jsonb");
         }
     }
 }

@@ -13,7 +13,10 @@ pub struct IdUuid {
 }
 
 /// The groups among `uuids` that exist.
-pub async fn groups_by_uuid<R: Reader>(db: &mut R, uuids: &[String]) -> Result<Vec<IdUuid>, StoreError> {
+pub async fn groups_by_uuid<R: Reader>(
+    db: &mut R,
+    uuids: &[String],
+) -> Result<Vec<IdUuid>, StoreError> {
     if uuids.is_empty() {
         return Ok(Vec::new());
     }
@@ -23,7 +26,10 @@ pub async fn groups_by_uuid<R: Reader>(db: &mut R, uuids: &[String]) -> Result<V
 }
 
 /// The roles among `uuids` that exist.
-pub async fn roles_by_uuid<R: Reader>(db: &mut R, uuids: &[String]) -> Result<Vec<IdUuid>, StoreError> {
+pub async fn roles_by_uuid<R: Reader>(
+    db: &mut R,
+    uuids: &[String],
+) -> Result<Vec<IdUuid>, StoreError> {
     if uuids.is_empty() {
         return Ok(Vec::new());
     }
@@ -33,7 +39,10 @@ pub async fn roles_by_uuid<R: Reader>(db: &mut R, uuids: &[String]) -> Result<Ve
 }
 
 /// Which of `names` name existing groups.
-pub async fn existing_group_names<R: Reader>(db: &mut R, names: &[String]) -> Result<Vec<String>, StoreError> {
+pub async fn existing_group_names<R: Reader>(
+    db: &mut R,
+    names: &[String],
+) -> Result<Vec<String>, StoreError> {
     #[derive(sqlx::FromRow)]
     struct NameRow {
         name: String,
@@ -43,11 +52,19 @@ pub async fn existing_group_names<R: Reader>(db: &mut R, names: &[String]) -> Re
     }
     let mut sql = Sql::new("SELECT name FROM groups WHERE name IN ");
     sql.bind_list(names.iter());
-    Ok(db.fetch_all::<NameRow>(&sql).await?.into_iter().map(|r| r.name).collect())
+    Ok(db
+        .fetch_all::<NameRow>(&sql)
+        .await?
+        .into_iter()
+        .map(|r| r.name)
+        .collect())
 }
 
 /// Which of `names` name existing roles.
-pub async fn existing_role_names<R: Reader>(db: &mut R, names: &[String]) -> Result<Vec<String>, StoreError> {
+pub async fn existing_role_names<R: Reader>(
+    db: &mut R,
+    names: &[String],
+) -> Result<Vec<String>, StoreError> {
     #[derive(sqlx::FromRow)]
     struct NameRow {
         name: String,
@@ -57,27 +74,48 @@ pub async fn existing_role_names<R: Reader>(db: &mut R, names: &[String]) -> Res
     }
     let mut sql = Sql::new("SELECT name FROM roles WHERE name IN ");
     sql.bind_list(names.iter());
-    Ok(db.fetch_all::<NameRow>(&sql).await?.into_iter().map(|r| r.name).collect())
+    Ok(db
+        .fetch_all::<NameRow>(&sql)
+        .await?
+        .into_iter()
+        .map(|r| r.name)
+        .collect())
 }
 
 /// The group with this name.
-pub async fn group_by_name<R: Reader>(db: &mut R, name: &str) -> Result<Option<IdUuid>, StoreError> {
+pub async fn group_by_name<R: Reader>(
+    db: &mut R,
+    name: &str,
+) -> Result<Option<IdUuid>, StoreError> {
     let mut sql = Sql::new("SELECT id, uuid FROM groups WHERE name = ");
     sql.bind(name);
     db.fetch_optional(&sql).await
 }
 
 /// Creates a group, returning its id.
-pub async fn insert_group(tx: &mut Tx, uuid: &str, name: &str, is_superuser: bool) -> Result<i64, StoreError> {
+pub async fn insert_group(
+    tx: &mut Tx,
+    uuid: &str,
+    name: &str,
+    is_superuser: bool,
+) -> Result<i64, StoreError> {
     let mut sql = Sql::new("INSERT INTO groups (uuid, name, is_superuser, attributes) VALUES (");
-    sql.bind(uuid).push(", ").bind(name).push(", ").bind(is_superuser).push(", '{}') RETURNING id");
+    sql.bind(uuid)
+        .push(", ")
+        .bind(name)
+        .push(", ")
+        .bind(is_superuser)
+        .push(", '{}') RETURNING id");
     tx.fetch_scalar_i64(&sql).await
 }
 
 /// Adds a user to a group (no-op when already a member).
 pub async fn add_member(tx: &mut Tx, group_id: i64, user_id: i64) -> Result<(), StoreError> {
     let mut sql = Sql::new("INSERT INTO group_members (user_id, group_id) VALUES (");
-    sql.bind(user_id).push(", ").bind(group_id).push(") ON CONFLICT DO NOTHING");
+    sql.bind(user_id)
+        .push(", ")
+        .bind(group_id)
+        .push(") ON CONFLICT DO NOTHING");
     tx.execute(&sql).await?;
     Ok(())
 }

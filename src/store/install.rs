@@ -8,14 +8,23 @@ pub async fn install_id<R: Reader>(db: &mut R) -> Result<Option<String>, StoreEr
     struct Row {
         install_id: String,
     }
-    let row: Option<Row> = db.fetch_optional(&Sql::new("SELECT install_id FROM install WHERE id = 1")).await?;
+    let row: Option<Row> = db
+        .fetch_optional(&Sql::new("SELECT install_id FROM install WHERE id = 1"))
+        .await?;
     Ok(row.map(|r| r.install_id))
 }
 
 /// Records the install id unless one exists; returns whether this call created it.
-pub async fn create_install_id(tx: &mut Tx, install_id: &str, now: i64) -> Result<bool, StoreError> {
+pub async fn create_install_id(
+    tx: &mut Tx,
+    install_id: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
     let mut sql = Sql::new("INSERT INTO install (id, install_id, created_at) VALUES (1, ");
-    sql.bind(install_id).push(", ").bind(now).push(") ON CONFLICT (id) DO NOTHING");
+    sql.bind(install_id)
+        .push(", ")
+        .bind(now)
+        .push(") ON CONFLICT (id) DO NOTHING");
     Ok(tx.execute(&sql).await? == 1)
 }
 
@@ -23,7 +32,8 @@ pub async fn create_install_id(tx: &mut Tx, install_id: &str, now: i64) -> Resul
 /// writer already does.
 pub async fn lock_bootstrap(tx: &mut Tx) -> Result<(), StoreError> {
     if let Tx::Postgres(_) = tx {
-        tx.execute(&Sql::new("SELECT pg_advisory_xact_lock(7300417)")).await?;
+        tx.execute(&Sql::new("SELECT pg_advisory_xact_lock(7300417)"))
+            .await?;
     }
     Ok(())
 }

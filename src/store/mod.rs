@@ -210,7 +210,11 @@ impl Sql {
                     continue;
                 }
             }
-            let ch_len = other.text[i..].chars().next().map(|c| c.len_utf8()).unwrap_or(1);
+            let ch_len = other.text[i..]
+                .chars()
+                .next()
+                .map(|c| c.len_utf8())
+                .unwrap_or(1);
             out.push_str(&other.text[i..i + ch_len]);
             i += ch_len;
         }
@@ -221,7 +225,10 @@ impl Sql {
 
     /// Fixed text whose placeholders (`$1` …, possibly used more than once) take `args`.
     pub fn raw(text: &str, args: Vec<Arg>) -> Self {
-        Sql { text: text.to_string(), args }
+        Sql {
+            text: text.to_string(),
+            args,
+        }
     }
 
     /// The SQL text.
@@ -257,8 +264,14 @@ impl Sql {
 }
 
 /// A row type that decodes from both backends.
-pub trait Record: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
-impl<T> Record for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
+pub trait Record:
+    for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
+{
+}
+impl<T> Record for T where
+    T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
+{
+}
 
 /// SQL fragments that differ between the backends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -304,8 +317,8 @@ impl Store {
     /// Opens the database a URL names (`sqlite://PATH` or `postgres://…`) without migrating it.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let options = PgConnectOptions::from_str(url)
-                .map_err(|e| StoreError::Config(e.to_string()))?;
+            let options =
+                PgConnectOptions::from_str(url).map_err(|e| StoreError::Config(e.to_string()))?;
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections.max(2))
                 .min_connections(1)
@@ -313,7 +326,10 @@ impl Store {
                 .connect_with(options)
                 .await?;
             Ok(Store::Postgres(pool))
-        } else if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        } else if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
             if path.is_empty() {
                 return Err(StoreError::Config("sqlite URL without a path".into()));
             }
@@ -381,7 +397,9 @@ impl Store {
 
     /// Answers whether the database responds.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.fetch_scalar_i64(&Sql::new("SELECT 1")).await.map(|_| ())
+        self.fetch_scalar_i64(&Sql::new("SELECT CAST(1 AS BIGINT)"))
+            .await
+            .map(|_| ())
     }
 
     /// Closes every connection.
@@ -397,23 +415,44 @@ impl Store {
 
     /// Runs a read query and decodes every row.
     pub async fn fetch_all<T: Record>(&self, sql: &Sql) -> Result<Vec<T>, StoreError> {
-        on_backend!(self, sql,
-            |pool, args| Ok(sqlx::query_as_with::<_, T, _>(sql.text(), args).fetch_all(pool).await?),
-            |pool, args| Ok(sqlx::query_as_with::<_, T, _>(sql.text(), args).fetch_all(pool).await?))
+        on_backend!(
+            self,
+            sql,
+            |pool, args| Ok(sqlx::query_as_with::<_, T, _>(sql.text(), args)
+                .fetch_all(pool)
+                .await?),
+            |pool, args| Ok(sqlx::query_as_with::<_, T, _>(sql.text(), args)
+                .fetch_all(pool)
+                .await?)
+        )
     }
 
     /// Runs a read query and decodes the first row, if any.
     pub async fn fetch_optional<T: Record>(&self, sql: &Sql) -> Result<Option<T>, StoreError> {
-        on_backend!(self, sql,
-            |pool, args| Ok(sqlx::query_as_with::<_, T, _>(sql.text(), args).fetch_optional(pool).await?),
-            |pool, args| Ok(sqlx::query_as_with::<_, T, _>(sql.text(), args).fetch_optional(pool).await?))
+        on_backend!(
+            self,
+            sql,
+            |pool, args| Ok(sqlx::query_as_with::<_, T, _>(sql.text(), args)
+                .fetch_optional(pool)
+                .await?),
+            |pool, args| Ok(sqlx::query_as_with::<_, T, _>(sql.text(), args)
+                .fetch_optional(pool)
+                .await?)
+        )
     }
 
     /// Runs a read query returning one integer.
     pub async fn fetch_scalar_i64(&self, sql: &Sql) -> Result<i64, StoreError> {
-        on_backend!(self, sql,
-            |pool, args| Ok(sqlx::query_scalar_with::<_, i64, _>(sql.text(), args).fetch_one(pool).await?),
-            |pool, args| Ok(sqlx::query_scalar_with::<_, i64, _>(sql.text(), args).fetch_one(pool).await?))
+        on_backend!(
+            self,
+            sql,
+            |pool, args| Ok(sqlx::query_scalar_with::<_, i64, _>(sql.text(), args)
+                .fetch_one(pool)
+                .await?),
+            |pool, args| Ok(sqlx::query_scalar_with::<_, i64, _>(sql.text(), args)
+                .fetch_one(pool)
+                .await?)
+        )
     }
 
     /// Starts a write transaction.
@@ -429,11 +468,20 @@ impl Store {
 /// the transaction that acts on it.
 pub trait Reader {
     /// Runs a query and decodes every row.
-    fn fetch_all<T: Record>(&mut self, sql: &Sql) -> impl std::future::Future<Output = Result<Vec<T>, StoreError>> + Send;
+    fn fetch_all<T: Record>(
+        &mut self,
+        sql: &Sql,
+    ) -> impl std::future::Future<Output = Result<Vec<T>, StoreError>> + Send;
     /// Runs a query and decodes the first row, if any.
-    fn fetch_optional<T: Record>(&mut self, sql: &Sql) -> impl std::future::Future<Output = Result<Option<T>, StoreError>> + Send;
+    fn fetch_optional<T: Record>(
+        &mut self,
+        sql: &Sql,
+    ) -> impl std::future::Future<Output = Result<Option<T>, StoreError>> + Send;
     /// Runs a query returning one integer.
-    fn fetch_scalar_i64(&mut self, sql: &Sql) -> impl std::future::Future<Output = Result<i64, StoreError>> + Send;
+    fn fetch_scalar_i64(
+        &mut self,
+        sql: &Sql,
+    ) -> impl std::future::Future<Output = Result<i64, StoreError>> + Send;
 }
 
 impl Reader for &Store {
@@ -496,31 +544,44 @@ impl Tx {
 
     /// Runs a statement, returning the number of rows it touched.
     pub async fn execute(&mut self, sql: &Sql) -> Result<u64, StoreError> {
-        on_tx!(self, sql, |conn, args| Ok(sqlx::query_with(sql.text(), args)
-            .execute(conn)
-            .await?
-            .rows_affected()))
+        on_tx!(self, sql, |conn, args| Ok(sqlx::query_with(
+            sql.text(),
+            args
+        )
+        .execute(conn)
+        .await?
+        .rows_affected()))
     }
 
     /// Runs a query and decodes every row.
     pub async fn fetch_all<T: Record>(&mut self, sql: &Sql) -> Result<Vec<T>, StoreError> {
-        on_tx!(self, sql, |conn, args| Ok(sqlx::query_as_with::<_, T, _>(sql.text(), args)
-            .fetch_all(conn)
-            .await?))
+        on_tx!(self, sql, |conn, args| Ok(sqlx::query_as_with::<_, T, _>(
+            sql.text(),
+            args
+        )
+        .fetch_all(conn)
+        .await?))
     }
 
     /// Runs a query and decodes the first row, if any.
     pub async fn fetch_optional<T: Record>(&mut self, sql: &Sql) -> Result<Option<T>, StoreError> {
-        on_tx!(self, sql, |conn, args| Ok(sqlx::query_as_with::<_, T, _>(sql.text(), args)
-            .fetch_optional(conn)
-            .await?))
+        on_tx!(self, sql, |conn, args| Ok(sqlx::query_as_with::<_, T, _>(
+            sql.text(),
+            args
+        )
+        .fetch_optional(conn)
+        .await?))
     }
 
     /// Runs a query returning one integer.
     pub async fn fetch_scalar_i64(&mut self, sql: &Sql) -> Result<i64, StoreError> {
-        on_tx!(self, sql, |conn, args| Ok(sqlx::query_scalar_with::<_, i64, _>(sql.text(), args)
-            .fetch_one(conn)
-            .await?))
+        on_tx!(self, sql, |conn, args| Ok(sqlx::query_scalar_with::<
+            _,
+            i64,
+            _,
+        >(sql.text(), args)
+        .fetch_one(conn)
+        .await?))
     }
 
     /// Makes every change of the transaction durable.

@@ -35,15 +35,36 @@ pub async fn insert(tx: &mut Tx, token: &NewToken) -> Result<i64, StoreError> {
         "INSERT INTO tokens (uuid, identifier, key_hash, key_sealed, intent, user_id, description, \
          expires, expiring, managed, created) VALUES (",
     );
-    sql.bind(&token.uuid).push(", ").bind(&token.identifier).push(", ").bind(&token.key_hash).push(", ");
-    sql.bind(&token.key_sealed).push(", ").bind(&token.intent).push(", ").bind(token.user_id).push(", ");
-    sql.bind(&token.description).push(", ").bind(token.expires).push(", ").bind(token.expiring).push(", ");
-    sql.bind(token.managed.clone()).push(", ").bind(token.created).push(") RETURNING id");
+    sql.bind(&token.uuid)
+        .push(", ")
+        .bind(&token.identifier)
+        .push(", ")
+        .bind(&token.key_hash)
+        .push(", ");
+    sql.bind(&token.key_sealed)
+        .push(", ")
+        .bind(&token.intent)
+        .push(", ")
+        .bind(token.user_id)
+        .push(", ");
+    sql.bind(&token.description)
+        .push(", ")
+        .bind(token.expires)
+        .push(", ")
+        .bind(token.expiring)
+        .push(", ");
+    sql.bind(token.managed.clone())
+        .push(", ")
+        .bind(token.created)
+        .push(") RETURNING id");
     tx.fetch_scalar_i64(&sql).await
 }
 
 /// Whether a token with this identifier exists.
-pub async fn identifier_exists<R: Reader>(db: &mut R, identifier: &str) -> Result<bool, StoreError> {
+pub async fn identifier_exists<R: Reader>(
+    db: &mut R,
+    identifier: &str,
+) -> Result<bool, StoreError> {
     let mut sql = Sql::new("SELECT COUNT(*) FROM tokens WHERE identifier = ");
     sql.bind(identifier);
     Ok(db.fetch_scalar_i64(&sql).await? > 0)
@@ -69,7 +90,10 @@ pub struct TokenPrincipalRow {
 }
 
 /// The token whose key hashes to `key_hash`, with its owner.
-pub async fn principal_by_key_hash(store: &Store, key_hash: &str) -> Result<Option<TokenPrincipalRow>, StoreError> {
+pub async fn principal_by_key_hash(
+    store: &Store,
+    key_hash: &str,
+) -> Result<Option<TokenPrincipalRow>, StoreError> {
     let mut sql = Sql::new(
         "SELECT t.id AS token_id, t.intent, t.expires, t.expiring, u.id AS user_id, u.username, u.is_active \
          FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.key_hash = ",

@@ -143,9 +143,13 @@ pub async fn page(
     let mut sql = Sql::new("SELECT ");
     sql.push(COLUMNS).push(" FROM users u");
     where_clause(store, filter, &mut sql);
-    let keys: Vec<(String, Direction)> = sort.iter().map(|(s, d)| (sort_expression(s), *d)).collect();
+    let keys: Vec<(String, Direction)> =
+        sort.iter().map(|(s, d)| (sort_expression(s), *d)).collect();
     filter::order_by(&mut sql, &keys, "u.id ASC");
-    sql.push(" LIMIT ").bind(limit).push(" OFFSET ").bind(offset);
+    sql.push(" LIMIT ")
+        .bind(limit)
+        .push(" OFFSET ")
+        .bind(offset);
     store.fetch_all(&sql).await
 }
 
@@ -158,25 +162,41 @@ pub async fn distinct_paths(store: &Store, filter: &UserFilter) -> Result<Vec<St
     let mut sql = Sql::new("SELECT DISTINCT u.path AS path FROM users u");
     where_clause(store, filter, &mut sql);
     sql.push(" ORDER BY path");
-    Ok(store.fetch_all::<PathRow>(&sql).await?.into_iter().map(|r| r.path).collect())
+    Ok(store
+        .fetch_all::<PathRow>(&sql)
+        .await?
+        .into_iter()
+        .map(|r| r.path)
+        .collect())
 }
 
 /// The user with this id.
 pub async fn by_id<R: Reader>(db: &mut R, id: i64) -> Result<Option<UserRow>, StoreError> {
     let mut sql = Sql::new("SELECT ");
-    sql.push(COLUMNS).push(" FROM users u WHERE u.id = ").bind(id);
+    sql.push(COLUMNS)
+        .push(" FROM users u WHERE u.id = ")
+        .bind(id);
     db.fetch_optional(&sql).await
 }
 
 /// The user with this username (exact).
-pub async fn by_username<R: Reader>(db: &mut R, username: &str) -> Result<Option<UserRow>, StoreError> {
+pub async fn by_username<R: Reader>(
+    db: &mut R,
+    username: &str,
+) -> Result<Option<UserRow>, StoreError> {
     let mut sql = Sql::new("SELECT ");
-    sql.push(COLUMNS).push(" FROM users u WHERE u.username = ").bind(username);
+    sql.push(COLUMNS)
+        .push(" FROM users u WHERE u.username = ")
+        .bind(username);
     db.fetch_optional(&sql).await
 }
 
 /// Whether another user (not `except`) already has this username.
-pub async fn username_taken<R: Reader>(db: &mut R, username: &str, except: Option<i64>) -> Result<bool, StoreError> {
+pub async fn username_taken<R: Reader>(
+    db: &mut R,
+    username: &str,
+    except: Option<i64>,
+) -> Result<bool, StoreError> {
     let mut sql = Sql::new("SELECT COUNT(*) FROM users WHERE username = ");
     sql.bind(username);
     if let Some(id) = except {
@@ -201,7 +221,10 @@ pub struct MembershipRow {
 }
 
 /// Direct group memberships of the given users, ordered by group name.
-pub async fn memberships(store: &Store, user_ids: &[i64]) -> Result<Vec<MembershipRow>, StoreError> {
+pub async fn memberships(
+    store: &Store,
+    user_ids: &[i64],
+) -> Result<Vec<MembershipRow>, StoreError> {
     if user_ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -209,7 +232,8 @@ pub async fn memberships(store: &Store, user_ids: &[i64]) -> Result<Vec<Membersh
         "SELECT m.user_id, g.uuid, g.name, g.is_superuser, g.attributes FROM group_members m \
          JOIN groups g ON g.id = m.group_id WHERE m.user_id IN ",
     );
-    sql.bind_list(user_ids.iter().copied()).push(" ORDER BY g.name, g.uuid");
+    sql.bind_list(user_ids.iter().copied())
+        .push(" ORDER BY g.name, g.uuid");
     store.fetch_all(&sql).await
 }
 
@@ -232,7 +256,8 @@ pub async fn roles(store: &Store, user_ids: &[i64]) -> Result<Vec<UserRoleRow>, 
     let mut sql = Sql::new(
         "SELECT ur.user_id, r.uuid, r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id IN ",
     );
-    sql.bind_list(user_ids.iter().copied()).push(" ORDER BY r.name, r.uuid");
+    sql.bind_list(user_ids.iter().copied())
+        .push(" ORDER BY r.name, r.uuid");
     store.fetch_all(&sql).await
 }
 
@@ -248,7 +273,12 @@ pub async fn superusers<R: Reader>(db: &mut R, user_ids: &[i64]) -> Result<Vec<i
     let mut sql = Sql::new(SUPERUSER_GROUPS);
     sql.push("SELECT DISTINCT m.user_id FROM group_members m WHERE m.group_id IN (SELECT id FROM su_groups) AND m.user_id IN ");
     sql.bind_list(user_ids.iter().copied());
-    Ok(db.fetch_all::<IdRow>(&sql).await?.into_iter().map(|r| r.user_id).collect())
+    Ok(db
+        .fetch_all::<IdRow>(&sql)
+        .await?
+        .into_iter()
+        .map(|r| r.user_id)
+        .collect())
 }
 
 /// Values of a new user row.
@@ -288,11 +318,36 @@ pub async fn insert(tx: &mut Tx, user: &NewUser) -> Result<i64, StoreError> {
         "INSERT INTO users (uuid, username, name, first_name, last_name, email, password_hash, is_active, \
          type, path, attributes, last_login, date_joined, password_change_date, last_updated) VALUES (",
     );
-    sql.bind(&user.uuid).push(", ").bind(&user.username).push(", ").bind(&user.name).push(", ");
-    sql.bind(&user.first_name).push(", ").bind(&user.last_name).push(", ").bind(&user.email).push(", ");
-    sql.bind(user.password_hash.clone()).push(", ").bind(user.is_active).push(", ").bind(&user.user_type).push(", ");
-    sql.bind(&user.path).push(", ").bind(&user.attributes).push(", ").bind(user.last_login).push(", ");
-    sql.bind(user.now).push(", ").bind(user.now).push(", ").bind(user.now).push(") RETURNING id");
+    sql.bind(&user.uuid)
+        .push(", ")
+        .bind(&user.username)
+        .push(", ")
+        .bind(&user.name)
+        .push(", ");
+    sql.bind(&user.first_name)
+        .push(", ")
+        .bind(&user.last_name)
+        .push(", ")
+        .bind(&user.email)
+        .push(", ");
+    sql.bind(user.password_hash.clone())
+        .push(", ")
+        .bind(user.is_active)
+        .push(", ")
+        .bind(&user.user_type)
+        .push(", ");
+    sql.bind(&user.path)
+        .push(", ")
+        .bind(&user.attributes)
+        .push(", ")
+        .bind(user.last_login)
+        .push(", ");
+    sql.bind(user.now)
+        .push(", ")
+        .bind(user.now)
+        .push(", ")
+        .bind(user.now)
+        .push(") RETURNING id");
     tx.fetch_scalar_i64(&sql).await
 }
 
@@ -326,7 +381,12 @@ pub struct UserUpdate {
 }
 
 /// Applies `changes` to user `id` and stamps `last_updated`; returns rows touched.
-pub async fn update(tx: &mut Tx, id: i64, changes: &UserUpdate, now: i64) -> Result<u64, StoreError> {
+pub async fn update(
+    tx: &mut Tx,
+    id: i64,
+    changes: &UserUpdate,
+    now: i64,
+) -> Result<u64, StoreError> {
     let mut sql = Sql::new("UPDATE users SET last_updated = ");
     sql.bind(now);
     let mut set = |column: &str, value: super::Arg| {
@@ -380,13 +440,20 @@ pub async fn delete(tx: &mut Tx, id: i64) -> Result<u64, StoreError> {
 }
 
 /// Makes `group_ids` exactly the user's direct groups.
-pub async fn replace_groups(tx: &mut Tx, user_id: i64, group_ids: &[i64]) -> Result<(), StoreError> {
+pub async fn replace_groups(
+    tx: &mut Tx,
+    user_id: i64,
+    group_ids: &[i64],
+) -> Result<(), StoreError> {
     let mut sql = Sql::new("DELETE FROM group_members WHERE user_id = ");
     sql.bind(user_id);
     tx.execute(&sql).await?;
     for group_id in group_ids {
         let mut sql = Sql::new("INSERT INTO group_members (user_id, group_id) VALUES (");
-        sql.bind(user_id).push(", ").bind(*group_id).push(") ON CONFLICT DO NOTHING");
+        sql.bind(user_id)
+            .push(", ")
+            .bind(*group_id)
+            .push(") ON CONFLICT DO NOTHING");
         tx.execute(&sql).await?;
     }
     Ok(())
@@ -399,7 +466,10 @@ pub async fn replace_roles(tx: &mut Tx, user_id: i64, role_ids: &[i64]) -> Resul
     tx.execute(&sql).await?;
     for role_id in role_ids {
         let mut sql = Sql::new("INSERT INTO user_roles (user_id, role_id) VALUES (");
-        sql.bind(user_id).push(", ").bind(*role_id).push(") ON CONFLICT DO NOTHING");
+        sql.bind(user_id)
+            .push(", ")
+            .bind(*role_id)
+            .push(") ON CONFLICT DO NOTHING");
         tx.execute(&sql).await?;
     }
     Ok(())
@@ -421,7 +491,10 @@ const USER_ANCESTRY: &str = "WITH RECURSIVE anc(id) AS (\
     UNION SELECT gp.parent_id FROM group_parents gp JOIN anc a ON gp.child_id = a.id) ";
 
 /// Every group of the user, directly or through ancestors, by name.
-pub async fn ancestor_groups(store: &Store, user_id: i64) -> Result<Vec<AncestorGroupRow>, StoreError> {
+pub async fn ancestor_groups(
+    store: &Store,
+    user_id: i64,
+) -> Result<Vec<AncestorGroupRow>, StoreError> {
     let sql = Sql::raw(
         &format!("{USER_ANCESTRY}SELECT g.uuid, g.name, g.attributes FROM groups g WHERE g.id IN (SELECT id FROM anc) ORDER BY g.name, g.uuid"),
         vec![user_id.into()],
@@ -436,5 +509,7 @@ pub async fn effective_roles(store: &Store, user_id: i64) -> Result<Vec<UserRole
          SELECT role_id FROM user_roles WHERE user_id = $1 \
          UNION SELECT role_id FROM group_roles WHERE group_id IN (SELECT id FROM anc)) ORDER BY r.name, r.uuid"
     );
-    store.fetch_all(&Sql::raw(&text, vec![user_id.into()])).await
+    store
+        .fetch_all(&Sql::raw(&text, vec![user_id.into()]))
+        .await
 }

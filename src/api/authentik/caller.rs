@@ -31,7 +31,10 @@ pub fn bearer_key(parts: &Parts) -> Option<String> {
 impl FromRequestParts<Arc<AppState>> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
         let key = bearer_key(parts).ok_or(ApiError::Domain(DomainError::Unauthenticated))?;
         let principal = bearer::authenticate(&state.store, &key).await?;
         Ok(Caller(principal))

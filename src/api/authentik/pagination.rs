@@ -32,21 +32,27 @@ impl PageRequest {
     pub fn from_params(params: &Params) -> PageRequest {
         let size = params
             .last("page_size")
-            .and_then(|s| parse_python_int(s))
+            .and_then(parse_python_int)
             .filter(|n| *n > 0)
             .map(|n| n.min(MAX_PAGE_SIZE))
             .unwrap_or(DEFAULT_PAGE_SIZE);
         let page = match params.last("page").filter(|s| !s.is_empty()) {
             None => PageNumber::Number(1),
             Some("last") => PageNumber::Last,
-            Some(s) => parse_python_int(s).map(PageNumber::Number).unwrap_or(PageNumber::Invalid),
+            Some(s) => parse_python_int(s)
+                .map(PageNumber::Number)
+                .unwrap_or(PageNumber::Invalid),
         };
         PageRequest { page, size }
     }
 
     /// Resolves the page against the total count.
     pub fn resolve(&self, count: i64) -> Result<Pagination, ApiError> {
-        let total_pages = if count == 0 { 1 } else { (count + self.size - 1) / self.size };
+        let total_pages = if count == 0 {
+            1
+        } else {
+            (count + self.size - 1) / self.size
+        };
         let current = match self.page {
             PageNumber::Number(n) => n,
             PageNumber::Last => total_pages,
@@ -58,7 +64,11 @@ impl PageRequest {
         let offset = (current - 1) * self.size;
         let on_page = (count - offset).clamp(0, self.size);
         Ok(Pagination {
-            next: if current < total_pages { current + 1 } else { 0 },
+            next: if current < total_pages {
+                current + 1
+            } else {
+                0
+            },
             previous: if current > 1 { current - 1 } else { 0 },
             count,
             current,
@@ -79,7 +89,11 @@ pub fn parse_python_int(s: &str) -> Option<i64> {
         Some(b'+') => (false, &t[1..]),
         _ => (false, t),
     };
-    if digits.is_empty() || digits.starts_with('_') || digits.ends_with('_') || digits.contains("__") {
+    if digits.is_empty()
+        || digits.starts_with('_')
+        || digits.ends_with('_')
+        || digits.contains("__")
+    {
         return None;
     }
     let cleaned: String = digits.chars().filter(|c| *c != '_').collect();
@@ -146,14 +160,36 @@ mod tests {
     #[test]
     fn envelope_numbers_match_samples() {
         let p = req("page_size=100&page=100").resolve(10251).expect("valid");
-        assert_eq!((p.next, p.previous, p.current, p.total_pages, p.start_index, p.end_index), (101, 99, 100, 103, 9901, 10000));
+        assert_eq!(
+            (
+                p.next,
+                p.previous,
+                p.current,
+                p.total_pages,
+                p.start_index,
+                p.end_index
+            ),
+            (101, 99, 100, 103, 9901, 10000)
+        );
         let p = req("page_size=2&page=2").resolve(4).expect("valid");
-        assert_eq!((p.next, p.previous, p.start_index, p.end_index), (0, 1, 3, 4));
+        assert_eq!(
+            (p.next, p.previous, p.start_index, p.end_index),
+            (0, 1, 3, 4)
+        );
         let p = req("").resolve(0).expect("valid");
-        assert_eq!((p.current, p.total_pages, p.start_index, p.end_index), (1, 1, 0, 0));
+        assert_eq!(
+            (p.current, p.total_pages, p.start_index, p.end_index),
+            (1, 1, 0, 0)
+        );
         assert!(req("page=2").resolve(0).is_err());
         assert!(req("page=0").resolve(5).is_err());
         assert!(req("page=x").resolve(5).is_err());
-        assert_eq!(req("page=last&page_size=2").resolve(5).expect("valid").current, 3);
+        assert_eq!(
+            req("page=last&page_size=2")
+                .resolve(5)
+                .expect("valid")
+                .current,
+            3
+        );
     }
 }

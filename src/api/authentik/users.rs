@@ -23,7 +23,9 @@ use crate::app::AppState;
 use crate::domain::authz::{authorize, Action};
 use crate::domain::error::Kind;
 use crate::domain::filter::{Cmp, Direction, Filter, Literal};
-use crate::domain::users::{self, User, UserChanges, UserField, UserFilter, UserRel, UserSort, UserType};
+use crate::domain::users::{
+    self, User, UserChanges, UserField, UserFilter, UserRel, UserSort, UserType,
+};
 use crate::domain::{DomainError, FieldErrors, Timestamp};
 use crate::store::groups as store_groups;
 
@@ -32,10 +34,23 @@ pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route(
             "/core/users/",
-            get(list).post(create).options(options).layer(map_response(allow("GET, POST, HEAD, OPTIONS"))),
+            get(list)
+                .post(create)
+                .options(options)
+                .layer(map_response(allow("GET, POST, HEAD, OPTIONS"))),
         )
-        .route("/core/users/me/", get(me).options(options).layer(map_response(allow("GET, HEAD, OPTIONS"))))
-        .route("/core/users/paths/", get(paths).options(options).layer(map_response(allow("GET, HEAD, OPTIONS"))))
+        .route(
+            "/core/users/me/",
+            get(me)
+                .options(options)
+                .layer(map_response(allow("GET, HEAD, OPTIONS"))),
+        )
+        .route(
+            "/core/users/paths/",
+            get(paths)
+                .options(options)
+                .layer(map_response(allow("GET, HEAD, OPTIONS"))),
+        )
         .route(
             "/core/users/{id}/",
             get(retrieve)
@@ -43,11 +58,15 @@ pub fn routes() -> Router<Arc<AppState>> {
                 .patch(partial_update)
                 .delete(destroy)
                 .options(options)
-                .layer(map_response(allow("GET, PUT, PATCH, DELETE, HEAD, OPTIONS"))),
+                .layer(map_response(allow(
+                    "GET, PUT, PATCH, DELETE, HEAD, OPTIONS",
+                ))),
         )
         .route(
             "/core/users/{id}/set_password/",
-            post(set_password).options(options).layer(map_response(allow("POST, OPTIONS"))),
+            post(set_password)
+                .options(options)
+                .layer(map_response(allow("POST, OPTIONS"))),
         )
 }
 
@@ -142,9 +161,15 @@ fn user_out<'a>(user: &'a User, install_id: &str, include: Include) -> UserOut<'
                 .collect()
         }),
         roles: user.roles.iter().map(|r| r.uuid.as_str()).collect(),
-        roles_obj: include
-            .roles
-            .then(|| user.roles.iter().map(|r| RoleOut { pk: &r.uuid, name: &r.name }).collect()),
+        roles_obj: include.roles.then(|| {
+            user.roles
+                .iter()
+                .map(|r| RoleOut {
+                    pk: &r.uuid,
+                    name: &r.name,
+                })
+                .collect()
+        }),
         email: &user.email,
         avatar: user.avatar(),
         attributes: &user.attributes,
@@ -200,7 +225,10 @@ const ORDERABLE: [(&str, UserSort); 16] = [
     ("path", UserSort::Field(UserField::Path)),
     ("type", UserSort::Field(UserField::Type)),
     ("uuid", UserSort::Field(UserField::Uuid)),
-    ("password_change_date", UserSort::Field(UserField::PasswordChangeDate)),
+    (
+        "password_change_date",
+        UserSort::Field(UserField::PasswordChangeDate),
+    ),
     ("last_updated", UserSort::Field(UserField::LastUpdated)),
 ];
 
@@ -232,27 +260,48 @@ fn choice_error(value: &str) -> String {
 async fn list_filter(state: &AppState, params: &Params) -> Result<UserFilter, ApiError> {
     let mut parts: Vec<UserFilter> = Vec::new();
     let mut errors = FieldErrors::new();
-    for (param, field) in [("username", UserField::Username), ("email", UserField::Email), ("name", UserField::Name), ("path", UserField::Path)] {
+    for (param, field) in [
+        ("username", UserField::Username),
+        ("email", UserField::Email),
+        ("name", UserField::Name),
+        ("path", UserField::Path),
+    ] {
         if let Some(v) = params.last(param).filter(|v| !v.is_empty()) {
-            parts.push(Filter::Compare(field, Cmp::Eq, Literal::Text(v.to_string())));
+            parts.push(Filter::Compare(
+                field,
+                Cmp::Eq,
+                Literal::Text(v.to_string()),
+            ));
         }
     }
     if let Some(v) = params.last("path_startswith").filter(|v| !v.is_empty()) {
         parts.push(Filter::StartsWith(UserField::Path, v.to_string()));
     }
     if let Some(b) = params.boolean("is_active") {
-        parts.push(Filter::Compare(UserField::IsActive, Cmp::Eq, Literal::Bool(b)));
+        parts.push(Filter::Compare(
+            UserField::IsActive,
+            Cmp::Eq,
+            Literal::Bool(b),
+        ));
     }
     if let Some(b) = params.boolean("is_superuser") {
         parts.push(Filter::Rel(UserRel::DirectSuperuser(b)));
     }
     if let Some(v) = params.last("uuid").filter(|v| !v.is_empty()) {
         match uuid::Uuid::parse_str(v.trim()) {
-            Ok(u) => parts.push(Filter::Compare(UserField::Uuid, Cmp::Eq, Literal::Text(u.to_string()))),
+            Ok(u) => parts.push(Filter::Compare(
+                UserField::Uuid,
+                Cmp::Eq,
+                Literal::Text(u.to_string()),
+            )),
             Err(_) => errors.add("uuid", "Enter a valid UUID."),
         }
     }
-    let types: Vec<&str> = params.all("type").into_iter().filter(|v| !v.is_empty()).collect();
+    let types: Vec<&str> = params
+        .all("type")
+        .into_iter()
+        .filter(|v| !v.is_empty())
+        .collect();
     if !types.is_empty() {
         let mut literals = Vec::new();
         for t in &types {
@@ -266,7 +315,11 @@ async fn list_filter(state: &AppState, params: &Params) -> Result<UserFilter, Ap
         }
         parts.push(Filter::In(UserField::Type, literals));
     }
-    for (base, field) in [("date_joined", UserField::DateJoined), ("last_updated", UserField::LastUpdated), ("last_login", UserField::LastLogin)] {
+    for (base, field) in [
+        ("date_joined", UserField::DateJoined),
+        ("last_updated", UserField::LastUpdated),
+        ("last_login", UserField::LastLogin),
+    ] {
         for (suffix, cmp) in [("", Cmp::Eq), ("__lt", Cmp::Lt), ("__gt", Cmp::Gt)] {
             let param = format!("{base}{suffix}");
             if let Some(v) = params.last(&param).filter(|v| !v.is_empty()) {
@@ -284,7 +337,12 @@ async fn list_filter(state: &AppState, params: &Params) -> Result<UserFilter, Ap
     let mut db = &state.store;
     // groups_by_name / roles_by_name: every value must name an existing object.
     for (param, is_group) in [("groups_by_name", true), ("roles_by_name", false)] {
-        let names: Vec<String> = params.all(param).into_iter().filter(|v| !v.is_empty()).map(String::from).collect();
+        let names: Vec<String> = params
+            .all(param)
+            .into_iter()
+            .filter(|v| !v.is_empty())
+            .map(String::from)
+            .collect();
         if names.is_empty() {
             continue;
         }
@@ -297,10 +355,18 @@ async fn list_filter(state: &AppState, params: &Params) -> Result<UserFilter, Ap
             errors.add(param, choice_error(missing));
             continue;
         }
-        parts.push(Filter::Rel(if is_group { UserRel::GroupNames(names) } else { UserRel::RoleNames(names) }));
+        parts.push(Filter::Rel(if is_group {
+            UserRel::GroupNames(names)
+        } else {
+            UserRel::RoleNames(names)
+        }));
     }
     for (param, is_group) in [("groups_by_pk", true), ("roles_by_pk", false)] {
-        let raw: Vec<&str> = params.all(param).into_iter().filter(|v| !v.is_empty()).collect();
+        let raw: Vec<&str> = params
+            .all(param)
+            .into_iter()
+            .filter(|v| !v.is_empty())
+            .collect();
         if raw.is_empty() {
             continue;
         }
@@ -324,11 +390,18 @@ async fn list_filter(state: &AppState, params: &Params) -> Result<UserFilter, Ap
         } else {
             store_groups::roles_by_uuid(&mut db, &uuids).await?
         };
-        if let Some(missing) = uuids.iter().find(|u| !existing.iter().any(|e| &e.uuid == *u)) {
+        if let Some(missing) = uuids
+            .iter()
+            .find(|u| !existing.iter().any(|e| &e.uuid == *u))
+        {
             errors.add(param, choice_error(missing));
             continue;
         }
-        parts.push(Filter::Rel(if is_group { UserRel::GroupUuids(uuids) } else { UserRel::RoleUuids(uuids) }));
+        parts.push(Filter::Rel(if is_group {
+            UserRel::GroupUuids(uuids)
+        } else {
+            UserRel::RoleUuids(uuids)
+        }));
     }
     errors.into_result()?;
     if let Some(raw) = params.last("attributes").filter(|v| !v.is_empty()) {
@@ -338,10 +411,15 @@ async fn list_filter(state: &AppState, params: &Params) -> Result<UserFilter, Ap
         let terms = search_terms(search);
         for term in terms {
             parts.push(Filter::Or(
-                [UserField::Email, UserField::Name, UserField::Uuid, UserField::Username]
-                    .into_iter()
-                    .map(|f| Filter::IContains(f, term.clone()))
-                    .collect(),
+                [
+                    UserField::Email,
+                    UserField::Name,
+                    UserField::Uuid,
+                    UserField::Username,
+                ]
+                .into_iter()
+                .map(|f| Filter::IContains(f, term.clone()))
+                .collect(),
             ));
         }
     }
@@ -350,20 +428,33 @@ async fn list_filter(state: &AppState, params: &Params) -> Result<UserFilter, Ap
 
 /// `?attributes={"team":"green","a__b":1}`: each key (with `__` for nesting) must equal its value.
 fn attributes_filter(raw: &str) -> Result<UserFilter, ApiError> {
-    let parsed: Value = serde_json::from_str(raw).map_err(|_| ApiError::FilterMessages(vec!["filter: failed to parse JSON".into()]))?;
+    let parsed: Value = serde_json::from_str(raw)
+        .map_err(|_| ApiError::FilterMessages(vec!["filter: failed to parse JSON".into()]))?;
     let Value::Object(map) = parsed else {
-        return Err(ApiError::FilterMessages(vec!["filter: value must be key:value mapping".into()]));
+        return Err(ApiError::FilterMessages(vec![
+            "filter: value must be key:value mapping".into(),
+        ]));
     };
     Ok(Filter::and(
         map.into_iter()
-            .map(|(key, value)| Filter::Json(UserField::Attributes, key.split("__").map(String::from).collect(), value))
+            .map(|(key, value)| {
+                Filter::Json(
+                    UserField::Attributes,
+                    key.split("__").map(String::from).collect(),
+                    value,
+                )
+            })
             .collect(),
     ))
 }
 
 // ---------------------------------------------------------------- handlers
 
-async fn list(State(state): State<Arc<AppState>>, Caller(caller): Caller, RawQuery(query): RawQuery) -> Result<Response, ApiError> {
+async fn list(
+    State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
     authorize(&caller, Action::ViewUser(None)).map_err(denied)?;
     let params = Params::parse(query.as_deref());
     let filter = list_filter(&state, &params).await?;
@@ -371,11 +462,21 @@ async fn list(State(state): State<Arc<AppState>>, Caller(caller): Caller, RawQue
     let request = PageRequest::from_params(&params);
     let count = users::count(&state.store, &filter).await?;
     let pagination = request.resolve(count)?;
-    let rows = users::list(&state.store, &filter, &sort, pagination.limit, pagination.offset).await?;
+    let rows = users::list(
+        &state.store,
+        &filter,
+        &sort,
+        pagination.limit,
+        pagination.offset,
+    )
+    .await?;
     let include = Include::from_params(&params);
     let envelope = Envelope {
         pagination,
-        results: rows.iter().map(|u| user_out(u, &state.install_id, include)).collect(),
+        results: rows
+            .iter()
+            .map(|u| user_out(u, &state.install_id, include))
+            .collect(),
         autocomplete: autocomplete(),
     };
     Ok(json_ok(StatusCode::OK, &envelope))
@@ -412,7 +513,10 @@ fn read_user_changes(body: JsonBody, full: bool) -> Result<(UserChanges, FieldEr
     changes.groups = input.uuid_list("groups");
     changes.roles = input.uuid_list("roles");
     changes.email = input.string("email", Str::TEXT.max(254));
-    changes.attributes = input.object("attributes", "Value must be a dictionary, and not have any duplicate keys.");
+    changes.attributes = input.object(
+        "attributes",
+        "Value must be a dictionary, and not have any duplicate keys.",
+    );
     changes.path = input.string("path", Str::REQUIRED_TEXT);
     changes.user_type = input.choice("type", UserType::parse);
     if full {
@@ -426,42 +530,84 @@ fn read_user_changes(body: JsonBody, full: bool) -> Result<(UserChanges, FieldEr
     Ok((changes, input.errors))
 }
 
-async fn create(State(state): State<Arc<AppState>>, Caller(caller): Caller, RawQuery(query): RawQuery, body: JsonBody) -> Result<Response, ApiError> {
+async fn create(
+    State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
+    RawQuery(query): RawQuery,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
     authorize(&caller, Action::AddUser).map_err(denied)?;
     let (changes, errors) = read_user_changes(body, true)?;
     let user = users::create(&state.store, changes, errors).await?;
     let include = Include::from_params(&Params::parse(query.as_deref()));
-    Ok(json_ok(StatusCode::CREATED, &user_out(&user, &state.install_id, include)))
+    Ok(json_ok(
+        StatusCode::CREATED,
+        &user_out(&user, &state.install_id, include),
+    ))
 }
 
-async fn retrieve(State(state): State<Arc<AppState>>, Caller(caller): Caller, Path(id): Path<String>, RawQuery(query): RawQuery) -> Result<Response, ApiError> {
+async fn retrieve(
+    State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
     authorize(&caller, Action::ViewUser(None)).map_err(denied)?;
     let id = parse_id(&id)?;
     authorize(&caller, Action::ViewUser(Some(id))).map_err(denied)?;
     let user = users::get(&state.store, id).await?;
     let include = Include::from_params(&Params::parse(query.as_deref()));
-    Ok(json_ok(StatusCode::OK, &user_out(&user, &state.install_id, include)))
+    Ok(json_ok(
+        StatusCode::OK,
+        &user_out(&user, &state.install_id, include),
+    ))
 }
 
-async fn write(state: &AppState, caller: &crate::domain::authz::Principal, id: &str, query: Option<String>, body: JsonBody, full: bool) -> Result<Response, ApiError> {
+async fn write(
+    state: &AppState,
+    caller: &crate::domain::authz::Principal,
+    id: &str,
+    query: Option<String>,
+    body: JsonBody,
+    full: bool,
+) -> Result<Response, ApiError> {
     authorize(caller, Action::ViewUser(None)).map_err(denied)?;
     let id = parse_id(id)?;
     authorize(caller, Action::ChangeUser(id)).map_err(denied)?;
     let (changes, errors) = read_user_changes(body, full)?;
     let user = users::update(&state.store, id, changes, errors).await?;
     let include = Include::from_params(&Params::parse(query.as_deref()));
-    Ok(json_ok(StatusCode::OK, &user_out(&user, &state.install_id, include)))
+    Ok(json_ok(
+        StatusCode::OK,
+        &user_out(&user, &state.install_id, include),
+    ))
 }
 
-async fn update(State(state): State<Arc<AppState>>, Caller(caller): Caller, Path(id): Path<String>, RawQuery(query): RawQuery, body: JsonBody) -> Result<Response, ApiError> {
+async fn update(
+    State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
     write(&state, &caller, &id, query, body, true).await
 }
 
-async fn partial_update(State(state): State<Arc<AppState>>, Caller(caller): Caller, Path(id): Path<String>, RawQuery(query): RawQuery, body: JsonBody) -> Result<Response, ApiError> {
+async fn partial_update(
+    State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
     write(&state, &caller, &id, query, body, false).await
 }
 
-async fn destroy(State(state): State<Arc<AppState>>, Caller(caller): Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn destroy(
+    State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     authorize(&caller, Action::ViewUser(None)).map_err(denied)?;
     let id = parse_id(&id)?;
     authorize(&caller, Action::DeleteUser(id)).map_err(denied)?;
@@ -469,7 +615,12 @@ async fn destroy(State(state): State<Arc<AppState>>, Caller(caller): Caller, Pat
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn set_password(State(state): State<Arc<AppState>>, Caller(caller): Caller, Path(id): Path<String>, body: JsonBody) -> Result<Response, ApiError> {
+async fn set_password(
+    State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
     authorize(&caller, Action::ResetUserPassword(id)).map_err(denied)?;
     // The target must exist (and be visible) before the body is looked at.
@@ -477,13 +628,22 @@ async fn set_password(State(state): State<Arc<AppState>>, Caller(caller): Caller
     let obj = body.into_object()?;
     let mut input = Input::new(&obj);
     let password = if input.require("password") {
-        input.string("password", Str { allow_blank: false, max_len: None, trim: false })
+        input.string(
+            "password",
+            Str {
+                allow_blank: false,
+                max_len: None,
+                trim: false,
+            },
+        )
     } else {
         None
     };
     if let Some(p) = &password {
         if p.trim().is_empty() {
-            input.errors.add_code("password", "blank", "This field may not be blank.");
+            input
+                .errors
+                .add_code("password", "blank", "This field may not be blank.");
         }
     }
     input.errors.into_result()?;
@@ -492,7 +652,9 @@ async fn set_password(State(state): State<Arc<AppState>>, Caller(caller): Caller
     };
     match users::set_password(&state.store, id, password).await {
         Ok(()) => Ok(StatusCode::NO_CONTENT.into_response()),
-        Err(DomainError::NotFound(Kind::User)) => Err(ApiError::Domain(DomainError::NotFound(Kind::User))),
+        Err(DomainError::NotFound(Kind::User)) => {
+            Err(ApiError::Domain(DomainError::NotFound(Kind::User)))
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -522,7 +684,10 @@ struct NamePk<'a> {
     pk: &'a str,
 }
 
-async fn me(State(state): State<Arc<AppState>>, Caller(caller): Caller) -> Result<Response, ApiError> {
+async fn me(
+    State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
+) -> Result<Response, ApiError> {
     authorize(&caller, Action::ViewSelf).map_err(denied)?;
     let view = users::self_view(&state.store, caller.user_id).await?;
     let user = &view.user;
@@ -533,8 +698,16 @@ async fn me(State(state): State<Arc<AppState>>, Caller(caller): Caller) -> Resul
         is_active: user.is_active,
         is_superuser: user.is_superuser,
         is_current: true,
-        groups: view.all_groups.iter().map(|(pk, name)| NamePk { name, pk }).collect(),
-        roles: view.effective_roles.iter().map(|(pk, name)| NamePk { name, pk }).collect(),
+        groups: view
+            .all_groups
+            .iter()
+            .map(|(pk, name)| NamePk { name, pk })
+            .collect(),
+        roles: view
+            .effective_roles
+            .iter()
+            .map(|(pk, name)| NamePk { name, pk })
+            .collect(),
         email: &user.email,
         avatar: user.avatar(),
         uid: user.uid(&state.install_id),
@@ -546,7 +719,11 @@ async fn me(State(state): State<Arc<AppState>>, Caller(caller): Caller) -> Resul
     Ok(json_ok(StatusCode::OK, &body))
 }
 
-async fn paths(State(state): State<Arc<AppState>>, Caller(caller): Caller, RawQuery(query): RawQuery) -> Result<Response, ApiError> {
+async fn paths(
+    State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
     authorize(&caller, Action::ViewUser(None)).map_err(denied)?;
     let params = Params::parse(query.as_deref());
     let filter = list_filter(&state, &params).await?;

@@ -1,0 +1,263 @@
+//! The test fixture: a real gatehouse server on 127.0.0.1 with an ephemeral port, on SQLite (a
+//! fresh temp file) or PostgreSQL (a fresh schema in `GATEHOUSE_TEST_DATABASE_URL`), and a
+//! small HTTP client that talks to it.
+
+use std::path::PathBuf;
+
+use gatehouse::app::RunningServer;
+use gatehouse::config::Config;
+use reqwest::{Client, Method, StatusCode};
+use serde_json::Value;
+
+/// Which storage backend a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite file.
+    Sqlite,
+    /// PostgreSQL from `GATEHOUSE_TEST_DATABASE_URL`.
+    Postgres,
+}
+
+/// The PostgreSQL URL tests use, if the run is configured for it.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("GATEHOUSE_TEST_DATABASE_URL")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+enum Cleanup {
+    Dir(PathBuf),
+    Schema { admin_url: String, schema: String },
+}
+
+/// A running server plus a client holding the bootstrap token.
+pub struct TestServer {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The bootstrap (superuser) API key.
+    pub token: String,
+    /// Which backend.
+    #[allow(dead_code)]
+    pub backend: Backend,
+    client: Client,
+    server: Option<RunningServer>,
+    cleanup: Cleanup,
+}
+
+/// A response, with the body parsed as JSON when it is JSON.
+#[derive(Debug)]
+pub struct Resp {
+    /// Status.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// Raw body text.
+    pub text: String,
+    /// JSON body (Null when empty or not JSON).
+    pub body: Value,
+}
+
+impl Resp {
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from)
+    }
+}
+
+fn random_suffix() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..16].to_string()
+}
+
+impl TestServer {
+    /// Starts a server on a fresh database of `backend`.
+    pub async fn start(backend: Backend) -> TestServer {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    /// Starts a server after letting the test adjust the configuration.
+    pub async fn start_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestServer {
+        let token = format!("test-{}{}", random_suffix(), random_suffix());
+        let (database_url, cleanup) = match backend {
+            Backend::Sqlite => {
+                let dir = std::env::temp_dir().join(format!("gatehouse-test-{}", random_suffix()));
+                std::fs::create_dir_all(&dir).expect("temp dir");
+                (
+                    format!("sqlite://{}/gatehouse.db", dir.display()),
+                    Cleanup::Dir(dir),
+                )
+            }
+            Backend::Postgres => {
+                let admin_url = postgres_url().expect("GATEHOUSE_TEST_DATABASE_URL");
+                let schema = format!("t_{}", random_suffix());
+                let pool = sqlx::PgPool::connect(&admin_url).await.unwrap_or_else(|e| {
+                    panic!("GATEHOUSE_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}")
+                });
+                sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                    .execute(&pool)
+                    .await
+                    .expect("create schema");
+                pool.close().await;
+                let sep = if admin_url.contains('?') { '&' } else { '?' };
+                (
+                    format!("{admin_url}{sep}options=-c%20search_path%3D{schema}"),
+                    Cleanup::Schema { admin_url, schema },
+                )
+            }
+        };
+        let mut config = Config {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            database_url,
+            secret_key: Some("test-secret-key-test-secret-key-0123456789".into()),
+            bootstrap_token: Some(token.clone()),
+            max_connections: 4,
+            ..Config::default()
+        };
+        adjust(&mut config);
+        let server = RunningServer::start(config).await.expect("server starts");
+        TestServer {
+            base: format!("http://{}", server.addr),
+            token,
+            backend,
+            client: Client::new(),
+            server: Some(server),
+            cleanup,
+        }
+    }
+
+    /// Stops the server and removes its database.
+    pub async fn finish(mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop().await;
+        }
+        match &self.cleanup {
+            Cleanup::Dir(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Cleanup::Schema { admin_url, schema } => {
+                if let Ok(pool) = sqlx::PgPool::connect(admin_url).await {
+                    let _ = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+                        .execute(&pool)
+                        .await;
+                    pool.close().await;
+                }
+            }
+        }
+    }
+
+    /// Sends a request with an optional bearer key and JSON body.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        auth: Option<&str>,
+        body: Option<&Value>,
+    ) -> Resp {
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.base, path));
+        if let Some(key) = auth {
+            req = req.header("Authorization", format!("Bearer {key}"));
+        }
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        Self::read(req.send().await.expect("request sent")).await
+    }
+
+    /// Sends raw bytes with an explicit content type.
+    pub async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> Resp {
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.base, path))
+            .header("Authorization", format!("Bearer {}", self.token))
+            .body(body);
+        if let Some(ct) = content_type {
+            req = req.header("Content-Type", ct);
+        }
+        Self::read(req.send().await.expect("request sent")).await
+    }
+
+    async fn read(response: reqwest::Response) -> Resp {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            text,
+            body,
+        }
+    }
+
+    /// GET as the bootstrap admin.
+    pub async fn get(&self, path: &str) -> Resp {
+        self.send(Method::GET, path, Some(&self.token.clone()), None)
+            .await
+    }
+
+    /// POST as the bootstrap admin.
+    pub async fn post(&self, path: &str, body: &Value) -> Resp {
+        self.send(Method::POST, path, Some(&self.token.clone()), Some(body))
+            .await
+    }
+
+    /// PUT as the bootstrap admin.
+    pub async fn put(&self, path: &str, body: &Value) -> Resp {
+        self.send(Method::PUT, path, Some(&self.token.clone()), Some(body))
+            .await
+    }
+
+    /// PATCH as the bootstrap admin.
+    pub async fn patch(&self, path: &str, body: &Value) -> Resp {
+        self.send(Method::PATCH, path, Some(&self.token.clone()), Some(body))
+            .await
+    }
+
+    /// DELETE as the bootstrap admin.
+    pub async fn delete(&self, path: &str) -> Resp {
+        self.send(Method::DELETE, path, Some(&self.token.clone()), None)
+            .await
+    }
+}
+
+/// Defines one test per backend: `name::sqlite` always runs; `name::postgres` runs on the
+/// database in `GATEHOUSE_TEST_DATABASE_URL` (and only reports a skip when it is unset).
+#[macro_export]
+macro_rules! backend_test {
+    ($name:ident, |$srv:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($srv: &$crate::common::TestServer) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let srv = $crate::common::TestServer::start($crate::common::Backend::Sqlite).await;
+                run(&srv).await;
+                srv.finish().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if $crate::common::postgres_url().is_none() {
+                    eprintln!("GATEHOUSE_TEST_DATABASE_URL unset: PostgreSQL variant not run");
+                    return;
+                }
+                let srv = $crate::common::TestServer::start($crate::common::Backend::Postgres).await;
+                run(&srv).await;
+                srv.finish().await;
+            }
+        }
+    };
+}

@@ -1,0 +1,608 @@
+//! `/api/v3/core/users/`: the recorded authentik samples and the rules of spec §4.
+
+use crate::backend_test;
+use crate::common::TestServer;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+/// Keys of authentik's `User` representation, in order.
+const USER_KEYS: [&str; 20] = [
+    "pk",
+    "username",
+    "name",
+    "is_active",
+    "last_login",
+    "date_joined",
+    "is_superuser",
+    "groups",
+    "groups_obj",
+    "roles",
+    "roles_obj",
+    "email",
+    "avatar",
+    "attributes",
+    "uid",
+    "path",
+    "type",
+    "uuid",
+    "password_change_date",
+    "last_updated",
+];
+
+fn assert_user_shape(user: &Value) {
+    let keys: Vec<&str> = user
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, USER_KEYS.to_vec());
+    assert!(user["pk"].is_i64());
+    assert!(user["avatar"]
+        .as_str()
+        .unwrap_or("")
+        .starts_with("data:image/svg+xml;base64,"));
+    assert_eq!(user["uid"].as_str().unwrap_or("").len(), 64);
+    assert!(user["date_joined"].as_str().unwrap_or("").ends_with('Z'));
+    assert!(user["last_login"].is_null() || user["last_login"].is_string());
+}
+
+async fn create(srv: &TestServer, body: Value) -> Value {
+    let r = srv.post("/api/v3/core/users/", &body).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    r.body
+}
+
+// Sample 01.
+backend_test!(create_full_user, |srv| {
+    let body = json!({"username": "sample-alice-s1", "name": "Alice Sample", "email": "alice@example.com",
+        "is_active": true, "path": "users", "attributes": {"team": "blue", "n": 1}});
+    let r = srv.post("/api/v3/core/users/", &body).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert_eq!(
+        r.header("content-type").as_deref(),
+        Some("application/json; charset=utf-8")
+    );
+    assert_eq!(
+        r.header("allow").as_deref(),
+        Some("GET, POST, HEAD, OPTIONS")
+    );
+    assert_user_shape(&r.body);
+    let u = &r.body;
+    assert_eq!(u["username"], "sample-alice-s1");
+    assert_eq!(u["name"], "Alice Sample");
+    assert_eq!(u["email"], "alice@example.com");
+    assert_eq!(u["attributes"], json!({"team": "blue", "n": 1}));
+    assert_eq!(u["is_superuser"], false);
+    assert_eq!(u["groups"], json!([]));
+    assert_eq!(u["groups_obj"], json!([]));
+    assert_eq!(u["roles_obj"], json!([]));
+    assert_eq!(u["type"], "internal");
+    assert_eq!(u["path"], "users");
+    // Byte-identical avatar to the recorded one for "Alice Sample".
+    assert_eq!(u["avatar"], "data:image/svg+xml;base64,PHN2ZyB4bWxucz0iaHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmciIHdpZHRoPSI2NHB4IiBoZWlnaHQ9IjY0cHgiIHZpZXdCb3g9IjAgMCA2NCA2NCIgdmVyc2lvbj0iMS4xIj48cmVjdCBmaWxsPSIjYzI4ZGIwIiBjeD0iMzIiIGN5PSIzMiIgd2lkdGg9IjY0IiBoZWlnaHQ9IjY0IiByPSIzMiIvPjx0ZXh0IHg9IjUwJSIgeT0iNTAlIiBzdHlsZT0iY29sb3I6ICNmZmY7IGxpbmUtaGVpZ2h0OiAxOyBmb250LWZhbWlseTogJ1JlZEhhdFRleHQnLCdPdmVycGFzcycsb3ZlcnBhc3MsaGVsdmV0aWNhLGFyaWFsLHNhbnMtc2VyaWY7ICIgZmlsbD0iI2ZmZiIgYWxpZ25tZW50LWJhc2VsaW5lPSJtaWRkbGUiIGRvbWluYW50LWJhc2VsaW5lPSJtaWRkbGUiIHRleHQtYW5jaG9yPSJtaWRkbGUiIGZvbnQtc2l6ZT0iMjgiIGZvbnQtd2VpZ2h0PSI0MDAiIGR5PSIuMWVtIj5BUzwvdGV4dD48L3N2Zz4=");
+    // Retrieve (sample 12) shows the same object.
+    let again = srv.get(&format!("/api/v3/core/users/{}/", u["pk"])).await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(
+        again.header("allow").as_deref(),
+        Some("GET, PUT, PATCH, DELETE, HEAD, OPTIONS")
+    );
+    assert_eq!(&again.body, u);
+});
+
+// Samples 02, 03, 04, 05, 06.
+backend_test!(create_validation, |srv| {
+    let bob = create(srv, json!({"username": "sample-bob-s1", "name": "Bob"})).await;
+    assert_eq!(bob["email"], "");
+    assert_eq!(bob["attributes"], json!({}));
+    assert_eq!(bob["is_active"], true);
+
+    let r = srv
+        .post(
+            "/api/v3/core/users/",
+            &json!({"username": "sample-bob-s1", "name": "Dup"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.body, json!({"username": ["This field must be unique."]}));
+
+    let r = srv.post("/api/v3/core/users/", &json!({})).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        r.text,
+        r#"{"username":["This field is required."],"name":["This field is required."]}"#
+    );
+
+    let r = srv
+        .post(
+            "/api/v3/core/users/",
+            &json!({"username": "sample-carol-s1", "name": "Carol", "path": "/bad/"}),
+        )
+        .await;
+    assert_eq!(
+        r.body,
+        json!({"path": ["No leading or trailing slashes allowed."]})
+    );
+    let r = srv
+        .post(
+            "/api/v3/core/users/",
+            &json!({"username": "c2", "name": "Carol", "path": "a//b"}),
+        )
+        .await;
+    assert_eq!(
+        r.body,
+        json!({"path": ["No empty segments in user path allowed."]})
+    );
+
+    let r = srv.post("/api/v3/core/users/", &json!({"username": "sample-dave-s1", "name": "Dave", "type": "internal_service_account"})).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        r.body,
+        json!({"type": ["Setting a user to internal service account is not allowed."]})
+    );
+});
+
+backend_test!(create_type_and_value_errors, |srv| {
+    let r = srv
+        .post(
+            "/api/v3/core/users/",
+            &json!({
+                "username": "john smith", "name": ["x"], "is_active": "maybe", "email": "nope",
+                "attributes": [1], "type": "robot", "last_login": "yesterday", "groups": "abc"
+            }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        r.body,
+        json!({
+            "username": ["Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters."],
+            "name": ["Not a valid string."],
+            "is_active": ["Must be a valid boolean."],
+            "last_login": ["Datetime has wrong format. Use one of these formats instead: YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."],
+            "groups": ["Expected a list of items but got type \"str\"."],
+            "email": ["Enter a valid email address."],
+            "attributes": ["Value must be a dictionary, and not have any duplicate keys."],
+            "type": ["\"robot\" is not a valid choice."]
+        })
+    );
+    let r = srv
+        .post(
+            "/api/v3/core/users/",
+            &json!({"username": "x".repeat(151), "name": "x"}),
+        )
+        .await;
+    assert_eq!(
+        r.body,
+        json!({"username": ["Ensure this field has no more than 150 characters."]})
+    );
+    let r = srv
+        .post(
+            "/api/v3/core/users/",
+            &json!({"username": "   ", "name": "x"}),
+        )
+        .await;
+    assert_eq!(
+        r.body,
+        json!({"username": ["This field may not be blank."]})
+    );
+    let r = srv
+        .post(
+            "/api/v3/core/users/",
+            &json!({"username": "ok", "name": "x", "groups": ["abc"]}),
+        )
+        .await;
+    assert_eq!(r.body, json!({"groups": ["“abc” is not a valid UUID."]}));
+    let missing = uuid::Uuid::new_v4().to_string();
+    let r = srv
+        .post(
+            "/api/v3/core/users/",
+            &json!({"username": "ok", "name": "x", "groups": [missing]}),
+        )
+        .await;
+    assert_eq!(
+        r.body,
+        json!({"groups": [format!("Invalid pk \"{missing}\" - object does not exist.")]})
+    );
+    // Trimmed, numbers coerced to text, booleans in DRF spellings.
+    let u = create(srv, json!({"username": "  trimmed  ", "name": 42, "is_active": "no", "last_login": "2026-01-02T03:04:05+01:00"})).await;
+    assert_eq!(u["username"], "trimmed");
+    assert_eq!(u["name"], "42");
+    assert_eq!(u["is_active"], false);
+    assert_eq!(u["last_login"], "2026-01-02T02:04:05Z");
+    // Nothing was created by the failed attempts.
+    let r = srv.get("/api/v3/core/users/?username=ok").await;
+    assert_eq!(r.body["pagination"]["count"], 0);
+});
+
+// Samples 07, 09, 10, 11, 44.
+backend_test!(list_pagination_and_filters, |srv| {
+    for i in 0..5 {
+        create(srv, json!({"username": format!("bulk-{i:02}"), "name": format!("Bulk {i}"), "path": if i % 2 == 0 { "users/even" } else { "users/odd" }})).await;
+    }
+    let r = srv.get("/api/v3/core/users/?page_size=20").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let keys: Vec<&str> = r
+        .body
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, vec!["pagination", "results", "autocomplete"]);
+    assert_eq!(
+        r.body["pagination"],
+        json!({"next": 0, "previous": 0, "count": 6, "current": 1, "total_pages": 1, "start_index": 1, "end_index": 6})
+    );
+    assert_eq!(
+        r.body["autocomplete"]["current_model"],
+        "authentik_core.user"
+    );
+    assert_eq!(
+        r.body["autocomplete"]["models"]["authentik_core.user"]["type"]["options"],
+        json!([
+            "internal",
+            "external",
+            "service_account",
+            "internal_service_account"
+        ])
+    );
+    for u in r.body["results"].as_array().expect("results") {
+        assert_user_shape(u);
+    }
+    let names: Vec<&str> = r.body["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter_map(|u| u["username"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["akadmin", "bulk-00", "bulk-01", "bulk-02", "bulk-03", "bulk-04"]
+    );
+
+    let r = srv
+        .get("/api/v3/core/users/?ordering=-username&page=2&page_size=2")
+        .await;
+    assert_eq!(
+        r.body["pagination"],
+        json!({"next": 3, "previous": 1, "count": 6, "current": 2, "total_pages": 3, "start_index": 3, "end_index": 4})
+    );
+    let names: Vec<&str> = r.body["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter_map(|u| u["username"].as_str())
+        .collect();
+    assert_eq!(names, vec!["bulk-02", "bulk-01"]);
+
+    let r = srv
+        .get("/api/v3/core/users/?page_size=2&include_groups=false&include_roles=false")
+        .await;
+    assert_eq!(r.body["pagination"]["next"], 2);
+    assert!(r.body["results"][0]["groups_obj"].is_null());
+    assert!(r.body["results"][0]["roles_obj"].is_null());
+    assert!(r.body["results"][0]["groups"].is_array());
+    let r = srv
+        .get("/api/v3/core/users/?page_size=2&include_groups=1")
+        .await;
+    assert!(
+        r.body["results"][0]["groups_obj"].is_null(),
+        "only the string true enables"
+    );
+
+    let r = srv.get("/api/v3/core/users/?page_size=1000").await;
+    assert_eq!(r.body["pagination"]["count"], 6);
+    let r = srv.get("/api/v3/core/users/?page=9").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.body, json!({"detail": "Invalid page."}));
+
+    let r = srv.get("/api/v3/core/users/?username=bulk-03").await;
+    assert_eq!(r.body["pagination"]["count"], 1);
+    let r = srv.get("/api/v3/core/users/?path=users/even").await;
+    assert_eq!(r.body["pagination"]["count"], 3);
+    let r = srv.get("/api/v3/core/users/?path_startswith=users/").await;
+    assert_eq!(r.body["pagination"]["count"], 5);
+    let r = srv.get("/api/v3/core/users/?is_superuser=true").await;
+    assert_eq!(r.body["pagination"]["count"], 1);
+    let r = srv
+        .get("/api/v3/core/users/?is_superuser=false&is_active=true")
+        .await;
+    assert_eq!(r.body["pagination"]["count"], 5);
+    let r = srv
+        .get("/api/v3/core/users/?type=internal&type=external")
+        .await;
+    assert_eq!(r.body["pagination"]["count"], 6);
+    let r = srv.get("/api/v3/core/users/?type=robot").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        r.body,
+        json!({"type": ["Select a valid choice. robot is not one of the available choices."]})
+    );
+    let r = srv.get("/api/v3/core/users/?uuid=zzz").await;
+    assert_eq!(r.body, json!({"uuid": ["Enter a valid UUID."]}));
+    let r = srv
+        .get("/api/v3/core/users/?groups_by_name=authentik%20Admins")
+        .await;
+    assert_eq!(r.body["pagination"]["count"], 1);
+    let r = srv.get("/api/v3/core/users/?groups_by_name=nope").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        r.body,
+        json!({"groups_by_name": ["Select a valid choice. nope is not one of the available choices."]})
+    );
+    let r = srv.get("/api/v3/core/users/?last_login__isnull=true").await;
+    assert_eq!(r.body["pagination"]["count"], 6);
+    let r = srv
+        .get("/api/v3/core/users/?date_joined__lt=2000-01-01T00:00:00Z")
+        .await;
+    assert_eq!(r.body["pagination"]["count"], 0);
+    let r = srv
+        .get("/api/v3/core/users/?date_joined__gt=2000-01-01T00:00:00Z")
+        .await;
+    assert_eq!(r.body["pagination"]["count"], 6);
+    let r = srv.get("/api/v3/core/users/?date_joined__gt=soon").await;
+    assert_eq!(
+        r.body,
+        json!({"date_joined__gt": ["Enter a valid date/time."]})
+    );
+});
+
+// Sample 08 and the fallback search of §1.5.
+backend_test!(search_and_attribute_filters, |srv| {
+    create(srv, json!({"username": "sample-alice-s1", "name": "Alice Sample", "email": "alice@example.com", "attributes": {"team": "blue", "n": 1, "nested": {"k": "v"}}})).await;
+    create(
+        srv,
+        json!({"username": "bob", "name": "Bob Builder", "attributes": {"team": "green", "n": 2}}),
+    )
+    .await;
+    let r = srv.get("/api/v3/core/users/?search=sample-alice-s1").await;
+    assert_eq!(r.body["pagination"]["count"], 1);
+    assert_eq!(r.body["results"][0]["username"], "sample-alice-s1");
+    let r = srv.get("/api/v3/core/users/?search=ALICE%20example").await;
+    assert_eq!(
+        r.body["pagination"]["count"], 1,
+        "terms AND, case-insensitive"
+    );
+    let r = srv
+        .get("/api/v3/core/users/?search=%22Bob%20Builder%22")
+        .await;
+    assert_eq!(r.body["pagination"]["count"], 1, "quoted phrase");
+    let r = srv.get("/api/v3/core/users/?search=%25").await;
+    assert_eq!(r.body["pagination"]["count"], 0, "wildcards are literal");
+    let r = srv
+        .get("/api/v3/core/users/?attributes=%7B%22team%22%3A%22green%22%7D")
+        .await;
+    assert_eq!(r.body["pagination"]["count"], 1);
+    assert_eq!(r.body["results"][0]["username"], "bob");
+    let r = srv
+        .get("/api/v3/core/users/?attributes=%7B%22n%22%3A1%7D")
+        .await;
+    assert_eq!(r.body["pagination"]["count"], 1);
+    let r = srv
+        .get("/api/v3/core/users/?attributes=%7B%22nested__k%22%3A%22v%22%7D")
+        .await;
+    assert_eq!(r.body["pagination"]["count"], 1);
+    let r = srv.get("/api/v3/core/users/?attributes=notjson").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.body, json!(["filter: failed to parse JSON"]));
+    let r = srv.get("/api/v3/core/users/?attributes=%5B1%5D").await;
+    assert_eq!(r.body, json!(["filter: value must be key:value mapping"]));
+    let r = srv.get("/api/v3/core/users/paths/").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body, json!({"paths": ["users"]}));
+});
+
+// Every advertised ordering works in both directions (deviation 4: is_superuser too).
+backend_test!(ordering_by_every_field, |srv| {
+    create(srv, json!({"username": "zed", "name": "Zed"})).await;
+    for field in [
+        "pk",
+        "username",
+        "name",
+        "is_active",
+        "last_login",
+        "date_joined",
+        "is_superuser",
+        "groups",
+        "roles",
+        "email",
+        "attributes",
+        "path",
+        "type",
+        "uuid",
+        "password_change_date",
+        "last_updated",
+        "nonsense",
+    ] {
+        for prefix in ["", "-"] {
+            let r = srv
+                .get(&format!("/api/v3/core/users/?ordering={prefix}{field}"))
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{prefix}{field}: {}", r.text);
+            assert_eq!(r.body["pagination"]["count"], 2);
+        }
+    }
+    let r = srv.get("/api/v3/core/users/?ordering=-is_superuser").await;
+    assert_eq!(r.body["results"][0]["username"], "akadmin");
+    let r = srv.get("/api/v3/core/users/?ordering=is_superuser").await;
+    assert_eq!(r.body["results"][0]["username"], "zed");
+});
+
+// Samples 17, 18, 19, 20, 21, 40, 41.
+backend_test!(update_patch_delete, |srv| {
+    let alice = create(
+        srv,
+        json!({"username": "sample-alice-s1", "name": "Alice", "attributes": {"team": "blue"}}),
+    )
+    .await;
+    create(srv, json!({"username": "sample-bob-s1", "name": "Bob"})).await;
+    let url = format!("/api/v3/core/users/{}/", alice["pk"]);
+
+    let r = srv.put(&url, &json!({"username": "sample-alice-s1", "name": "Alice Put", "email": "alice.put@example.com", "is_active": true, "path": "users/put", "attributes": {"team": "red"}, "groups": [], "roles": []})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["name"], "Alice Put");
+    assert_eq!(r.body["path"], "users/put");
+    assert_eq!(r.body["attributes"], json!({"team": "red"}));
+    assert_eq!(r.body["date_joined"], alice["date_joined"]);
+    assert_eq!(r.body["uid"], alice["uid"]);
+
+    let r = srv.put(&url, &json!({"name": "Only name"})).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.body, json!({"username": ["This field is required."]}));
+
+    let r = srv.patch(&url, &json!({"name": "Alice Patched"})).await;
+    assert_eq!(r.body["name"], "Alice Patched");
+    assert_eq!(r.body["email"], "alice.put@example.com");
+
+    let r = srv
+        .patch(
+            &url,
+            &json!({"attributes": {"team": "green", "level": 3}, "is_active": false}),
+        )
+        .await;
+    assert_eq!(r.body["attributes"], json!({"team": "green", "level": 3}));
+    assert_eq!(r.body["is_active"], false);
+
+    let r = srv.patch(&url, &json!({"username": "sample-bob-s1"})).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.body, json!({"username": ["This field must be unique."]}));
+    let r = srv
+        .patch(&url, &json!({"username": "sample-alice-s1"}))
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "keeping one's own username is not a conflict"
+    );
+
+    let r = srv.delete(&url).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(r.text, "");
+    let r = srv.get(&url).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        r.body,
+        json!({"detail": "No User matches the given query."})
+    );
+    let r = srv.delete(&url).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = srv
+        .patch("/api/v3/core/users/99999999/", &json!({"name": "x"}))
+        .await;
+    assert_eq!(
+        r.body,
+        json!({"detail": "No User matches the given query."})
+    );
+});
+
+// Samples 27, 28 and §10.6: PUT resets omitted groups, PATCH leaves them.
+backend_test!(group_membership_through_users, |srv| {
+    let admin = srv.get("/api/v3/core/users/?username=akadmin").await.body["results"][0].clone();
+    let admins_group = admin["groups"][0].as_str().expect("group uuid").to_string();
+    let bob = create(srv, json!({"username": "sample-bob-s1", "name": "Bob"})).await;
+    let url = format!("/api/v3/core/users/{}/", bob["pk"]);
+    let r = srv.patch(&url, &json!({"groups": [admins_group]})).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["groups"], json!([admins_group]));
+    assert_eq!(r.body["groups_obj"][0]["name"], "authentik Admins");
+    assert!(r.body["groups_obj"][0]["num_pk"].is_i64());
+    assert_eq!(r.body["is_superuser"], true);
+    let r = srv.get(&url).await;
+    assert_eq!(r.body["groups"], json!([admins_group]));
+    let r = srv.patch(&url, &json!({"name": "Bobby"})).await;
+    assert_eq!(
+        r.body["groups"],
+        json!([admins_group]),
+        "PATCH leaves groups alone"
+    );
+    let r = srv
+        .put(&url, &json!({"username": "sample-bob-s1", "name": "Bob"}))
+        .await;
+    assert_eq!(r.body["groups"], json!([]), "PUT resets omitted groups");
+    assert_eq!(r.body["is_superuser"], false);
+});
+
+// Sample 16 and spec §11: `me` for a token client.
+backend_test!(me_for_the_caller, |srv| {
+    let r = srv.get("/api/v3/core/users/me/").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.header("allow").as_deref(), Some("GET, HEAD, OPTIONS"));
+    let user = &r.body["user"];
+    let keys: Vec<&str> = user
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        vec![
+            "pk",
+            "username",
+            "name",
+            "is_active",
+            "is_superuser",
+            "is_current",
+            "groups",
+            "roles",
+            "email",
+            "avatar",
+            "uid",
+            "settings",
+            "type",
+            "system_permissions"
+        ]
+    );
+    assert_eq!(user["username"], "akadmin");
+    assert_eq!(user["is_superuser"], true);
+    assert_eq!(user["is_current"], true);
+    assert_eq!(user["groups"][0]["name"], "authentik Admins");
+    assert!(user["groups"][0]["pk"].is_string());
+    assert_eq!(user["settings"], json!({}));
+    assert!(user["system_permissions"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .any(|p| p == "access_admin_interface"));
+    assert_eq!(r.body["users"], json!([user.clone()]));
+    assert!(r.body.get("original").is_none());
+});
+
+backend_test!(set_password_rules, |srv| {
+    let u = create(srv, json!({"username": "pw-user", "name": "PW"})).await;
+    let url = format!("/api/v3/core/users/{}/set_password/", u["pk"]);
+    let r = srv.post(&url, &json!({})).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.body, json!({"password": ["This field is required."]}));
+    let r = srv.post(&url, &json!({"password": ""})).await;
+    assert_eq!(
+        r.body,
+        json!({"password": ["This field may not be blank."]})
+    );
+    let r = srv
+        .post(&url, &json!({"password": "correct horse battery staple"}))
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(r.text, "");
+    let after = srv
+        .get(&format!("/api/v3/core/users/{}/", u["pk"]))
+        .await
+        .body;
+    assert_ne!(after["password_change_date"], u["password_change_date"]);
+    let r = srv
+        .post(
+            "/api/v3/core/users/99999999/set_password/",
+            &json!({"password": "x"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = srv
+        .send(Method::POST, &url, None, Some(&json!({"password": "x"})))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+});
+
+#[allow(dead_code)]
+fn _uses(_: &TestServer) {}
