@@ -213,10 +213,17 @@ impl<'a> Input<'a> {
         Some(out)
     }
 
-    /// A JSON object field.
+    /// A JSON object field. NUL characters anywhere inside are refused (PostgreSQL's JSON
+    /// cannot hold them).
     pub fn object(&mut self, name: &str, message: &str) -> Option<Map<String, Value>> {
         match self.obj.get(name)? {
-            Value::Object(map) => Some(map.clone()),
+            Value::Object(map) => {
+                if contains_nul(&Value::Object(map.clone())) {
+                    self.errors.add(name, "Null characters are not allowed.");
+                    return None;
+                }
+                Some(map.clone())
+            }
             Value::Null => {
                 self.null(name);
                 None
@@ -249,6 +256,16 @@ impl<'a> Input<'a> {
             );
         }
         parsed
+    }
+}
+
+/// Whether any key or string inside a JSON value contains a NUL character.
+pub fn contains_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(contains_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || contains_nul(v)),
+        _ => false,
     }
 }
 

@@ -6,11 +6,16 @@
 pub struct Params(Vec<(String, String)>);
 
 impl Params {
-    /// Parses a raw query string (`None` = no query).
+    /// Parses a raw query string (`None` = no query). NUL characters are dropped: no stored
+    /// value can contain one, and PostgreSQL rejects them in text parameters.
     pub fn parse(query: Option<&str>) -> Params {
         Params(
             query
-                .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+                .map(|q| {
+                    form_urlencoded::parse(q.as_bytes())
+                        .map(|(k, v)| (k.replace('\0', ""), v.replace('\0', "")))
+                        .collect()
+                })
                 .unwrap_or_default(),
         )
     }
