@@ -545,7 +545,10 @@ pub async fn get(store: &Store, id: i64) -> Result<User, DomainError> {
     let row = store_users::by_id(&mut db, id)
         .await?
         .ok_or(DomainError::NotFound(Kind::User))?;
-    hydrate(store, vec![row]).await?.pop().ok_or(DomainError::NotFound(Kind::User))
+    hydrate(store, vec![row])
+        .await?
+        .pop()
+        .ok_or(DomainError::NotFound(Kind::User))
 }
 
 /// How many users match.

@@ -438,6 +438,10 @@ fn attributes_filter(raw: &str) -> Result<UserFilter, ApiError> {
     Ok(Filter::and(
         map.into_iter()
             .map(|(key, value)| {
+                // Stored attributes never hold NUL characters, so such a value matches nothing.
+                if key.contains('\0') || crate::api::fields::contains_nul(&value) {
+                    return Filter::Nothing;
+                }
                 Filter::Json(
                     UserField::Attributes,
                     key.split("__").map(String::from).collect(),
