@@ -70,8 +70,11 @@ pub fn field_errors_json(
 }
 
 /// A JSON response with DRF's content type.
-pub fn json_response(status: StatusCode, body: &Value) -> Response {
-    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+pub fn json_response<T: serde::Serialize + ?Sized>(status: StatusCode, body: &T) -> Response {
+    let bytes = match serde_json::to_vec(body) {
+        Ok(bytes) => bytes,
+        Err(e) => return ApiError::Domain(DomainError::Internal(e.to_string())).into_response(),
+    };
     let mut response = (status, bytes).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -213,6 +213,65 @@ impl<'a> Input<'a> {
         Some(out)
     }
 
+    /// An integer field (DRF's IntegerField: integral numbers and numeric strings).
+    pub fn int(&mut self, name: &str) -> Option<i64> {
+        let value = self.obj.get(name)?;
+        if value.is_null() {
+            self.null(name);
+            return None;
+        }
+        let parsed = as_int(value);
+        if parsed.is_none() {
+            self.errors.add(name, "A valid integer is required.");
+        }
+        parsed
+    }
+
+    /// A list of integer primary keys (a many-related field with an integer pk).
+    pub fn int_list(&mut self, name: &str) -> Option<Vec<i64>> {
+        let value = self.obj.get(name)?;
+        let items = match value {
+            Value::Array(items) => items,
+            Value::Null => {
+                self.null(name);
+                return None;
+            }
+            other => {
+                self.errors.add_code(
+                    name,
+                    "not_a_list",
+                    format!(
+                        "Expected a list of items but got type \"{}\".",
+                        python_type(other)
+                    ),
+                );
+                return None;
+            }
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            match (item, as_int(item)) {
+                (Value::Bool(_), _) | (_, None) => {
+                    self.errors.add_code(
+                        name,
+                        "incorrect_type",
+                        format!(
+                            "Incorrect type. Expected pk value, received {}.",
+                            python_type(item)
+                        ),
+                    );
+                    return None;
+                }
+                (_, Some(id)) => {
+                    if !out.contains(&id) {
+                        out.push(id);
+                    }
+                }
+            }
+        }
+        Some(out)
+    }
+
     /// A JSON object field. NUL characters anywhere inside are refused (PostgreSQL's JSON
     /// cannot hold them).
     pub fn object(&mut self, name: &str, message: &str) -> Option<Map<String, Value>> {
@@ -256,6 +315,19 @@ impl<'a> Input<'a> {
             );
         }
         parsed
+    }
+}
+
+/// An integral JSON number, or a string holding one, as an i64.
+fn as_int(value: &Value) -> Option<i64> {
+    match value {
+        Value::Number(n) => n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                .map(|f| f as i64)
+        }),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
     }
 }
 

@@ -27,6 +27,22 @@ pub enum Action {
     DeleteUser(i64),
     /// Set a user's password.
     ResetUserPassword(i64),
+    /// List groups or read one (`Some(id)`).
+    ViewGroup(Option<i64>),
+    /// Create a group.
+    AddGroup,
+    /// Change a group.
+    ChangeGroup(i64),
+    /// Delete a group.
+    DeleteGroup(i64),
+    /// Add a user to a group.
+    AddUserToGroup(i64),
+    /// Remove a user from a group.
+    RemoveUserFromGroup(i64),
+    /// Set a group's superuser flag to true (`None` = a new group).
+    EnableGroupSuperuser(Option<i64>),
+    /// Set a group's superuser flag to false.
+    DisableGroupSuperuser(Option<i64>),
 }
 
 /// Outcome of a refused action: the dialect decides whether it reads as 403 or 404.
@@ -49,7 +65,15 @@ pub fn authorize(principal: &Principal, action: Action) -> Result<(), Denied> {
         | Action::AddUser
         | Action::ChangeUser(_)
         | Action::DeleteUser(_)
-        | Action::ResetUserPassword(_) => Err(Denied::Forbidden),
+        | Action::ResetUserPassword(_)
+        | Action::ViewGroup(_)
+        | Action::AddGroup
+        | Action::ChangeGroup(_)
+        | Action::DeleteGroup(_)
+        | Action::AddUserToGroup(_)
+        | Action::RemoveUserFromGroup(_)
+        | Action::EnableGroupSuperuser(_)
+        | Action::DisableGroupSuperuser(_) => Err(Denied::Forbidden),
     }
 }
 

@@ -6,6 +6,7 @@ pub mod avatar;
 pub mod bootstrap;
 pub mod error;
 pub mod filter;
+pub mod groups;
 pub mod time;
 pub mod users;
 

@@ -119,3 +119,381 @@ pub async fn add_member(tx: &mut Tx, group_id: i64, user_id: i64) -> Result<(), 
     tx.execute(&sql).await?;
     Ok(())
 }
+
+// ------------------------------------------------------------------ the groups resource
+
+use super::filter::{self, Schema};
+use super::Store;
+use crate::domain::filter::Direction;
+use crate::domain::groups::{GroupField, GroupFilter, GroupRel, GroupSort};
+
+/// One row of `groups`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct GroupRow {
+    /// Integer id (internal).
+    pub id: i64,
+    /// UUID (the API's pk).
+    pub uuid: String,
+    /// Unique name.
+    pub name: String,
+    /// Grants superuser status to members and descendants' members.
+    pub is_superuser: bool,
+    /// JSON object text.
+    pub attributes: String,
+}
+
+const GROUP_COLUMNS: &str = "g.id, g.uuid, g.name, g.is_superuser, g.attributes";
+
+struct GroupSchema;
+
+impl Schema for GroupSchema {
+    type Field = GroupField;
+    type Rel = GroupRel;
+
+    fn column(field: &GroupField) -> &'static str {
+        match field {
+            GroupField::Id => "g.id",
+            GroupField::Uuid => "g.uuid",
+            GroupField::Name => "g.name",
+            GroupField::IsSuperuser => "g.is_superuser",
+            GroupField::Attributes => "g.attributes",
+        }
+    }
+
+    fn relation(rel: &GroupRel, out: &mut Sql) {
+        match rel {
+            GroupRel::MemberIds(ids) => {
+                out.push("EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = g.id AND m.user_id IN ");
+                out.bind_list(ids.iter().copied()).push(")");
+            }
+            GroupRel::MemberUsernames(names) => {
+                out.push("EXISTS (SELECT 1 FROM group_members m JOIN users u ON u.id = m.user_id WHERE m.group_id = g.id AND u.username IN ");
+                out.bind_list(names.iter()).push(")");
+            }
+            GroupRel::Ids(ids) => {
+                out.push("g.id IN ").bind_list(ids.iter().copied());
+            }
+        }
+    }
+}
+
+fn group_sort_expression(sort: &GroupSort) -> String {
+    match sort {
+        GroupSort::Field(f) => GroupSchema::column(f).to_string(),
+        GroupSort::Parents => "(SELECT MIN(p.uuid) FROM group_parents gp JOIN groups p ON p.id = gp.parent_id WHERE gp.child_id = g.id)".into(),
+        GroupSort::Children => "(SELECT MIN(c.uuid) FROM group_parents gp JOIN groups c ON c.id = gp.child_id WHERE gp.parent_id = g.id)".into(),
+        GroupSort::Users => "(SELECT MIN(m.user_id) FROM group_members m WHERE m.group_id = g.id)".into(),
+        GroupSort::Roles => "(SELECT MIN(r.uuid) FROM group_roles gr JOIN roles r ON r.id = gr.role_id WHERE gr.group_id = g.id)".into(),
+    }
+}
+
+/// Number of groups matching `filter`.
+pub async fn count(store: &Store, filter: &GroupFilter) -> Result<i64, StoreError> {
+    let mut sql = Sql::new("SELECT COUNT(*) FROM groups g WHERE ");
+    filter::compile::<GroupSchema>(filter, store.dialect(), &mut sql);
+    store.fetch_scalar_i64(&sql).await
+}
+
+/// One page of groups matching `filter`, in `sort` order (ties by id).
+pub async fn page(
+    store: &Store,
+    filter: &GroupFilter,
+    sort: &[(GroupSort, Direction)],
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<GroupRow>, StoreError> {
+    let mut sql = Sql::new("SELECT ");
+    sql.push(GROUP_COLUMNS).push(" FROM groups g WHERE ");
+    filter::compile::<GroupSchema>(filter, store.dialect(), &mut sql);
+    let keys: Vec<(String, Direction)> = sort
+        .iter()
+        .map(|(s, d)| (group_sort_expression(s), *d))
+        .collect();
+    filter::order_by(&mut sql, &keys, "g.id ASC");
+    sql.push(" LIMIT ")
+        .bind(limit)
+        .push(" OFFSET ")
+        .bind(offset);
+    store.fetch_all(&sql).await
+}
+
+/// The group with this uuid.
+pub async fn by_uuid<R: Reader>(db: &mut R, uuid: &str) -> Result<Option<GroupRow>, StoreError> {
+    let mut sql = Sql::new("SELECT ");
+    sql.push(GROUP_COLUMNS)
+        .push(" FROM groups g WHERE g.uuid = ")
+        .bind(uuid);
+    db.fetch_optional(&sql).await
+}
+
+/// A group related to another one (parent or child), with the id it relates to.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RelatedGroupRow {
+    /// The group this row belongs to.
+    pub owner_id: i64,
+    /// Related group uuid.
+    pub uuid: String,
+    /// Related group name.
+    pub name: String,
+    /// Related group superuser flag.
+    pub is_superuser: bool,
+    /// Related group attributes.
+    pub attributes: String,
+}
+
+/// Direct parents of the given groups, by name.
+pub async fn parents_of(store: &Store, ids: &[i64]) -> Result<Vec<RelatedGroupRow>, StoreError> {
+    let mut sql = Sql::new("SELECT gp.child_id AS owner_id, g.uuid, g.name, g.is_superuser, g.attributes FROM group_parents gp JOIN groups g ON g.id = gp.parent_id WHERE gp.child_id IN ");
+    sql.bind_list(ids.iter().copied())
+        .push(" ORDER BY g.name, g.uuid");
+    store.fetch_all(&sql).await
+}
+
+/// Direct children of the given groups, by name.
+pub async fn children_of(store: &Store, ids: &[i64]) -> Result<Vec<RelatedGroupRow>, StoreError> {
+    let mut sql = Sql::new("SELECT gp.parent_id AS owner_id, g.uuid, g.name, g.is_superuser, g.attributes FROM group_parents gp JOIN groups g ON g.id = gp.child_id WHERE gp.parent_id IN ");
+    sql.bind_list(ids.iter().copied())
+        .push(" ORDER BY g.name, g.uuid");
+    store.fetch_all(&sql).await
+}
+
+/// A member of a group, as `users_obj` shows it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MemberRow {
+    /// The group.
+    pub group_id: i64,
+    /// User id.
+    pub id: i64,
+    /// Username.
+    pub username: String,
+    /// Display name.
+    pub name: String,
+    /// Active flag.
+    pub is_active: bool,
+    /// Last login (µs).
+    pub last_login: Option<i64>,
+    /// E-mail.
+    pub email: String,
+    /// Attributes (JSON text).
+    pub attributes: String,
+}
+
+/// Direct members of the given groups, by user id.
+pub async fn members_of(store: &Store, ids: &[i64]) -> Result<Vec<MemberRow>, StoreError> {
+    let mut sql = Sql::new("SELECT m.group_id, u.id, u.username, u.name, u.is_active, u.last_login, u.email, u.attributes FROM group_members m JOIN users u ON u.id = m.user_id WHERE m.group_id IN ");
+    sql.bind_list(ids.iter().copied()).push(" ORDER BY u.id");
+    store.fetch_all(&sql).await
+}
+
+/// A role attached to a group (directly or through an ancestor).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct GroupRoleRow {
+    /// The group.
+    pub group_id: i64,
+    /// Role uuid.
+    pub uuid: String,
+    /// Role name.
+    pub name: String,
+}
+
+/// Direct roles of the given groups, by name.
+pub async fn roles_of(store: &Store, ids: &[i64]) -> Result<Vec<GroupRoleRow>, StoreError> {
+    let mut sql = Sql::new("SELECT gr.group_id, r.uuid, r.name FROM group_roles gr JOIN roles r ON r.id = gr.role_id WHERE gr.group_id IN ");
+    sql.bind_list(ids.iter().copied())
+        .push(" ORDER BY r.name, r.uuid");
+    store.fetch_all(&sql).await
+}
+
+/// Roles the given groups hold through their ancestors (not themselves), by name.
+pub async fn ancestor_roles_of(
+    store: &Store,
+    ids: &[i64],
+) -> Result<Vec<GroupRoleRow>, StoreError> {
+    let mut sql = Sql::new("WITH RECURSIVE anc(gid, aid) AS (SELECT child_id, parent_id FROM group_parents WHERE child_id IN ");
+    sql.bind_list(ids.iter().copied());
+    sql.push(" UNION SELECT a.gid, gp.parent_id FROM anc a JOIN group_parents gp ON gp.child_id = a.aid) \
+        SELECT DISTINCT a.gid AS group_id, r.uuid, r.name FROM anc a JOIN group_roles gr ON gr.group_id = a.aid \
+        JOIN roles r ON r.id = gr.role_id WHERE a.aid <> a.gid ORDER BY r.name, r.uuid");
+    store.fetch_all(&sql).await
+}
+
+/// Ids of every group below `id` (children, their children, …), `id` itself excluded unless a
+/// cycle leads back to it.
+pub async fn descendants<R: Reader>(db: &mut R, id: i64) -> Result<Vec<i64>, StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct IdRow {
+        id: i64,
+    }
+    let sql = Sql::raw(
+        "WITH RECURSIVE d(id) AS (SELECT child_id FROM group_parents WHERE parent_id = $1 \
+         UNION SELECT gp.child_id FROM group_parents gp JOIN d ON gp.parent_id = d.id) SELECT id FROM d",
+        vec![id.into()],
+    );
+    Ok(db
+        .fetch_all::<IdRow>(&sql)
+        .await?
+        .into_iter()
+        .map(|r| r.id)
+        .collect())
+}
+
+/// Users among `ids` that exist.
+pub async fn existing_user_ids<R: Reader>(db: &mut R, ids: &[i64]) -> Result<Vec<i64>, StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct IdRow {
+        id: i64,
+    }
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = Sql::new("SELECT id FROM users WHERE id IN ");
+    sql.bind_list(ids.iter().copied());
+    Ok(db
+        .fetch_all::<IdRow>(&sql)
+        .await?
+        .into_iter()
+        .map(|r| r.id)
+        .collect())
+}
+
+/// Usernames among `names` that exist.
+pub async fn existing_usernames<R: Reader>(
+    db: &mut R,
+    names: &[String],
+) -> Result<Vec<String>, StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct NameRow {
+        username: String,
+    }
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = Sql::new("SELECT username FROM users WHERE username IN ");
+    sql.bind_list(names.iter());
+    Ok(db
+        .fetch_all::<NameRow>(&sql)
+        .await?
+        .into_iter()
+        .map(|r| r.username)
+        .collect())
+}
+
+/// Whether another group (not `except`) has this name.
+pub async fn name_taken<R: Reader>(
+    db: &mut R,
+    name: &str,
+    except: Option<i64>,
+) -> Result<bool, StoreError> {
+    let mut sql = Sql::new("SELECT COUNT(*) FROM groups WHERE name = ");
+    sql.bind(name);
+    if let Some(id) = except {
+        sql.push(" AND id <> ").bind(id);
+    }
+    Ok(db.fetch_scalar_i64(&sql).await? > 0)
+}
+
+/// Inserts a group with attributes, returning its id.
+pub async fn insert(
+    tx: &mut Tx,
+    uuid: &str,
+    name: &str,
+    is_superuser: bool,
+    attributes: &str,
+) -> Result<i64, StoreError> {
+    let mut sql = Sql::new("INSERT INTO groups (uuid, name, is_superuser, attributes) VALUES (");
+    sql.bind(uuid)
+        .push(", ")
+        .bind(name)
+        .push(", ")
+        .bind(is_superuser)
+        .push(", ")
+        .bind(attributes)
+        .push(") RETURNING id");
+    tx.fetch_scalar_i64(&sql).await
+}
+
+/// Changes a group's own columns; `None` leaves one alone.
+pub async fn update(
+    tx: &mut Tx,
+    id: i64,
+    name: Option<&str>,
+    is_superuser: Option<bool>,
+    attributes: Option<&str>,
+) -> Result<u64, StoreError> {
+    let mut sql = Sql::new("UPDATE groups SET id = id");
+    if let Some(v) = name {
+        sql.push(", name = ").bind(v);
+    }
+    if let Some(v) = is_superuser {
+        sql.push(", is_superuser = ").bind(v);
+    }
+    if let Some(v) = attributes {
+        sql.push(", attributes = ").bind(v);
+    }
+    sql.push(" WHERE id = ").bind(id);
+    tx.execute(&sql).await
+}
+
+/// Deletes a group (edges, memberships and role links cascade).
+pub async fn delete(tx: &mut Tx, id: i64) -> Result<u64, StoreError> {
+    let mut sql = Sql::new("DELETE FROM groups WHERE id = ");
+    sql.bind(id);
+    tx.execute(&sql).await
+}
+
+async fn replace_links(
+    tx: &mut Tx,
+    table: &str,
+    owner_col: &str,
+    other_col: &str,
+    owner: i64,
+    others: &[i64],
+) -> Result<(), StoreError> {
+    let mut sql = Sql::new(&format!("DELETE FROM {table} WHERE {owner_col} = "));
+    sql.bind(owner);
+    tx.execute(&sql).await?;
+    for other in others {
+        let mut sql = Sql::new(&format!(
+            "INSERT INTO {table} ({owner_col}, {other_col}) VALUES ("
+        ));
+        sql.bind(owner)
+            .push(", ")
+            .bind(*other)
+            .push(") ON CONFLICT DO NOTHING");
+        tx.execute(&sql).await?;
+    }
+    Ok(())
+}
+
+/// Makes `parent_ids` exactly the group's parents.
+pub async fn replace_parents(tx: &mut Tx, id: i64, parent_ids: &[i64]) -> Result<(), StoreError> {
+    replace_links(tx, "group_parents", "child_id", "parent_id", id, parent_ids).await
+}
+
+/// Makes `user_ids` exactly the group's direct members.
+pub async fn replace_members(tx: &mut Tx, id: i64, user_ids: &[i64]) -> Result<(), StoreError> {
+    replace_links(tx, "group_members", "group_id", "user_id", id, user_ids).await
+}
+
+/// Makes `role_ids` exactly the group's roles.
+pub async fn replace_roles(tx: &mut Tx, id: i64, role_ids: &[i64]) -> Result<(), StoreError> {
+    replace_links(tx, "group_roles", "group_id", "role_id", id, role_ids).await
+}
+
+/// Removes a user from a group (no-op when not a member).
+pub async fn remove_member(tx: &mut Tx, group_id: i64, user_id: i64) -> Result<(), StoreError> {
+    let mut sql = Sql::new("DELETE FROM group_members WHERE group_id = ");
+    sql.bind(group_id).push(" AND user_id = ").bind(user_id);
+    tx.execute(&sql).await?;
+    Ok(())
+}
+
+/// Serialises changes to the group hierarchy across PostgreSQL transactions, so two concurrent
+/// parent changes cannot together form a cycle (SQLite's single writer already serialises).
+pub async fn lock_hierarchy(tx: &mut Tx) -> Result<(), StoreError> {
+    if let Tx::Postgres(_) = tx {
+        tx.execute(&Sql::new("SELECT pg_advisory_xact_lock(7300418)"))
+            .await?;
+    }
+    Ok(())
+}

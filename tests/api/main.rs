@@ -4,5 +4,6 @@
 mod common;
 
 mod foundation;
+mod groups;
 mod schema;
 mod users;

@@ -2,6 +2,7 @@
 //! authentication failure.
 
 pub mod caller;
+pub mod groups;
 pub mod pagination;
 pub mod query;
 pub mod users;
@@ -14,5 +15,5 @@ use crate::app::AppState;
 
 /// Every `/api/v3/` route.
 pub fn routes() -> Router<Arc<AppState>> {
-    Router::new().merge(users::routes())
+    Router::new().merge(users::routes()).merge(groups::routes())
 }

@@ -1,6 +1,12 @@
 //! Query strings as Django's `QueryDict` reads them: repeated keys kept in order, `get` = the
 //! last value.
 
+use serde_json::Value;
+
+use crate::api::error::ApiError;
+use crate::api::fields::contains_nul;
+use crate::domain::filter::{Direction, Filter};
+
 /// Decoded query parameters.
 #[derive(Debug, Clone, Default)]
 pub struct Params(Vec<(String, String)>);
@@ -51,6 +57,27 @@ impl Params {
         }
     }
 
+    /// DRF's `?ordering=a,-b` against a table of orderable names; unknown names are ignored and
+    /// `default` applies when nothing valid remains.
+    pub fn ordering<S: Copy>(&self, orderable: &[(&str, S)], default: S) -> Vec<(S, Direction)> {
+        let mut keys = Vec::new();
+        if let Some(raw) = self.last("ordering") {
+            for term in raw.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+                let (name, direction) = match term.strip_prefix('-') {
+                    Some(rest) => (rest, Direction::Desc),
+                    None => (term, Direction::Asc),
+                };
+                if let Some((_, sort)) = orderable.iter().find(|(n, _)| *n == name) {
+                    keys.push((*sort, direction));
+                }
+            }
+        }
+        if keys.is_empty() {
+            keys.push((default, Direction::Asc));
+        }
+        keys
+    }
+
     /// django-filter's boolean: `true/True/1`, `false/False/0`, anything else = no filter.
     pub fn boolean(&self, name: &str) -> Option<bool> {
         match self.last(name)? {
@@ -59,6 +86,34 @@ impl Params {
             _ => None,
         }
     }
+}
+
+/// `?attributes={"team":"green","a__b":1}`: each key (with `__` for nesting) of the JSON
+/// object must equal its value in the entity's attributes `field`.
+pub fn attributes_filter<F: Copy, R>(raw: &str, field: F) -> Result<Filter<F, R>, ApiError> {
+    let parsed: Value = serde_json::from_str(raw)
+        .map_err(|_| ApiError::FilterMessages(vec!["filter: failed to parse JSON".into()]))?;
+    let Value::Object(map) = parsed else {
+        return Err(ApiError::FilterMessages(vec![
+            "filter: value must be key:value mapping".into(),
+        ]));
+    };
+    Ok(Filter::and(
+        map.into_iter()
+            .map(|(key, value)| {
+                // Stored attributes never hold NUL characters, so such a value matches nothing.
+                if key.contains('\0') || contains_nul(&value) {
+                    return Filter::Nothing;
+                }
+                Filter::Json(field, key.split("__").map(String::from).collect(), value)
+            })
+            .collect(),
+    ))
+}
+
+/// django-filter's message for a value that names nothing.
+pub fn choice_error(value: &str) -> String {
+    format!("Select a valid choice. {value} is not one of the available choices.")
 }
 
 /// Splits a search string into terms as DRF's `search_smart_split`: whitespace and commas

@@ -17,7 +17,7 @@ use super::pagination::{Envelope, PageRequest};
 use super::query::{search_terms, Params};
 use crate::api::allow;
 use crate::api::body::JsonBody;
-use crate::api::error::ApiError;
+use crate::api::error::{json_response, ApiError};
 use crate::api::fields::{Input, Str};
 use crate::app::AppState;
 use crate::domain::authz::{authorize, Action};
@@ -234,27 +234,10 @@ const ORDERABLE: [(&str, UserSort); 16] = [
 
 /// `?ordering=a,-b`: known names only; default `username`.
 fn ordering(params: &Params) -> Vec<(UserSort, Direction)> {
-    let mut keys = Vec::new();
-    if let Some(raw) = params.last("ordering") {
-        for term in raw.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-            let (name, direction) = match term.strip_prefix('-') {
-                Some(rest) => (rest, Direction::Desc),
-                None => (term, Direction::Asc),
-            };
-            if let Some((_, sort)) = ORDERABLE.iter().find(|(n, _)| *n == name) {
-                keys.push((*sort, direction));
-            }
-        }
-    }
-    if keys.is_empty() {
-        keys.push((UserSort::Field(UserField::Username), Direction::Asc));
-    }
-    keys
+    params.ordering(&ORDERABLE, UserSort::Field(UserField::Username))
 }
 
-fn choice_error(value: &str) -> String {
-    format!("Select a valid choice. {value} is not one of the available choices.")
-}
+use super::query::choice_error;
 
 /// Translates the list's query parameters into a user filter (spec §4.3).
 async fn list_filter(state: &AppState, params: &Params) -> Result<UserFilter, ApiError> {
@@ -405,7 +388,7 @@ async fn list_filter(state: &AppState, params: &Params) -> Result<UserFilter, Ap
     }
     errors.into_result()?;
     if let Some(raw) = params.last("attributes").filter(|v| !v.is_empty()) {
-        parts.push(attributes_filter(raw)?);
+        parts.push(super::query::attributes_filter(raw, UserField::Attributes)?);
     }
     if let Some(search) = params.last("search") {
         let terms = search_terms(search);
@@ -424,32 +407,6 @@ async fn list_filter(state: &AppState, params: &Params) -> Result<UserFilter, Ap
         }
     }
     Ok(Filter::and(parts))
-}
-
-/// `?attributes={"team":"green","a__b":1}`: each key (with `__` for nesting) must equal its value.
-fn attributes_filter(raw: &str) -> Result<UserFilter, ApiError> {
-    let parsed: Value = serde_json::from_str(raw)
-        .map_err(|_| ApiError::FilterMessages(vec!["filter: failed to parse JSON".into()]))?;
-    let Value::Object(map) = parsed else {
-        return Err(ApiError::FilterMessages(vec![
-            "filter: value must be key:value mapping".into(),
-        ]));
-    };
-    Ok(Filter::and(
-        map.into_iter()
-            .map(|(key, value)| {
-                // Stored attributes never hold NUL characters, so such a value matches nothing.
-                if key.contains('\0') || crate::api::fields::contains_nul(&value) {
-                    return Filter::Nothing;
-                }
-                Filter::Json(
-                    UserField::Attributes,
-                    key.split("__").map(String::from).collect(),
-                    value,
-                )
-            })
-            .collect(),
-    ))
 }
 
 // ---------------------------------------------------------------- handlers
@@ -483,21 +440,7 @@ async fn list(
             .collect(),
         autocomplete: autocomplete(),
     };
-    Ok(json_ok(StatusCode::OK, &envelope))
-}
-
-fn json_ok<T: Serialize>(status: StatusCode, body: &T) -> Response {
-    match serde_json::to_vec(body) {
-        Ok(bytes) => {
-            let mut r = (status, bytes).into_response();
-            r.headers_mut().insert(
-                axum::http::header::CONTENT_TYPE,
-                axum::http::HeaderValue::from_static("application/json; charset=utf-8"),
-            );
-            r
-        }
-        Err(e) => ApiError::Domain(DomainError::Internal(e.to_string())).into_response(),
-    }
+    Ok(json_response(StatusCode::OK, &envelope))
 }
 
 /// Reads the writable user fields of a request (§4.2). `full` = POST/PUT: `username` and `name`
@@ -544,7 +487,7 @@ async fn create(
     let (changes, errors) = read_user_changes(body, true)?;
     let user = users::create(&state.store, changes, errors).await?;
     let include = Include::from_params(&Params::parse(query.as_deref()));
-    Ok(json_ok(
+    Ok(json_response(
         StatusCode::CREATED,
         &user_out(&user, &state.install_id, include),
     ))
@@ -561,7 +504,7 @@ async fn retrieve(
     authorize(&caller, Action::ViewUser(Some(id))).map_err(denied)?;
     let user = users::get(&state.store, id).await?;
     let include = Include::from_params(&Params::parse(query.as_deref()));
-    Ok(json_ok(
+    Ok(json_response(
         StatusCode::OK,
         &user_out(&user, &state.install_id, include),
     ))
@@ -581,7 +524,7 @@ async fn write(
     let (changes, errors) = read_user_changes(body, full)?;
     let user = users::update(&state.store, id, changes, errors).await?;
     let include = Include::from_params(&Params::parse(query.as_deref()));
-    Ok(json_ok(
+    Ok(json_response(
         StatusCode::OK,
         &user_out(&user, &state.install_id, include),
     ))
@@ -720,7 +663,7 @@ async fn me(
         system_permissions: &view.system_permissions,
     };
     let body = json!({ "user": &out, "users": [&out] });
-    Ok(json_ok(StatusCode::OK, &body))
+    Ok(json_response(StatusCode::OK, &body))
 }
 
 async fn paths(
@@ -732,7 +675,7 @@ async fn paths(
     let params = Params::parse(query.as_deref());
     let filter = list_filter(&state, &params).await?;
     let paths = users::paths(&state.store, &filter).await?;
-    Ok(json_ok(StatusCode::OK, &json!({ "paths": paths })))
+    Ok(json_response(StatusCode::OK, &json!({ "paths": paths })))
 }
 
 /// DRF's `OPTIONS` metadata (authenticated, like every `/api/v3/` route).

@@ -1,0 +1,566 @@
+//! `/api/v3/core/groups/`: list, create, retrieve, update, partial update, destroy, `add_user`,
+//! `remove_user`, `used_by`.
+
+use std::sync::{Arc, OnceLock};
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::middleware::map_response;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::caller::Caller;
+use super::pagination::{Envelope, PageRequest};
+use super::query::{choice_error, search_terms, Params};
+use crate::api::allow;
+use crate::api::body::JsonBody;
+use crate::api::error::{json_response, ApiError};
+use crate::api::fields::{Input, Str};
+use crate::app::AppState;
+use crate::domain::authz::{authorize, Action, Principal};
+use crate::domain::error::Kind;
+use crate::domain::filter::{Cmp, Filter, Literal};
+use crate::domain::groups::{
+    self, Group, GroupChanges, GroupField, GroupFilter, GroupRel, GroupSort,
+};
+use crate::domain::{DomainError, FieldErrors, Timestamp};
+use crate::store::groups as store_groups;
+
+/// The groups routes.
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route(
+            "/core/groups/",
+            get(list)
+                .post(create)
+                .layer(map_response(allow("GET, POST, HEAD, OPTIONS"))),
+        )
+        .route(
+            "/core/groups/{uuid}/",
+            get(retrieve)
+                .put(update)
+                .patch(partial_update)
+                .delete(destroy)
+                .layer(map_response(allow(
+                    "GET, PUT, PATCH, DELETE, HEAD, OPTIONS",
+                ))),
+        )
+        .route(
+            "/core/groups/{uuid}/add_user/",
+            post(add_user).layer(map_response(allow("POST, OPTIONS"))),
+        )
+        .route(
+            "/core/groups/{uuid}/remove_user/",
+            post(remove_user).layer(map_response(allow("POST, OPTIONS"))),
+        )
+        .route(
+            "/core/groups/{uuid}/used_by/",
+            get(used_by).layer(map_response(allow("GET, HEAD, OPTIONS"))),
+        )
+}
+
+fn denied(_: crate::domain::authz::Denied) -> ApiError {
+    ApiError::Domain(DomainError::Forbidden)
+}
+
+/// A group lookup from the URL: anything but a UUID is a plain 404.
+fn parse_uuid(raw: &str) -> Result<String, ApiError> {
+    uuid::Uuid::parse_str(raw)
+        .map(|u| u.to_string())
+        .map_err(|_| ApiError::BadLookup)
+}
+
+// ---------------------------------------------------------------- serialization
+
+#[derive(Serialize)]
+struct RelatedGroupOut<'a> {
+    pk: &'a str,
+    name: &'a str,
+    is_superuser: bool,
+    attributes: &'a Value,
+    group_uuid: &'a str,
+}
+
+#[derive(Serialize)]
+struct PartialUserOut<'a> {
+    pk: i64,
+    username: &'a str,
+    name: &'a str,
+    is_active: bool,
+    last_login: Option<String>,
+    email: &'a str,
+    attributes: &'a Value,
+    uid: String,
+}
+
+#[derive(Serialize)]
+struct RoleOut<'a> {
+    pk: &'a str,
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+struct GroupOut<'a> {
+    pk: &'a str,
+    num_pk: i64,
+    name: &'a str,
+    is_superuser: bool,
+    parents: Vec<&'a str>,
+    parents_obj: Option<Vec<RelatedGroupOut<'a>>>,
+    users: Vec<i64>,
+    users_obj: Option<Vec<PartialUserOut<'a>>>,
+    attributes: &'a Value,
+    roles: Vec<&'a str>,
+    roles_obj: Vec<RoleOut<'a>>,
+    inherited_roles_obj: Option<Vec<RoleOut<'a>>>,
+    children: Vec<&'a str>,
+    children_obj: Option<Vec<RelatedGroupOut<'a>>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Include {
+    users: bool,
+    children: bool,
+    parents: bool,
+    inherited_roles: bool,
+}
+
+impl Include {
+    fn from_params(params: &Params) -> Include {
+        Include {
+            users: params.flag("include_users", true),
+            children: params.flag("include_children", false),
+            parents: params.flag("include_parents", false),
+            inherited_roles: params.flag("include_inherited_roles", false),
+        }
+    }
+}
+
+fn related_out(g: &groups::RelatedGroup) -> RelatedGroupOut<'_> {
+    RelatedGroupOut {
+        pk: &g.uuid,
+        name: &g.name,
+        is_superuser: g.is_superuser,
+        attributes: &g.attributes,
+        group_uuid: &g.uuid,
+    }
+}
+
+fn group_out<'a>(group: &'a Group, install_id: &str, include: Include) -> GroupOut<'a> {
+    let uid = |id: i64| {
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+            format!("{id}-{install_id}").as_bytes(),
+        ))
+    };
+    GroupOut {
+        pk: &group.uuid,
+        num_pk: group.num_pk(),
+        name: &group.name,
+        is_superuser: group.is_superuser,
+        parents: group.parents.iter().map(|p| p.uuid.as_str()).collect(),
+        parents_obj: include
+            .parents
+            .then(|| group.parents.iter().map(related_out).collect()),
+        users: group.members.iter().map(|m| m.id).collect(),
+        users_obj: include.users.then(|| {
+            group
+                .members
+                .iter()
+                .map(|m| PartialUserOut {
+                    pk: m.id,
+                    username: &m.username,
+                    name: &m.name,
+                    is_active: m.is_active,
+                    last_login: m.last_login.map(Timestamp::to_drf),
+                    email: &m.email,
+                    attributes: &m.attributes,
+                    uid: uid(m.id),
+                })
+                .collect()
+        }),
+        attributes: &group.attributes,
+        roles: group.roles.iter().map(|r| r.uuid.as_str()).collect(),
+        roles_obj: group
+            .roles
+            .iter()
+            .map(|r| RoleOut {
+                pk: &r.uuid,
+                name: &r.name,
+            })
+            .collect(),
+        inherited_roles_obj: include.inherited_roles.then(|| {
+            group
+                .inherited_roles
+                .iter()
+                .map(|r| RoleOut {
+                    pk: &r.uuid,
+                    name: &r.name,
+                })
+                .collect()
+        }),
+        children: group.children.iter().map(|c| c.uuid.as_str()).collect(),
+        children_obj: include
+            .children
+            .then(|| group.children.iter().map(related_out).collect()),
+    }
+}
+
+fn autocomplete() -> &'static Value {
+    static AUTOCOMPLETE: OnceLock<Value> = OnceLock::new();
+    AUTOCOMPLETE.get_or_init(|| {
+        json!({
+            "current_model": "authentik_core.group",
+            "models": {
+                "authentik_core.group": {
+                    "name": {"type": "str", "nullable": false, "options": null},
+                    "is_superuser": {"type": "bool", "nullable": true, "options": null},
+                    "attributes": {"type": "relation", "nullable": false, "options": null, "relation": "authentik_core.group_attributes"}
+                }
+            }
+        })
+    })
+}
+
+// ---------------------------------------------------------------- list filters
+
+const ORDERABLE: [(&str, GroupSort); 8] = [
+    ("pk", GroupSort::Field(GroupField::Uuid)),
+    ("name", GroupSort::Field(GroupField::Name)),
+    ("is_superuser", GroupSort::Field(GroupField::IsSuperuser)),
+    ("parents", GroupSort::Parents),
+    ("users", GroupSort::Users),
+    ("attributes", GroupSort::Field(GroupField::Attributes)),
+    ("roles", GroupSort::Roles),
+    ("children", GroupSort::Children),
+];
+
+async fn list_filter(state: &AppState, params: &Params) -> Result<GroupFilter, ApiError> {
+    let mut parts: Vec<GroupFilter> = Vec::new();
+    let mut errors = FieldErrors::new();
+    if let Some(v) = params.last("name").filter(|v| !v.is_empty()) {
+        parts.push(Filter::Compare(
+            GroupField::Name,
+            Cmp::Eq,
+            Literal::Text(v.to_string()),
+        ));
+    }
+    if let Some(b) = params.boolean("is_superuser") {
+        parts.push(Filter::Compare(
+            GroupField::IsSuperuser,
+            Cmp::Eq,
+            Literal::Bool(b),
+        ));
+    }
+    let mut db = &state.store;
+    let pks: Vec<&str> = params
+        .all("members_by_pk")
+        .into_iter()
+        .filter(|v| !v.is_empty())
+        .collect();
+    if !pks.is_empty() {
+        let mut ids = Vec::new();
+        for raw in &pks {
+            match raw.trim().parse::<i64>() {
+                Ok(id) => ids.push(id),
+                Err(_) => {
+                    errors.add("members_by_pk", format!("“{raw}” is not a valid value."));
+                    break;
+                }
+            }
+        }
+        if !errors.has("members_by_pk") {
+            let found = store_groups::existing_user_ids(&mut db, &ids).await?;
+            match ids.iter().find(|id| !found.contains(id)) {
+                Some(missing) => errors.add("members_by_pk", choice_error(&missing.to_string())),
+                None => parts.push(Filter::Rel(GroupRel::MemberIds(ids))),
+            }
+        }
+    }
+    let names: Vec<String> = params
+        .all("members_by_username")
+        .into_iter()
+        .filter(|v| !v.is_empty())
+        .map(String::from)
+        .collect();
+    if !names.is_empty() {
+        let found = store_groups::existing_usernames(&mut db, &names).await?;
+        match names.iter().find(|n| !found.contains(n)) {
+            Some(missing) => errors.add("members_by_username", choice_error(missing)),
+            None => parts.push(Filter::Rel(GroupRel::MemberUsernames(names))),
+        }
+    }
+    errors.into_result()?;
+    if let Some(raw) = params.last("attributes").filter(|v| !v.is_empty()) {
+        parts.push(super::query::attributes_filter(
+            raw,
+            GroupField::Attributes,
+        )?);
+    }
+    if let Some(search) = params.last("search") {
+        for term in search_terms(search) {
+            let lower = term.to_lowercase();
+            let mut any = vec![Filter::IContains(GroupField::Name, term.clone())];
+            for (word, value) in [("true", true), ("false", false)] {
+                if word.contains(&lower) {
+                    any.push(Filter::Compare(
+                        GroupField::IsSuperuser,
+                        Cmp::Eq,
+                        Literal::Bool(value),
+                    ));
+                }
+            }
+            parts.push(Filter::Or(any));
+        }
+    }
+    Ok(Filter::and(parts))
+}
+
+// ---------------------------------------------------------------- handlers
+
+async fn list(
+    State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    authorize(&caller, Action::ViewGroup(None)).map_err(denied)?;
+    let params = Params::parse(query.as_deref());
+    let filter = list_filter(&state, &params).await?;
+    let sort = params.ordering(&ORDERABLE, GroupSort::Field(GroupField::Name));
+    let pagination =
+        PageRequest::from_params(&params).resolve(groups::count(&state.store, &filter).await?)?;
+    let rows = groups::list(
+        &state.store,
+        &filter,
+        &sort,
+        pagination.limit,
+        pagination.offset,
+    )
+    .await?;
+    let include = Include::from_params(&params);
+    let envelope = Envelope {
+        pagination,
+        results: rows
+            .iter()
+            .map(|g| group_out(g, &state.install_id, include))
+            .collect(),
+        autocomplete: autocomplete(),
+    };
+    Ok(json_response(StatusCode::OK, &envelope))
+}
+
+/// Reads the writable group fields (§5.2). `full` = POST/PUT: `name` is required and omitted
+/// `parents`/`users` reset to `[]`.
+fn read_group_changes(body: JsonBody, full: bool) -> Result<(GroupChanges, FieldErrors), ApiError> {
+    let obj = body.into_object()?;
+    let mut input = Input::new(&obj);
+    let mut changes = GroupChanges::default();
+    if !full || input.require("name") {
+        changes.name = input.string("name", Str::REQUIRED_TEXT);
+    }
+    changes.is_superuser = input.boolean("is_superuser");
+    changes.parents = input.uuid_list("parents");
+    changes.users = input.int_list("users");
+    changes.attributes = input.object(
+        "attributes",
+        "Value must be a dictionary, and not have any duplicate keys.",
+    );
+    changes.roles = input.uuid_list("roles");
+    if full {
+        if !input.present("parents") {
+            changes.parents = Some(Vec::new());
+        }
+        if !input.present("users") {
+            changes.users = Some(Vec::new());
+        }
+    }
+    Ok((changes, input.errors))
+}
+
+/// §5.2's `is_superuser` rule: setting it (on create: to true; on update: to a new value) needs
+/// `enable_group_superuser` / `disable_group_superuser`.
+fn check_superuser_flag(
+    caller: &Principal,
+    changes: &GroupChanges,
+    current: Option<&Group>,
+    errors: &mut FieldErrors,
+) {
+    let Some(wanted) = changes.is_superuser else {
+        return;
+    };
+    let needs_check = match current {
+        None => wanted,
+        Some(g) => g.is_superuser != wanted,
+    };
+    if !needs_check || errors.has("is_superuser") {
+        return;
+    }
+    let id = current.map(|g| g.id);
+    let action = if wanted {
+        Action::EnableGroupSuperuser(id)
+    } else {
+        Action::DisableGroupSuperuser(id)
+    };
+    if authorize(caller, action).is_err() {
+        let word = if wanted { "True" } else { "False" };
+        errors.add(
+            "is_superuser",
+            format!("User does not have permission to set superuser status to {word}."),
+        );
+    }
+}
+
+async fn create(
+    State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
+    RawQuery(query): RawQuery,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    authorize(&caller, Action::AddGroup).map_err(denied)?;
+    let (changes, mut errors) = read_group_changes(body, true)?;
+    check_superuser_flag(&caller, &changes, None, &mut errors);
+    let group = groups::create(&state.store, changes, errors).await?;
+    let include = Include::from_params(&Params::parse(query.as_deref()));
+    Ok(json_response(
+        StatusCode::CREATED,
+        &group_out(&group, &state.install_id, include),
+    ))
+}
+
+async fn visible_group(state: &AppState, caller: &Principal, raw: &str) -> Result<Group, ApiError> {
+    authorize(caller, Action::ViewGroup(None)).map_err(denied)?;
+    let uuid = parse_uuid(raw)?;
+    let group = groups::get(&state.store, &uuid).await?;
+    authorize(caller, Action::ViewGroup(Some(group.id)))
+        .map_err(|_| ApiError::Domain(DomainError::NotFound(Kind::Group)))?;
+    Ok(group)
+}
+
+async fn retrieve(
+    State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
+    Path(uuid): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let group = visible_group(&state, &caller, &uuid).await?;
+    let include = Include::from_params(&Params::parse(query.as_deref()));
+    Ok(json_response(
+        StatusCode::OK,
+        &group_out(&group, &state.install_id, include),
+    ))
+}
+
+async fn write(
+    state: &AppState,
+    caller: &Principal,
+    raw: &str,
+    query: Option<String>,
+    body: JsonBody,
+    full: bool,
+) -> Result<Response, ApiError> {
+    let current = visible_group(state, caller, raw).await?;
+    authorize(caller, Action::ChangeGroup(current.id)).map_err(denied)?;
+    let (changes, mut errors) = read_group_changes(body, full)?;
+    check_superuser_flag(caller, &changes, Some(&current), &mut errors);
+    let group = groups::update(&state.store, &current.uuid, changes, errors).await?;
+    let include = Include::from_params(&Params::parse(query.as_deref()));
+    Ok(json_response(
+        StatusCode::OK,
+        &group_out(&group, &state.install_id, include),
+    ))
+}
+
+async fn update(
+    State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
+    Path(uuid): Path<String>,
+    RawQuery(query): RawQuery,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    write(&state, &caller, &uuid, query, body, true).await
+}
+
+async fn partial_update(
+    State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
+    Path(uuid): Path<String>,
+    RawQuery(query): RawQuery,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    write(&state, &caller, &uuid, query, body, false).await
+}
+
+async fn destroy(
+    State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
+    Path(uuid): Path<String>,
+) -> Result<Response, ApiError> {
+    let group = visible_group(&state, &caller, &uuid).await?;
+    authorize(&caller, Action::DeleteGroup(group.id)).map_err(denied)?;
+    groups::delete(&state.store, &group.uuid).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// add_user / remove_user: permission (403) → body (400) → user lookup (404 "Not found.").
+async fn membership(
+    state: &AppState,
+    caller: &Principal,
+    raw: &str,
+    body: JsonBody,
+    member: bool,
+) -> Result<Response, ApiError> {
+    let group = visible_group(state, caller, raw).await?;
+    let action = if member {
+        Action::AddUserToGroup(group.id)
+    } else {
+        Action::RemoveUserFromGroup(group.id)
+    };
+    authorize(caller, action).map_err(denied)?;
+    let obj = body.into_object()?;
+    let mut input = Input::new(&obj);
+    let pk = if input.require("pk") {
+        input.int("pk")
+    } else {
+        None
+    };
+    input.errors.into_result()?;
+    let Some(user_id) = pk else {
+        return Err(ApiError::EmptyBadRequest);
+    };
+    authorize(caller, Action::ViewUser(Some(user_id))).map_err(|_| ApiError::BadLookup)?;
+    match groups::set_membership(&state.store, &group.uuid, user_id, member).await {
+        Ok(()) => Ok(StatusCode::NO_CONTENT.into_response()),
+        Err(DomainError::NotFound(Kind::User)) => Err(ApiError::BadLookup),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn add_user(
+    State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
+    Path(uuid): Path<String>,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    membership(&state, &caller, &uuid, body, true).await
+}
+
+async fn remove_user(
+    State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
+    Path(uuid): Path<String>,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    membership(&state, &caller, &uuid, body, false).await
+}
+
+/// Nothing in gatehouse references a group by foreign key, so this is always empty.
+async fn used_by(
+    State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
+    Path(uuid): Path<String>,
+) -> Result<Response, ApiError> {
+    visible_group(&state, &caller, &uuid).await?;
+    Ok(json_response(StatusCode::OK, &Vec::<Value>::new()))
+}

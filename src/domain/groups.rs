@@ -1,0 +1,490 @@
+//! Groups: a multi-parent hierarchy (a DAG — cycles and self-parenting are refused, deviation 5),
+//! members, roles, and the operations both dialects call.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+
+use super::error::{FieldErrors, Kind};
+use super::filter::{Direction, Filter};
+use super::users::{num_pk, RoleSummary};
+use super::{DomainError, Timestamp};
+use crate::store::{groups as store_groups, Store};
+
+/// A related group (parent or child) as `parents_obj` / `children_obj` show it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RelatedGroup {
+    /// UUID.
+    pub uuid: String,
+    /// Name.
+    pub name: String,
+    /// Superuser flag.
+    pub is_superuser: bool,
+    /// Attributes.
+    pub attributes: Value,
+}
+
+/// A member as `users_obj` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Member {
+    /// User id.
+    pub id: i64,
+    /// Username.
+    pub username: String,
+    /// Display name.
+    pub name: String,
+    /// Active flag.
+    pub is_active: bool,
+    /// Last login.
+    pub last_login: Option<Timestamp>,
+    /// E-mail.
+    pub email: String,
+    /// Attributes.
+    pub attributes: Value,
+}
+
+/// A group with its relations.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    /// Internal integer id.
+    pub id: i64,
+    /// UUID (the API's pk).
+    pub uuid: String,
+    /// Unique name.
+    pub name: String,
+    /// Grants superuser status.
+    pub is_superuser: bool,
+    /// Attributes object.
+    pub attributes: Value,
+    /// Direct parents.
+    pub parents: Vec<RelatedGroup>,
+    /// Direct children.
+    pub children: Vec<RelatedGroup>,
+    /// Direct members.
+    pub members: Vec<Member>,
+    /// Direct roles.
+    pub roles: Vec<RoleSummary>,
+    /// Roles from ancestors that are not direct roles.
+    pub inherited_roles: Vec<RoleSummary>,
+}
+
+impl Group {
+    /// authentik's `num_pk`.
+    pub fn num_pk(&self) -> i64 {
+        num_pk(&self.uuid)
+    }
+}
+
+/// Filterable group fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupField {
+    /// Internal id.
+    Id,
+    /// UUID.
+    Uuid,
+    /// Name.
+    Name,
+    /// Superuser flag.
+    IsSuperuser,
+    /// Attributes (JSON).
+    Attributes,
+}
+
+/// Relations a group filter can test.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GroupRel {
+    /// Has a direct member with one of these ids.
+    MemberIds(Vec<i64>),
+    /// Has a direct member with one of these usernames.
+    MemberUsernames(Vec<String>),
+    /// Is one of these groups.
+    Ids(Vec<i64>),
+}
+
+/// A filter over groups.
+pub type GroupFilter = Filter<GroupField, GroupRel>;
+
+/// Sort keys for groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupSort {
+    /// A column.
+    Field(GroupField),
+    /// Smallest parent uuid.
+    Parents,
+    /// Smallest child uuid.
+    Children,
+    /// Smallest member id.
+    Users,
+    /// Smallest role uuid.
+    Roles,
+}
+
+/// Requested changes to a group; `None` leaves a field alone.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GroupChanges {
+    /// Name.
+    pub name: Option<String>,
+    /// Superuser flag.
+    pub is_superuser: Option<bool>,
+    /// Parents by uuid (replaces the set).
+    pub parents: Option<Vec<String>>,
+    /// Members by user id (replaces the set).
+    pub users: Option<Vec<i64>>,
+    /// Attributes (replaces them).
+    pub attributes: Option<Map<String, Value>>,
+    /// Roles by uuid (replaces the set).
+    pub roles: Option<Vec<String>>,
+}
+
+/// Field order of authentik's group serializer, for error bodies.
+pub const FIELD_ORDER: [&str; 6] = [
+    "name",
+    "is_superuser",
+    "parents",
+    "users",
+    "attributes",
+    "roles",
+];
+
+/// Message for a taken group name.
+pub const NAME_TAKEN: &str = "Group with this name already exists.";
+
+struct References {
+    parent_ids: Vec<i64>,
+    user_ids: Vec<i64>,
+    role_ids: Vec<i64>,
+}
+
+/// Checks names, referenced objects and the hierarchy inside the writing transaction.
+async fn check_references(
+    tx: &mut crate::store::Tx,
+    changes: &GroupChanges,
+    this: Option<i64>,
+    errors: &mut FieldErrors,
+) -> Result<References, DomainError> {
+    if let (Some(name), false) = (&changes.name, errors.has("name")) {
+        if store_groups::name_taken(tx, name, this).await? {
+            errors.add_code("name", "unique", NAME_TAKEN);
+        }
+    }
+    let mut parent_ids = Vec::new();
+    if let (Some(uuids), false) = (&changes.parents, errors.has("parents")) {
+        let found = store_groups::groups_by_uuid(tx, uuids).await?;
+        let by_uuid: HashMap<&str, i64> = found.iter().map(|g| (g.uuid.as_str(), g.id)).collect();
+        for uuid in uuids {
+            match by_uuid.get(uuid.as_str()) {
+                Some(id) => parent_ids.push(*id),
+                None => {
+                    errors.add_code(
+                        "parents",
+                        "does_not_exist",
+                        format!("Invalid pk \"{uuid}\" - object does not exist."),
+                    );
+                    break;
+                }
+            }
+        }
+        if let (Some(this), false) = (this, errors.has("parents")) {
+            if parent_ids.contains(&this) {
+                errors.add("parents", "A group cannot be its own parent.");
+            } else {
+                let below = store_groups::descendants(tx, this).await?;
+                if let Some(pos) = parent_ids.iter().position(|p| below.contains(p)) {
+                    errors.add("parents", format!("Group \"{}\" is a descendant of this group; making it a parent would create a cycle.", uuids[pos]));
+                }
+            }
+        }
+    }
+    let mut user_ids = Vec::new();
+    if let (Some(ids), false) = (&changes.users, errors.has("users")) {
+        let found = store_groups::existing_user_ids(tx, ids).await?;
+        if let Some(missing) = ids.iter().find(|id| !found.contains(id)) {
+            errors.add_code(
+                "users",
+                "does_not_exist",
+                format!("Invalid pk \"{missing}\" - object does not exist."),
+            );
+        } else {
+            user_ids = ids.clone();
+        }
+    }
+    let mut role_ids = Vec::new();
+    if let (Some(uuids), false) = (&changes.roles, errors.has("roles")) {
+        let found = store_groups::roles_by_uuid(tx, uuids).await?;
+        let by_uuid: HashMap<&str, i64> = found.iter().map(|r| (r.uuid.as_str(), r.id)).collect();
+        for uuid in uuids {
+            match by_uuid.get(uuid.as_str()) {
+                Some(id) => role_ids.push(*id),
+                None => {
+                    errors.add_code(
+                        "roles",
+                        "does_not_exist",
+                        format!("Invalid pk \"{uuid}\" - object does not exist."),
+                    );
+                    break;
+                }
+            }
+        }
+    }
+    Ok(References {
+        parent_ids,
+        user_ids,
+        role_ids,
+    })
+}
+
+fn attributes_text(attributes: &Map<String, Value>) -> String {
+    Value::Object(attributes.clone()).to_string()
+}
+
+/// Creates a group.
+pub async fn create(
+    store: &Store,
+    changes: GroupChanges,
+    mut errors: FieldErrors,
+) -> Result<Group, DomainError> {
+    let mut tx = store.begin().await?;
+    store_groups::lock_hierarchy(&mut tx).await?;
+    let refs = check_references(&mut tx, &changes, None, &mut errors).await?;
+    errors.sort_by_order(&FIELD_ORDER);
+    errors.into_result()?;
+    let uuid = uuid::Uuid::new_v4().to_string();
+    let attributes = changes
+        .attributes
+        .as_ref()
+        .map(attributes_text)
+        .unwrap_or_else(|| "{}".into());
+    let id = store_groups::insert(
+        &mut tx,
+        &uuid,
+        changes.name.as_deref().unwrap_or_default(),
+        changes.is_superuser.unwrap_or(false),
+        &attributes,
+    )
+    .await?;
+    store_groups::replace_parents(&mut tx, id, &refs.parent_ids).await?;
+    store_groups::replace_members(&mut tx, id, &refs.user_ids).await?;
+    store_groups::replace_roles(&mut tx, id, &refs.role_ids).await?;
+    tx.commit().await?;
+    get(store, &uuid).await
+}
+
+/// Applies changes to the group with this uuid.
+pub async fn update(
+    store: &Store,
+    uuid: &str,
+    changes: GroupChanges,
+    mut errors: FieldErrors,
+) -> Result<Group, DomainError> {
+    let mut tx = store.begin().await?;
+    store_groups::lock_hierarchy(&mut tx).await?;
+    let current = store_groups::by_uuid(&mut tx, uuid)
+        .await?
+        .ok_or(DomainError::NotFound(Kind::Group))?;
+    let refs = check_references(&mut tx, &changes, Some(current.id), &mut errors).await?;
+    errors.sort_by_order(&FIELD_ORDER);
+    errors.into_result()?;
+    let attributes = changes.attributes.as_ref().map(attributes_text);
+    store_groups::update(
+        &mut tx,
+        current.id,
+        changes.name.as_deref(),
+        changes.is_superuser,
+        attributes.as_deref(),
+    )
+    .await?;
+    if changes.parents.is_some() {
+        store_groups::replace_parents(&mut tx, current.id, &refs.parent_ids).await?;
+    }
+    if changes.users.is_some() {
+        store_groups::replace_members(&mut tx, current.id, &refs.user_ids).await?;
+    }
+    if changes.roles.is_some() {
+        store_groups::replace_roles(&mut tx, current.id, &refs.role_ids).await?;
+    }
+    tx.commit().await?;
+    get(store, uuid).await
+}
+
+/// Deletes the group with this uuid.
+pub async fn delete(store: &Store, uuid: &str) -> Result<(), DomainError> {
+    let mut tx = store.begin().await?;
+    let current = store_groups::by_uuid(&mut tx, uuid)
+        .await?
+        .ok_or(DomainError::NotFound(Kind::Group))?;
+    store_groups::delete(&mut tx, current.id).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Adds (or removes) one user to (from) the group; a no-op when already so.
+pub async fn set_membership(
+    store: &Store,
+    uuid: &str,
+    user_id: i64,
+    member: bool,
+) -> Result<(), DomainError> {
+    let mut tx = store.begin().await?;
+    let group = store_groups::by_uuid(&mut tx, uuid)
+        .await?
+        .ok_or(DomainError::NotFound(Kind::Group))?;
+    if store_groups::existing_user_ids(&mut tx, &[user_id])
+        .await?
+        .is_empty()
+    {
+        return Err(DomainError::NotFound(Kind::User));
+    }
+    if member {
+        store_groups::add_member(&mut tx, group.id, user_id).await?;
+    } else {
+        store_groups::remove_member(&mut tx, group.id, user_id).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The group with this uuid.
+pub async fn get(store: &Store, uuid: &str) -> Result<Group, DomainError> {
+    let mut db = store;
+    let row = store_groups::by_uuid(&mut db, uuid)
+        .await?
+        .ok_or(DomainError::NotFound(Kind::Group))?;
+    hydrate(store, vec![row])
+        .await?
+        .pop()
+        .ok_or(DomainError::NotFound(Kind::Group))
+}
+
+/// How many groups match.
+pub async fn count(store: &Store, filter: &GroupFilter) -> Result<i64, DomainError> {
+    Ok(store_groups::count(store, filter).await?)
+}
+
+/// One page of matching groups with their relations (a fixed number of queries per page).
+pub async fn list(
+    store: &Store,
+    filter: &GroupFilter,
+    sort: &[(GroupSort, Direction)],
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<Group>, DomainError> {
+    let rows = store_groups::page(store, filter, sort, limit, offset).await?;
+    hydrate(store, rows).await
+}
+
+fn parse_attributes(text: &str) -> Value {
+    serde_json::from_str::<Value>(text)
+        .ok()
+        .filter(Value::is_object)
+        .unwrap_or_else(|| Value::Object(Map::new()))
+}
+
+fn related(row: store_groups::RelatedGroupRow) -> (i64, RelatedGroup) {
+    (
+        row.owner_id,
+        RelatedGroup {
+            uuid: row.uuid,
+            name: row.name,
+            is_superuser: row.is_superuser,
+            attributes: parse_attributes(&row.attributes),
+        },
+    )
+}
+
+fn group_by<T>(pairs: impl IntoIterator<Item = (i64, T)>) -> HashMap<i64, Vec<T>> {
+    let mut map: HashMap<i64, Vec<T>> = HashMap::new();
+    for (k, v) in pairs {
+        map.entry(k).or_default().push(v);
+    }
+    map
+}
+
+async fn hydrate(
+    store: &Store,
+    rows: Vec<store_groups::GroupRow>,
+) -> Result<Vec<Group>, DomainError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut parents = group_by(
+        store_groups::parents_of(store, &ids)
+            .await?
+            .into_iter()
+            .map(related),
+    );
+    let mut children = group_by(
+        store_groups::children_of(store, &ids)
+            .await?
+            .into_iter()
+            .map(related),
+    );
+    let mut members = group_by(
+        store_groups::members_of(store, &ids)
+            .await?
+            .into_iter()
+            .map(|m| {
+                (
+                    m.group_id,
+                    Member {
+                        id: m.id,
+                        username: m.username,
+                        name: m.name,
+                        is_active: m.is_active,
+                        last_login: m.last_login.map(Timestamp),
+                        email: m.email,
+                        attributes: parse_attributes(&m.attributes),
+                    },
+                )
+            }),
+    );
+    let mut roles = group_by(
+        store_groups::roles_of(store, &ids)
+            .await?
+            .into_iter()
+            .map(|r| {
+                (
+                    r.group_id,
+                    RoleSummary {
+                        uuid: r.uuid,
+                        name: r.name,
+                    },
+                )
+            }),
+    );
+    let mut inherited = group_by(
+        store_groups::ancestor_roles_of(store, &ids)
+            .await?
+            .into_iter()
+            .map(|r| {
+                (
+                    r.group_id,
+                    RoleSummary {
+                        uuid: r.uuid,
+                        name: r.name,
+                    },
+                )
+            }),
+    );
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let direct = roles.remove(&row.id).unwrap_or_default();
+            let mut inherited_roles = inherited.remove(&row.id).unwrap_or_default();
+            inherited_roles.retain(|r| !direct.iter().any(|d| d.uuid == r.uuid));
+            inherited_roles.dedup_by(|a, b| a.uuid == b.uuid);
+            Group {
+                parents: parents.remove(&row.id).unwrap_or_default(),
+                children: children.remove(&row.id).unwrap_or_default(),
+                members: members.remove(&row.id).unwrap_or_default(),
+                roles: direct,
+                inherited_roles,
+                attributes: parse_attributes(&row.attributes),
+                id: row.id,
+                uuid: row.uuid,
+                name: row.name,
+                is_superuser: row.is_superuser,
+            }
+        })
+        .collect())
+}
