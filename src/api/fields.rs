@@ -126,6 +126,14 @@ impl<'a> Input<'a> {
         Some(text)
     }
 
+    /// A nullable string field (`null` → `Some(None)`).
+    pub fn nullable_string(&mut self, name: &str, rule: Str) -> Option<Option<String>> {
+        match self.obj.get(name)? {
+            Value::Null => Some(None),
+            _ => self.string(name, rule).map(Some),
+        }
+    }
+
     /// A boolean field with DRF's accepted spellings.
     pub fn boolean(&mut self, name: &str) -> Option<bool> {
         let value = self.obj.get(name)?;

@@ -43,6 +43,35 @@ pub enum Action {
     EnableGroupSuperuser(Option<i64>),
     /// Set a group's superuser flag to false.
     DisableGroupSuperuser(Option<i64>),
+    /// List every token (not just one's own).
+    ViewAllTokens,
+    /// Create a token (for oneself unless superuser).
+    AddToken,
+    /// Read a token owned by `owner`.
+    ViewToken {
+        /// Owner's user id.
+        owner: i64,
+    },
+    /// Change a token owned by `owner`.
+    ChangeToken {
+        /// Owner's user id.
+        owner: i64,
+    },
+    /// Delete a token owned by `owner`.
+    DeleteToken {
+        /// Owner's user id.
+        owner: i64,
+    },
+    /// Read the key of a token owned by `owner`.
+    ViewTokenKey {
+        /// Owner's user id.
+        owner: i64,
+    },
+    /// Replace the key of a token owned by `owner`.
+    SetTokenKey {
+        /// Owner's user id.
+        owner: i64,
+    },
 }
 
 /// Outcome of a refused action: the dialect decides whether it reads as 403 or 404.
@@ -60,7 +89,17 @@ pub fn authorize(principal: &Principal, action: Action) -> Result<(), Denied> {
         return Ok(());
     }
     match action {
-        Action::ViewSelf => Ok(()),
+        Action::ViewSelf | Action::AddToken => Ok(()),
+        // Owners manage their own tokens and may read the keys of tokens they hold (authentik
+        // grants this through the creator's managed role); replacing a key needs set_token_key.
+        Action::ViewToken { owner }
+        | Action::ChangeToken { owner }
+        | Action::DeleteToken { owner }
+        | Action::ViewTokenKey { owner }
+            if owner == principal.user_id =>
+        {
+            Ok(())
+        }
         Action::ViewUser(_)
         | Action::AddUser
         | Action::ChangeUser(_)
@@ -73,7 +112,13 @@ pub fn authorize(principal: &Principal, action: Action) -> Result<(), Denied> {
         | Action::AddUserToGroup(_)
         | Action::RemoveUserFromGroup(_)
         | Action::EnableGroupSuperuser(_)
-        | Action::DisableGroupSuperuser(_) => Err(Denied::Forbidden),
+        | Action::DisableGroupSuperuser(_)
+        | Action::ViewAllTokens
+        | Action::ViewToken { .. }
+        | Action::ChangeToken { .. }
+        | Action::DeleteToken { .. }
+        | Action::ViewTokenKey { .. }
+        | Action::SetTokenKey { .. } => Err(Denied::Forbidden),
     }
 }
 

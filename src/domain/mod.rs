@@ -8,6 +8,7 @@ pub mod error;
 pub mod filter;
 pub mod groups;
 pub mod time;
+pub mod tokens;
 pub mod users;
 
 pub use error::{DomainError, FieldErrors};

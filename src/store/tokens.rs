@@ -101,3 +101,209 @@ pub async fn principal_by_key_hash(
     sql.bind(key_hash);
     store.fetch_optional(&sql).await
 }
+
+// ------------------------------------------------------------------ the tokens resource
+
+use super::filter::{self, Schema};
+use crate::domain::filter::Direction;
+use crate::domain::tokens::{TokenField, TokenFilter, TokenRel, TokenSort};
+
+/// One row of `tokens` (the sealed key included; never the key itself).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TokenRow {
+    /// Integer id (AWX's view).
+    pub id: i64,
+    /// UUID (authentik's pk).
+    pub uuid: String,
+    /// Unique slug.
+    pub identifier: String,
+    /// sha256 hex of the key.
+    pub key_hash: String,
+    /// Sealed key.
+    pub key_sealed: String,
+    /// Intent.
+    pub intent: String,
+    /// Owner id.
+    pub user_id: i64,
+    /// Description.
+    pub description: String,
+    /// Expiry (µs).
+    pub expires: Option<i64>,
+    /// Whether the expiry applies.
+    pub expiring: bool,
+    /// Managed marker.
+    pub managed: Option<String>,
+    /// Creation time (µs).
+    pub created: i64,
+    /// Owner username (joined).
+    pub username: String,
+}
+
+const TOKEN_COLUMNS: &str =
+    "t.id, t.uuid, t.identifier, t.key_hash, t.key_sealed, t.intent, t.user_id, t.description, \
+    t.expires, t.expiring, t.managed, t.created, u.username";
+
+struct TokenSchema;
+
+impl Schema for TokenSchema {
+    type Field = TokenField;
+    type Rel = TokenRel;
+
+    fn column(field: &TokenField) -> &'static str {
+        match field {
+            TokenField::Id => "t.id",
+            TokenField::Uuid => "t.uuid",
+            TokenField::Identifier => "t.identifier",
+            TokenField::Intent => "t.intent",
+            TokenField::UserId => "t.user_id",
+            TokenField::Username => "u.username",
+            TokenField::Description => "t.description",
+            TokenField::Expires => "t.expires",
+            TokenField::Expiring => "t.expiring",
+            TokenField::Managed => "t.managed",
+        }
+    }
+
+    fn relation(rel: &TokenRel, _out: &mut Sql) {
+        match *rel {}
+    }
+}
+
+/// Number of tokens matching `filter`.
+pub async fn count(store: &Store, filter: &TokenFilter) -> Result<i64, StoreError> {
+    let mut sql = Sql::new("SELECT COUNT(*) FROM tokens t JOIN users u ON u.id = t.user_id WHERE ");
+    filter::compile::<TokenSchema>(filter, store.dialect(), &mut sql);
+    store.fetch_scalar_i64(&sql).await
+}
+
+/// One page of tokens matching `filter`.
+pub async fn page(
+    store: &Store,
+    filter: &TokenFilter,
+    sort: &[(TokenSort, Direction)],
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<TokenRow>, StoreError> {
+    let mut sql = Sql::new("SELECT ");
+    sql.push(TOKEN_COLUMNS)
+        .push(" FROM tokens t JOIN users u ON u.id = t.user_id WHERE ");
+    filter::compile::<TokenSchema>(filter, store.dialect(), &mut sql);
+    let keys: Vec<(String, Direction)> = sort
+        .iter()
+        .map(|(TokenSort::Field(f), d)| (TokenSchema::column(f).to_string(), *d))
+        .collect();
+    filter::order_by(&mut sql, &keys, "t.id ASC");
+    sql.push(" LIMIT ")
+        .bind(limit)
+        .push(" OFFSET ")
+        .bind(offset);
+    store.fetch_all(&sql).await
+}
+
+/// The token with this identifier.
+pub async fn by_identifier<R: Reader>(
+    db: &mut R,
+    identifier: &str,
+) -> Result<Option<TokenRow>, StoreError> {
+    let mut sql = Sql::new("SELECT ");
+    sql.push(TOKEN_COLUMNS)
+        .push(" FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.identifier = ")
+        .bind(identifier);
+    db.fetch_optional(&sql).await
+}
+
+/// The token with this integer id.
+pub async fn by_id<R: Reader>(db: &mut R, id: i64) -> Result<Option<TokenRow>, StoreError> {
+    let mut sql = Sql::new("SELECT ");
+    sql.push(TOKEN_COLUMNS)
+        .push(" FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ")
+        .bind(id);
+    db.fetch_optional(&sql).await
+}
+
+/// Whether another token (not `except`) uses this value in a unique column.
+pub async fn taken<R: Reader>(
+    db: &mut R,
+    column: TokenUnique,
+    value: &str,
+    except: Option<i64>,
+) -> Result<bool, StoreError> {
+    let mut sql = Sql::new(match column {
+        TokenUnique::Identifier => "SELECT COUNT(*) FROM tokens WHERE identifier = ",
+        TokenUnique::Managed => "SELECT COUNT(*) FROM tokens WHERE managed = ",
+        TokenUnique::KeyHash => "SELECT COUNT(*) FROM tokens WHERE key_hash = ",
+    });
+    sql.bind(value);
+    if let Some(id) = except {
+        sql.push(" AND id <> ").bind(id);
+    }
+    Ok(db.fetch_scalar_i64(&sql).await? > 0)
+}
+
+/// The unique columns of `tokens`.
+#[derive(Debug, Clone, Copy)]
+pub enum TokenUnique {
+    /// `identifier`.
+    Identifier,
+    /// `managed`.
+    Managed,
+    /// `key_hash`.
+    KeyHash,
+}
+
+/// Column changes of a token; `None` leaves one alone.
+#[derive(Debug, Clone, Default)]
+pub struct TokenUpdate {
+    /// New identifier.
+    pub identifier: Option<String>,
+    /// New intent.
+    pub intent: Option<String>,
+    /// New description.
+    pub description: Option<String>,
+    /// New expiry.
+    pub expires: Option<Option<i64>>,
+    /// New expiring flag.
+    pub expiring: Option<bool>,
+    /// New managed marker.
+    pub managed: Option<Option<String>>,
+    /// New key: (hash, sealed).
+    pub key: Option<(String, String)>,
+}
+
+/// Applies `changes` to token `id`.
+pub async fn update(tx: &mut Tx, id: i64, changes: &TokenUpdate) -> Result<u64, StoreError> {
+    let mut sql = Sql::new("UPDATE tokens SET id = id");
+    if let Some(v) = &changes.identifier {
+        sql.push(", identifier = ").bind(v);
+    }
+    if let Some(v) = &changes.intent {
+        sql.push(", intent = ").bind(v);
+    }
+    if let Some(v) = &changes.description {
+        sql.push(", description = ").bind(v);
+    }
+    if let Some(v) = changes.expires {
+        sql.push(", expires = ").bind(v);
+    }
+    if let Some(v) = changes.expiring {
+        sql.push(", expiring = ").bind(v);
+    }
+    if let Some(v) = &changes.managed {
+        sql.push(", managed = ").bind(v.clone());
+    }
+    if let Some((hash, sealed)) = &changes.key {
+        sql.push(", key_hash = ")
+            .bind(hash)
+            .push(", key_sealed = ")
+            .bind(sealed);
+    }
+    sql.push(" WHERE id = ").bind(id);
+    tx.execute(&sql).await
+}
+
+/// Deletes token `id`.
+pub async fn delete(tx: &mut Tx, id: i64) -> Result<u64, StoreError> {
+    let mut sql = Sql::new("DELETE FROM tokens WHERE id = ");
+    sql.bind(id);
+    tx.execute(&sql).await
+}

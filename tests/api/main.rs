@@ -6,4 +6,5 @@ mod common;
 mod foundation;
 mod groups;
 mod schema;
+mod tokens;
 mod users;

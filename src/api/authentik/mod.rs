@@ -5,6 +5,7 @@ pub mod caller;
 pub mod groups;
 pub mod pagination;
 pub mod query;
+pub mod tokens;
 pub mod users;
 
 use std::sync::Arc;
@@ -15,5 +16,8 @@ use crate::app::AppState;
 
 /// Every `/api/v3/` route.
 pub fn routes() -> Router<Arc<AppState>> {
-    Router::new().merge(users::routes()).merge(groups::routes())
+    Router::new()
+        .merge(users::routes())
+        .merge(groups::routes())
+        .merge(tokens::routes())
 }

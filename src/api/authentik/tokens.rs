@@ -1,0 +1,435 @@
+//! `/api/v3/core/tokens/`: list, create, retrieve, update, partial update, destroy by
+//! `identifier`, `view_key`, `set_key`, `used_by`.
+
+use std::sync::{Arc, OnceLock};
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::middleware::map_response;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::caller::Caller;
+use super::pagination::{Envelope, PageRequest};
+use super::query::{choice_error, search_terms, Params};
+use super::users::{user_json, Include};
+use crate::api::allow;
+use crate::api::body::JsonBody;
+use crate::api::error::{json_response, ApiError};
+use crate::api::fields::{Input, Str};
+use crate::app::AppState;
+use crate::domain::authz::{authorize, Action, Principal};
+use crate::domain::error::Kind;
+use crate::domain::filter::{Cmp, Filter, Literal};
+use crate::domain::tokens::{
+    self, Intent, Token, TokenChanges, TokenField, TokenFilter, TokenSettings, TokenSort,
+};
+use crate::domain::{DomainError, FieldErrors, Timestamp};
+
+/// The tokens routes.
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route(
+            "/core/tokens/",
+            get(list)
+                .post(create)
+                .layer(map_response(allow("GET, POST, HEAD, OPTIONS"))),
+        )
+        .route(
+            "/core/tokens/{identifier}/",
+            get(retrieve)
+                .put(update)
+                .patch(partial_update)
+                .delete(destroy)
+                .layer(map_response(allow(
+                    "GET, PUT, PATCH, DELETE, HEAD, OPTIONS",
+                ))),
+        )
+        .route(
+            "/core/tokens/{identifier}/view_key/",
+            get(view_key).layer(map_response(allow("GET, HEAD, OPTIONS"))),
+        )
+        .route(
+            "/core/tokens/{identifier}/set_key/",
+            post(set_key).layer(map_response(allow("POST, OPTIONS"))),
+        )
+        .route(
+            "/core/tokens/{identifier}/used_by/",
+            get(used_by).layer(map_response(allow("GET, HEAD, OPTIONS"))),
+        )
+}
+
+fn denied(_: crate::domain::authz::Denied) -> ApiError {
+    ApiError::Domain(DomainError::Forbidden)
+}
+
+fn settings(state: &AppState) -> TokenSettings {
+    TokenSettings {
+        default_duration_seconds: state.config.token_duration_seconds,
+    }
+}
+
+#[derive(Serialize)]
+struct TokenOut<'a> {
+    pk: &'a str,
+    managed: Option<&'a str>,
+    identifier: &'a str,
+    intent: &'a str,
+    user: i64,
+    user_obj: Value,
+    description: &'a str,
+    expires: Option<String>,
+    expiring: bool,
+}
+
+fn token_out<'a>(token: &'a Token, install_id: &str, include: Include) -> TokenOut<'a> {
+    TokenOut {
+        pk: &token.uuid,
+        managed: token.managed.as_deref(),
+        identifier: &token.identifier,
+        intent: &token.intent,
+        user: token.user.id,
+        user_obj: user_json(&token.user, install_id, include),
+        description: &token.description,
+        expires: token.expires.map(Timestamp::to_drf),
+        expiring: token.expiring,
+    }
+}
+
+fn empty_autocomplete() -> &'static Value {
+    static EMPTY: OnceLock<Value> = OnceLock::new();
+    EMPTY.get_or_init(|| json!({}))
+}
+
+const ORDERABLE: [(&str, TokenSort); 8] = [
+    ("pk", TokenSort::Field(TokenField::Uuid)),
+    ("managed", TokenSort::Field(TokenField::Managed)),
+    ("identifier", TokenSort::Field(TokenField::Identifier)),
+    ("intent", TokenSort::Field(TokenField::Intent)),
+    ("user", TokenSort::Field(TokenField::UserId)),
+    ("description", TokenSort::Field(TokenField::Description)),
+    ("expires", TokenSort::Field(TokenField::Expires)),
+    ("expiring", TokenSort::Field(TokenField::Expiring)),
+];
+
+fn list_filter(caller: &Principal, params: &Params) -> Result<TokenFilter, ApiError> {
+    let mut parts: Vec<TokenFilter> = Vec::new();
+    let mut errors = FieldErrors::new();
+    // Visibility: everything with view_token, else one's own tokens.
+    if authorize(caller, Action::ViewAllTokens).is_err() {
+        parts.push(Filter::Compare(
+            TokenField::UserId,
+            Cmp::Eq,
+            Literal::Int(caller.user_id),
+        ));
+    }
+    for (param, field) in [
+        ("identifier", TokenField::Identifier),
+        ("user__username", TokenField::Username),
+        ("description", TokenField::Description),
+        ("managed", TokenField::Managed),
+    ] {
+        if let Some(v) = params.last(param).filter(|v| !v.is_empty()) {
+            parts.push(Filter::Compare(
+                field,
+                Cmp::Eq,
+                Literal::Text(v.to_string()),
+            ));
+        }
+    }
+    if let Some(v) = params.last("intent").filter(|v| !v.is_empty()) {
+        match Intent::parse(v) {
+            Some(i) => parts.push(Filter::Compare(
+                TokenField::Intent,
+                Cmp::Eq,
+                Literal::Text(i.as_str().to_string()),
+            )),
+            None => errors.add("intent", choice_error(v)),
+        }
+    }
+    if let Some(b) = params.boolean("expiring") {
+        parts.push(Filter::Compare(
+            TokenField::Expiring,
+            Cmp::Eq,
+            Literal::Bool(b),
+        ));
+    }
+    if let Some(v) = params.last("expires").filter(|v| !v.is_empty()) {
+        match Timestamp::parse(v) {
+            Some(t) => parts.push(Filter::Compare(
+                TokenField::Expires,
+                Cmp::Eq,
+                Literal::Time(t),
+            )),
+            None => errors.add("expires", "Enter a valid date/time."),
+        }
+    }
+    errors.into_result()?;
+    if let Some(search) = params.last("search") {
+        for term in search_terms(search) {
+            parts.push(Filter::Or(
+                [
+                    TokenField::Identifier,
+                    TokenField::Intent,
+                    TokenField::Username,
+                    TokenField::Description,
+                ]
+                .into_iter()
+                .map(|f| Filter::IContains(f, term.clone()))
+                .collect(),
+            ));
+        }
+    }
+    Ok(Filter::and(parts))
+}
+
+async fn list(
+    State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let params = Params::parse(query.as_deref());
+    let filter = list_filter(&caller, &params)?;
+    let mut sort = params.ordering(&ORDERABLE, TokenSort::Field(TokenField::Identifier));
+    if sort.len() == 1 && params.last("ordering").is_none() {
+        sort.push((
+            TokenSort::Field(TokenField::Expires),
+            crate::domain::filter::Direction::Asc,
+        ));
+    }
+    let pagination =
+        PageRequest::from_params(&params).resolve(tokens::count(&state.store, &filter).await?)?;
+    let rows = tokens::list(
+        &state.store,
+        &filter,
+        &sort,
+        pagination.limit,
+        pagination.offset,
+    )
+    .await?;
+    let include = Include::from_params(&params);
+    let envelope = Envelope {
+        pagination,
+        results: rows
+            .iter()
+            .map(|t| token_out(t, &state.install_id, include))
+            .collect(),
+        autocomplete: empty_autocomplete(),
+    };
+    Ok(json_response(StatusCode::OK, &envelope))
+}
+
+/// DRF's SlugField rule for identifiers.
+fn valid_slug(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// Reads the writable token fields (§6.2). `full` = POST/PUT: `identifier` is required.
+fn read_token_changes(body: JsonBody, full: bool) -> Result<(TokenChanges, FieldErrors), ApiError> {
+    let obj = body.into_object()?;
+    let mut input = Input::new(&obj);
+    let mut changes = TokenChanges::default();
+    if input.present("managed") {
+        changes.managed = input.nullable_string("managed", Str::TEXT);
+    }
+    if !full || input.require("identifier") {
+        changes.identifier = input.string("identifier", Str::REQUIRED_TEXT.max(255));
+        if let Some(id) = &changes.identifier {
+            if !valid_slug(id) {
+                input.errors.add("identifier", "Enter a valid \"slug\" consisting of letters, numbers, underscores or hyphens.");
+                changes.identifier = None;
+            }
+        }
+    }
+    changes.intent = input.choice("intent", Intent::parse);
+    changes.user = input.int("user");
+    changes.description = input.string("description", Str::TEXT);
+    changes.expires = input.datetime_or_null("expires");
+    changes.expiring = input.boolean("expiring");
+    Ok((changes, input.errors))
+}
+
+async fn create(
+    State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
+    RawQuery(query): RawQuery,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    authorize(&caller, Action::AddToken).map_err(denied)?;
+    let (changes, errors) = read_token_changes(body, true)?;
+    let (token, _key) = tokens::create(
+        &state.store,
+        &state.sealer,
+        &caller,
+        changes,
+        errors,
+        settings(&state),
+    )
+    .await?;
+    let include = Include::from_params(&Params::parse(query.as_deref()));
+    Ok(json_response(
+        StatusCode::CREATED,
+        &token_out(&token, &state.install_id, include),
+    ))
+}
+
+/// A token the caller may see; an invisible one reads as absent.
+async fn visible_token(
+    state: &AppState,
+    caller: &Principal,
+    identifier: &str,
+) -> Result<Token, ApiError> {
+    let token = tokens::get(&state.store, identifier).await?;
+    authorize(
+        caller,
+        Action::ViewToken {
+            owner: token.user.id,
+        },
+    )
+    .map_err(|_| ApiError::Domain(DomainError::NotFound(Kind::Token)))?;
+    Ok(token)
+}
+
+async fn retrieve(
+    State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
+    Path(identifier): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let token = visible_token(&state, &caller, &identifier).await?;
+    let include = Include::from_params(&Params::parse(query.as_deref()));
+    Ok(json_response(
+        StatusCode::OK,
+        &token_out(&token, &state.install_id, include),
+    ))
+}
+
+async fn write(
+    state: &AppState,
+    caller: &Principal,
+    identifier: &str,
+    query: Option<String>,
+    body: JsonBody,
+    full: bool,
+) -> Result<Response, ApiError> {
+    let current = visible_token(state, caller, identifier).await?;
+    authorize(
+        caller,
+        Action::ChangeToken {
+            owner: current.user.id,
+        },
+    )
+    .map_err(denied)?;
+    let (changes, errors) = read_token_changes(body, full)?;
+    let token = tokens::update(
+        &state.store,
+        &current.identifier,
+        changes,
+        errors,
+        settings(state),
+    )
+    .await?;
+    let include = Include::from_params(&Params::parse(query.as_deref()));
+    Ok(json_response(
+        StatusCode::OK,
+        &token_out(&token, &state.install_id, include),
+    ))
+}
+
+async fn update(
+    State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
+    Path(identifier): Path<String>,
+    RawQuery(query): RawQuery,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    write(&state, &caller, &identifier, query, body, true).await
+}
+
+async fn partial_update(
+    State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
+    Path(identifier): Path<String>,
+    RawQuery(query): RawQuery,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    write(&state, &caller, &identifier, query, body, false).await
+}
+
+async fn destroy(
+    State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
+    Path(identifier): Path<String>,
+) -> Result<Response, ApiError> {
+    let token = visible_token(&state, &caller, &identifier).await?;
+    authorize(
+        &caller,
+        Action::DeleteToken {
+            owner: token.user.id,
+        },
+    )
+    .map_err(denied)?;
+    tokens::delete(&state.store, &token.identifier).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn view_key(
+    State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
+    Path(identifier): Path<String>,
+) -> Result<Response, ApiError> {
+    let token = visible_token(&state, &caller, &identifier).await?;
+    authorize(
+        &caller,
+        Action::ViewTokenKey {
+            owner: token.user.id,
+        },
+    )
+    .map_err(denied)?;
+    let key = tokens::view_key(&state.store, &state.sealer, &token.identifier).await?;
+    Ok(json_response(StatusCode::OK, &json!({ "key": key })))
+}
+
+async fn set_key(
+    State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
+    Path(identifier): Path<String>,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    let token = visible_token(&state, &caller, &identifier).await?;
+    authorize(
+        &caller,
+        Action::SetTokenKey {
+            owner: token.user.id,
+        },
+    )
+    .map_err(denied)?;
+    let obj = body.into_object()?;
+    let mut input = Input::new(&obj);
+    let key = if input.require("key") {
+        input.string("key", Str::REQUIRED_TEXT)
+    } else {
+        None
+    };
+    input.errors.into_result()?;
+    let Some(key) = key else {
+        return Err(ApiError::EmptyBadRequest);
+    };
+    tokens::set_key(&state.store, &state.sealer, &token.identifier, &key).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Nothing in gatehouse references a token, so this is always empty.
+async fn used_by(
+    State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
+    Path(identifier): Path<String>,
+) -> Result<Response, ApiError> {
+    visible_token(&state, &caller, &identifier).await?;
+    Ok(json_response(StatusCode::OK, &Vec::<Value>::new()))
+}

@@ -1,0 +1,501 @@
+//! API tokens: creation rules (intents, expiry, ownership), changes, key viewing and setting.
+//! Keys are generated here, stored as a lookup hash plus a sealed copy, never in plain text.
+
+use super::authz::Principal;
+use super::error::{FieldErrors, Kind};
+use super::filter::{Direction, Filter};
+use super::users::{self, User, UserField};
+use super::{DomainError, Timestamp};
+use crate::auth::keys::{self, Sealer};
+use crate::store::tokens::{self as store_tokens, TokenRow, TokenUnique};
+use crate::store::{groups as store_groups, Store};
+
+/// What a token is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intent {
+    /// E-mail verification links (system only).
+    Verification,
+    /// Bearer API access.
+    Api,
+    /// Recovery links (system only).
+    Recovery,
+    /// An application password (never a Bearer key).
+    AppPassword,
+}
+
+impl Intent {
+    /// Wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Intent::Verification => "verification",
+            Intent::Api => "api",
+            Intent::Recovery => "recovery",
+            Intent::AppPassword => "app_password",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Intent> {
+        [
+            Intent::Verification,
+            Intent::Api,
+            Intent::Recovery,
+            Intent::AppPassword,
+        ]
+        .into_iter()
+        .find(|i| i.as_str() == s)
+    }
+}
+
+/// A token as the dialects show it (with its owner).
+#[derive(Debug, Clone)]
+pub struct Token {
+    /// Integer id (AWX).
+    pub id: i64,
+    /// UUID (authentik's pk).
+    pub uuid: String,
+    /// Unique slug.
+    pub identifier: String,
+    /// Intent (wire name).
+    pub intent: String,
+    /// Owner.
+    pub user: User,
+    /// Description.
+    pub description: String,
+    /// Expiry.
+    pub expires: Option<Timestamp>,
+    /// Whether the expiry applies.
+    pub expiring: bool,
+    /// Managed marker.
+    pub managed: Option<String>,
+    /// Creation time.
+    pub created: Timestamp,
+}
+
+impl Token {
+    /// Expired: expiring and past its expiry. Expired tokens stay listed but never authenticate.
+    pub fn is_expired(&self) -> bool {
+        self.expiring && self.expires.is_some_and(|e| e < Timestamp::now())
+    }
+}
+
+/// Filterable token fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenField {
+    /// Integer id.
+    Id,
+    /// UUID.
+    Uuid,
+    /// Identifier.
+    Identifier,
+    /// Intent.
+    Intent,
+    /// Owner id.
+    UserId,
+    /// Owner username.
+    Username,
+    /// Description.
+    Description,
+    /// Expiry.
+    Expires,
+    /// Expiring flag.
+    Expiring,
+    /// Managed marker.
+    Managed,
+}
+
+/// Tokens have no relation filters.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TokenRel {}
+
+/// A filter over tokens.
+pub type TokenFilter = Filter<TokenField, TokenRel>;
+
+/// Sort keys for tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenSort {
+    /// A column.
+    Field(TokenField),
+}
+
+/// Requested token changes; `None` leaves a field alone.
+#[derive(Debug, Clone, Default)]
+pub struct TokenChanges {
+    /// Identifier.
+    pub identifier: Option<String>,
+    /// Intent.
+    pub intent: Option<Intent>,
+    /// Owner id.
+    pub user: Option<i64>,
+    /// Description.
+    pub description: Option<String>,
+    /// Expiry (inner `None` = none).
+    pub expires: Option<Option<Timestamp>>,
+    /// Expiring flag.
+    pub expiring: Option<bool>,
+    /// Managed marker (inner `None` = none).
+    pub managed: Option<Option<String>>,
+}
+
+/// Settings that shape token expiry.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenSettings {
+    /// Lifetime of api tokens and the default cap of app passwords, seconds.
+    pub default_duration_seconds: i64,
+}
+
+/// Field order of authentik's token serializer, for error bodies.
+pub const FIELD_ORDER: [&str; 8] = [
+    "managed",
+    "identifier",
+    "intent",
+    "user",
+    "description",
+    "expires",
+    "expiring",
+    "key",
+];
+
+/// Attribute that forces `expiring` on tokens a non-superuser creates.
+pub const TOKEN_EXPIRES_ATTRIBUTE: &str = "goauthentik.io/user/token-expires";
+/// Attribute that caps app-password lifetimes.
+pub const TOKEN_MAX_LIFETIME_ATTRIBUTE: &str = "goauthentik.io/user/token-maximum-lifetime";
+
+async fn check_unique(
+    tx: &mut crate::store::Tx,
+    changes: &TokenChanges,
+    except: Option<i64>,
+    errors: &mut FieldErrors,
+) -> Result<(), DomainError> {
+    if let (Some(identifier), false) = (&changes.identifier, errors.has("identifier")) {
+        if store_tokens::taken(tx, TokenUnique::Identifier, identifier, except).await? {
+            errors.add_code(
+                "identifier",
+                "unique",
+                "Token with this identifier already exists.",
+            );
+        }
+    }
+    if let (Some(Some(managed)), false) = (&changes.managed, errors.has("managed")) {
+        if store_tokens::taken(tx, TokenUnique::Managed, managed, except).await? {
+            errors.add_code(
+                "managed",
+                "unique",
+                "Token with this Managed by authentik already exists.",
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Object-level rules (§6.2): intents, and app-password expiry under the owner's cap.
+fn check_intent_and_expiry(
+    changes: &mut TokenChanges,
+    intent: Intent,
+    owner: &User,
+    settings: TokenSettings,
+    errors: &mut FieldErrors,
+    now: Timestamp,
+) {
+    if !matches!(intent, Intent::Api | Intent::AppPassword) && !errors.has("intent") {
+        errors.add("intent", format!("Invalid intent {}", intent.as_str()));
+        return;
+    }
+    if intent == Intent::AppPassword {
+        let cap_seconds = owner
+            .attributes
+            .get(TOKEN_MAX_LIFETIME_ATTRIBUTE)
+            .and_then(|v| v.as_str())
+            .and_then(crate::config::parse_duration)
+            .unwrap_or(settings.default_duration_seconds);
+        let cap = now.plus_seconds(cap_seconds);
+        if let Some(Some(expires)) = changes.expires {
+            if expires > cap && !errors.has("expires") {
+                errors.add(
+                    "expires",
+                    format!(
+                        "Token expires exceeds maximum lifetime ({} UTC).",
+                        cap.to_python_str()
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// Creates a token for `caller` (non-superusers always own their tokens and follow their own
+/// `token-expires` attribute). Returns the token and its new key.
+pub async fn create(
+    store: &Store,
+    sealer: &Sealer,
+    caller: &Principal,
+    mut changes: TokenChanges,
+    mut errors: FieldErrors,
+    settings: TokenSettings,
+) -> Result<(Token, String), DomainError> {
+    let now = Timestamp::now();
+    let caller_user = users::get(store, caller.user_id).await?;
+    let owner_id = if caller.is_superuser {
+        changes.user.unwrap_or(caller.user_id)
+    } else {
+        caller.user_id
+    };
+    if !caller.is_superuser {
+        let forced = caller_user
+            .attributes
+            .get(TOKEN_EXPIRES_ATTRIBUTE)
+            .and_then(|v| v.as_bool())
+            .unwrap_or(true);
+        changes.expiring = Some(forced);
+    }
+    let owner = if owner_id == caller.user_id {
+        Some(caller_user)
+    } else {
+        match users::get(store, owner_id).await {
+            Ok(u) => Some(u),
+            Err(DomainError::NotFound(_)) => {
+                if !errors.has("user") {
+                    errors.add_code(
+                        "user",
+                        "does_not_exist",
+                        format!("Invalid pk \"{owner_id}\" - object does not exist."),
+                    );
+                }
+                None
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let intent = changes.intent.unwrap_or(Intent::Api);
+    if let Some(owner) = &owner {
+        check_intent_and_expiry(&mut changes, intent, owner, settings, &mut errors, now);
+    }
+    let key = keys::generate_key();
+    let key_sealed = sealer
+        .seal(&key)
+        .map_err(|e| DomainError::Internal(e.to_string()))?;
+    let mut tx = store.begin().await?;
+    check_unique(&mut tx, &changes, None, &mut errors).await?;
+    errors.sort_by_order(&FIELD_ORDER);
+    errors.into_result()?;
+    let expiring = changes.expiring.unwrap_or(true);
+    let default_expiry = now.plus_seconds(settings.default_duration_seconds);
+    let expires = match intent {
+        // The client's expiry is discarded for api tokens (spec §6.2).
+        Intent::Api => Some(default_expiry),
+        _ => changes
+            .expires
+            .unwrap_or(None)
+            .or(expiring.then_some(default_expiry)),
+    };
+    let row = store_tokens::NewToken {
+        uuid: uuid::Uuid::new_v4().to_string(),
+        identifier: changes.identifier.clone().unwrap_or_default(),
+        key_hash: keys::lookup_hash(&key),
+        key_sealed,
+        intent: intent.as_str().to_string(),
+        user_id: owner_id,
+        description: changes.description.clone().unwrap_or_default(),
+        expires: expires.map(|t| t.0),
+        expiring,
+        managed: changes.managed.clone().flatten(),
+        created: now.0,
+    };
+    let id = store_tokens::insert(&mut tx, &row).await?;
+    tx.commit().await?;
+    Ok((get_by_id(store, id).await?, key))
+}
+
+/// Changes a token. Deviations 1 and 2: without `user` the owner stays; without `expires` the
+/// expiry stays; without `intent` the intent stays.
+pub async fn update(
+    store: &Store,
+    identifier: &str,
+    mut changes: TokenChanges,
+    mut errors: FieldErrors,
+    settings: TokenSettings,
+) -> Result<Token, DomainError> {
+    let now = Timestamp::now();
+    let current = get(store, identifier).await?;
+    if let Some(user) = changes.user {
+        if user != current.user.id && !errors.has("user") {
+            errors.add("user", "User cannot be changed");
+        }
+    }
+    let intent = changes
+        .intent
+        .unwrap_or_else(|| Intent::parse(&current.intent).unwrap_or(Intent::Api));
+    if changes.intent.is_some() || changes.expires.is_some() {
+        check_intent_and_expiry(
+            &mut changes,
+            intent,
+            &current.user,
+            settings,
+            &mut errors,
+            now,
+        );
+    }
+    let mut tx = store.begin().await?;
+    check_unique(&mut tx, &changes, Some(current.id), &mut errors).await?;
+    errors.sort_by_order(&FIELD_ORDER);
+    errors.into_result()?;
+    let expires = match (intent, changes.expires) {
+        (_, None) => None,
+        // An api token's expiry cannot be chosen: sending one renews it from now.
+        (Intent::Api, Some(_)) => Some(Some(now.plus_seconds(settings.default_duration_seconds).0)),
+        (_, Some(e)) => Some(e.map(|t| t.0)),
+    };
+    let update = store_tokens::TokenUpdate {
+        identifier: changes.identifier.clone(),
+        intent: changes.intent.map(|i| i.as_str().to_string()),
+        description: changes.description.clone(),
+        expires,
+        expiring: changes.expiring,
+        managed: changes.managed.clone(),
+        key: None,
+    };
+    store_tokens::update(&mut tx, current.id, &update).await?;
+    tx.commit().await?;
+    let identifier = changes.identifier.as_deref().unwrap_or(identifier);
+    get(store, identifier).await
+}
+
+/// Deletes a token.
+pub async fn delete(store: &Store, identifier: &str) -> Result<(), DomainError> {
+    let mut tx = store.begin().await?;
+    let row = store_tokens::by_identifier(&mut tx, identifier)
+        .await?
+        .ok_or(DomainError::NotFound(Kind::Token))?;
+    store_tokens::delete(&mut tx, row.id).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The plain key of a token (works for expired tokens too).
+pub async fn view_key(
+    store: &Store,
+    sealer: &Sealer,
+    identifier: &str,
+) -> Result<String, DomainError> {
+    let mut db = store;
+    let row = store_tokens::by_identifier(&mut db, identifier)
+        .await?
+        .ok_or(DomainError::NotFound(Kind::Token))?;
+    sealer.open(&row.key_sealed).map_err(|_| {
+        DomainError::Internal(format!(
+            "token {} cannot be unsealed with this secret key",
+            row.uuid
+        ))
+    })
+}
+
+/// Replaces a token's key. Deviation 6: a key another token uses is refused.
+pub async fn set_key(
+    store: &Store,
+    sealer: &Sealer,
+    identifier: &str,
+    key: &str,
+) -> Result<(), DomainError> {
+    let hash = keys::lookup_hash(key);
+    let sealed = sealer
+        .seal(key)
+        .map_err(|e| DomainError::Internal(e.to_string()))?;
+    let mut tx = store.begin().await?;
+    let row = store_tokens::by_identifier(&mut tx, identifier)
+        .await?
+        .ok_or(DomainError::NotFound(Kind::Token))?;
+    if store_tokens::taken(&mut tx, TokenUnique::KeyHash, &hash, Some(row.id)).await? {
+        return Err(DomainError::Invalid(FieldErrors::single(
+            "key",
+            "This key is already used by another token.",
+        )));
+    }
+    let update = store_tokens::TokenUpdate {
+        key: Some((hash, sealed)),
+        ..Default::default()
+    };
+    store_tokens::update(&mut tx, row.id, &update).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The token with this identifier.
+pub async fn get(store: &Store, identifier: &str) -> Result<Token, DomainError> {
+    let mut db = store;
+    let row = store_tokens::by_identifier(&mut db, identifier)
+        .await?
+        .ok_or(DomainError::NotFound(Kind::Token))?;
+    hydrate(store, vec![row])
+        .await?
+        .pop()
+        .ok_or(DomainError::NotFound(Kind::Token))
+}
+
+/// The token with this integer id.
+pub async fn get_by_id(store: &Store, id: i64) -> Result<Token, DomainError> {
+    let mut db = store;
+    let row = store_tokens::by_id(&mut db, id)
+        .await?
+        .ok_or(DomainError::NotFound(Kind::Token))?;
+    hydrate(store, vec![row])
+        .await?
+        .pop()
+        .ok_or(DomainError::NotFound(Kind::Token))
+}
+
+/// How many tokens match.
+pub async fn count(store: &Store, filter: &TokenFilter) -> Result<i64, DomainError> {
+    Ok(store_tokens::count(store, filter).await?)
+}
+
+/// One page of matching tokens with their owners.
+pub async fn list(
+    store: &Store,
+    filter: &TokenFilter,
+    sort: &[(TokenSort, Direction)],
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<Token>, DomainError> {
+    let rows = store_tokens::page(store, filter, sort, limit, offset).await?;
+    hydrate(store, rows).await
+}
+
+/// Whether a user id exists (for the `user` field of a token).
+pub async fn user_exists(store: &Store, id: i64) -> Result<bool, DomainError> {
+    let mut db = store;
+    Ok(!store_groups::existing_user_ids(&mut db, &[id])
+        .await?
+        .is_empty())
+}
+
+async fn hydrate(store: &Store, rows: Vec<TokenRow>) -> Result<Vec<Token>, DomainError> {
+    let mut owner_ids: Vec<i64> = rows.iter().map(|r| r.user_id).collect();
+    owner_ids.sort_unstable();
+    owner_ids.dedup();
+    let filter = Filter::In(
+        UserField::Id,
+        owner_ids
+            .iter()
+            .map(|id| super::filter::Literal::Int(*id))
+            .collect(),
+    );
+    let owners = users::list(store, &filter, &[], owner_ids.len().max(1) as i64, 0).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| {
+            let user = owners.iter().find(|u| u.id == row.user_id)?.clone();
+            Some(Token {
+                id: row.id,
+                uuid: row.uuid,
+                identifier: row.identifier,
+                intent: row.intent,
+                user,
+                description: row.description,
+                expires: row.expires.map(Timestamp),
+                expiring: row.expiring,
+                managed: row.managed,
+                created: Timestamp(row.created),
+            })
+        })
+        .collect())
+}
