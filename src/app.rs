@@ -9,6 +9,7 @@ use std::sync::Arc;
 use rand::RngCore;
 use tokio::net::TcpListener;
 
+use crate::auth::bearer::PrincipalCache;
 use crate::auth::keys::Sealer;
 use crate::config::Config;
 use crate::domain::bootstrap::{self, BootstrapValues, Outcome};
@@ -24,6 +25,8 @@ pub struct AppState {
     pub install_id: String,
     /// The configuration it runs with.
     pub config: Config,
+    /// Token → principal cache (invalidated by every committed write).
+    pub principals: PrincipalCache,
 }
 
 /// Start-up failures, each with a message an operator can act on.
@@ -75,15 +78,51 @@ pub async fn prepare(config: Config) -> Result<Prepared, StartError> {
             generated_token,
         } => (install_id, generated_token),
     };
+    if let crate::store::Pools::Postgres(pool) = store.pools() {
+        spawn_change_listener(pool.clone(), store.changes().clone());
+    }
     Ok(Prepared {
         state: Arc::new(AppState {
             store,
             sealer,
             install_id,
             config,
+            principals: PrincipalCache::default(),
         }),
         generated_token,
     })
+}
+
+/// Follows other instances' writes (PostgreSQL LISTEN/NOTIFY) so this instance's caches drop
+/// what they changed. While the feed is down, caches are bypassed rather than trusted.
+fn spawn_change_listener(pool: sqlx::PgPool, changes: Arc<crate::store::Changes>) {
+    tokio::spawn(async move {
+        loop {
+            changes.set_feed_down(true);
+            match sqlx::postgres::PgListener::connect_with(&pool).await {
+                Ok(mut listener) => {
+                    if listener.listen(crate::store::CHANGES_CHANNEL).await.is_ok() {
+                        changes.set_feed_down(false);
+                        // `try_recv` answers None when the connection dropped: notifications may
+                        // have been missed, so the feed goes down until it is back.
+                        while listener
+                            .try_recv()
+                            .await
+                            .map(|n| n.is_some())
+                            .unwrap_or(false)
+                        {
+                            changes.bump();
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "change feed unavailable; caches bypassed"),
+            }
+            if pool.is_closed() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+    });
 }
 
 /// The instance secret: configured, or on SQLite the `secret.key` beside the database (created

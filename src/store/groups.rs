@@ -491,7 +491,7 @@ pub async fn remove_member(tx: &mut Tx, group_id: i64, user_id: i64) -> Result<(
 /// Serialises changes to the group hierarchy across PostgreSQL transactions, so two concurrent
 /// parent changes cannot together form a cycle (SQLite's single writer already serialises).
 pub async fn lock_hierarchy(tx: &mut Tx) -> Result<(), StoreError> {
-    if let Tx::Postgres(_) = tx {
+    if tx.dialect() == super::Dialect::Postgres {
         tx.execute(&Sql::new("SELECT pg_advisory_xact_lock(7300418)"))
             .await?;
     }

@@ -31,7 +31,7 @@ pub async fn create_install_id(
 /// Serialises bootstrap between instances starting at once (PostgreSQL); SQLite's single
 /// writer already does.
 pub async fn lock_bootstrap(tx: &mut Tx) -> Result<(), StoreError> {
-    if let Tx::Postgres(_) = tx {
+    if tx.dialect() == super::Dialect::Postgres {
         tx.execute(&Sql::new("SELECT pg_advisory_xact_lock(7300417)"))
             .await?;
     }

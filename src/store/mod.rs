@@ -10,6 +10,8 @@ pub mod tokens;
 pub mod users;
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow};
@@ -282,9 +284,51 @@ pub enum Dialect {
     Postgres,
 }
 
+/// Counts committed writes, so caches of derived data (token → principal) know when they may
+/// be stale. On PostgreSQL every instance's counter also moves when another instance writes
+/// (LISTEN/NOTIFY); while that feed is down, `trustworthy` is false and caches must not serve.
+#[derive(Debug, Default)]
+pub struct Changes {
+    epoch: AtomicU64,
+    feed_down: AtomicBool,
+}
+
+impl Changes {
+    /// The current write epoch.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Records that something changed.
+    pub fn bump(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Whether cached data may be served (false while another instance's writes could be missed).
+    pub fn trustworthy(&self) -> bool {
+        !self.feed_down.load(Ordering::Acquire)
+    }
+
+    /// Marks the cross-instance feed as up or down.
+    pub fn set_feed_down(&self, down: bool) {
+        self.feed_down.store(down, Ordering::Release);
+        self.bump();
+    }
+}
+
+/// The channel PostgreSQL instances announce committed writes on.
+pub const CHANGES_CHANNEL: &str = "gatehouse_changes";
+
+/// The database: the backend's pools plus the write-epoch every commit advances.
+#[derive(Clone)]
+pub struct Store {
+    pools: Pools,
+    changes: Arc<Changes>,
+}
+
 /// Which backend a database URL selects, and the pools to reach it.
 #[derive(Clone)]
-pub enum Store {
+pub enum Pools {
     /// SQLite: many readers, one writer (SQLite serialises writes anyway; one connection avoids
     /// writers queueing on `busy_timeout`).
     Sqlite {
@@ -300,12 +344,12 @@ pub enum Store {
 /// Runs `$body` with `$conn` bound to the right executor and `$args` to the right arguments.
 macro_rules! on_backend {
     ($self:expr, $sql:expr, |$conn:ident, $args:ident| $body:expr, |$pconn:ident, $pargs:ident| $pbody:expr) => {
-        match $self {
-            Store::Sqlite { read: $conn, .. } => {
+        match &$self.pools {
+            Pools::Sqlite { read: $conn, .. } => {
                 let $args = $sql.sqlite_args()?;
                 $body
             }
-            Store::Postgres($pconn) => {
+            Pools::Postgres($pconn) => {
                 let $pargs = $sql.pg_args()?;
                 $pbody
             }
@@ -325,7 +369,10 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(5))
                 .connect_with(options)
                 .await?;
-            Ok(Store::Postgres(pool))
+            Ok(Store {
+                pools: Pools::Postgres(pool),
+                changes: Arc::default(),
+            })
         } else if let Some(path) = url
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
@@ -361,7 +408,10 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(5))
                 .connect_with(options.read_only(false))
                 .await?;
-            Ok(Store::Sqlite { read, write })
+            Ok(Store {
+                pools: Pools::Sqlite { read, write },
+                changes: Arc::default(),
+            })
         } else {
             Err(StoreError::Config(format!(
                 "database URL must start with sqlite:// or postgres:// (got {})",
@@ -372,12 +422,12 @@ impl Store {
 
     /// Applies the embedded migrations of this backend.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite { write, .. } => SQLITE_MIGRATOR
+        match &self.pools {
+            Pools::Sqlite { write, .. } => SQLITE_MIGRATOR
                 .run(write)
                 .await
                 .map_err(|e| StoreError::Other(e.to_string())),
-            Store::Postgres(pool) => {
+            Pools::Postgres(pool) => {
                 // Several instances may start at once: the migrator takes an advisory lock.
                 POSTGRES_MIGRATOR
                     .run(pool)
@@ -389,10 +439,20 @@ impl Store {
 
     /// Which SQL dialect this store speaks.
     pub fn dialect(&self) -> Dialect {
-        match self {
-            Store::Sqlite { .. } => Dialect::Sqlite,
-            Store::Postgres(_) => Dialect::Postgres,
+        match self.pools {
+            Pools::Sqlite { .. } => Dialect::Sqlite,
+            Pools::Postgres(_) => Dialect::Postgres,
         }
+    }
+
+    /// The backend's pools.
+    pub fn pools(&self) -> &Pools {
+        &self.pools
+    }
+
+    /// The write epoch shared with every transaction of this store.
+    pub fn changes(&self) -> &Arc<Changes> {
+        &self.changes
     }
 
     /// Answers whether the database responds.
@@ -404,12 +464,12 @@ impl Store {
 
     /// Closes every connection.
     pub async fn close(&self) {
-        match self {
-            Store::Sqlite { read, write } => {
+        match &self.pools {
+            Pools::Sqlite { read, write } => {
                 read.close().await;
                 write.close().await;
             }
-            Store::Postgres(pool) => pool.close().await,
+            Pools::Postgres(pool) => pool.close().await,
         }
     }
 
@@ -457,10 +517,14 @@ impl Store {
 
     /// Starts a write transaction.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        match self {
-            Store::Sqlite { write, .. } => Ok(Tx::Sqlite(write.begin().await?)),
-            Store::Postgres(pool) => Ok(Tx::Postgres(pool.begin().await?)),
-        }
+        let inner = match &self.pools {
+            Pools::Sqlite { write, .. } => TxInner::Sqlite(write.begin().await?),
+            Pools::Postgres(pool) => TxInner::Postgres(pool.begin().await?),
+        };
+        Ok(Tx {
+            inner,
+            changes: self.changes.clone(),
+        })
     }
 }
 
@@ -508,8 +572,14 @@ impl Reader for Tx {
     }
 }
 
-/// A write transaction on either backend. Dropped without `commit`, it rolls back.
-pub enum Tx {
+/// A write transaction on either backend. Dropped without `commit`, it rolls back; a commit
+/// advances the store's write epoch (and on PostgreSQL tells the other instances).
+pub struct Tx {
+    inner: TxInner,
+    changes: Arc<Changes>,
+}
+
+enum TxInner {
     /// SQLite transaction on the single write connection.
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
     /// PostgreSQL transaction.
@@ -518,13 +588,13 @@ pub enum Tx {
 
 macro_rules! on_tx {
     ($self:expr, $sql:expr, |$conn:ident, $args:ident| $body:expr) => {
-        match $self {
-            Tx::Sqlite(tx) => {
+        match &mut $self.inner {
+            TxInner::Sqlite(tx) => {
                 let $args = $sql.sqlite_args()?;
                 let $conn = &mut **tx;
                 $body
             }
-            Tx::Postgres(tx) => {
+            TxInner::Postgres(tx) => {
                 let $args = $sql.pg_args()?;
                 let $conn = &mut **tx;
                 $body
@@ -536,9 +606,9 @@ macro_rules! on_tx {
 impl Tx {
     /// Which SQL dialect this transaction speaks.
     pub fn dialect(&self) -> Dialect {
-        match self {
-            Tx::Sqlite(_) => Dialect::Sqlite,
-            Tx::Postgres(_) => Dialect::Postgres,
+        match self.inner {
+            TxInner::Sqlite(_) => Dialect::Sqlite,
+            TxInner::Postgres(_) => Dialect::Postgres,
         }
     }
 
@@ -585,11 +655,22 @@ impl Tx {
     }
 
     /// Makes every change of the transaction durable.
-    pub async fn commit(self) -> Result<(), StoreError> {
-        match self {
-            Tx::Sqlite(tx) => tx.commit().await?,
-            Tx::Postgres(tx) => tx.commit().await?,
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        if self.dialect() == Dialect::Postgres {
+            // Delivered to every listening instance when (and only if) the commit succeeds.
+            self.execute(&Sql::raw(
+                "SELECT pg_notify($1, '')",
+                vec![CHANGES_CHANNEL.into()],
+            ))
+            .await?;
         }
+        let result = match self.inner {
+            TxInner::Sqlite(tx) => tx.commit().await,
+            TxInner::Postgres(tx) => tx.commit().await,
+        };
+        // Bump even when the commit's outcome is unknown: a stale cache entry is the risk.
+        self.changes.bump();
+        result?;
         Ok(())
     }
 }

@@ -127,6 +127,23 @@ impl TestServer {
         }
     }
 
+    /// The configuration a second instance on the same database would use.
+    pub fn config(&self) -> Config {
+        let mut config = self.server.as_ref().expect("running").state.config.clone();
+        config.listen = "127.0.0.1:0".parse().expect("addr");
+        config
+    }
+
+    /// The directory's install id.
+    pub fn install_id(&self) -> String {
+        self.server
+            .as_ref()
+            .expect("running")
+            .state
+            .install_id
+            .clone()
+    }
+
     /// Stops the server and removes its database.
     pub async fn finish(mut self) {
         if let Some(server) = self.server.take() {

@@ -236,3 +236,87 @@ async fn second_start_changes_nothing() {
 
 #[allow(dead_code)]
 fn _uses(_: &TestServer) {}
+
+/// Two instances on one PostgreSQL database: a change made through one is seen by the other's
+/// token cache within a second (LISTEN/NOTIFY), and bootstrap ran once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn second_instance_sees_revocations() {
+    let Some(admin_url) = crate::common::postgres_url() else {
+        eprintln!("GATEHOUSE_TEST_DATABASE_URL unset: multi-instance test not run");
+        return;
+    };
+    let first = TestServer::start(crate::common::Backend::Postgres).await;
+    let config = first.config();
+    let second = gatehouse::app::RunningServer::start(config)
+        .await
+        .expect("second instance starts");
+    assert_eq!(
+        second.state.install_id,
+        first.install_id(),
+        "one directory, one install id"
+    );
+    let base2 = format!("http://{}", second.addr);
+    let client = reqwest::Client::new();
+
+    // A user with a token, used through the second instance (filling its cache).
+    let user = first
+        .post(
+            "/api/v3/core/users/",
+            &json!({"username": "roamer", "name": "Roamer"}),
+        )
+        .await
+        .body;
+    first
+        .post(
+            "/api/v3/core/tokens/",
+            &json!({"identifier": "roamer-api", "user": user["pk"], "expiring": false}),
+        )
+        .await;
+    let key = first
+        .get("/api/v3/core/tokens/roamer-api/view_key/")
+        .await
+        .body["key"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let me = |k: String| {
+        let client = client.clone();
+        let url = format!("{base2}/api/v3/core/users/me/");
+        async move {
+            client
+                .get(url)
+                .bearer_auth(k)
+                .send()
+                .await
+                .map(|r| r.status())
+                .ok()
+        }
+    };
+    assert_eq!(me(key.clone()).await, Some(StatusCode::OK));
+    assert_eq!(me(key.clone()).await, Some(StatusCode::OK));
+
+    // Deactivate through the first instance; the second refuses within a second.
+    first
+        .patch(
+            &format!("/api/v3/core/users/{}/", user["pk"]),
+            &json!({"is_active": false}),
+        )
+        .await;
+    let mut refused = false;
+    for _ in 0..20 {
+        if me(key.clone()).await == Some(StatusCode::FORBIDDEN) {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        refused,
+        "the second instance kept accepting a deactivated user's token"
+    );
+    let admins = first.get("/api/v3/core/users/?username=akadmin").await;
+    assert_eq!(admins.body["pagination"]["count"], 1);
+    let _ = admin_url;
+    second.stop().await;
+    first.finish().await;
+}

@@ -17,7 +17,7 @@ async fn sqlite_schema() -> Schema {
         .await
         .expect("open sqlite");
     store.migrate().await.expect("migrate sqlite");
-    let Store::Sqlite { read, .. } = &store else {
+    let gatehouse::store::Pools::Sqlite { read, .. } = store.pools() else {
         panic!("sqlite store")
     };
     let tables = sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx%'")

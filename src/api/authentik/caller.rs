@@ -36,7 +36,7 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
         let key = bearer_key(parts).ok_or(ApiError::Domain(DomainError::Unauthenticated))?;
-        let principal = bearer::authenticate(&state.store, &key).await?;
+        let principal = bearer::authenticate(&state.store, &state.principals, &key).await?;
         Ok(Caller(principal))
     }
 }
