@@ -25,6 +25,9 @@ CREATE TABLE users (
     date_joined          BIGINT  NOT NULL,
     password_change_date BIGINT  NOT NULL,
     last_updated         BIGINT  NOT NULL,
+    -- Unicode-lowercased "username␟name␟email␟uuid" for case-insensitive search (SQL LOWER()
+    -- folds ASCII only under COLLATE "C").
+    search_text          TEXT    COLLATE "C" NOT NULL DEFAULT '',
     CONSTRAINT users__uuid__key UNIQUE (uuid),
     CONSTRAINT users__username__key UNIQUE (username)
 );

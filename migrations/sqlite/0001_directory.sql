@@ -24,6 +24,9 @@ CREATE TABLE users (
     date_joined          INTEGER NOT NULL,
     password_change_date INTEGER NOT NULL,
     last_updated         INTEGER NOT NULL,
+    -- Unicode-lowercased "username␟name␟email␟uuid" for case-insensitive search (SQL LOWER()
+    -- folds ASCII only on both backends).
+    search_text          TEXT    NOT NULL DEFAULT '',
     CONSTRAINT users__uuid__key UNIQUE (uuid),
     CONSTRAINT users__username__key UNIQUE (username)
 );

@@ -193,6 +193,8 @@ pub enum UserRel {
     RoleNames(Vec<String>),
     /// Holds a role with one of these uuids.
     RoleUuids(Vec<String>),
+    /// Case-insensitive (Unicode) substring of username, name, email or uuid.
+    SearchTerm(String),
     /// Direct member of a superuser group (authentik's `is_superuser` filter).
     DirectSuperuser(bool),
     /// Superuser through any group or ancestor.
@@ -494,6 +496,17 @@ pub async fn update(
         path: changes.path.clone(),
         attributes: changes.attributes.as_ref().map(attributes_text),
         last_login: changes.last_login.map(|t| t.map(|t| t.0)),
+        search_text: (changes.username.is_some()
+            || changes.name.is_some()
+            || changes.email.is_some())
+        .then(|| {
+            store_users::search_text(
+                changes.username.as_deref().unwrap_or(&current.username),
+                changes.name.as_deref().unwrap_or(&current.name),
+                changes.email.as_deref().unwrap_or(&current.email),
+                &current.uuid,
+            )
+        }),
     };
     if store_users::update(&mut tx, id, &update, now).await? == 0 {
         return Err(DomainError::NotFound(Kind::User));

@@ -96,6 +96,11 @@ impl Schema for UserSchema {
                 out.push("EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = u.id AND r.uuid IN ");
                 out.bind_list(uuids.iter()).push(")");
             }
+            UserRel::SearchTerm(term) => {
+                out.push("u.search_text LIKE ")
+                    .bind(format!("%{}%", filter::escape_like(&search_fold(term))))
+                    .push(" ESCAPE '\\'");
+            }
             UserRel::DirectSuperuser(wanted) => {
                 out.push(if *wanted { "EXISTS" } else { "NOT EXISTS" });
                 out.push(" (SELECT 1 FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = u.id AND g.is_superuser = TRUE)");
@@ -281,6 +286,23 @@ pub async fn superusers<R: Reader>(db: &mut R, user_ids: &[i64]) -> Result<Vec<i
         .collect())
 }
 
+/// Case folding used for search: Unicode lowercase, separator characters removed.
+pub fn search_fold(text: &str) -> String {
+    text.to_lowercase().replace(SEARCH_SEPARATOR, "")
+}
+
+const SEARCH_SEPARATOR: char = '\u{1f}';
+
+/// The `search_text` of a user: the searchable fields folded, joined by a separator no search
+/// term can contain, so a term matches inside one field only.
+pub fn search_text(username: &str, name: &str, email: &str, uuid: &str) -> String {
+    [username, name, email, uuid]
+        .iter()
+        .map(|s| search_fold(s))
+        .collect::<Vec<_>>()
+        .join(&SEARCH_SEPARATOR.to_string())
+}
+
 /// Values of a new user row.
 #[derive(Debug, Clone)]
 pub struct NewUser {
@@ -316,7 +338,7 @@ pub struct NewUser {
 pub async fn insert(tx: &mut Tx, user: &NewUser) -> Result<i64, StoreError> {
     let mut sql = Sql::new(
         "INSERT INTO users (uuid, username, name, first_name, last_name, email, password_hash, is_active, \
-         type, path, attributes, last_login, date_joined, password_change_date, last_updated) VALUES (",
+         type, path, attributes, last_login, date_joined, password_change_date, last_updated, search_text) VALUES (",
     );
     sql.bind(&user.uuid)
         .push(", ")
@@ -347,6 +369,13 @@ pub async fn insert(tx: &mut Tx, user: &NewUser) -> Result<i64, StoreError> {
         .bind(user.now)
         .push(", ")
         .bind(user.now)
+        .push(", ")
+        .bind(search_text(
+            &user.username,
+            &user.name,
+            &user.email,
+            &user.uuid,
+        ))
         .push(") RETURNING id");
     tx.fetch_scalar_i64(&sql).await
 }
@@ -378,6 +407,8 @@ pub struct UserUpdate {
     pub last_login: Option<Option<i64>>,
     /// New password change time.
     pub password_change_date: Option<i64>,
+    /// New search text (set whenever username, name or email change).
+    pub search_text: Option<String>,
 }
 
 /// Applies `changes` to user `id` and stamps `last_updated`; returns rows touched.
@@ -427,6 +458,9 @@ pub async fn update(
     }
     if let Some(v) = changes.password_change_date {
         set("password_change_date", v.into());
+    }
+    if let Some(v) = &changes.search_text {
+        set("search_text", v.into());
     }
     sql.push(" WHERE id = ").bind(id);
     tx.execute(&sql).await

@@ -369,6 +369,18 @@ backend_test!(search_and_attribute_filters, |srv| {
         .get("/api/v3/core/users/?search=%22Bob%20Builder%22")
         .await;
     assert_eq!(r.body["pagination"]["count"], 1, "quoted phrase");
+    create(srv, json!({"username": "arger", "name": "Alice Ärger"})).await;
+    for q in ["%C3%84rger", "%C3%A4RGER", "alice%20%C3%A4rger"] {
+        let r = srv.get(&format!("/api/v3/core/users/?search={q}")).await;
+        assert_eq!(
+            r.body["pagination"]["count"], 1,
+            "Unicode case-insensitive search: {q}"
+        );
+    }
+    let r = srv
+        .get("/api/v3/core/users/?search=sample-alice-s1%20Builder")
+        .await;
+    assert_eq!(r.body["pagination"]["count"], 0, "every term must match");
     let r = srv.get("/api/v3/core/users/?search=%25").await;
     assert_eq!(r.body["pagination"]["count"], 0, "wildcards are literal");
     let r = srv

@@ -391,19 +391,8 @@ async fn list_filter(state: &AppState, params: &Params) -> Result<UserFilter, Ap
         parts.push(super::query::attributes_filter(raw, UserField::Attributes)?);
     }
     if let Some(search) = params.last("search") {
-        let terms = search_terms(search);
-        for term in terms {
-            parts.push(Filter::Or(
-                [
-                    UserField::Email,
-                    UserField::Name,
-                    UserField::Uuid,
-                    UserField::Username,
-                ]
-                .into_iter()
-                .map(|f| Filter::IContains(f, term.clone()))
-                .collect(),
-            ));
+        for term in search_terms(search) {
+            parts.push(Filter::Rel(UserRel::SearchTerm(term)));
         }
     }
     Ok(Filter::and(parts))

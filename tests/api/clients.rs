@@ -1,0 +1,37 @@
+//! Real clients against the real server: authentik's generated Python client
+//! (`tests/clients/authentik_users.py`). Runs when `GATEHOUSE_CLIENT_PYTHON` names a Python with
+//! `authentik-client` installed (`.ci/run` sets one up); otherwise it reports that it did not run.
+
+use crate::backend_test;
+
+async fn run_client_script(srv: &crate::common::TestServer, script: &str) {
+    let Some(python) = std::env::var("GATEHOUSE_CLIENT_PYTHON")
+        .ok()
+        .filter(|p| !p.is_empty())
+    else {
+        eprintln!("GATEHOUSE_CLIENT_PYTHON unset: {script} not run");
+        return;
+    };
+    let output = tokio::process::Command::new(python)
+        .arg(format!(
+            "{}/tests/clients/{script}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .env("GATEHOUSE_URL", &srv.base)
+        .env("GATEHOUSE_TOKEN", &srv.token)
+        .env("GATEHOUSE_KEEP_GOING", "1")
+        .output()
+        .await
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{script} failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("ok"), "{script} printed no step:\n{stdout}");
+}
+
+backend_test!(authentik_client_users_round_trip, |srv| {
+    run_client_script(srv, "authentik_users.py").await;
+});
