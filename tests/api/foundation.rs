@@ -175,6 +175,20 @@ backend_test!(unknown_routes_and_methods_answer_json, |srv| {
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(r.body, json!({"detail": "Method \"PATCH\" not allowed."}));
     assert!(r.header("allow").unwrap_or_default().contains("GET"));
+    for path in [
+        "/api/v3/core/users/",
+        "/api/v3/core/groups/",
+        "/api/v3/core/tokens/",
+        "/api/v3/core/users/1/",
+    ] {
+        let r = srv
+            .send(Method::OPTIONS, path, Some(&srv.token), None)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        assert_eq!(r.body["renders"], json!(["application/json"]));
+        let r = srv.send(Method::OPTIONS, path, None, None).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}");
+    }
     let r = srv.get("/api/v3/core/users/abc/").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(r.body, json!({"detail": "Not found."}));

@@ -14,6 +14,19 @@ use axum::Router;
 
 use crate::app::AppState;
 
+/// DRF's `OPTIONS` metadata, for every `/api/v3/` route (authenticated, like the rest).
+pub async fn options(caller::Caller(_caller): caller::Caller) -> axum::response::Response {
+    crate::api::error::json_response(
+        axum::http::StatusCode::OK,
+        &serde_json::json!({
+            "name": "",
+            "description": "",
+            "renders": ["application/json"],
+            "parses": ["application/json"]
+        }),
+    )
+}
+
 /// Every `/api/v3/` route.
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()

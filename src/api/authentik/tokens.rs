@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::caller::Caller;
+use super::options;
 use super::pagination::{Envelope, PageRequest};
 use super::query::{choice_error, search_terms, Params};
 use super::users::{user_json, Include};
@@ -36,6 +37,7 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/core/tokens/",
             get(list)
                 .post(create)
+                .options(options)
                 .layer(map_response(allow("GET, POST, HEAD, OPTIONS"))),
         )
         .route(
@@ -44,21 +46,28 @@ pub fn routes() -> Router<Arc<AppState>> {
                 .put(update)
                 .patch(partial_update)
                 .delete(destroy)
+                .options(options)
                 .layer(map_response(allow(
                     "GET, PUT, PATCH, DELETE, HEAD, OPTIONS",
                 ))),
         )
         .route(
             "/core/tokens/{identifier}/view_key/",
-            get(view_key).layer(map_response(allow("GET, HEAD, OPTIONS"))),
+            get(view_key)
+                .options(options)
+                .layer(map_response(allow("GET, HEAD, OPTIONS"))),
         )
         .route(
             "/core/tokens/{identifier}/set_key/",
-            post(set_key).layer(map_response(allow("POST, OPTIONS"))),
+            post(set_key)
+                .options(options)
+                .layer(map_response(allow("POST, OPTIONS"))),
         )
         .route(
             "/core/tokens/{identifier}/used_by/",
-            get(used_by).layer(map_response(allow("GET, HEAD, OPTIONS"))),
+            get(used_by)
+                .options(options)
+                .layer(map_response(allow("GET, HEAD, OPTIONS"))),
         )
 }
 

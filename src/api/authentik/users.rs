@@ -8,11 +8,12 @@ use axum::http::StatusCode;
 use axum::middleware::map_response;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Router;
 use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::caller::Caller;
+use super::options;
 use super::pagination::{Envelope, PageRequest};
 use super::query::{search_terms, Params};
 use crate::api::allow;
@@ -665,14 +666,4 @@ async fn paths(
     let filter = list_filter(&state, &params).await?;
     let paths = users::paths(&state.store, &filter).await?;
     Ok(json_response(StatusCode::OK, &json!({ "paths": paths })))
-}
-
-/// DRF's `OPTIONS` metadata (authenticated, like every `/api/v3/` route).
-async fn options(Caller(_caller): Caller) -> Json<Value> {
-    Json(json!({
-        "name": "User",
-        "description": "User Viewset",
-        "renders": ["application/json"],
-        "parses": ["application/json"]
-    }))
 }
