@@ -32,8 +32,9 @@ CREATE TABLE users (
     CONSTRAINT users__username__key UNIQUE (username)
 );
 CREATE INDEX users_email ON users (email);
-CREATE INDEX users_name ON users (name);
-CREATE INDEX users_path ON users (path);
+-- Hash indexes: names and paths have no length limit, and a btree entry cannot exceed ~2.7 kB.
+CREATE INDEX users_name ON users USING hash (name);
+CREATE INDEX users_path ON users USING hash (path);
 CREATE INDEX users_date_joined ON users (date_joined);
 CREATE INDEX users_last_updated ON users (last_updated);
 

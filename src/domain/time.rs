@@ -90,8 +90,10 @@ impl Timestamp {
                 sign * (hours * 3600 + minutes * 60)
             }
         };
-        let utc = naive.and_utc().timestamp_micros() - offset_seconds * 1_000_000;
-        Some(Timestamp(utc))
+        let utc = Timestamp(naive.and_utc().timestamp_micros() - offset_seconds * 1_000_000);
+        // Python's datetime (and so every client) only knows years 1–9999.
+        let year = chrono::Datelike::year(&utc.to_datetime());
+        (1..=9999).contains(&year).then_some(utc)
     }
 }
 

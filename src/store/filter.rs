@@ -95,15 +95,13 @@ pub fn compile<S: Schema>(filter: &Filter<S::Field, S::Rel>, dialect: Dialect, o
             true,
         ),
         Filter::StartsWith(field, text) => {
-            // Case-sensitive prefix as a range, which also uses the column's index.
-            out.push("(")
-                .push(S::column(field))
-                .push(" >= ")
+            // Case-sensitive prefix: a range the column's index can use, made exact by SUBSTR.
+            let column = S::column(field);
+            out.push("(").push(column).push(" >= ").bind(text.clone());
+            out.push(" AND SUBSTR(").push(column).push(", 1, CAST(");
+            out.bind(text.chars().count() as i64)
+                .push(" AS INTEGER)) = ")
                 .bind(text.clone());
-            out.push(" AND ")
-                .push(S::column(field))
-                .push(" < ")
-                .bind(prefix_upper_bound(text));
             out.push(")");
         }
         Filter::IStartsWith(field, text) => like(
@@ -170,13 +168,6 @@ pub fn escape_like(text: &str) -> String {
     out
 }
 
-/// The smallest string greater than every string starting with `prefix` (byte order).
-fn prefix_upper_bound(prefix: &str) -> String {
-    let mut s = prefix.to_string();
-    s.push(char::MAX);
-    s
-}
-
 fn json_equals(
     out: &mut Sql,
     dialect: Dialect,
@@ -196,17 +187,43 @@ fn json_equals(
                 acc.push('"');
                 acc
             });
+            // Typed like PostgreSQL's jsonb equality: true is not 1, null matches a stored null.
             out.push("(json_type(")
                 .push(column)
                 .push(", ")
-                .bind(json_path.clone());
-            out.push(") IS NOT NULL AND json_extract(")
-                .push(column)
-                .push(", ")
-                .bind(json_path);
-            out.push(") = json_extract(")
-                .bind(value.to_string())
-                .push(", '$'))");
+                .bind(json_path.clone())
+                .push(")");
+            match value {
+                serde_json::Value::Null => {
+                    out.push(" = 'null')");
+                }
+                serde_json::Value::Bool(b) => {
+                    out.push(if *b { " = 'true')" } else { " = 'false')" });
+                }
+                serde_json::Value::Number(_) => {
+                    out.push(" IN ('integer', 'real') AND json_extract(")
+                        .push(column)
+                        .push(", ")
+                        .bind(json_path);
+                    out.push(") = json_extract(")
+                        .bind(value.to_string())
+                        .push(", '$'))");
+                }
+                serde_json::Value::String(text) => {
+                    out.push(" = 'text' AND json_extract(")
+                        .push(column)
+                        .push(", ")
+                        .bind(json_path);
+                    out.push(") = ").bind(text.clone()).push(")");
+                }
+                serde_json::Value::Array(_) | serde_json::Value::Object(_) => {
+                    out.push(" IN ('array', 'object') AND json_extract(")
+                        .push(column)
+                        .push(", ")
+                        .bind(json_path);
+                    out.push(") = json(").bind(value.to_string()).push("))");
+                }
+            }
         }
         Dialect::Postgres => {
             let array_literal = path.iter().fold(String::from("{"), |mut acc, key| {

@@ -119,9 +119,10 @@ fn sort_expression(sort: &UserSort) -> String {
         UserSort::Field(field) => UserSchema::column(field).to_string(),
         UserSort::Groups => "(SELECT MIN(g.uuid) FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = u.id)".into(),
         UserSort::Roles => "(SELECT MIN(r.uuid) FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = u.id)".into(),
-        UserSort::IsSuperuser => format!(
-            "(CASE WHEN EXISTS ({SUPERUSER_GROUPS}SELECT 1 FROM group_members m WHERE m.user_id = u.id AND m.group_id IN (SELECT id FROM su_groups)) THEN 1 ELSE 0 END)"
-        ),
+        // `su_groups` is computed once per query (see `page`).
+        UserSort::IsSuperuser => "(CASE WHEN EXISTS (SELECT 1 FROM group_members m WHERE m.user_id = u.id \
+            AND m.group_id IN (SELECT id FROM su_groups)) THEN 1 ELSE 0 END)"
+            .into(),
     }
 }
 
@@ -145,8 +146,9 @@ pub async fn page(
     limit: i64,
     offset: i64,
 ) -> Result<Vec<UserRow>, StoreError> {
-    let mut sql = Sql::new("SELECT ");
-    sql.push(COLUMNS).push(" FROM users u");
+    let by_superuser = sort.iter().any(|(s, _)| *s == UserSort::IsSuperuser);
+    let mut sql = Sql::new(if by_superuser { SUPERUSER_GROUPS } else { "" });
+    sql.push("SELECT ").push(COLUMNS).push(" FROM users u");
     where_clause(store, filter, &mut sql);
     let keys: Vec<(String, Direction)> =
         sort.iter().map(|(s, d)| (sort_expression(s), *d)).collect();

@@ -618,3 +618,36 @@ backend_test!(set_password_rules, |srv| {
 
 #[allow(dead_code)]
 fn _uses(_: &TestServer) {}
+
+// Samples 42, 43 and 44 at a smaller scale: pages of 100 over a few hundred users.
+backend_test!(pages_of_one_hundred, |srv| {
+    for i in 0..204 {
+        let r = srv
+            .post(
+                "/api/v3/core/users/",
+                &json!({"username": format!("bulk-user-{i:05}"), "name": format!("Bulk {i}")}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED);
+    }
+    let r = srv.get("/api/v3/core/users/?page_size=100").await;
+    assert_eq!(
+        r.body["pagination"],
+        json!({"next": 2, "previous": 0, "count": 205, "current": 1, "total_pages": 3, "start_index": 1, "end_index": 100})
+    );
+    assert_eq!(r.body["results"].as_array().map(Vec::len), Some(100));
+    assert_eq!(r.body["results"][0]["username"], "akadmin");
+    let r = srv.get("/api/v3/core/users/?page_size=100&page=3").await;
+    assert_eq!(
+        r.body["pagination"],
+        json!({"next": 0, "previous": 2, "count": 205, "current": 3, "total_pages": 3, "start_index": 201, "end_index": 205})
+    );
+    assert_eq!(r.body["results"][4]["username"], "bulk-user-00203");
+    let r = srv.get("/api/v3/core/users/?page_size=1000&page=2").await;
+    assert_eq!(
+        r.body["pagination"]["start_index"], 101,
+        "page_size is clamped to 100"
+    );
+    let r = srv.get("/api/v3/core/users/?page_size=100&page=4").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+});

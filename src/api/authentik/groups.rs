@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::middleware::map_response;
 use axum::response::{IntoResponse, Response};
@@ -16,6 +16,7 @@ use super::caller::Caller;
 use super::options;
 use super::pagination::{Envelope, PageRequest};
 use super::query::{choice_error, search_terms, Params};
+use super::Lookup;
 use crate::api::allow;
 use crate::api::body::JsonBody;
 use crate::api::error::{json_response, ApiError};
@@ -74,6 +75,9 @@ pub fn routes() -> Router<Arc<AppState>> {
 fn denied(_: crate::domain::authz::Denied) -> ApiError {
     ApiError::Domain(DomainError::Forbidden)
 }
+
+/// Longest group name: unique names are indexed, and an index entry must stay under ~2.7 kB.
+const MAX_NAME_LENGTH: usize = 512;
 
 /// A group lookup from the URL: anything but a UUID is a plain 404.
 fn parse_uuid(raw: &str) -> Result<String, ApiError> {
@@ -367,7 +371,7 @@ fn read_group_changes(body: JsonBody, full: bool) -> Result<(GroupChanges, Field
     let mut input = Input::new(&obj);
     let mut changes = GroupChanges::default();
     if !full || input.require("name") {
-        changes.name = input.string("name", Str::REQUIRED_TEXT);
+        changes.name = input.string("name", Str::REQUIRED_TEXT.max(MAX_NAME_LENGTH));
     }
     changes.is_superuser = input.boolean("is_superuser");
     changes.parents = input.uuid_list("parents");
@@ -450,7 +454,7 @@ async fn visible_group(state: &AppState, caller: &Principal, raw: &str) -> Resul
 async fn retrieve(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
-    Path(uuid): Path<String>,
+    Lookup(uuid): Lookup,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let group = visible_group(&state, &caller, &uuid).await?;
@@ -484,7 +488,7 @@ async fn write(
 async fn update(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
-    Path(uuid): Path<String>,
+    Lookup(uuid): Lookup,
     RawQuery(query): RawQuery,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
@@ -494,7 +498,7 @@ async fn update(
 async fn partial_update(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
-    Path(uuid): Path<String>,
+    Lookup(uuid): Lookup,
     RawQuery(query): RawQuery,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
@@ -504,7 +508,7 @@ async fn partial_update(
 async fn destroy(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
-    Path(uuid): Path<String>,
+    Lookup(uuid): Lookup,
 ) -> Result<Response, ApiError> {
     let group = visible_group(&state, &caller, &uuid).await?;
     authorize(&caller, Action::DeleteGroup(group.id)).map_err(denied)?;
@@ -549,7 +553,7 @@ async fn membership(
 async fn add_user(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
-    Path(uuid): Path<String>,
+    Lookup(uuid): Lookup,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
     membership(&state, &caller, &uuid, body, true).await
@@ -558,7 +562,7 @@ async fn add_user(
 async fn remove_user(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
-    Path(uuid): Path<String>,
+    Lookup(uuid): Lookup,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
     membership(&state, &caller, &uuid, body, false).await
@@ -568,7 +572,7 @@ async fn remove_user(
 async fn used_by(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
-    Path(uuid): Path<String>,
+    Lookup(uuid): Lookup,
 ) -> Result<Response, ApiError> {
     visible_group(&state, &caller, &uuid).await?;
     Ok(json_response(StatusCode::OK, &Vec::<Value>::new()))

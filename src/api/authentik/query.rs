@@ -61,14 +61,19 @@ impl Params {
     /// `default` applies when nothing valid remains.
     pub fn ordering<S: Copy>(&self, orderable: &[(&str, S)], default: S) -> Vec<(S, Direction)> {
         let mut keys = Vec::new();
+        let mut seen: Vec<usize> = Vec::new();
         if let Some(raw) = self.last("ordering") {
             for term in raw.split(',').map(str::trim).filter(|t| !t.is_empty()) {
                 let (name, direction) = match term.strip_prefix('-') {
                     Some(rest) => (rest, Direction::Desc),
                     None => (term, Direction::Asc),
                 };
-                if let Some((_, sort)) = orderable.iter().find(|(n, _)| *n == name) {
-                    keys.push((*sort, direction));
+                // Each field counts once (its first mention), which also bounds the clause.
+                if let Some(pos) = orderable.iter().position(|(n, _)| *n == name) {
+                    if !seen.contains(&pos) {
+                        seen.push(pos);
+                        keys.push((orderable[pos].1, direction));
+                    }
                 }
             }
         }
@@ -98,6 +103,11 @@ pub fn attributes_filter<F: Copy, R>(raw: &str, field: F) -> Result<Filter<F, R>
             "filter: value must be key:value mapping".into(),
         ]));
     };
+    if map.len() > MAX_ATTRIBUTE_KEYS {
+        return Err(ApiError::FilterMessages(vec![format!(
+            "filter: at most {MAX_ATTRIBUTE_KEYS} keys"
+        )]));
+    }
     Ok(Filter::and(
         map.into_iter()
             .map(|(key, value)| {
@@ -119,6 +129,19 @@ pub fn choice_error(value: &str) -> String {
 /// Splits a search string into terms as DRF's `search_smart_split`: whitespace and commas
 /// separate, double quotes group a phrase.
 pub fn search_terms(search: &str) -> Vec<String> {
+    let mut terms = split_terms(search);
+    // Bounded so a hostile query cannot build an unbounded SQL expression.
+    terms.truncate(MAX_SEARCH_TERMS);
+    terms
+}
+
+/// Most search terms honoured; later ones are ignored.
+pub const MAX_SEARCH_TERMS: usize = 32;
+
+/// Most keys of an `attributes` filter.
+pub const MAX_ATTRIBUTE_KEYS: usize = 32;
+
+fn split_terms(search: &str) -> Vec<String> {
     let cleaned = search.replace('\0', "");
     let mut terms = Vec::new();
     let mut current = String::new();

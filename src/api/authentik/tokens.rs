@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::middleware::map_response;
 use axum::response::{IntoResponse, Response};
@@ -17,6 +17,7 @@ use super::options;
 use super::pagination::{Envelope, PageRequest};
 use super::query::{choice_error, search_terms, Params};
 use super::users::{user_json, Include};
+use super::Lookup;
 use crate::api::allow;
 use crate::api::body::JsonBody;
 use crate::api::error::{json_response, ApiError};
@@ -244,7 +245,7 @@ fn read_token_changes(body: JsonBody, full: bool) -> Result<(TokenChanges, Field
     let mut input = Input::new(&obj);
     let mut changes = TokenChanges::default();
     if input.present("managed") {
-        changes.managed = input.nullable_string("managed", Str::TEXT);
+        changes.managed = input.nullable_string("managed", Str::TEXT.max(512));
     }
     if !full || input.require("identifier") {
         changes.identifier = input.string("identifier", Str::REQUIRED_TEXT.max(255));
@@ -307,7 +308,7 @@ async fn visible_token(
 async fn retrieve(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
-    Path(identifier): Path<String>,
+    Lookup(identifier): Lookup,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let token = visible_token(&state, &caller, &identifier).await?;
@@ -353,7 +354,7 @@ async fn write(
 async fn update(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
-    Path(identifier): Path<String>,
+    Lookup(identifier): Lookup,
     RawQuery(query): RawQuery,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
@@ -363,7 +364,7 @@ async fn update(
 async fn partial_update(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
-    Path(identifier): Path<String>,
+    Lookup(identifier): Lookup,
     RawQuery(query): RawQuery,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
@@ -373,7 +374,7 @@ async fn partial_update(
 async fn destroy(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
-    Path(identifier): Path<String>,
+    Lookup(identifier): Lookup,
 ) -> Result<Response, ApiError> {
     let token = visible_token(&state, &caller, &identifier).await?;
     authorize(
@@ -390,7 +391,7 @@ async fn destroy(
 async fn view_key(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
-    Path(identifier): Path<String>,
+    Lookup(identifier): Lookup,
 ) -> Result<Response, ApiError> {
     let token = visible_token(&state, &caller, &identifier).await?;
     authorize(
@@ -407,7 +408,7 @@ async fn view_key(
 async fn set_key(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
-    Path(identifier): Path<String>,
+    Lookup(identifier): Lookup,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
     let token = visible_token(&state, &caller, &identifier).await?;
@@ -437,7 +438,7 @@ async fn set_key(
 async fn used_by(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
-    Path(identifier): Path<String>,
+    Lookup(identifier): Lookup,
 ) -> Result<Response, ApiError> {
     visible_token(&state, &caller, &identifier).await?;
     Ok(json_response(StatusCode::OK, &Vec::<Value>::new()))

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::middleware::map_response;
 use axum::response::{IntoResponse, Response};
@@ -16,6 +16,7 @@ use super::caller::Caller;
 use super::options;
 use super::pagination::{Envelope, PageRequest};
 use super::query::{search_terms, Params};
+use super::Lookup;
 use crate::api::allow;
 use crate::api::body::JsonBody;
 use crate::api::error::{json_response, ApiError};
@@ -486,7 +487,7 @@ async fn create(
 async fn retrieve(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    Lookup(id): Lookup,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     authorize(&caller, Action::ViewUser(None)).map_err(denied)?;
@@ -523,7 +524,7 @@ async fn write(
 async fn update(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    Lookup(id): Lookup,
     RawQuery(query): RawQuery,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
@@ -533,7 +534,7 @@ async fn update(
 async fn partial_update(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    Lookup(id): Lookup,
     RawQuery(query): RawQuery,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
@@ -543,7 +544,7 @@ async fn partial_update(
 async fn destroy(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    Lookup(id): Lookup,
 ) -> Result<Response, ApiError> {
     authorize(&caller, Action::ViewUser(None)).map_err(denied)?;
     let id = parse_id(&id)?;
@@ -555,7 +556,7 @@ async fn destroy(
 async fn set_password(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    Lookup(id): Lookup,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
