@@ -7,6 +7,7 @@ pub mod bootstrap;
 pub mod error;
 pub mod filter;
 pub mod groups;
+pub mod service_accounts;
 pub mod time;
 pub mod tokens;
 pub mod users;

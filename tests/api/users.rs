@@ -651,3 +651,91 @@ backend_test!(pages_of_one_hundred, |srv| {
     let r = srv.get("/api/v3/core/users/?page_size=100&page=4").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 });
+
+// Spec §4.4: service accounts answer 200 with the app password; it is no Bearer key.
+backend_test!(service_account_creation, |srv| {
+    let r = srv
+        .post(
+            "/api/v3/core/users/service_account/",
+            &json!({"name": "ci-bot", "create_group": true}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let keys: Vec<&str> = r
+        .body
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        vec!["username", "user_uid", "user_pk", "token", "group_pk"]
+    );
+    assert_eq!(r.body["username"], "ci-bot");
+    let key = r.body["token"].as_str().expect("token").to_string();
+    assert_eq!(key.len(), 60);
+    let user = srv
+        .get(&format!("/api/v3/core/users/{}/", r.body["user_pk"]))
+        .await
+        .body;
+    assert_eq!(user["type"], "service_account");
+    assert_eq!(user["path"], "goauthentik.io/service-accounts");
+    assert_eq!(
+        user["attributes"],
+        json!({"goauthentik.io/user/token-expires": true})
+    );
+    assert_eq!(user["uid"], r.body["user_uid"]);
+    assert_eq!(user["groups"], json!([r.body["group_pk"]]));
+    let token = srv
+        .get("/api/v3/core/tokens/service-account-ci-bot-password/")
+        .await
+        .body;
+    assert_eq!(token["intent"], "app_password");
+    let r2 = srv
+        .send(Method::GET, "/api/v3/core/users/me/", Some(&key), None)
+        .await;
+    assert_eq!(
+        r2.status,
+        StatusCode::FORBIDDEN,
+        "app passwords never authenticate as Bearer"
+    );
+
+    let r = srv
+        .post(
+            "/api/v3/core/users/service_account/",
+            &json!({"name": "ci-bot"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.body, json!({"name": ["This field must be unique."]}));
+    let r = srv
+        .post(
+            "/api/v3/core/users/service_account/",
+            &json!({"name": "other", "create_group": true}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = srv
+        .post(
+            "/api/v3/core/users/service_account/",
+            &json!({"name": "Other", "create_group": false}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "token identifier clash");
+    assert_eq!(
+        r.body,
+        json!({"non_field_errors": ["A user/group with these details already exists"]})
+    );
+    let r = srv
+        .post("/api/v3/core/users/service_account/", &json!({}))
+        .await;
+    assert_eq!(r.body, json!({"name": ["This field is required."]}));
+    let r = srv
+        .post(
+            "/api/v3/core/users/service_account/",
+            &json!({"name": "no-group", "expiring": false}),
+        )
+        .await;
+    assert!(r.body.get("group_pk").is_none());
+});

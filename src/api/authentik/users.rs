@@ -25,6 +25,7 @@ use crate::app::AppState;
 use crate::domain::authz::{authorize, Action};
 use crate::domain::error::Kind;
 use crate::domain::filter::{Cmp, Direction, Filter, Literal};
+use crate::domain::service_accounts::{self, ServiceAccountRequest};
 use crate::domain::users::{
     self, User, UserChanges, UserField, UserFilter, UserRel, UserSort, UserType,
 };
@@ -52,6 +53,12 @@ pub fn routes() -> Router<Arc<AppState>> {
             get(paths)
                 .options(options)
                 .layer(map_response(allow("GET, HEAD, OPTIONS"))),
+        )
+        .route(
+            "/core/users/service_account/",
+            post(service_account)
+                .options(options)
+                .layer(map_response(allow("POST, OPTIONS"))),
         )
         .route(
             "/core/users/{id}/",
@@ -667,4 +674,64 @@ async fn paths(
     let filter = list_filter(&state, &params).await?;
     let paths = users::paths(&state.store, &filter).await?;
     Ok(json_response(StatusCode::OK, &json!({ "paths": paths })))
+}
+
+/// `POST /core/users/service_account/` (spec §4.4): answers 200, not 201.
+async fn service_account(
+    State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    authorize(&caller, Action::AddUser).map_err(denied)?;
+    authorize(&caller, Action::AddToken).map_err(denied)?;
+    let obj = body.into_object()?;
+    let mut input = Input::new(&obj);
+    let name = if input.require("name") {
+        input.string("name", Str::REQUIRED_TEXT.max(150))
+    } else {
+        None
+    };
+    if let Some(n) = &name {
+        if let Err(message) = users::check_username(n) {
+            input.errors.add("name", message);
+        }
+    }
+    let create_group = input.boolean("create_group").unwrap_or(false);
+    let expiring = input.boolean("expiring").unwrap_or(true);
+    let expires = match input.datetime_or_null("expires") {
+        Some(Some(t)) => t,
+        Some(None) if !input.errors.has("expires") => {
+            input
+                .errors
+                .add_code("expires", "null", "This field may not be null.");
+            Timestamp::now()
+        }
+        _ => Timestamp::now().plus_seconds(360 * 86_400),
+    };
+    input.errors.into_result()?;
+    let Some(name) = name else {
+        return Err(ApiError::EmptyBadRequest);
+    };
+    let request = ServiceAccountRequest {
+        name,
+        create_group,
+        expiring,
+        expires,
+    };
+    let may_create_group = authorize(&caller, Action::AddGroup).is_ok();
+    let created =
+        service_accounts::create(&state.store, &state.sealer, request, may_create_group).await?;
+    let uid = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+        format!("{}-{}", created.user_id, state.install_id).as_bytes(),
+    ));
+    let mut body = json!({
+        "username": created.username,
+        "user_uid": uid,
+        "user_pk": created.user_id,
+        "token": created.token,
+    });
+    if let (Some(group), Some(map)) = (created.group_uuid, body.as_object_mut()) {
+        map.insert("group_pk".into(), Value::String(group));
+    }
+    Ok(json_response(StatusCode::OK, &body))
 }
