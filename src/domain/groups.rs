@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::error::{FieldErrors, Kind};
 use super::filter::{Direction, Filter};
-use super::users::{num_pk, RoleSummary};
+use super::users::{num_pk, parse_attributes, RoleSummary};
 use super::{DomainError, Timestamp};
 use crate::store::{groups as store_groups, Store};
 
@@ -370,13 +370,6 @@ pub async fn list(
 ) -> Result<Vec<Group>, DomainError> {
     let rows = store_groups::page(store, filter, sort, limit, offset).await?;
     hydrate(store, rows).await
-}
-
-fn parse_attributes(text: &str) -> Value {
-    serde_json::from_str::<Value>(text)
-        .ok()
-        .filter(Value::is_object)
-        .unwrap_or_else(|| Value::Object(Map::new()))
 }
 
 fn related(row: store_groups::RelatedGroupRow) -> (i64, RelatedGroup) {

@@ -587,7 +587,8 @@ pub async fn paths(store: &Store, filter: &UserFilter) -> Result<Vec<String>, Do
     Ok(store_users::distinct_paths(store, filter).await?)
 }
 
-fn parse_attributes(text: &str) -> Value {
+/// Stored attributes text as a JSON object (anything unreadable reads as `{}`).
+pub fn parse_attributes(text: &str) -> Value {
     serde_json::from_str::<Value>(text)
         .ok()
         .filter(Value::is_object)

@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::caller::Caller;
+use super::denied;
 use super::options;
 use super::pagination::{Envelope, PageRequest};
 use super::query::{choice_error, search_terms, Params};
@@ -70,10 +71,6 @@ pub fn routes() -> Router<Arc<AppState>> {
                 .options(options)
                 .layer(map_response(allow("GET, HEAD, OPTIONS"))),
         )
-}
-
-fn denied(_: crate::domain::authz::Denied) -> ApiError {
-    ApiError::Domain(DomainError::Forbidden)
 }
 
 /// Longest group name: unique names are indexed, and an index entry must stay under ~2.7 kB.

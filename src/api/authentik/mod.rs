@@ -14,6 +14,11 @@ use axum::Router;
 
 use crate::app::AppState;
 
+/// A refused authorization, as authentik answers it (403).
+pub fn denied(_: crate::domain::authz::Denied) -> crate::api::error::ApiError {
+    crate::api::error::ApiError::Domain(crate::domain::DomainError::Forbidden)
+}
+
 /// The lookup segment of a detail URL (`{id}`, `{uuid}`, `{identifier}`). A segment that is not
 /// valid UTF-8 cannot name anything: a JSON 404 like any other unknown lookup.
 pub struct Lookup(pub String);

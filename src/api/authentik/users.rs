@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::caller::Caller;
+use super::denied;
 use super::options;
 use super::pagination::{Envelope, PageRequest};
 use super::query::{search_terms, Params};
@@ -77,10 +78,6 @@ pub fn routes() -> Router<Arc<AppState>> {
                 .options(options)
                 .layer(map_response(allow("POST, OPTIONS"))),
         )
-}
-
-fn denied(_: crate::domain::authz::Denied) -> ApiError {
-    ApiError::Domain(DomainError::Forbidden)
 }
 
 fn parse_id(raw: &str) -> Result<i64, ApiError> {
