@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::error::{FieldErrors, Kind};
 use super::filter::{Direction, Filter};
-use super::users::{num_pk, parse_attributes, RoleSummary};
+use super::users::{num_pk, parse_attributes, resolve_uuids, RoleSummary};
 use super::{DomainError, Timestamp};
 use crate::store::{groups as store_groups, Store};
 
@@ -170,20 +170,7 @@ async fn check_references(
     let mut parent_ids = Vec::new();
     if let (Some(uuids), false) = (&changes.parents, errors.has("parents")) {
         let found = store_groups::groups_by_uuid(tx, uuids).await?;
-        let by_uuid: HashMap<&str, i64> = found.iter().map(|g| (g.uuid.as_str(), g.id)).collect();
-        for uuid in uuids {
-            match by_uuid.get(uuid.as_str()) {
-                Some(id) => parent_ids.push(*id),
-                None => {
-                    errors.add_code(
-                        "parents",
-                        "does_not_exist",
-                        format!("Invalid pk \"{uuid}\" - object does not exist."),
-                    );
-                    break;
-                }
-            }
-        }
+        parent_ids = resolve_uuids(&found, uuids, "parents", errors);
         if let (Some(this), false) = (this, errors.has("parents")) {
             if parent_ids.contains(&this) {
                 errors.add("parents", "A group cannot be its own parent.");
@@ -211,20 +198,7 @@ async fn check_references(
     let mut role_ids = Vec::new();
     if let (Some(uuids), false) = (&changes.roles, errors.has("roles")) {
         let found = store_groups::roles_by_uuid(tx, uuids).await?;
-        let by_uuid: HashMap<&str, i64> = found.iter().map(|r| (r.uuid.as_str(), r.id)).collect();
-        for uuid in uuids {
-            match by_uuid.get(uuid.as_str()) {
-                Some(id) => role_ids.push(*id),
-                None => {
-                    errors.add_code(
-                        "roles",
-                        "does_not_exist",
-                        format!("Invalid pk \"{uuid}\" - object does not exist."),
-                    );
-                    break;
-                }
-            }
-        }
+        role_ids = resolve_uuids(&found, uuids, "roles", errors);
     }
     Ok(References {
         parent_ids,

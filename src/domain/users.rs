@@ -345,40 +345,40 @@ async fn check_references<R: crate::store::Reader>(
     let mut group_ids = Vec::new();
     if let (Some(uuids), false) = (&changes.groups, errors.has("groups")) {
         let found = groups::groups_by_uuid(db, uuids).await?;
-        let by_uuid: HashMap<&str, i64> = found.iter().map(|g| (g.uuid.as_str(), g.id)).collect();
-        for uuid in uuids {
-            match by_uuid.get(uuid.as_str()) {
-                Some(id) => group_ids.push(*id),
-                None => {
-                    errors.add_code(
-                        "groups",
-                        "does_not_exist",
-                        format!("Invalid pk \"{uuid}\" - object does not exist."),
-                    );
-                    break;
-                }
-            }
-        }
+        group_ids = resolve_uuids(&found, uuids, "groups", errors);
     }
     let mut role_ids = Vec::new();
     if let (Some(uuids), false) = (&changes.roles, errors.has("roles")) {
         let found = groups::roles_by_uuid(db, uuids).await?;
-        let by_uuid: HashMap<&str, i64> = found.iter().map(|r| (r.uuid.as_str(), r.id)).collect();
-        for uuid in uuids {
-            match by_uuid.get(uuid.as_str()) {
-                Some(id) => role_ids.push(*id),
-                None => {
-                    errors.add_code(
-                        "roles",
-                        "does_not_exist",
-                        format!("Invalid pk \"{uuid}\" - object does not exist."),
-                    );
-                    break;
-                }
+        role_ids = resolve_uuids(&found, uuids, "roles", errors);
+    }
+    Ok((group_ids, role_ids))
+}
+
+/// Maps referenced uuids to ids in request order; the first one that does not exist becomes
+/// DRF's "Invalid pk" error on `field` (and an empty result).
+pub(crate) fn resolve_uuids(
+    found: &[crate::store::groups::IdUuid],
+    uuids: &[String],
+    field: &str,
+    errors: &mut FieldErrors,
+) -> Vec<i64> {
+    let by_uuid: HashMap<&str, i64> = found.iter().map(|r| (r.uuid.as_str(), r.id)).collect();
+    let mut ids = Vec::with_capacity(uuids.len());
+    for uuid in uuids {
+        match by_uuid.get(uuid.as_str()) {
+            Some(id) => ids.push(*id),
+            None => {
+                errors.add_code(
+                    field,
+                    "does_not_exist",
+                    format!("Invalid pk \"{uuid}\" - object does not exist."),
+                );
+                return Vec::new();
             }
         }
     }
-    Ok((group_ids, role_ids))
+    ids
 }
 
 fn attributes_text(attributes: &Map<String, Value>) -> String {
