@@ -38,6 +38,9 @@ pub enum ApiError {
     /// A filter method rejected its value (rendered as a top-level JSON array).
     #[error("filter error: {0:?}")]
     FilterMessages(Vec<String>),
+    /// A ready JSON answer in a shape no other variant has (e.g. DRF's per-item list errors).
+    #[error("{0}: {1}")]
+    Json(StatusCode, Value),
     /// A plain 400 with an empty body (authentik's `set_password` failure).
     #[error("bad request")]
     EmptyBadRequest,
@@ -155,6 +158,7 @@ impl IntoResponse for ApiError {
             ApiError::FilterMessages(messages) => {
                 json_response(StatusCode::BAD_REQUEST, &json!(messages))
             }
+            ApiError::Json(status, body) => json_response(status, &body),
             ApiError::EmptyBadRequest => StatusCode::BAD_REQUEST.into_response(),
         }
     }

@@ -4,11 +4,11 @@
 //! removed membership takes effect on the very next request.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use super::keys::lookup_hash;
 use crate::domain::authz::Principal;
-use crate::domain::{DomainError, Timestamp};
+use crate::domain::{roles, DomainError, Timestamp};
 use crate::store::{tokens, users, Store};
 
 /// Most principals kept at once; the cache is emptied when full.
@@ -74,10 +74,17 @@ pub async fn authenticate(
     }
     let mut db = store;
     let is_superuser = !users::superusers(&mut db, &[row.user_id]).await?.is_empty();
+    // Superusers pass every check, so their grants need not be loaded.
+    let grants = if is_superuser {
+        Arc::default()
+    } else {
+        roles::effective_grants(store, row.user_id).await?
+    };
     let principal = Principal {
         user_id: row.user_id,
         username: row.username,
         is_superuser,
+        grants,
     };
     if trustworthy {
         cache.put(

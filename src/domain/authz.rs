@@ -1,5 +1,28 @@
-//! Who may do what: the one authorization function every dialect asks. Pure: it sees the caller
-//! and the action, never HTTP or SQL.
+//! Who may do what: the one authorization function every dialect asks (spec §2.3). Pure: it
+//! sees the caller (with the grants of every role it holds, directly or through groups and
+//! their ancestors) and the action, never HTTP or SQL.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use super::permissions::id_of;
+
+/// Permissions a caller holds through its effective roles.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Grants {
+    /// Permission ids held globally.
+    pub global: HashSet<i64>,
+    /// Permission id → object pks it is held on.
+    pub object: HashMap<i64, HashSet<String>>,
+}
+
+impl Grants {
+    /// Whether `perm` is held globally or on `object`.
+    pub fn has(&self, perm: i64, object: Option<&str>) -> bool {
+        self.global.contains(&perm)
+            || object.is_some_and(|o| self.object.get(&perm).is_some_and(|set| set.contains(o)))
+    }
+}
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -10,16 +33,19 @@ pub struct Principal {
     pub username: String,
     /// Member of a superuser group, directly or through an ancestor.
     pub is_superuser: bool,
+    /// Grants of the user's effective roles.
+    pub grants: Arc<Grants>,
 }
 
-/// Something a caller wants to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Something a caller wants to do. Objects are named by the pk their grants use: a user's id,
+/// a group's, role's or token's uuid.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Read the caller's own account (`me`).
     ViewSelf,
-    /// List users or read one (`Some(id)`).
-    ViewUser(Option<i64>),
-    /// Create a user.
+    /// Read a user.
+    ViewUser(i64),
+    /// Create a user (global permission only).
     AddUser,
     /// Change a user.
     ChangeUser(i64),
@@ -27,98 +53,169 @@ pub enum Action {
     DeleteUser(i64),
     /// Set a user's password.
     ResetUserPassword(i64),
-    /// List groups or read one (`Some(id)`).
-    ViewGroup(Option<i64>),
-    /// Create a group.
+    /// Read a group.
+    ViewGroup(String),
+    /// Create a group (global permission only).
     AddGroup,
     /// Change a group.
-    ChangeGroup(i64),
+    ChangeGroup(String),
     /// Delete a group.
-    DeleteGroup(i64),
+    DeleteGroup(String),
     /// Add a user to a group.
-    AddUserToGroup(i64),
+    AddUserToGroup(String),
     /// Remove a user from a group.
-    RemoveUserFromGroup(i64),
+    RemoveUserFromGroup(String),
     /// Set a group's superuser flag to true (`None` = a new group).
-    EnableGroupSuperuser(Option<i64>),
+    EnableGroupSuperuser(Option<String>),
     /// Set a group's superuser flag to false.
-    DisableGroupSuperuser(Option<i64>),
+    DisableGroupSuperuser(Option<String>),
     /// List every token (not just one's own).
     ViewAllTokens,
     /// Create a token (for oneself unless superuser).
     AddToken,
-    /// Read a token owned by `owner`.
-    ViewToken {
-        /// Owner's user id.
-        owner: i64,
-    },
-    /// Change a token owned by `owner`.
-    ChangeToken {
-        /// Owner's user id.
-        owner: i64,
-    },
-    /// Delete a token owned by `owner`.
-    DeleteToken {
-        /// Owner's user id.
-        owner: i64,
-    },
-    /// Read the key of a token owned by `owner`.
-    ViewTokenKey {
-        /// Owner's user id.
-        owner: i64,
-    },
-    /// Replace the key of a token owned by `owner`.
-    SetTokenKey {
-        /// Owner's user id.
-        owner: i64,
-    },
+    /// Create a service account: a user and its token (global add_user and add_token).
+    CreateServiceAccount,
+    /// Read a token.
+    ViewToken(TokenRef),
+    /// Change a token.
+    ChangeToken(TokenRef),
+    /// Delete a token.
+    DeleteToken(TokenRef),
+    /// Read a token's key.
+    ViewTokenKey(TokenRef),
+    /// Replace a token's key.
+    SetTokenKey(TokenRef),
+    /// Read a role.
+    ViewRole(String),
+    /// Create a role (global permission only).
+    AddRole,
+    /// Change a role (also: add or remove its users).
+    ChangeRole(String),
+    /// Delete a role.
+    DeleteRole(String),
+    /// Assign permissions to a role.
+    AssignRolePermissions(String),
+    /// Remove permissions from a role.
+    UnassignRolePermissions(String),
 }
 
-/// Outcome of a refused action: the dialect decides whether it reads as 403 or 404.
+/// A token as authorization sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRef {
+    /// Owner's user id.
+    pub owner: i64,
+    /// The token's uuid.
+    pub uuid: String,
+}
+
+/// Why an action is refused: `Forbidden` reads as 403; `Hidden` (the caller can see some
+/// objects of the kind, but not this one) reads as 404.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Denied {
     /// The caller may not do this.
     Forbidden,
+    /// The object is invisible to the caller.
+    Hidden,
 }
 
-/// Decides whether `principal` may perform `action`. Superusers pass everything; any
-/// authenticated user may read themselves; everything else needs a permission that the roles
-/// issue grants (until then: refused).
+/// Which objects of a kind a caller may list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Visibility {
+    /// Every object (global view permission or superuser).
+    All,
+    /// Only these object pks (per-object view grants).
+    Only(Vec<String>),
+    /// None at all: authentik answers such a list with 403.
+    Nothing,
+}
+
+/// Which objects the caller may see, by view permission (`authentik_core.view_user`, …).
+pub fn visibility(principal: &Principal, view_permission: &str) -> Visibility {
+    let perm = id_of(view_permission);
+    if principal.is_superuser || principal.grants.global.contains(&perm) {
+        return Visibility::All;
+    }
+    match principal.grants.object.get(&perm) {
+        Some(set) if !set.is_empty() => {
+            let mut pks: Vec<String> = set.iter().cloned().collect();
+            pks.sort();
+            Visibility::Only(pks)
+        }
+        _ => Visibility::Nothing,
+    }
+}
+
+/// Whether the caller may see one object: 403 when it can see nothing of the kind, 404 when it
+/// can see others but not this one (authentik's ObjectFilter).
+pub fn may_see(principal: &Principal, view_permission: &str, object: &str) -> Result<(), Denied> {
+    match visibility(principal, view_permission) {
+        Visibility::All => Ok(()),
+        Visibility::Only(pks) if pks.iter().any(|p| p == object) => Ok(()),
+        Visibility::Only(_) => Err(Denied::Hidden),
+        Visibility::Nothing => Err(Denied::Forbidden),
+    }
+}
+
+/// Decides whether `principal` may perform `action`. Superusers pass everything; any caller
+/// may read itself and create tokens; token owners manage their own tokens (and read their
+/// keys, as authentik grants through the creator's managed role); everything else needs the
+/// permission, globally or on the object.
 pub fn authorize(principal: &Principal, action: Action) -> Result<(), Denied> {
     if principal.is_superuser {
         return Ok(());
     }
-    match action {
-        Action::ViewSelf | Action::AddToken => Ok(()),
-        // Owners manage their own tokens and may read the keys of tokens they hold (authentik
-        // grants this through the creator's managed role); replacing a key needs set_token_key.
-        Action::ViewToken { owner }
-        | Action::ChangeToken { owner }
-        | Action::DeleteToken { owner }
-        | Action::ViewTokenKey { owner }
-            if owner == principal.user_id =>
-        {
-            Ok(())
+    let (permission, object): (&str, Option<String>) = match action {
+        Action::ViewSelf | Action::AddToken => return Ok(()),
+        Action::CreateServiceAccount => {
+            let global = &principal.grants.global;
+            return if global.contains(&id_of("authentik_core.add_user"))
+                && global.contains(&id_of("authentik_core.add_token"))
+            {
+                Ok(())
+            } else {
+                Err(Denied::Forbidden)
+            };
         }
-        Action::ViewUser(_)
-        | Action::AddUser
-        | Action::ChangeUser(_)
-        | Action::DeleteUser(_)
-        | Action::ResetUserPassword(_)
-        | Action::ViewGroup(_)
-        | Action::AddGroup
-        | Action::ChangeGroup(_)
-        | Action::DeleteGroup(_)
-        | Action::AddUserToGroup(_)
-        | Action::RemoveUserFromGroup(_)
-        | Action::EnableGroupSuperuser(_)
-        | Action::DisableGroupSuperuser(_)
-        | Action::ViewAllTokens
-        | Action::ViewToken { .. }
-        | Action::ChangeToken { .. }
-        | Action::DeleteToken { .. }
-        | Action::ViewTokenKey { .. }
-        | Action::SetTokenKey { .. } => Err(Denied::Forbidden),
+        Action::ViewToken(ref t)
+        | Action::ChangeToken(ref t)
+        | Action::DeleteToken(ref t)
+        | Action::ViewTokenKey(ref t)
+            if t.owner == principal.user_id =>
+        {
+            return Ok(())
+        }
+        Action::ViewUser(id) => ("authentik_core.view_user", Some(id.to_string())),
+        Action::AddUser => ("authentik_core.add_user", None),
+        Action::ChangeUser(id) => ("authentik_core.change_user", Some(id.to_string())),
+        Action::DeleteUser(id) => ("authentik_core.delete_user", Some(id.to_string())),
+        Action::ResetUserPassword(id) => {
+            ("authentik_core.reset_user_password", Some(id.to_string()))
+        }
+        Action::ViewGroup(g) => ("authentik_core.view_group", Some(g)),
+        Action::AddGroup => ("authentik_core.add_group", None),
+        Action::ChangeGroup(g) => ("authentik_core.change_group", Some(g)),
+        Action::DeleteGroup(g) => ("authentik_core.delete_group", Some(g)),
+        Action::AddUserToGroup(g) => ("authentik_core.add_user_to_group", Some(g)),
+        Action::RemoveUserFromGroup(g) => ("authentik_core.remove_user_from_group", Some(g)),
+        Action::EnableGroupSuperuser(g) => ("authentik_core.enable_group_superuser", g),
+        Action::DisableGroupSuperuser(g) => ("authentik_core.disable_group_superuser", g),
+        Action::ViewAllTokens => ("authentik_core.view_token", None),
+        Action::ViewToken(t) => ("authentik_core.view_token", Some(t.uuid)),
+        Action::ChangeToken(t) => ("authentik_core.change_token", Some(t.uuid)),
+        Action::DeleteToken(t) => ("authentik_core.delete_token", Some(t.uuid)),
+        Action::ViewTokenKey(t) => ("authentik_core.view_token_key", Some(t.uuid)),
+        Action::SetTokenKey(t) => ("authentik_core.set_token_key", Some(t.uuid)),
+        Action::ViewRole(r) => ("authentik_rbac.view_role", Some(r)),
+        Action::AddRole => ("authentik_rbac.add_role", None),
+        Action::ChangeRole(r) => ("authentik_rbac.change_role", Some(r)),
+        Action::DeleteRole(r) => ("authentik_rbac.delete_role", Some(r)),
+        Action::AssignRolePermissions(r) => ("authentik_rbac.assign_role_permissions", Some(r)),
+        Action::UnassignRolePermissions(r) => ("authentik_rbac.unassign_role_permissions", Some(r)),
+    };
+    if principal.grants.has(id_of(permission), object.as_deref()) {
+        Ok(())
+    } else {
+        Err(Denied::Forbidden)
     }
 }
 
@@ -126,34 +223,68 @@ pub fn authorize(principal: &Principal, action: Action) -> Result<(), Denied> {
 mod tests {
     use super::*;
 
-    fn principal(is_superuser: bool) -> Principal {
+    fn principal(is_superuser: bool, grants: Grants) -> Principal {
         Principal {
             user_id: 7,
             username: "u".into(),
             is_superuser,
+            grants: Arc::new(grants),
         }
     }
 
     #[test]
     fn superuser_passes_everything() {
+        let p = principal(true, Grants::default());
         for action in [
             Action::AddUser,
             Action::DeleteUser(1),
-            Action::ViewUser(None),
+            Action::ViewUser(3),
+            Action::AddRole,
         ] {
-            assert_eq!(authorize(&principal(true), action), Ok(()));
+            assert_eq!(authorize(&p, action), Ok(()));
         }
+        assert_eq!(visibility(&p, "authentik_core.view_user"), Visibility::All);
     }
 
     #[test]
-    fn plain_user_may_only_read_self() {
-        assert_eq!(authorize(&principal(false), Action::ViewSelf), Ok(()));
+    fn plain_user_may_only_read_self_and_own_tokens() {
+        let p = principal(false, Grants::default());
+        assert_eq!(authorize(&p, Action::ViewSelf), Ok(()));
+        assert_eq!(authorize(&p, Action::ViewUser(7)), Err(Denied::Forbidden));
+        let own = TokenRef {
+            owner: 7,
+            uuid: "t".into(),
+        };
+        assert_eq!(authorize(&p, Action::ChangeToken(own.clone())), Ok(()));
         assert_eq!(
-            authorize(&principal(false), Action::ViewUser(Some(7))),
+            authorize(&p, Action::SetTokenKey(own)),
             Err(Denied::Forbidden)
         );
         assert_eq!(
-            authorize(&principal(false), Action::ChangeUser(7)),
+            visibility(&p, "authentik_core.view_user"),
+            Visibility::Nothing
+        );
+    }
+
+    #[test]
+    fn global_and_object_grants() {
+        let mut g = Grants::default();
+        g.global.insert(id_of("authentik_core.view_user"));
+        g.object
+            .entry(id_of("authentik_core.change_user"))
+            .or_default()
+            .insert("5".into());
+        let p = principal(false, g);
+        assert_eq!(authorize(&p, Action::ViewUser(99)), Ok(()));
+        assert_eq!(authorize(&p, Action::ChangeUser(5)), Ok(()));
+        assert_eq!(authorize(&p, Action::ChangeUser(6)), Err(Denied::Forbidden));
+        assert_eq!(authorize(&p, Action::AddUser), Err(Denied::Forbidden));
+        assert_eq!(
+            may_see(&p, "authentik_core.change_user", "6"),
+            Err(Denied::Hidden)
+        );
+        assert_eq!(
+            may_see(&p, "authentik_core.view_group", "x"),
             Err(Denied::Forbidden)
         );
     }

@@ -85,6 +85,8 @@ pub enum Kind {
     Token,
     /// A role.
     Role,
+    /// A permission.
+    Permission,
 }
 
 impl Kind {
@@ -95,6 +97,7 @@ impl Kind {
             Kind::Group => "Group",
             Kind::Token => "Token",
             Kind::Role => "Role",
+            Kind::Permission => "Permission",
         }
     }
 }

@@ -287,6 +287,8 @@ pub async fn delete(store: &Store, uuid: &str) -> Result<(), DomainError> {
         .await?
         .ok_or(DomainError::NotFound(Kind::Group))?;
     store_groups::delete(&mut tx, current.id).await?;
+    let ids = super::roles::model_permission_ids("authentik_core.group");
+    crate::store::roles::forget_object(&mut tx, &ids, &current.uuid).await?;
     tx.commit().await?;
     Ok(())
 }

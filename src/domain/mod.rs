@@ -7,6 +7,8 @@ pub mod bootstrap;
 pub mod error;
 pub mod filter;
 pub mod groups;
+pub mod permissions;
+pub mod roles;
 pub mod service_accounts;
 pub mod time;
 pub mod tokens;

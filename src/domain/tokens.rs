@@ -367,6 +367,8 @@ pub async fn delete(store: &Store, identifier: &str) -> Result<(), DomainError> 
         .await?
         .ok_or(DomainError::NotFound(Kind::Token))?;
     store_tokens::delete(&mut tx, row.id).await?;
+    let ids = super::roles::model_permission_ids("authentik_core.token");
+    crate::store::roles::forget_object(&mut tx, &ids, &row.uuid).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -423,6 +425,18 @@ pub async fn set_key(
 pub async fn get(store: &Store, identifier: &str) -> Result<Token, DomainError> {
     let mut db = store;
     let row = store_tokens::by_identifier(&mut db, identifier)
+        .await?
+        .ok_or(DomainError::NotFound(Kind::Token))?;
+    hydrate(store, vec![row])
+        .await?
+        .pop()
+        .ok_or(DomainError::NotFound(Kind::Token))
+}
+
+/// The token with this uuid.
+pub async fn get_by_uuid(store: &Store, uuid: &str) -> Result<Token, DomainError> {
+    let mut db = store;
+    let row = store_tokens::by_uuid(&mut db, uuid)
         .await?
         .ok_or(DomainError::NotFound(Kind::Token))?;
     hydrate(store, vec![row])

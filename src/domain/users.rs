@@ -527,6 +527,9 @@ pub async fn delete(store: &Store, id: i64) -> Result<(), DomainError> {
     if store_users::delete(&mut tx, id).await? == 0 {
         return Err(DomainError::NotFound(Kind::User));
     }
+    // Grants on the user go with it (authentik leaves them dangling).
+    let ids = super::roles::model_permission_ids("authentik_core.user");
+    crate::store::roles::forget_object(&mut tx, &ids, &id.to_string()).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -753,7 +756,15 @@ pub async fn self_view(store: &Store, user_id: i64) -> Result<SelfView, DomainEr
             .map(|s| s.to_string())
             .collect()
     } else {
-        Vec::new()
+        // The caller's global `authentik_rbac` permissions, by codename.
+        let grants = super::roles::effective_grants(store, user_id).await?;
+        let mut names: Vec<String> = super::permissions::CATALOGUE
+            .iter()
+            .filter(|p| p.app_label == "authentik_rbac" && grants.global.contains(&p.id))
+            .map(|p| p.codename.to_string())
+            .collect();
+        names.sort();
+        names
     };
     Ok(SelfView {
         all_groups: groups.into_iter().map(|g| (g.uuid, g.name)).collect(),

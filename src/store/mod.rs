@@ -6,6 +6,7 @@
 pub mod filter;
 pub mod groups;
 pub mod install;
+pub mod roles;
 pub mod tokens;
 pub mod users;
 

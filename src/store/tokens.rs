@@ -307,3 +307,19 @@ pub async fn delete(tx: &mut Tx, id: i64) -> Result<u64, StoreError> {
     sql.bind(id);
     tx.execute(&sql).await
 }
+
+/// Whether a token with this uuid exists.
+pub async fn uuid_exists<R: Reader>(db: &mut R, uuid: &str) -> Result<bool, StoreError> {
+    let mut sql = Sql::new("SELECT COUNT(*) FROM tokens WHERE uuid = ");
+    sql.bind(uuid);
+    Ok(db.fetch_scalar_i64(&sql).await? > 0)
+}
+
+/// The token with this uuid.
+pub async fn by_uuid<R: Reader>(db: &mut R, uuid: &str) -> Result<Option<TokenRow>, StoreError> {
+    let mut sql = Sql::new("SELECT ");
+    sql.push(TOKEN_COLUMNS)
+        .push(" FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.uuid = ")
+        .bind(uuid);
+    db.fetch_optional(&sql).await
+}

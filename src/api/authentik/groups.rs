@@ -13,17 +13,17 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::caller::Caller;
-use super::denied;
 use super::options;
 use super::pagination::{Envelope, PageRequest};
 use super::query::{choice_error, search_terms, Params};
 use super::Lookup;
+use super::{denied, require_sight, require_visibility};
 use crate::api::allow;
 use crate::api::body::JsonBody;
 use crate::api::error::{json_response, ApiError};
 use crate::api::fields::{Input, Str};
 use crate::app::AppState;
-use crate::domain::authz::{authorize, Action, Principal};
+use crate::domain::authz::{authorize, Action, Principal, Visibility};
 use crate::domain::error::Kind;
 use crate::domain::filter::{Cmp, Filter, Literal};
 use crate::domain::groups::{
@@ -72,6 +72,9 @@ pub fn routes() -> Router<Arc<AppState>> {
                 .layer(map_response(allow("GET, HEAD, OPTIONS"))),
         )
 }
+
+/// The groups' view permission.
+const VIEW_GROUP: &str = "authentik_core.view_group";
 
 /// Longest group name: unique names are indexed, and an index entry must stay under ~2.7 kB.
 const MAX_NAME_LENGTH: usize = 512;
@@ -335,9 +338,16 @@ async fn list(
     Caller(caller): Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    authorize(&caller, Action::ViewGroup(None)).map_err(denied)?;
+    let visible = require_visibility(&caller, VIEW_GROUP)?;
     let params = Params::parse(query.as_deref());
-    let filter = list_filter(&state, &params).await?;
+    let only = match visible {
+        Visibility::Only(uuids) => Filter::In(
+            GroupField::Uuid,
+            uuids.into_iter().map(Literal::Text).collect(),
+        ),
+        _ => Filter::All,
+    };
+    let filter = Filter::and(vec![only, list_filter(&state, &params).await?]);
     let sort = params.ordering(&ORDERABLE, GroupSort::Field(GroupField::Name));
     let pagination =
         PageRequest::from_params(&params).resolve(groups::count(&state.store, &filter).await?)?;
@@ -407,7 +417,7 @@ fn check_superuser_flag(
     if !needs_check || errors.has("is_superuser") {
         return;
     }
-    let id = current.map(|g| g.id);
+    let id = current.map(|g| g.uuid.clone());
     let action = if wanted {
         Action::EnableGroupSuperuser(id)
     } else {
@@ -440,12 +450,10 @@ async fn create(
 }
 
 async fn visible_group(state: &AppState, caller: &Principal, raw: &str) -> Result<Group, ApiError> {
-    authorize(caller, Action::ViewGroup(None)).map_err(denied)?;
+    require_visibility(caller, VIEW_GROUP)?;
     let uuid = parse_uuid(raw)?;
-    let group = groups::get(&state.store, &uuid).await?;
-    authorize(caller, Action::ViewGroup(Some(group.id)))
-        .map_err(|_| ApiError::Domain(DomainError::NotFound(Kind::Group)))?;
-    Ok(group)
+    require_sight(caller, VIEW_GROUP, &uuid, Kind::Group)?;
+    Ok(groups::get(&state.store, &uuid).await?)
 }
 
 async fn retrieve(
@@ -471,7 +479,7 @@ async fn write(
     full: bool,
 ) -> Result<Response, ApiError> {
     let current = visible_group(state, caller, raw).await?;
-    authorize(caller, Action::ChangeGroup(current.id)).map_err(denied)?;
+    authorize(caller, Action::ChangeGroup(current.uuid.clone())).map_err(denied)?;
     let (changes, mut errors) = read_group_changes(body, full)?;
     check_superuser_flag(caller, &changes, Some(&current), &mut errors);
     let group = groups::update(&state.store, &current.uuid, changes, errors).await?;
@@ -508,7 +516,7 @@ async fn destroy(
     Lookup(uuid): Lookup,
 ) -> Result<Response, ApiError> {
     let group = visible_group(&state, &caller, &uuid).await?;
-    authorize(&caller, Action::DeleteGroup(group.id)).map_err(denied)?;
+    authorize(&caller, Action::DeleteGroup(group.uuid.clone())).map_err(denied)?;
     groups::delete(&state.store, &group.uuid).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -523,9 +531,9 @@ async fn membership(
 ) -> Result<Response, ApiError> {
     let group = visible_group(state, caller, raw).await?;
     let action = if member {
-        Action::AddUserToGroup(group.id)
+        Action::AddUserToGroup(group.uuid.clone())
     } else {
-        Action::RemoveUserFromGroup(group.id)
+        Action::RemoveUserFromGroup(group.uuid.clone())
     };
     authorize(caller, action).map_err(denied)?;
     let obj = body.into_object()?;
@@ -539,7 +547,9 @@ async fn membership(
     let Some(user_id) = pk else {
         return Err(ApiError::EmptyBadRequest);
     };
-    authorize(caller, Action::ViewUser(Some(user_id))).map_err(|_| ApiError::BadLookup)?;
+    // The user is looked up among the users the caller may see.
+    crate::domain::authz::may_see(caller, "authentik_core.view_user", &user_id.to_string())
+        .map_err(|_| ApiError::BadLookup)?;
     match groups::set_membership(&state.store, &group.uuid, user_id, member).await {
         Ok(()) => Ok(StatusCode::NO_CONTENT.into_response()),
         Err(DomainError::NotFound(Kind::User)) => Err(ApiError::BadLookup),

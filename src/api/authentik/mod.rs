@@ -4,7 +4,9 @@
 pub mod caller;
 pub mod groups;
 pub mod pagination;
+pub mod ql;
 pub mod query;
+pub mod rbac;
 pub mod tokens;
 pub mod users;
 
@@ -17,6 +19,35 @@ use crate::app::AppState;
 /// A refused authorization, as authentik answers it (403).
 pub fn denied(_: crate::domain::authz::Denied) -> crate::api::error::ApiError {
     crate::api::error::ApiError::Domain(crate::domain::DomainError::Forbidden)
+}
+
+/// What the caller may list of a kind; seeing nothing at all is a 403 (authentik's ObjectFilter).
+pub fn require_visibility(
+    caller: &crate::domain::authz::Principal,
+    view_permission: &str,
+) -> Result<crate::domain::authz::Visibility, crate::api::error::ApiError> {
+    match crate::domain::authz::visibility(caller, view_permission) {
+        crate::domain::authz::Visibility::Nothing => {
+            Err(denied(crate::domain::authz::Denied::Forbidden))
+        }
+        v => Ok(v),
+    }
+}
+
+/// Whether the caller may see one object: 403 when it sees nothing of the kind, else a 404
+/// naming the kind when this object is not among what it sees.
+pub fn require_sight(
+    caller: &crate::domain::authz::Principal,
+    view_permission: &str,
+    object: &str,
+    kind: crate::domain::error::Kind,
+) -> Result<(), crate::api::error::ApiError> {
+    crate::domain::authz::may_see(caller, view_permission, object).map_err(|d| match d {
+        crate::domain::authz::Denied::Forbidden => denied(d),
+        crate::domain::authz::Denied::Hidden => {
+            crate::api::error::ApiError::Domain(crate::domain::DomainError::NotFound(kind))
+        }
+    })
 }
 
 /// The lookup segment of a detail URL (`{id}`, `{uuid}`, `{identifier}`). A segment that is not
@@ -56,4 +87,5 @@ pub fn routes() -> Router<Arc<AppState>> {
         .merge(users::routes())
         .merge(groups::routes())
         .merge(tokens::routes())
+        .merge(rbac::routes())
 }

@@ -24,7 +24,7 @@ use crate::api::body::JsonBody;
 use crate::api::error::{json_response, ApiError};
 use crate::api::fields::{Input, Str};
 use crate::app::AppState;
-use crate::domain::authz::{authorize, Action, Principal};
+use crate::domain::authz::{authorize, Action, Principal, TokenRef};
 use crate::domain::error::Kind;
 use crate::domain::filter::{Cmp, Filter, Literal};
 use crate::domain::tokens::{
@@ -285,6 +285,13 @@ async fn create(
     ))
 }
 
+fn token_ref(token: &Token) -> TokenRef {
+    TokenRef {
+        owner: token.user.id,
+        uuid: token.uuid.clone(),
+    }
+}
+
 /// A token the caller may see; an invisible one reads as absent.
 async fn visible_token(
     state: &AppState,
@@ -292,13 +299,8 @@ async fn visible_token(
     identifier: &str,
 ) -> Result<Token, ApiError> {
     let token = tokens::get(&state.store, identifier).await?;
-    authorize(
-        caller,
-        Action::ViewToken {
-            owner: token.user.id,
-        },
-    )
-    .map_err(|_| ApiError::Domain(DomainError::NotFound(Kind::Token)))?;
+    authorize(caller, Action::ViewToken(token_ref(&token)))
+        .map_err(|_| ApiError::Domain(DomainError::NotFound(Kind::Token)))?;
     Ok(token)
 }
 
@@ -325,13 +327,7 @@ async fn write(
     full: bool,
 ) -> Result<Response, ApiError> {
     let current = visible_token(state, caller, identifier).await?;
-    authorize(
-        caller,
-        Action::ChangeToken {
-            owner: current.user.id,
-        },
-    )
-    .map_err(denied)?;
+    authorize(caller, Action::ChangeToken(token_ref(&current))).map_err(denied)?;
     let (changes, errors) = read_token_changes(body, full)?;
     let token = tokens::update(
         &state.store,
@@ -374,13 +370,7 @@ async fn destroy(
     Lookup(identifier): Lookup,
 ) -> Result<Response, ApiError> {
     let token = visible_token(&state, &caller, &identifier).await?;
-    authorize(
-        &caller,
-        Action::DeleteToken {
-            owner: token.user.id,
-        },
-    )
-    .map_err(denied)?;
+    authorize(&caller, Action::DeleteToken(token_ref(&token))).map_err(denied)?;
     tokens::delete(&state.store, &token.identifier).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -391,13 +381,7 @@ async fn view_key(
     Lookup(identifier): Lookup,
 ) -> Result<Response, ApiError> {
     let token = visible_token(&state, &caller, &identifier).await?;
-    authorize(
-        &caller,
-        Action::ViewTokenKey {
-            owner: token.user.id,
-        },
-    )
-    .map_err(denied)?;
+    authorize(&caller, Action::ViewTokenKey(token_ref(&token))).map_err(denied)?;
     let key = tokens::view_key(&state.store, &state.sealer, &token.identifier).await?;
     Ok(json_response(StatusCode::OK, &json!({ "key": key })))
 }
@@ -409,13 +393,7 @@ async fn set_key(
     body: JsonBody,
 ) -> Result<Response, ApiError> {
     let token = visible_token(&state, &caller, &identifier).await?;
-    authorize(
-        &caller,
-        Action::SetTokenKey {
-            owner: token.user.id,
-        },
-    )
-    .map_err(denied)?;
+    authorize(&caller, Action::SetTokenKey(token_ref(&token))).map_err(denied)?;
     let obj = body.into_object()?;
     let mut input = Input::new(&obj);
     let key = if input.require("key") {

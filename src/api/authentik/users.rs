@@ -13,17 +13,17 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::caller::Caller;
-use super::denied;
 use super::options;
 use super::pagination::{Envelope, PageRequest};
 use super::query::{search_terms, Params};
 use super::Lookup;
+use super::{denied, require_sight, require_visibility};
 use crate::api::allow;
 use crate::api::body::JsonBody;
 use crate::api::error::{json_response, ApiError};
 use crate::api::fields::{Input, Str};
 use crate::app::AppState;
-use crate::domain::authz::{authorize, Action};
+use crate::domain::authz::{authorize, Action, Visibility};
 use crate::domain::error::Kind;
 use crate::domain::filter::{Cmp, Direction, Filter, Literal};
 use crate::domain::service_accounts::{self, ServiceAccountRequest};
@@ -78,6 +78,24 @@ pub fn routes() -> Router<Arc<AppState>> {
                 .options(options)
                 .layer(map_response(allow("POST, OPTIONS"))),
         )
+}
+
+/// The users' view permission.
+const VIEW_USER: &str = "authentik_core.view_user";
+
+/// The users a visibility allows, as a filter.
+fn visible_users(visible: Visibility) -> UserFilter {
+    match visible {
+        Visibility::All => Filter::All,
+        Visibility::Only(pks) => Filter::In(
+            UserField::Id,
+            pks.iter()
+                .filter_map(|p| p.parse().ok())
+                .map(Literal::Int)
+                .collect(),
+        ),
+        Visibility::Nothing => Filter::Nothing,
+    }
 }
 
 fn parse_id(raw: &str) -> Result<i64, ApiError> {
@@ -411,9 +429,12 @@ async fn list(
     Caller(caller): Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    authorize(&caller, Action::ViewUser(None)).map_err(denied)?;
+    let visible = require_visibility(&caller, VIEW_USER)?;
     let params = Params::parse(query.as_deref());
-    let filter = list_filter(&state, &params).await?;
+    let filter = Filter::and(vec![
+        visible_users(visible),
+        list_filter(&state, &params).await?,
+    ]);
     let sort = ordering(&params);
     let request = PageRequest::from_params(&params);
     let count = users::count(&state.store, &filter).await?;
@@ -494,9 +515,9 @@ async fn retrieve(
     Lookup(id): Lookup,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    authorize(&caller, Action::ViewUser(None)).map_err(denied)?;
+    require_visibility(&caller, VIEW_USER)?;
     let id = parse_id(&id)?;
-    authorize(&caller, Action::ViewUser(Some(id))).map_err(denied)?;
+    require_sight(&caller, VIEW_USER, &id.to_string(), Kind::User)?;
     let user = users::get(&state.store, id).await?;
     let include = Include::from_params(&Params::parse(query.as_deref()));
     Ok(json_response(
@@ -513,8 +534,9 @@ async fn write(
     body: JsonBody,
     full: bool,
 ) -> Result<Response, ApiError> {
-    authorize(caller, Action::ViewUser(None)).map_err(denied)?;
+    require_visibility(caller, VIEW_USER)?;
     let id = parse_id(id)?;
+    require_sight(caller, VIEW_USER, &id.to_string(), Kind::User)?;
     authorize(caller, Action::ChangeUser(id)).map_err(denied)?;
     let (changes, errors) = read_user_changes(body, full)?;
     let user = users::update(&state.store, id, changes, errors).await?;
@@ -550,8 +572,9 @@ async fn destroy(
     Caller(caller): Caller,
     Lookup(id): Lookup,
 ) -> Result<Response, ApiError> {
-    authorize(&caller, Action::ViewUser(None)).map_err(denied)?;
+    require_visibility(&caller, VIEW_USER)?;
     let id = parse_id(&id)?;
+    require_sight(&caller, VIEW_USER, &id.to_string(), Kind::User)?;
     authorize(&caller, Action::DeleteUser(id)).map_err(denied)?;
     users::delete(&state.store, id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -563,7 +586,9 @@ async fn set_password(
     Lookup(id): Lookup,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
+    require_visibility(&caller, VIEW_USER)?;
     let id = parse_id(&id)?;
+    require_sight(&caller, VIEW_USER, &id.to_string(), Kind::User)?;
     authorize(&caller, Action::ResetUserPassword(id)).map_err(denied)?;
     // The target must exist (and be visible) before the body is looked at.
     users::get(&state.store, id).await?;
@@ -666,9 +691,12 @@ async fn paths(
     Caller(caller): Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    authorize(&caller, Action::ViewUser(None)).map_err(denied)?;
+    let visible = require_visibility(&caller, VIEW_USER)?;
     let params = Params::parse(query.as_deref());
-    let filter = list_filter(&state, &params).await?;
+    let filter = Filter::and(vec![
+        visible_users(visible),
+        list_filter(&state, &params).await?,
+    ]);
     let paths = users::paths(&state.store, &filter).await?;
     Ok(json_response(StatusCode::OK, &json!({ "paths": paths })))
 }
@@ -679,8 +707,7 @@ async fn service_account(
     Caller(caller): Caller,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
-    authorize(&caller, Action::AddUser).map_err(denied)?;
-    authorize(&caller, Action::AddToken).map_err(denied)?;
+    authorize(&caller, Action::CreateServiceAccount).map_err(denied)?;
     let obj = body.into_object()?;
     let mut input = Input::new(&obj);
     let name = if input.require("name") {

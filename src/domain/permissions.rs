@@ -1,0 +1,168 @@
+//! The permission catalogue: every permission gatehouse knows, with the stable integer id,
+//! codename, model and names authentik's API shows for it. Grants reference these ids.
+
+/// One permission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Permission {
+    /// Stable id (authentik's numbering where the samples show it).
+    pub id: i64,
+    /// Django app label, e.g. `authentik_core`.
+    pub app_label: &'static str,
+    /// Model name, e.g. `user`.
+    pub model: &'static str,
+    /// Codename, e.g. `view_user`.
+    pub codename: &'static str,
+    /// Human name, e.g. `Can view User`.
+    pub name: &'static str,
+}
+
+impl Permission {
+    /// `app_label.codename`.
+    pub fn dotted(&self) -> String {
+        format!("{}.{}", self.app_label, self.codename)
+    }
+
+    /// `app_label.model`, as the RBAC API's `model` field names it.
+    pub fn model_key(&self) -> String {
+        format!("{}.{}", self.app_label, self.model)
+    }
+
+    /// The app's verbose name.
+    pub fn app_label_verbose(&self) -> &'static str {
+        match self.app_label {
+            "authentik_core" => "authentik Core",
+            "authentik_rbac" => "authentik RBAC",
+            "authentik_events" => "authentik Events",
+            _ => self.app_label,
+        }
+    }
+
+    /// The model's verbose name.
+    pub fn model_verbose(&self) -> &'static str {
+        match self.model {
+            "user" => "User",
+            "group" => "Group",
+            "token" => "Token",
+            "role" => "Role",
+            "event" => "Event",
+            "systempermission" => "System permission",
+            "initialpermissions" => "Initial Permissions",
+            other => other,
+        }
+    }
+}
+
+macro_rules! perms {
+    ($($id:literal $app:literal $model:literal $code:literal $name:literal;)*) => {
+        /// Every permission, by id.
+        pub const CATALOGUE: &[Permission] = &[
+            $(Permission { id: $id, app_label: $app, model: $model, codename: $code, name: $name },)*
+        ];
+    };
+}
+
+perms! {
+    13 "authentik_core" "group" "add_group" "Can add Group";
+    14 "authentik_core" "group" "change_group" "Can change Group";
+    15 "authentik_core" "group" "delete_group" "Can delete Group";
+    16 "authentik_core" "group" "view_group" "Can view Group";
+    17 "authentik_core" "user" "add_user" "Can add User";
+    18 "authentik_core" "user" "change_user" "Can change User";
+    19 "authentik_core" "user" "delete_user" "Can delete User";
+    20 "authentik_core" "user" "view_user" "Can view User";
+    21 "authentik_core" "user" "reset_user_password" "Reset Password";
+    22 "authentik_core" "user" "impersonate" "Can impersonate other users";
+    23 "authentik_core" "user" "preview_user" "Can preview user data sent to providers";
+    24 "authentik_core" "user" "view_user_applications" "View applications the user has access to";
+    25 "authentik_core" "group" "add_user_to_group" "Add user to group";
+    26 "authentik_core" "group" "remove_user_from_group" "Remove user from group";
+    27 "authentik_core" "group" "enable_group_superuser" "Enable superuser status";
+    28 "authentik_core" "group" "disable_group_superuser" "Disable superuser status";
+    45 "authentik_core" "token" "add_token" "Can add Token";
+    46 "authentik_core" "token" "change_token" "Can change Token";
+    47 "authentik_core" "token" "delete_token" "Can delete Token";
+    48 "authentik_core" "token" "view_token" "Can view Token";
+    49 "authentik_core" "token" "view_token_key" "View token's key";
+    50 "authentik_core" "token" "set_token_key" "Set a token's key";
+    101 "authentik_events" "event" "add_event" "Can add Event";
+    102 "authentik_events" "event" "change_event" "Can change Event";
+    103 "authentik_events" "event" "delete_event" "Can delete Event";
+    104 "authentik_events" "event" "view_event" "Can view Event";
+    201 "authentik_rbac" "role" "add_role" "Can add Role";
+    202 "authentik_rbac" "role" "change_role" "Can change Role";
+    203 "authentik_rbac" "role" "delete_role" "Can delete Role";
+    204 "authentik_rbac" "role" "view_role" "Can view Role";
+    205 "authentik_rbac" "role" "assign_role_permissions" "Can assign permissions to roles";
+    206 "authentik_rbac" "role" "unassign_role_permissions" "Can unassign permissions from roles";
+    211 "authentik_rbac" "initialpermissions" "add_initialpermissions" "Can add Initial Permissions";
+    212 "authentik_rbac" "initialpermissions" "change_initialpermissions" "Can change Initial Permissions";
+    213 "authentik_rbac" "initialpermissions" "delete_initialpermissions" "Can delete Initial Permissions";
+    214 "authentik_rbac" "initialpermissions" "view_initialpermissions" "Can view Initial Permissions";
+    221 "authentik_rbac" "systempermission" "access_admin_interface" "Can access admin interface";
+    222 "authentik_rbac" "systempermission" "view_system_settings" "Can view system settings";
+    223 "authentik_rbac" "systempermission" "edit_system_settings" "Can edit system settings";
+    224 "authentik_rbac" "systempermission" "view_system_info" "Can view system info";
+    225 "authentik_rbac" "systempermission" "view_media_files" "Can view media files";
+    226 "authentik_rbac" "systempermission" "manage_media_files" "Can manage media files";
+}
+
+/// The permission with this id.
+pub fn by_id(id: i64) -> Option<&'static Permission> {
+    CATALOGUE.iter().find(|p| p.id == id)
+}
+
+/// The permission named `app_label.codename`.
+pub fn by_dotted(dotted: &str) -> Option<&'static Permission> {
+    let (app, code) = dotted.split_once('.')?;
+    CATALOGUE
+        .iter()
+        .find(|p| p.app_label == app && p.codename == code)
+}
+
+/// The permission with this codename on the model `app_label.model`.
+pub fn by_model_codename(model_key: &str, codename: &str) -> Option<&'static Permission> {
+    CATALOGUE
+        .iter()
+        .find(|p| p.model_key() == model_key && p.codename == codename)
+}
+
+/// The id of a permission known to exist (for the authorization rules written in code).
+pub fn id_of(dotted: &str) -> i64 {
+    by_dotted(dotted).map(|p| p.id).unwrap_or(-1)
+}
+
+/// Models whose objects can carry per-object grants here, with how their object pk looks.
+pub const OBJECT_MODELS: [&str; 4] = [
+    "authentik_core.user",
+    "authentik_core.group",
+    "authentik_core.token",
+    "authentik_rbac.role",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_names_are_unique_and_match_samples() {
+        for (i, a) in CATALOGUE.iter().enumerate() {
+            for b in &CATALOGUE[i + 1..] {
+                assert_ne!(a.id, b.id);
+                assert_ne!(a.dotted(), b.dotted());
+            }
+        }
+        assert_eq!(
+            by_dotted("authentik_core.view_user").map(|p| p.id),
+            Some(20)
+        );
+        assert_eq!(
+            by_dotted("authentik_core.delete_user").map(|p| p.name),
+            Some("Can delete User")
+        );
+        assert!(by_dotted("view_user").is_none());
+        assert_eq!(
+            by_model_codename("authentik_core.user", "view_user").map(|p| p.id),
+            Some(20)
+        );
+    }
+}
