@@ -6,6 +6,7 @@ mod common;
 
 mod foundation;
 mod groups;
+mod rbac;
 mod schema;
 mod tokens;
 mod users;
