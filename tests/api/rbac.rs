@@ -264,9 +264,7 @@ backend_test!(role_membership_samples, |srv| {
         json!([role["pk"]]),
         "a user's roles are its direct roles (sample 17)"
     );
-    let r = srv
-        .get(&format!("/api/v3/core/users/?roles_by_name=viewers"))
-        .await;
+    let r = srv.get("/api/v3/core/users/?roles_by_name=viewers").await;
     assert_eq!(r.body["pagination"]["count"], 1);
     let r = srv
         .patch(

@@ -426,6 +426,12 @@ fn permission_out(p: &Permission) -> PermissionOut {
     }
 }
 
+/// A sort key of the permission catalogue.
+type PermissionKey = fn(&Permission) -> String;
+
+/// What an assign/unassign body names: permissions, model, object pk.
+type GrantBody = (Vec<String>, Option<String>, Option<String>);
+
 /// Pages an in-memory list (the catalogue is small).
 fn page_of<T>(
     params: &Params,
@@ -510,7 +516,7 @@ async fn list_permissions(
             });
         }
     }
-    let orderable: [(&str, fn(&Permission) -> String); 5] = [
+    let orderable: [(&str, PermissionKey); 5] = [
         ("id", |p| format!("{:020}", p.id)),
         ("name", |p| p.name.to_string()),
         ("codename", |p| p.codename.to_string()),
@@ -650,9 +656,7 @@ async fn assigned_by_roles(
 
 /// Reads an assign/unassign body: `permissions` (required list of non-blank strings), `model`,
 /// `object_pk`.
-fn read_grant_body(
-    body: JsonBody,
-) -> Result<(Vec<String>, Option<String>, Option<String>), ApiError> {
+fn read_grant_body(body: JsonBody) -> Result<GrantBody, ApiError> {
     let obj = body.into_object()?;
     let mut input = Input::new(&obj);
     let mut names = Vec::new();
@@ -774,9 +778,9 @@ async fn role_object_grants(
     let mut names: HashMap<(String, String), Option<String>> = HashMap::new();
     for (_, _, p, pk) in &page {
         let key = (p.model_key(), pk.clone());
-        if !names.contains_key(&key) {
-            let description = object_description(&state, &key.0, pk).await?;
-            names.insert(key, description);
+        if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(key) {
+            let description = object_description(&state, &slot.key().0, pk).await?;
+            slot.insert(description);
         }
     }
     let results: Vec<Value> = page
