@@ -739,3 +739,61 @@ backend_test!(service_account_creation, |srv| {
         .await;
     assert!(r.body.get("group_pk").is_none());
 });
+
+// §1.5: `search` is parsed as a DjangoQL expression first, with plain search as the fallback.
+backend_test!(structured_search, |srv| {
+    create(
+        srv,
+        json!({"username": "green-1", "name": "Green One", "attributes": {"team": "green"}}),
+    )
+    .await;
+    create(srv, json!({"username": "green-2", "name": "Green Two", "is_active": false, "attributes": {"team": "green"}})).await;
+    create(srv, json!({"username": "blue-1", "name": "Blue One", "email": "b@example.com", "attributes": {"team": "blue"}})).await;
+    let count = |q: &str| {
+        let url = format!("/api/v3/core/users/?search={}", percent_encode(q));
+        async move { srv.get(&url).await.body["pagination"]["count"].clone() }
+    };
+    assert_eq!(
+        count(r#"username = "green-1" and is_active = True"#).await,
+        1
+    );
+    assert_eq!(count(r#"attributes.team = "green""#).await, 2);
+    assert_eq!(
+        count(r#"attributes.team = "green" and is_active = False"#).await,
+        1
+    );
+    assert_eq!(
+        count(r#"name ~ "one" or email ~ "example.com""#).await,
+        3,
+        "akadmin's e-mail is at example.com too"
+    );
+    assert_eq!(
+        count(r#"(username = "blue-1" or username = "green-2") and is_active = True"#).await,
+        1
+    );
+    assert_eq!(count(r#"username in ("blue-1", "green-1")"#).await, 2);
+    assert_eq!(
+        count(r#"type = "internal" and username not startswith "green""#).await,
+        2
+    );
+    assert_eq!(count("green").await, 2, "a bare word is plain search");
+    assert_eq!(
+        count(r#"username = "#).await,
+        0,
+        "unparseable text falls back to plain search"
+    );
+    let r = srv.get("/api/v3/core/groups/?search=name%20%3D%20%22authentik%20Admins%22%20and%20is_superuser%20%3D%20True").await;
+    assert_eq!(r.body["pagination"]["count"], 1);
+});
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}

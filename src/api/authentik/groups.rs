@@ -312,7 +312,10 @@ async fn list_filter(state: &AppState, params: &Params) -> Result<GroupFilter, A
             GroupField::Attributes,
         )?);
     }
-    if let Some(search) = params.last("search") {
+    let ql = params.last("search").and_then(super::ql::parse_group_query);
+    if let Some(query) = ql {
+        parts.push(query);
+    } else if let Some(search) = params.last("search") {
         for term in search_terms(search) {
             let lower = term.to_lowercase();
             let mut any = vec![Filter::IContains(GroupField::Name, term.clone())];

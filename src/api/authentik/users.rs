@@ -415,8 +415,16 @@ async fn list_filter(state: &AppState, params: &Params) -> Result<UserFilter, Ap
         parts.push(super::query::attributes_filter(raw, UserField::Attributes)?);
     }
     if let Some(search) = params.last("search") {
-        for term in search_terms(search) {
-            parts.push(Filter::Rel(UserRel::SearchTerm(term)));
+        // A DjangoQL expression first (`username = "x" and is_active = True`); anything that
+        // does not parse for this model is a plain search.
+        let search = search.replace('\0', "");
+        match super::ql::parse_user_query(&search) {
+            Some(query) => parts.push(query),
+            None => {
+                for term in search_terms(&search) {
+                    parts.push(Filter::Rel(UserRel::SearchTerm(term)));
+                }
+            }
         }
     }
     Ok(Filter::and(parts))
