@@ -1,4 +1,4 @@
-//! The `gatehouse` command line: `serve` and `migrate`.
+//! The `gatehouse` command line: `serve`, `migrate` (and the hidden `seed-users` benchmark helper).
 
 use std::process::ExitCode;
 
@@ -21,6 +21,22 @@ enum Command {
     Serve(Common),
     /// Apply the embedded migrations and exit.
     Migrate(Common),
+    /// Benchmark/import helper: migrate, bootstrap, then bulk-insert users
+    /// `bench-user-NNNNNNN` (batched multi-row INSERTs); prints a JSON summary.
+    #[command(name = "seed-users", hide = true)]
+    SeedUsers(SeedArgs),
+}
+
+#[derive(Args, Clone)]
+struct SeedArgs {
+    #[command(flatten)]
+    common: Common,
+    /// How many users to insert.
+    #[arg(long)]
+    count: u64,
+    /// Index of the first user (bench-user-<start>).
+    #[arg(long, default_value_t = 1)]
+    start: u64,
 }
 
 #[derive(Args, Clone)]
@@ -87,10 +103,33 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing in-flight requests");
 }
 
+/// `seed-users`: the bulk path of the benchmark harness (bench/run).
+async fn seed_users(args: &SeedArgs) -> Result<(), String> {
+    let config = Config::load(&args.common.flags()).map_err(|e| e.to_string())?;
+    init_logging(&config);
+    let started = std::time::Instant::now();
+    let prepared = app::prepare(config).await.map_err(|e| e.to_string())?;
+    let store = &prepared.state.store;
+    let inserted = gatehouse::store::bulk::insert_users(store, args.start, args.count)
+        .await
+        .map_err(|e| e.to_string())?;
+    let range = gatehouse::store::bulk::id_range(store)
+        .await
+        .map_err(|e| e.to_string())?;
+    store.close().await;
+    let (first, last) = range.unwrap_or((0, -1));
+    println!(
+        "{{\"inserted\": {inserted}, \"first_id\": {first}, \"last_id\": {last}, \"seconds\": {:.3}}}",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 async fn run(cli: Cli) -> Result<(), String> {
     let (common, serve) = match &cli.command {
         Command::Serve(c) => (c.clone(), true),
         Command::Migrate(c) => (c.clone(), false),
+        Command::SeedUsers(args) => return seed_users(args).await,
     };
     let config = Config::load(&common.flags()).map_err(|e| e.to_string())?;
     init_logging(&config);

@@ -3,6 +3,7 @@
 //! they never write SQL.
 
 pub mod authentik;
+pub mod awx;
 pub mod body;
 pub mod error;
 pub mod fields;
@@ -29,6 +30,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .merge(health::routes())
         .nest("/api/v3", authentik::routes())
+        .merge(awx::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))
         .layer(middleware::from_fn(request_context))

@@ -46,6 +46,29 @@ impl PrincipalCache {
     }
 }
 
+/// The principal of a user: superuser status and, for others, the grants of every role.
+pub async fn principal_for(
+    store: &Store,
+    user_id: i64,
+    username: String,
+) -> Result<Principal, DomainError> {
+    let mut db = store;
+    let is_superuser = !users::superusers(&mut db, &[user_id]).await?.is_empty();
+    // Superusers pass every check, so their grants need not be loaded.
+    let grants = if is_superuser {
+        Arc::default()
+    } else {
+        roles::effective_grants(store, user_id).await?
+    };
+    Ok(Principal {
+        user_id,
+        username,
+        is_superuser,
+        grants,
+        read_only: false,
+    })
+}
+
 /// Resolves an API token key. Only `api` tokens that are not expired and whose owner is active
 /// authenticate; anything else is `InvalidCredentials`.
 pub async fn authenticate(
@@ -72,20 +95,8 @@ pub async fn authenticate(
     if row.intent != "api" || expired || !row.is_active {
         return Err(DomainError::InvalidCredentials);
     }
-    let mut db = store;
-    let is_superuser = !users::superusers(&mut db, &[row.user_id]).await?.is_empty();
-    // Superusers pass every check, so their grants need not be loaded.
-    let grants = if is_superuser {
-        Arc::default()
-    } else {
-        roles::effective_grants(store, row.user_id).await?
-    };
-    let principal = Principal {
-        user_id: row.user_id,
-        username: row.username,
-        is_superuser,
-        grants,
-    };
+    let mut principal = principal_for(store, row.user_id, row.username).await?;
+    principal.read_only = row.scope == "read";
     if trustworthy {
         cache.put(
             hash,

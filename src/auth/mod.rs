@@ -4,3 +4,4 @@
 pub mod bearer;
 pub mod keys;
 pub mod password;
+pub mod session;

@@ -35,6 +35,8 @@ pub struct Principal {
     pub is_superuser: bool,
     /// Grants of the user's effective roles.
     pub grants: Arc<Grants>,
+    /// Authenticated with a read-scoped token: every write is refused.
+    pub read_only: bool,
 }
 
 /// Something a caller wants to do. Objects are named by the pk their grants use: a user's id,
@@ -99,6 +101,22 @@ pub enum Action {
     UnassignRolePermissions(String),
 }
 
+impl Action {
+    /// Whether the action only reads.
+    pub fn is_read(&self) -> bool {
+        matches!(
+            self,
+            Action::ViewSelf
+                | Action::ViewUser(_)
+                | Action::ViewGroup(_)
+                | Action::ViewAllTokens
+                | Action::ViewToken(_)
+                | Action::ViewTokenKey(_)
+                | Action::ViewRole(_)
+        )
+    }
+}
+
 /// A token as authorization sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRef {
@@ -161,6 +179,9 @@ pub fn may_see(principal: &Principal, view_permission: &str, object: &str) -> Re
 /// keys, as authentik grants through the creator's managed role); everything else needs the
 /// permission, globally or on the object.
 pub fn authorize(principal: &Principal, action: Action) -> Result<(), Denied> {
+    if principal.read_only && !action.is_read() {
+        return Err(Denied::Forbidden);
+    }
     if principal.is_superuser {
         return Ok(());
     }
@@ -229,6 +250,7 @@ mod tests {
             username: "u".into(),
             is_superuser,
             grants: Arc::new(grants),
+            read_only: false,
         }
     }
 

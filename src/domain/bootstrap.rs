@@ -134,6 +134,7 @@ pub async fn run(
             expiring: false,
             managed: None,
             created: now.0,
+            scope: "write".into(),
         };
         tokens::insert(&mut tx, &token).await?;
     }

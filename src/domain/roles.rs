@@ -79,6 +79,43 @@ pub enum RoleSort {
     Field(RoleField),
 }
 
+/// Managed marker of the built-in role behind AWX's `is_system_auditor`.
+pub const AUDITOR_MANAGED: &str = "gatehouse:system-auditor";
+
+/// Name given to that role when it is first needed.
+pub const AUDITOR_NAME: &str = "System Auditor";
+
+/// What the system auditor role grants globally: read access to everything.
+pub const AUDITOR_PERMISSIONS: [&str; 5] = [
+    "authentik_core.view_user",
+    "authentik_core.view_group",
+    "authentik_core.view_token",
+    "authentik_rbac.view_role",
+    "authentik_events.view_event",
+];
+
+/// The system auditor role's id, creating it (with its grants) on first use.
+pub async fn ensure_auditor_role(tx: &mut crate::store::Tx) -> Result<i64, DomainError> {
+    if let Some(id) = store_roles::id_by_managed(tx, AUDITOR_MANAGED).await? {
+        return Ok(id);
+    }
+    let mut name = AUDITOR_NAME.to_string();
+    if store_roles::name_taken(tx, &name, None).await? {
+        name = format!("{AUDITOR_NAME} ({AUDITOR_MANAGED})");
+    }
+    let id = store_roles::insert(
+        tx,
+        &uuid::Uuid::new_v4().to_string(),
+        &name,
+        Some(AUDITOR_MANAGED),
+    )
+    .await?;
+    for perm in AUDITOR_PERMISSIONS {
+        store_roles::grant_model(tx, id, permissions::id_of(perm)).await?;
+    }
+    Ok(id)
+}
+
 /// Message for a taken role name.
 pub const NAME_TAKEN: &str = "Role with this name already exists.";
 

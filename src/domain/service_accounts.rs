@@ -134,6 +134,7 @@ pub async fn create(
         expiring: request.expiring,
         managed: None,
         created: now.0,
+        scope: "write".into(),
     };
     store_tokens::insert(&mut tx, &token)
         .await

@@ -70,6 +70,8 @@ pub struct Token {
     pub managed: Option<String>,
     /// Creation time.
     pub created: Timestamp,
+    /// OAuth2 scope (`read` or `write`).
+    pub scope: String,
 }
 
 impl Token {
@@ -135,6 +137,8 @@ pub struct TokenChanges {
     pub expiring: Option<bool>,
     /// Managed marker (inner `None` = none).
     pub managed: Option<Option<String>>,
+    /// OAuth2 scope for tokens made through AWX's dialect (`read` or `write`).
+    pub scope: Option<String>,
 }
 
 /// Settings that shape token expiry.
@@ -300,6 +304,7 @@ pub async fn create(
         expiring,
         managed: changes.managed.clone().flatten(),
         created: now.0,
+        scope: changes.scope.clone().unwrap_or_else(|| "write".into()),
     };
     let id = store_tokens::insert(&mut tx, &row).await?;
     tx.commit().await?;
@@ -509,6 +514,7 @@ async fn hydrate(store: &Store, rows: Vec<TokenRow>) -> Result<Vec<Token>, Domai
                 expiring: row.expiring,
                 managed: row.managed,
                 created: Timestamp(row.created),
+                scope: row.scope,
             })
         })
         .collect())

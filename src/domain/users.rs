@@ -127,6 +127,8 @@ pub struct User {
     pub last_updated: Timestamp,
     /// Superuser through a group or its ancestors.
     pub is_superuser: bool,
+    /// Holds the built-in system auditor role (AWX's `is_system_auditor`).
+    pub is_system_auditor: bool,
     /// Direct groups, by name.
     pub groups: Vec<GroupSummary>,
     /// Direct roles, by name.
@@ -246,6 +248,10 @@ pub struct UserChanges {
     pub user_type: Option<UserType>,
     /// New plain-text password (inner `None` makes it unusable).
     pub password: Option<Option<String>>,
+    /// AWX's `is_superuser`: direct membership of the superuser group.
+    pub superuser: Option<bool>,
+    /// AWX's `is_system_auditor`: the built-in auditor role.
+    pub system_auditor: Option<bool>,
 }
 
 /// Field order of authentik's user serializer, for error bodies.
@@ -395,6 +401,50 @@ async fn hash_password(
     }
 }
 
+/// Applies AWX's `is_superuser` / `is_system_auditor` inside the writing transaction.
+async fn apply_awx_flags(
+    tx: &mut crate::store::Tx,
+    id: i64,
+    changes: &UserChanges,
+) -> Result<(), DomainError> {
+    match changes.superuser {
+        Some(true) => {
+            let group = match groups::primary_superuser_group(tx).await? {
+                Some(g) => g,
+                None => {
+                    groups::insert_group(
+                        tx,
+                        &uuid::Uuid::new_v4().to_string(),
+                        super::bootstrap::ADMIN_GROUP,
+                        true,
+                    )
+                    .await?
+                }
+            };
+            groups::add_member(tx, group, id).await?;
+        }
+        Some(false) => {
+            groups::leave_superuser_groups(tx, id).await?;
+            if !store_users::superusers(tx, &[id]).await?.is_empty() {
+                return Err(DomainError::Invalid(FieldErrors::single(
+                    "is_superuser",
+                    "This user is a superuser through a group whose ancestor is a superuser group; remove that membership instead.",
+                )));
+            }
+        }
+        None => {}
+    }
+    if let Some(auditor) = changes.system_auditor {
+        let role = super::roles::ensure_auditor_role(tx).await?;
+        if auditor {
+            crate::store::roles::add_user(tx, role, id).await?;
+        } else {
+            crate::store::roles::remove_user(tx, role, id).await?;
+        }
+    }
+    Ok(())
+}
+
 /// Creates a user. `errors` holds what type coercion already found; every rule is checked and
 /// all failures are reported together.
 pub async fn create(
@@ -445,6 +495,7 @@ pub async fn create(
     if !role_ids.is_empty() {
         store_users::replace_roles(&mut tx, id, &role_ids).await?;
     }
+    apply_awx_flags(&mut tx, id, &changes).await?;
     tx.commit().await?;
     get(store, id).await
 }
@@ -517,6 +568,7 @@ pub async fn update(
     if changes.roles.is_some() {
         store_users::replace_roles(&mut tx, id, &role_ids).await?;
     }
+    apply_awx_flags(&mut tx, id, &changes).await?;
     tx.commit().await?;
     get(store, id).await
 }
@@ -614,6 +666,11 @@ async fn hydrate(store: &Store, rows: Vec<store_users::UserRow>) -> Result<Vec<U
         });
     }
     let mut roles_of: HashMap<i64, Vec<RoleSummary>> = HashMap::new();
+    let auditors: Vec<i64> = roles
+        .iter()
+        .filter(|r| r.managed.as_deref() == Some(super::roles::AUDITOR_MANAGED))
+        .map(|r| r.user_id)
+        .collect();
     for r in roles {
         roles_of.entry(r.user_id).or_default().push(RoleSummary {
             uuid: r.uuid,
@@ -624,6 +681,7 @@ async fn hydrate(store: &Store, rows: Vec<store_users::UserRow>) -> Result<Vec<U
         .into_iter()
         .map(|row| User {
             is_superuser: superusers.contains(&row.id),
+            is_system_auditor: auditors.contains(&row.id),
             groups: groups_of.remove(&row.id).unwrap_or_default(),
             roles: roles_of.remove(&row.id).unwrap_or_default(),
             id: row.id,

@@ -497,3 +497,22 @@ pub async fn lock_hierarchy(tx: &mut Tx) -> Result<(), StoreError> {
     }
     Ok(())
 }
+
+/// The group direct superuser status is granted through: the oldest superuser group.
+pub async fn primary_superuser_group<R: Reader>(db: &mut R) -> Result<Option<i64>, StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct IdRow {
+        id: i64,
+    }
+    let sql = Sql::new("SELECT id FROM groups WHERE is_superuser = TRUE ORDER BY id LIMIT 1");
+    Ok(db.fetch_optional::<IdRow>(&sql).await?.map(|r| r.id))
+}
+
+/// Removes a user from every superuser group it is directly in.
+pub async fn leave_superuser_groups(tx: &mut Tx, user_id: i64) -> Result<(), StoreError> {
+    let mut sql = Sql::new("DELETE FROM group_members WHERE user_id = ");
+    sql.bind(user_id)
+        .push(" AND group_id IN (SELECT id FROM groups WHERE is_superuser = TRUE)");
+    tx.execute(&sql).await?;
+    Ok(())
+}

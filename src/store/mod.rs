@@ -3,10 +3,12 @@
 //! Every query is written once as text with `$n` placeholders and runs on either backend.
 //! This module never sees HTTP types and makes no business decisions.
 
+pub mod bulk;
 pub mod filter;
 pub mod groups;
 pub mod install;
 pub mod roles;
+pub mod sessions;
 pub mod tokens;
 pub mod users;
 

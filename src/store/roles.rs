@@ -386,3 +386,17 @@ pub async fn effective_grants(
         .fetch_all(&Sql::raw(&text, vec![user_id.into()]))
         .await
 }
+
+/// The id of the role with this managed marker.
+pub async fn id_by_managed<R: Reader>(
+    db: &mut R,
+    managed: &str,
+) -> Result<Option<i64>, StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct IdRow {
+        id: i64,
+    }
+    let mut sql = Sql::new("SELECT id FROM roles WHERE managed = ");
+    sql.bind(managed);
+    Ok(db.fetch_optional::<IdRow>(&sql).await?.map(|r| r.id))
+}

@@ -27,13 +27,15 @@ pub struct NewToken {
     pub managed: Option<String>,
     /// Creation time (µs).
     pub created: i64,
+    /// OAuth2 scope (`read` or `write`).
+    pub scope: String,
 }
 
 /// Inserts a token, returning its id.
 pub async fn insert(tx: &mut Tx, token: &NewToken) -> Result<i64, StoreError> {
     let mut sql = Sql::new(
         "INSERT INTO tokens (uuid, identifier, key_hash, key_sealed, intent, user_id, description, \
-         expires, expiring, managed, created) VALUES (",
+         expires, expiring, managed, created, scope) VALUES (",
     );
     sql.bind(&token.uuid)
         .push(", ")
@@ -56,6 +58,8 @@ pub async fn insert(tx: &mut Tx, token: &NewToken) -> Result<i64, StoreError> {
     sql.bind(token.managed.clone())
         .push(", ")
         .bind(token.created)
+        .push(", ")
+        .bind(&token.scope)
         .push(") RETURNING id");
     tx.fetch_scalar_i64(&sql).await
 }
@@ -87,6 +91,8 @@ pub struct TokenPrincipalRow {
     pub username: String,
     /// Owner active flag.
     pub is_active: bool,
+    /// OAuth2 scope (`read` or `write`).
+    pub scope: String,
 }
 
 /// The token whose key hashes to `key_hash`, with its owner.
@@ -95,7 +101,7 @@ pub async fn principal_by_key_hash(
     key_hash: &str,
 ) -> Result<Option<TokenPrincipalRow>, StoreError> {
     let mut sql = Sql::new(
-        "SELECT t.id AS token_id, t.intent, t.expires, t.expiring, u.id AS user_id, u.username, u.is_active \
+        "SELECT t.id AS token_id, t.intent, t.expires, t.expiring, u.id AS user_id, u.username, u.is_active, t.scope \
          FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.key_hash = ",
     );
     sql.bind(key_hash);
@@ -137,11 +143,13 @@ pub struct TokenRow {
     pub created: i64,
     /// Owner username (joined).
     pub username: String,
+    /// OAuth2 scope.
+    pub scope: String,
 }
 
 const TOKEN_COLUMNS: &str =
     "t.id, t.uuid, t.identifier, t.key_hash, t.key_sealed, t.intent, t.user_id, t.description, \
-    t.expires, t.expiring, t.managed, t.created, u.username";
+    t.expires, t.expiring, t.managed, t.created, u.username, t.scope";
 
 struct TokenSchema;
 

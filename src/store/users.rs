@@ -253,6 +253,8 @@ pub struct UserRoleRow {
     pub uuid: String,
     /// Role name.
     pub name: String,
+    /// Managed marker of the role.
+    pub managed: Option<String>,
 }
 
 /// Direct roles of the given users, ordered by role name.
@@ -261,7 +263,7 @@ pub async fn roles(store: &Store, user_ids: &[i64]) -> Result<Vec<UserRoleRow>, 
         return Ok(Vec::new());
     }
     let mut sql = Sql::new(
-        "SELECT ur.user_id, r.uuid, r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id IN ",
+        "SELECT ur.user_id, r.uuid, r.name, r.managed FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id IN ",
     );
     sql.bind_list(user_ids.iter().copied())
         .push(" ORDER BY r.name, r.uuid");
@@ -541,11 +543,19 @@ pub async fn ancestor_groups(
 /// The user's effective roles: direct ones and those of every group and ancestor, by name.
 pub async fn effective_roles(store: &Store, user_id: i64) -> Result<Vec<UserRoleRow>, StoreError> {
     let text = format!(
-        "{USER_ANCESTRY}SELECT DISTINCT $1 AS user_id, r.uuid, r.name FROM roles r WHERE r.id IN (\
+        "{USER_ANCESTRY}SELECT DISTINCT $1 AS user_id, r.uuid, r.name, r.managed FROM roles r WHERE r.id IN (\
          SELECT role_id FROM user_roles WHERE user_id = $1 \
          UNION SELECT role_id FROM group_roles WHERE group_id IN (SELECT id FROM anc)) ORDER BY r.name, r.uuid"
     );
     store
         .fetch_all(&Sql::raw(&text, vec![user_id.into()]))
         .await
+}
+
+/// Records a successful interactive login.
+pub async fn record_login(tx: &mut Tx, id: i64, now: i64) -> Result<(), StoreError> {
+    let mut sql = Sql::new("UPDATE users SET last_login = ");
+    sql.bind(now).push(" WHERE id = ").bind(id);
+    tx.execute(&sql).await?;
+    Ok(())
 }

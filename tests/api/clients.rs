@@ -35,3 +35,11 @@ async fn run_client_script(srv: &crate::common::TestServer, script: &str) {
 backend_test!(authentik_client_users_round_trip, |srv| {
     run_client_script(srv, "authentik_users.py").await;
 });
+
+backend_test!(authentik_client_groups_roles_tokens, |srv| {
+    run_client_script(srv, "authentik_rbac.py").await;
+});
+
+backend_test!(awx_cli_manages_users, |srv| {
+    run_client_script(srv, "awx_cli.py").await;
+});

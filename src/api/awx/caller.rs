@@ -1,0 +1,146 @@
+//! Who is calling the AWX dialect: `Bearer` (a gatehouse API token), `Basic` (username and
+//! password), or the `awx_sessionid` cookie of an `/api/login/` session — which must also carry
+//! a CSRF token on unsafe methods. Failed credentials read as anonymous, as in AWX.
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, Method, StatusCode};
+use base64::Engine;
+
+use super::{detail, AwxError};
+use crate::app::AppState;
+use crate::auth::{bearer, session};
+use crate::domain::authz::Principal;
+use crate::domain::DomainError;
+
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "awx_sessionid";
+/// Name of the CSRF cookie.
+pub const CSRF_COOKIE: &str = "csrftoken";
+
+/// An authenticated AWX caller.
+#[derive(Debug, Clone)]
+pub struct AwxCaller(pub Principal);
+
+/// A caller that may be anonymous (AllowAny views).
+#[derive(Debug, Clone)]
+pub struct MaybeCaller(pub Option<Principal>);
+
+/// The value of a cookie in the request.
+pub fn cookie(parts: &Parts, name: &str) -> Option<String> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Principal>, AwxError> {
+    if let Some(value) = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        if let Some((scheme, credentials)) = value.trim().split_once(' ') {
+            let credentials = credentials.trim();
+            if scheme.eq_ignore_ascii_case("bearer") && !credentials.is_empty() {
+                return match bearer::authenticate(&state.store, &state.principals, credentials)
+                    .await
+                {
+                    Ok(p) => Ok(Some(p)),
+                    Err(DomainError::InvalidCredentials) => Ok(None),
+                    Err(e) => Err(e.into()),
+                };
+            }
+            if scheme.eq_ignore_ascii_case("basic") {
+                let decoded = base64::engine::general_purpose::STANDARD
+                    .decode(credentials)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok());
+                let Some((username, password)) = decoded.as_deref().and_then(|d| d.split_once(':'))
+                else {
+                    return Ok(None);
+                };
+                return match session::verify_password(&state.store, username, password).await {
+                    Ok(p) => Ok(Some(p)),
+                    Err(DomainError::InvalidCredentials) => Ok(None),
+                    Err(e) => Err(e.into()),
+                };
+            }
+        }
+    }
+    if let Some(key) = cookie(parts, SESSION_COOKIE).filter(|k| !k.is_empty()) {
+        let principal = match session::resume(&state.store, &key).await {
+            Ok(p) => p,
+            Err(DomainError::InvalidCredentials) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        // Django's CSRF check: unsafe methods must echo the csrftoken cookie in X-CSRFToken.
+        let safe = matches!(
+            parts.method,
+            Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+        );
+        if !safe {
+            let expected = cookie(parts, CSRF_COOKIE).filter(|c| !c.is_empty());
+            let sent = parts
+                .headers
+                .get("x-csrftoken")
+                .and_then(|v| v.to_str().ok());
+            match (expected, sent) {
+                (Some(e), Some(s))
+                    if crate::auth::keys::constant_time_eq(e.as_bytes(), s.as_bytes()) => {}
+                (None, _) => {
+                    return Err(detail(
+                        StatusCode::FORBIDDEN,
+                        "CSRF Failed: CSRF cookie not set.",
+                    ))
+                }
+                (Some(_), None) => {
+                    return Err(detail(
+                        StatusCode::FORBIDDEN,
+                        "CSRF Failed: CSRF token missing.",
+                    ))
+                }
+                (Some(_), Some(_)) => {
+                    return Err(detail(
+                        StatusCode::FORBIDDEN,
+                        "CSRF Failed: CSRF token incorrect.",
+                    ))
+                }
+            }
+        }
+        return Ok(Some(principal));
+    }
+    Ok(None)
+}
+
+impl FromRequestParts<Arc<AppState>> for AwxCaller {
+    type Rejection = AwxError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        match resolve(parts, state).await? {
+            Some(p) => Ok(AwxCaller(p)),
+            None => Err(AwxError(DomainError::Unauthenticated.into())),
+        }
+    }
+}
+
+impl FromRequestParts<Arc<AppState>> for MaybeCaller {
+    type Rejection = AwxError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(MaybeCaller(resolve(parts, state).await?))
+    }
+}

@@ -1,0 +1,257 @@
+//! `/api/`, `/api/v2/`, `ping`, `config`, `me`, and the OPTIONS probes the `awx` CLI sends to
+//! resources gatehouse does not serve (answered with their real top-level shape, no fields).
+
+use std::sync::Arc;
+
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, options};
+use axum::Router;
+use serde_json::{json, Value};
+
+use super::caller::{AwxCaller, CSRF_COOKIE};
+use super::users::{user_json, users_metadata_fields};
+use super::{with_allow, AwxError, AwxPage, PRODUCT_VERSION};
+use crate::api::authentik::query::Params;
+use crate::api::error::json_response;
+use crate::app::AppState;
+use crate::domain::users;
+
+/// Root, discovery and probe routes.
+pub fn routes() -> Router<Arc<AppState>> {
+    let mut router = Router::new()
+        .route("/api/", get(api_root))
+        .route("/api/v2/", get(v2_root))
+        .route("/api/v2/ping/", get(ping))
+        .route("/api/v2/config/", get(config))
+        .route("/api/v2/me/", get(me).options(me_options));
+    for (path, _, _, _, _) in PROBES {
+        router = router.route(path, options(probe));
+    }
+    router
+}
+
+/// A fresh CSRF token (Django's are 32 characters; these are 60).
+pub fn new_csrf_token() -> String {
+    crate::auth::keys::generate_key()
+}
+
+/// The `Set-Cookie` value for a CSRF token.
+pub fn csrf_cookie(token: &str) -> HeaderValue {
+    HeaderValue::from_str(&format!("{CSRF_COOKIE}={token}; Path=/; SameSite=Lax"))
+        .unwrap_or(HeaderValue::from_static("csrftoken=; Path=/"))
+}
+
+async fn api_root(headers: axum::http::HeaderMap) -> Response {
+    let body = json!({
+        "description": "AWX REST API",
+        "current_version": "/api/v2/",
+        "available_versions": {"v2": "/api/v2/"},
+        "oauth2": "/api/o/",
+        "custom_logo": "",
+        "custom_login_info": "",
+        "login_redirect_override": ""
+    });
+    let mut response = with_allow(json_response(StatusCode::OK, &body), "GET, HEAD, OPTIONS");
+    let has_csrf = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split(';').any(|kv| kv.trim().starts_with("csrftoken=")));
+    if !has_csrf {
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, csrf_cookie(&new_csrf_token()));
+    }
+    response
+}
+
+/// Only what gatehouse serves: the CLI turns every key into a sub-command.
+const V2_RESOURCES: [(&str, &str); 5] = [
+    ("ping", "/api/v2/ping/"),
+    ("config", "/api/v2/config/"),
+    ("me", "/api/v2/me/"),
+    ("users", "/api/v2/users/"),
+    ("tokens", "/api/v2/tokens/"),
+];
+
+async fn v2_root() -> Response {
+    let mut map = serde_json::Map::new();
+    for (name, path) in V2_RESOURCES {
+        map.insert(name.into(), Value::String(path.into()));
+    }
+    with_allow(
+        json_response(StatusCode::OK, &Value::Object(map)),
+        "GET, HEAD, OPTIONS",
+    )
+}
+
+async fn ping(State(state): State<Arc<AppState>>) -> Response {
+    let body = json!({
+        "ha": false,
+        "version": PRODUCT_VERSION,
+        "active_node": "gatehouse",
+        "install_uuid": state.install_id,
+        "instances": [{"node": "gatehouse", "node_type": "hybrid", "uuid": state.install_id, "heartbeat": null, "capacity": 0, "version": env!("CARGO_PKG_VERSION")}],
+        "instance_groups": []
+    });
+    with_allow(json_response(StatusCode::OK, &body), "GET, HEAD, OPTIONS")
+}
+
+async fn config(AwxCaller(_caller): AwxCaller) -> Response {
+    let body = json!({
+        "time_zone": "UTC",
+        "license_info": {},
+        "version": PRODUCT_VERSION,
+        "eula": "",
+        "analytics_status": "off",
+        "analytics_collectors": {},
+        "become_methods": [],
+        "ui_next": false,
+        "project_base_dir": "",
+        "project_local_paths": [],
+        "custom_virtualenvs": []
+    });
+    with_allow(json_response(StatusCode::OK, &body), "GET, HEAD, OPTIONS")
+}
+
+async fn me(
+    State(state): State<Arc<AppState>>,
+    AwxCaller(caller): AwxCaller,
+    RawQuery(query): RawQuery,
+) -> Result<Response, AwxError> {
+    let user = users::get(&state.store, caller.user_id).await?;
+    let params = Params::parse(query.as_deref());
+    let page = AwxPage::resolve(&params, 1)?;
+    let row = user_json(&state, &caller, &user, false).await?;
+    let body = page.envelope("/api/v2/me/", query.as_deref(), 1, vec![row]);
+    Ok(with_allow(
+        json_response(StatusCode::OK, &body),
+        "GET, HEAD, OPTIONS",
+    ))
+}
+
+async fn me_options(AwxCaller(_caller): AwxCaller) -> Response {
+    let body = json!({
+        "name": "Me",
+        "description": "List the current user.",
+        "renders": ["application/json", "text/html"],
+        "parses": ["application/json"],
+        "actions": {"GET": users_metadata_fields(false)},
+        "types": ["user"],
+        "search_fields": ["username", "first_name", "last_name", "email"],
+        "related_search_fields": [],
+        "max_page_size": 200
+    });
+    with_allow(json_response(StatusCode::OK, &body), "GET, HEAD, OPTIONS")
+}
+
+/// A resource the CLI probes: (path, name, type, search fields, object roles).
+type Probe = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+);
+
+/// The resources the CLI probes.
+const PROBES: [Probe; 8] = [
+    (
+        "/api/v2/organizations/",
+        "Organization List",
+        "organization",
+        &["description", "name"],
+        &[
+            "admin_role",
+            "execute_role",
+            "project_admin_role",
+            "inventory_admin_role",
+            "credential_admin_role",
+            "workflow_admin_role",
+            "notification_admin_role",
+            "job_template_admin_role",
+            "execution_environment_admin_role",
+            "auditor_role",
+            "member_role",
+            "read_role",
+            "approval_role",
+        ],
+    ),
+    (
+        "/api/v2/projects/",
+        "Project List",
+        "project",
+        &["description", "name"],
+        &["admin_role", "use_role", "update_role", "read_role"],
+    ),
+    (
+        "/api/v2/inventories/",
+        "Inventory List",
+        "inventory",
+        &["description", "name"],
+        &[
+            "admin_role",
+            "update_role",
+            "adhoc_role",
+            "use_role",
+            "read_role",
+        ],
+    ),
+    (
+        "/api/v2/teams/",
+        "Team List",
+        "team",
+        &["description", "name"],
+        &["admin_role", "member_role", "read_role"],
+    ),
+    (
+        "/api/v2/credentials/",
+        "Credential List",
+        "credential",
+        &["description", "name"],
+        &["admin_role", "use_role", "read_role"],
+    ),
+    (
+        "/api/v2/job_templates/",
+        "Job Template List",
+        "job_template",
+        &["description", "name"],
+        &["admin_role", "execute_role", "read_role"],
+    ),
+    (
+        "/api/v2/workflow_job_templates/",
+        "Workflow Job Template List",
+        "workflow_job_template",
+        &["description", "name"],
+        &["admin_role", "execute_role", "read_role", "approval_role"],
+    ),
+    (
+        "/api/v2/instance_groups/",
+        "Instance Groups",
+        "instance_group",
+        &["name"],
+        &["admin_role", "use_role", "read_role"],
+    ),
+];
+
+/// A resource gatehouse does not serve: its real top-level metadata, no fields, no methods.
+async fn probe(AwxCaller(_caller): AwxCaller, uri: axum::http::Uri) -> Response {
+    let Some((_, name, kind, search, roles)) = PROBES.iter().find(|p| p.0 == uri.path()) else {
+        return json_response(StatusCode::NOT_FOUND, &json!({"detail": "Not found."}));
+    };
+    let body = json!({
+        "name": name,
+        "description": "Not served by gatehouse: this resource exists only so AWX clients can discover role names.",
+        "renders": ["application/json", "text/html"],
+        "parses": ["application/json"],
+        "actions": {},
+        "types": [kind],
+        "search_fields": search,
+        "related_search_fields": [],
+        "object_roles": roles,
+        "max_page_size": 200
+    });
+    with_allow(json_response(StatusCode::OK, &body), "OPTIONS")
+}

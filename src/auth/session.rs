@@ -1,0 +1,81 @@
+//! Password logins: HTTP Basic credentials and the AWX dialect's login sessions (a random key
+//! in a cookie; only its hash is stored, server-side, so every instance honours it).
+
+use super::bearer::principal_for;
+use super::keys::{generate_key, lookup_hash};
+use super::password;
+use crate::domain::authz::Principal;
+use crate::domain::{DomainError, Timestamp};
+use crate::store::{sessions, users, Store};
+
+/// How long a session lives without use, seconds (AWX's `SESSION_COOKIE_AGE`).
+pub const SESSION_SECONDS: i64 = 1800;
+
+/// Checks a username and password; `InvalidCredentials` for an unknown user, a wrong or
+/// unusable password, or an inactive account (the same answer for each).
+pub async fn verify_password(
+    store: &Store,
+    username: &str,
+    password_text: &str,
+) -> Result<Principal, DomainError> {
+    let mut db = store;
+    let row = users::by_username(&mut db, username).await?;
+    let (stored, user) = match row {
+        Some(u) => (u.password_hash.clone(), Some(u)),
+        None => (None, None),
+    };
+    let ok = password::verify(password_text.to_string(), stored).await?;
+    match user {
+        Some(u) if ok && u.is_active => principal_for(store, u.id, u.username).await,
+        _ => Err(DomainError::InvalidCredentials),
+    }
+}
+
+/// Starts a session for a user, recording the login; returns the session key (for the cookie).
+pub async fn start(store: &Store, user_id: i64) -> Result<String, DomainError> {
+    let key = generate_key();
+    let now = Timestamp::now();
+    let mut tx = store.begin().await?;
+    sessions::insert(
+        &mut tx,
+        &lookup_hash(&key),
+        user_id,
+        now.plus_seconds(SESSION_SECONDS).0,
+        now.0,
+    )
+    .await?;
+    users::record_login(&mut tx, user_id, now.0).await?;
+    tx.commit().await?;
+    Ok(key)
+}
+
+/// The principal of a live session, sliding its expiry forward.
+pub async fn resume(store: &Store, key: &str) -> Result<Principal, DomainError> {
+    let hash = lookup_hash(key);
+    let now = Timestamp::now();
+    let session = sessions::find(store, &hash, now.0)
+        .await?
+        .ok_or(DomainError::InvalidCredentials)?;
+    // Extend at most once a minute: a write per request would serialise readers on SQLite.
+    if session.expires - now.0 < (SESSION_SECONDS - 60) * 1_000_000 {
+        let mut tx = store.begin().await?;
+        sessions::extend(&mut tx, &hash, now.plus_seconds(SESSION_SECONDS).0).await?;
+        tx.commit().await?;
+    }
+    let mut db = store;
+    let user = users::by_id(&mut db, session.user_id)
+        .await?
+        .ok_or(DomainError::InvalidCredentials)?;
+    if !user.is_active {
+        return Err(DomainError::InvalidCredentials);
+    }
+    principal_for(store, user.id, user.username).await
+}
+
+/// Ends a session (and sweeps expired ones).
+pub async fn end(store: &Store, key: &str) -> Result<(), DomainError> {
+    let mut tx = store.begin().await?;
+    sessions::delete(&mut tx, &lookup_hash(key), Timestamp::now().0).await?;
+    tx.commit().await?;
+    Ok(())
+}
