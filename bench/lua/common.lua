@@ -51,8 +51,8 @@ end
 -- Rotation over a contiguous id range: a stride coprime with most range sizes spreads the
 -- requests over the whole table rather than walking neighbouring rows.
 function rotating_ids()
-   local first = tonumber(assert(os.getenv("BENCH_ID_FIRST"), "BENCH_ID_FIRST"))
-   local last = tonumber(assert(os.getenv("BENCH_ID_LAST"), "BENCH_ID_LAST"))
+   local first = tonumber((assert(os.getenv("BENCH_ID_FIRST"), "BENCH_ID_FIRST")))
+   local last = tonumber((assert(os.getenv("BENCH_ID_LAST"), "BENCH_ID_LAST")))
    local n = last - first + 1
    local i = (thread_id or 1) * 1000003
    return function()

@@ -1,6 +1,7 @@
 //! Black-box HTTP tests: every test starts the real server on an ephemeral loopback port and
 //! runs once per backend (SQLite always, PostgreSQL when `GATEHOUSE_TEST_DATABASE_URL` is set).
 
+mod awx;
 mod clients;
 mod common;
 
