@@ -43,3 +43,30 @@ backend_test!(authentik_client_groups_roles_tokens, |srv| {
 backend_test!(awx_cli_manages_users, |srv| {
     run_client_script(srv, "awx_cli.py").await;
 });
+
+backend_test!(awx_collection_user_module, |srv| {
+    let Some(python) = std::env::var("GATEHOUSE_ANSIBLE_PYTHON")
+        .ok()
+        .filter(|p| !p.is_empty())
+    else {
+        eprintln!("GATEHOUSE_ANSIBLE_PYTHON unset: awx_collection.py not run");
+        return;
+    };
+    let output = tokio::process::Command::new(python)
+        .arg(format!(
+            "{}/tests/clients/awx_collection.py",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .env("GATEHOUSE_URL", &srv.base)
+        .env("GATEHOUSE_TOKEN", &srv.token)
+        .output()
+        .await
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "awx_collection.py failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("ok   awx.awx.user"), "{stdout}");
+});
