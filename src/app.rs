@@ -27,6 +27,8 @@ pub struct AppState {
     pub config: Config,
     /// Token → principal cache (invalidated by every committed write).
     pub principals: PrincipalCache,
+    /// Failed password logins, for throttling.
+    pub logins: crate::auth::throttle::LoginThrottle,
 }
 
 /// Start-up failures, each with a message an operator can act on.
@@ -88,6 +90,7 @@ pub async fn prepare(config: Config) -> Result<Prepared, StartError> {
             install_id,
             config,
             principals: PrincipalCache::default(),
+            logins: Default::default(),
         }),
         generated_token,
     })
@@ -199,9 +202,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let router = crate::api::router(state.clone());
-    let result = axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let result = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
     state.store.close().await;
     result
 }

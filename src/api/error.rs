@@ -41,6 +41,9 @@ pub enum ApiError {
     /// A ready JSON answer in a shape no other variant has (e.g. DRF's per-item list errors).
     #[error("{0}: {1}")]
     Json(StatusCode, Value),
+    /// Too many failed attempts; retry after this many seconds.
+    #[error("throttled for {0} s")]
+    Throttled(i64),
     /// A plain 400 with an empty body (authentik's `set_password` failure).
     #[error("bad request")]
     EmptyBadRequest,
@@ -159,6 +162,16 @@ impl IntoResponse for ApiError {
                 json_response(StatusCode::BAD_REQUEST, &json!(messages))
             }
             ApiError::Json(status, body) => json_response(status, &body),
+            ApiError::Throttled(seconds) => {
+                let mut r = detail(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    &format!("Request was throttled. Expected available in {seconds} seconds."),
+                );
+                if let Ok(v) = HeaderValue::from_str(&seconds.to_string()) {
+                    r.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+                r
+            }
             ApiError::EmptyBadRequest => StatusCode::BAD_REQUEST.into_response(),
         }
     }

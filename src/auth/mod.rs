@@ -5,3 +5,4 @@ pub mod bearer;
 pub mod keys;
 pub mod password;
 pub mod session;
+pub mod throttle;

@@ -912,3 +912,34 @@ backend_test!(awx_session_login, |srv| {
         "logout ends the session"
     );
 });
+
+// Failed password logins are throttled: 10 per account within 60 s, then 429 with Retry-After.
+backend_test!(awx_password_guessing_is_throttled, |srv| {
+    let pw = admin_password(srv).await;
+    for _ in 0..10 {
+        let r = call(
+            srv,
+            Method::GET,
+            "/api/v2/me/",
+            basic("akadmin", "wrong"),
+            None,
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    }
+    let r = call(srv, Method::GET, "/api/v2/me/", basic("akadmin", &pw), None).await;
+    assert_eq!(
+        r.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password waits"
+    );
+    assert!(r.body["detail"]
+        .as_str()
+        .unwrap_or("")
+        .starts_with("Request was throttled."));
+    let retry: i64 = header_value(&r, "retry-after").parse().unwrap_or(0);
+    assert!((1..=60).contains(&retry), "{retry}");
+    // Bearer tokens are unaffected.
+    let r = call(srv, Method::GET, "/api/v2/me/", bearer(srv), None).await;
+    assert_eq!(r.status, StatusCode::OK);
+});

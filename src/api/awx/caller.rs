@@ -41,6 +41,39 @@ pub fn cookie(parts: &Parts, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
+/// The client's address, when the server knows it.
+pub fn client_ip(parts: &Parts) -> Option<std::net::IpAddr> {
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
+/// DRF's throttled answer.
+pub fn throttled(seconds: i64) -> AwxError {
+    AwxError(crate::api::error::ApiError::Throttled(seconds))
+}
+
+/// A password login (Basic or the login form), throttled per account and per client.
+pub async fn password_login(
+    state: &AppState,
+    username: &str,
+    password: &str,
+    ip: Option<std::net::IpAddr>,
+) -> Result<Option<Principal>, AwxError> {
+    let keys = crate::auth::throttle::keys(username, ip);
+    state.logins.check(&keys).map_err(throttled)?;
+    match session::verify_password(&state.store, username, password).await {
+        Ok(p) => Ok(Some(p)),
+        Err(DomainError::InvalidCredentials) => {
+            state.logins.fail(&keys);
+            tracing::warn!(username = %username, client = ?ip, "failed password authentication");
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Principal>, AwxError> {
     if let Some(value) = parts
         .headers
@@ -67,11 +100,7 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Principal>, A
                 else {
                     return Ok(None);
                 };
-                return match session::verify_password(&state.store, username, password).await {
-                    Ok(p) => Ok(Some(p)),
-                    Err(DomainError::InvalidCredentials) => Ok(None),
-                    Err(e) => Err(e.into()),
-                };
+                return password_login(state, username, password, client_ip(parts)).await;
             }
         }
     }

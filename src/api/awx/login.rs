@@ -14,7 +14,6 @@ use super::caller::{CSRF_COOKIE, SESSION_COOKIE};
 use super::root::{csrf_cookie, new_csrf_token};
 use crate::app::AppState;
 use crate::auth::session;
-use crate::domain::DomainError;
 
 /// Login and logout routes.
 pub fn routes() -> Router<Arc<AppState>> {
@@ -64,6 +63,7 @@ fn safe_next(next: Option<&str>) -> String {
 
 async fn login(
     State(state): State<Arc<AppState>>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
@@ -90,11 +90,13 @@ async fn login(
     let (Some(username), Some(password)) = (get("username"), get("password")) else {
         return html(StatusCode::UNAUTHORIZED, FORM);
     };
-    let principal = match session::verify_password(&state.store, username, password).await {
-        Ok(p) => p,
-        Err(DomainError::InvalidCredentials) => return html(StatusCode::UNAUTHORIZED, FORM),
-        Err(e) => return crate::api::error::ApiError::Domain(e).into_response(),
-    };
+    let principal =
+        match super::caller::password_login(&state, username, password, Some(peer.ip())).await {
+            Ok(Some(p)) => p,
+            Ok(None) => return html(StatusCode::UNAUTHORIZED, FORM),
+            Err(e) => return e.into_response(),
+        };
+
     let key = match session::start(&state.store, principal.user_id).await {
         Ok(k) => k,
         Err(e) => return crate::api::error::ApiError::Domain(e).into_response(),
