@@ -116,10 +116,10 @@ impl IntoResponse for ApiError {
                     StatusCode::BAD_REQUEST,
                     &field_errors_json(&errors, |_, _, _| None),
                 ),
-                DomainError::Conflict(field) => json_response(
-                    StatusCode::BAD_REQUEST,
-                    &json!({ field: [crate::domain::users::UNIQUE_MESSAGE] }),
-                ),
+                DomainError::Conflict(target) => {
+                    let (field, message) = conflict_message(&target);
+                    json_response(StatusCode::BAD_REQUEST, &json!({ field: [message] }))
+                }
                 DomainError::Unavailable(reason) => {
                     tracing::warn!(%reason, "database unavailable");
                     let mut r = detail(
@@ -175,6 +175,20 @@ impl IntoResponse for ApiError {
             ApiError::EmptyBadRequest => StatusCode::BAD_REQUEST.into_response(),
         }
     }
+}
+
+/// The field and authentik's message for a unique value another request took first.
+pub fn conflict_message(target: &str) -> (&str, &'static str) {
+    let field = target.rsplit('.').next().unwrap_or(target);
+    let message = match target {
+        "groups.name" => "Group with this name already exists.",
+        "tokens.identifier" => "Token with this identifier already exists.",
+        "tokens.managed" => "Token with this Managed by authentik already exists.",
+        "tokens.key_hash" => return ("key", "This key is already used by another token."),
+        "roles.name" => "Role with this name already exists.",
+        _ => crate::domain::users::UNIQUE_MESSAGE,
+    };
+    (field, message)
 }
 
 fn kind_name(kind: Kind) -> &'static str {

@@ -120,7 +120,8 @@ pub enum DomainError {
     /// The input broke validation rules.
     #[error("invalid input: {0:?}")]
     Invalid(FieldErrors),
-    /// A value that must be unique is taken; holds the field name.
+    /// A value that must be unique is taken (a race the checks could not see); holds
+    /// `table.column`.
     #[error("{0} already taken")]
     Conflict(String),
     /// The database cannot be reached right now.
@@ -134,10 +135,7 @@ pub enum DomainError {
 impl From<StoreError> for DomainError {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::Unique(target) => {
-                let field = target.rsplit('.').next().unwrap_or(&target).to_string();
-                DomainError::Conflict(field)
-            }
+            StoreError::Unique(target) => DomainError::Conflict(target),
             StoreError::Unavailable(msg) => DomainError::Unavailable(msg),
             StoreError::Config(msg) | StoreError::Other(msg) => DomainError::Internal(msg),
         }

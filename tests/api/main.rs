@@ -4,6 +4,7 @@
 mod awx;
 mod clients;
 mod common;
+mod concurrency;
 
 mod foundation;
 mod groups;

@@ -99,10 +99,12 @@ impl IntoResponse for AwxError {
                 }
                 json_response(StatusCode::BAD_REQUEST, &body)
             }
-            ApiError::Domain(DomainError::Conflict(field)) if field == "username" => json_response(
-                StatusCode::BAD_REQUEST,
-                &json!({"username": ["A user with that username already exists."]}),
-            ),
+            ApiError::Domain(DomainError::Conflict(target)) if target == "users.username" => {
+                json_response(
+                    StatusCode::BAD_REQUEST,
+                    &json!({"username": ["A user with that username already exists."]}),
+                )
+            }
             ApiError::UnsupportedMediaType(_) => json_response(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 &json!({"detail": "You did not use correct Content-Type in your HTTP request. If you are using our REST API, the Content-Type must be application/json"}),

@@ -1,0 +1,228 @@
+//! Races that matter, with at least 200 requests in flight: unique names, one user patched from
+//! many sides, hierarchy changes that together would form a cycle, membership churn. Never a
+//! 500, never a duplicate, never a lost field.
+
+use std::sync::Arc;
+
+use crate::backend_test;
+use crate::common::TestServer;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use tokio::task::JoinSet;
+
+async fn fire(
+    srv: &TestServer,
+    requests: Vec<(Method, String, Value)>,
+) -> Vec<(StatusCode, Value)> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .expect("client");
+    let base = Arc::new(srv.base.clone());
+    let token = Arc::new(srv.token.clone());
+    let mut set = JoinSet::new();
+    for (method, path, body) in requests {
+        let (client, base, token) = (client.clone(), base.clone(), token.clone());
+        set.spawn(async move {
+            let r = client
+                .request(method, format!("{base}{path}"))
+                .bearer_auth(token.as_str())
+                .json(&body)
+                .send()
+                .await
+                .expect("sent");
+            let status = r.status();
+            (status, r.json::<Value>().await.unwrap_or(Value::Null))
+        });
+    }
+    let mut out = Vec::new();
+    while let Some(r) = set.join_next().await {
+        out.push(r.expect("task"));
+    }
+    out
+}
+
+backend_test!(same_username_at_once, |srv| {
+    let requests = (0..200)
+        .map(|i| {
+            (
+                Method::POST,
+                "/api/v3/core/users/".to_string(),
+                json!({"username": "racer", "name": format!("r{i}")}),
+            )
+        })
+        .collect();
+    let results = fire(srv, requests).await;
+    let created = results
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::CREATED)
+        .count();
+    assert_eq!(created, 1, "exactly one create wins");
+    for (status, body) in &results {
+        if *status != StatusCode::CREATED {
+            assert_eq!(*status, StatusCode::BAD_REQUEST, "{body}");
+            assert_eq!(*body, json!({"username": ["This field must be unique."]}));
+        }
+    }
+    let r = srv.get("/api/v3/core/users/?username=racer").await;
+    assert_eq!(r.body["pagination"]["count"], 1);
+});
+
+backend_test!(same_token_identifier_at_once, |srv| {
+    let requests = (0..200)
+        .map(|_| {
+            (
+                Method::POST,
+                "/api/v3/core/tokens/".to_string(),
+                json!({"identifier": "racing-token"}),
+            )
+        })
+        .collect();
+    let results = fire(srv, requests).await;
+    assert_eq!(
+        results
+            .iter()
+            .filter(|(s, _)| *s == StatusCode::CREATED)
+            .count(),
+        1
+    );
+    assert!(results.iter().all(|(s, b)| *s == StatusCode::CREATED
+        || *b == json!({"identifier": ["Token with this identifier already exists."]})));
+});
+
+backend_test!(concurrent_patches_lose_nothing, |srv| {
+    let user = srv
+        .post(
+            "/api/v3/core/users/",
+            &json!({"username": "patched", "name": "P"}),
+        )
+        .await
+        .body;
+    let url = format!("/api/v3/core/users/{}/", user["pk"]);
+    let mut requests = Vec::new();
+    for i in 0..100 {
+        requests.push((
+            Method::PATCH,
+            url.clone(),
+            json!({"name": format!("name-{i}")}),
+        ));
+        requests.push((
+            Method::PATCH,
+            url.clone(),
+            json!({"email": format!("e{i}@example.com")}),
+        ));
+    }
+    requests.push((Method::PATCH, url.clone(), json!({"path": "final/path"})));
+    let results = fire(srv, requests).await;
+    assert!(
+        results.iter().all(|(s, _)| *s == StatusCode::OK),
+        "{:?}",
+        results.iter().find(|(s, _)| *s != StatusCode::OK)
+    );
+    let after = srv.get(&url).await.body;
+    assert!(after["name"].as_str().unwrap_or("").starts_with("name-"));
+    assert!(after["email"]
+        .as_str()
+        .unwrap_or("")
+        .ends_with("@example.com"));
+    assert_eq!(
+        after["path"], "final/path",
+        "a field no other request touched survives"
+    );
+});
+
+backend_test!(concurrent_parent_changes_never_form_a_cycle, |srv| {
+    let mut groups = Vec::new();
+    for i in 0..4 {
+        groups.push(
+            srv.post("/api/v3/core/groups/", &json!({"name": format!("g{i}")}))
+                .await
+                .body["pk"]
+                .clone(),
+        );
+    }
+    // Each request alone is fine; together g0→g1→g2→g3→g0 would be a cycle.
+    let mut requests = Vec::new();
+    for _ in 0..50 {
+        for i in 0..4 {
+            let parent = groups[(i + 1) % 4].clone();
+            requests.push((
+                Method::PATCH,
+                format!(
+                    "/api/v3/core/groups/{}/",
+                    groups[i].as_str().unwrap_or_default()
+                ),
+                json!({"parents": [parent]}),
+            ));
+        }
+    }
+    let results = fire(srv, requests).await;
+    assert!(
+        results
+            .iter()
+            .all(|(s, _)| *s == StatusCode::OK || *s == StatusCode::BAD_REQUEST),
+        "no 5xx"
+    );
+    let mut parents = std::collections::HashMap::new();
+    for g in &groups {
+        let body = srv
+            .get(&format!(
+                "/api/v3/core/groups/{}/",
+                g.as_str().unwrap_or_default()
+            ))
+            .await
+            .body;
+        parents.insert(
+            g.to_string(),
+            body["parents"].as_array().cloned().unwrap_or_default(),
+        );
+    }
+    let edges: usize = parents.values().map(Vec::len).sum();
+    assert!(
+        edges <= 3,
+        "at most three of the four edges can exist: {parents:?}"
+    );
+});
+
+backend_test!(membership_churn, |srv| {
+    let group = srv
+        .post("/api/v3/core/groups/", &json!({"name": "churn"}))
+        .await
+        .body["pk"]
+        .clone();
+    let gurl = format!(
+        "/api/v3/core/groups/{}/",
+        group.as_str().unwrap_or_default()
+    );
+    let mut users = Vec::new();
+    for i in 0..10 {
+        users.push(
+            srv.post(
+                "/api/v3/core/users/",
+                &json!({"username": format!("m{i}"), "name": "m"}),
+            )
+            .await
+            .body["pk"]
+                .clone(),
+        );
+    }
+    let mut requests = Vec::new();
+    for round in 0..20 {
+        for u in &users {
+            let action = if round % 2 == 0 {
+                "add_user"
+            } else {
+                "remove_user"
+            };
+            requests.push((Method::POST, format!("{gurl}{action}/"), json!({"pk": u})));
+        }
+    }
+    let results = fire(srv, requests).await;
+    assert!(
+        results.iter().all(|(s, _)| *s == StatusCode::NO_CONTENT),
+        "{:?}",
+        results.iter().find(|(s, _)| *s != StatusCode::NO_CONTENT)
+    );
+    let body = srv.get(&gurl).await.body;
+    assert!(body["users"].as_array().map(Vec::len).unwrap_or(99) <= 10);
+});
