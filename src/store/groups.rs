@@ -43,21 +43,7 @@ pub async fn existing_group_names<R: Reader>(
     db: &mut R,
     names: &[String],
 ) -> Result<Vec<String>, StoreError> {
-    #[derive(sqlx::FromRow)]
-    struct NameRow {
-        name: String,
-    }
-    if names.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut sql = Sql::new("SELECT name FROM groups WHERE name IN ");
-    sql.bind_list(names.iter());
-    Ok(db
-        .fetch_all::<NameRow>(&sql)
-        .await?
-        .into_iter()
-        .map(|r| r.name)
-        .collect())
+    existing_texts(db, "SELECT name AS value FROM groups WHERE name IN ", names).await
 }
 
 /// Which of `names` name existing roles.
@@ -65,20 +51,29 @@ pub async fn existing_role_names<R: Reader>(
     db: &mut R,
     names: &[String],
 ) -> Result<Vec<String>, StoreError> {
+    existing_texts(db, "SELECT name AS value FROM roles WHERE name IN ", names).await
+}
+
+/// The values among `values` that a fixed `SELECT … AS value … IN ` query finds.
+async fn existing_texts<R: Reader>(
+    db: &mut R,
+    select_in: &'static str,
+    values: &[String],
+) -> Result<Vec<String>, StoreError> {
     #[derive(sqlx::FromRow)]
-    struct NameRow {
-        name: String,
+    struct ValueRow {
+        value: String,
     }
-    if names.is_empty() {
+    if values.is_empty() {
         return Ok(Vec::new());
     }
-    let mut sql = Sql::new("SELECT name FROM roles WHERE name IN ");
-    sql.bind_list(names.iter());
+    let mut sql = Sql::new(select_in);
+    sql.bind_list(values.iter());
     Ok(db
-        .fetch_all::<NameRow>(&sql)
+        .fetch_all::<ValueRow>(&sql)
         .await?
         .into_iter()
-        .map(|r| r.name)
+        .map(|r| r.value)
         .collect())
 }
 
@@ -361,21 +356,12 @@ pub async fn existing_usernames<R: Reader>(
     db: &mut R,
     names: &[String],
 ) -> Result<Vec<String>, StoreError> {
-    #[derive(sqlx::FromRow)]
-    struct NameRow {
-        username: String,
-    }
-    if names.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut sql = Sql::new("SELECT username FROM users WHERE username IN ");
-    sql.bind_list(names.iter());
-    Ok(db
-        .fetch_all::<NameRow>(&sql)
-        .await?
-        .into_iter()
-        .map(|r| r.username)
-        .collect())
+    existing_texts(
+        db,
+        "SELECT username AS value FROM users WHERE username IN ",
+        names,
+    )
+    .await
 }
 
 /// Whether another group (not `except`) has this name.
