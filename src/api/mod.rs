@@ -8,6 +8,7 @@ pub mod body;
 pub mod error;
 pub mod fields;
 pub mod health;
+pub mod meta;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -43,10 +44,11 @@ async fn not_found() -> ApiError {
 
 /// Gives every request an id (response header, log span), logs its outcome, and turns the
 /// router's bare 405s into DRF's JSON answer (keeping the `Allow` header).
-async fn request_context(req: Request, next: Next) -> Response {
+async fn request_context(mut req: Request, next: Next) -> Response {
     let id = uuid::Uuid::new_v4().simple().to_string();
     let method = req.method().clone();
     let span = tracing::info_span!("request", request_id = %id, method = %method, path = %req.uri().path());
+    req.extensions_mut().insert(meta::RequestId(id.clone()));
     let started = Instant::now();
     let mut response = next.run(req).instrument(span.clone()).await;
     if response.status() == StatusCode::METHOD_NOT_ALLOWED

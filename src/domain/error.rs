@@ -87,6 +87,8 @@ pub enum Kind {
     Role,
     /// A permission.
     Permission,
+    /// An audit event.
+    Event,
 }
 
 impl Kind {
@@ -98,6 +100,7 @@ impl Kind {
             Kind::Token => "Token",
             Kind::Role => "Role",
             Kind::Permission => "Permission",
+            Kind::Event => "Event",
         }
     }
 }

@@ -3,8 +3,9 @@
 
 use std::collections::HashMap;
 
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
+use super::audit::{self, AuditContext, Diff, ModelRef};
 use super::error::{FieldErrors, Kind};
 use super::filter::{Direction, Filter};
 use super::users::{num_pk, parse_attributes, resolve_uuids, RoleSummary};
@@ -216,6 +217,7 @@ pub async fn create(
     store: &Store,
     changes: GroupChanges,
     mut errors: FieldErrors,
+    audit: &AuditContext,
 ) -> Result<Group, DomainError> {
     let mut tx = store.begin().await?;
     store_groups::lock_hierarchy(&mut tx).await?;
@@ -239,6 +241,25 @@ pub async fn create(
     store_groups::replace_parents(&mut tx, id, &refs.parent_ids).await?;
     store_groups::replace_members(&mut tx, id, &refs.user_ids).await?;
     store_groups::replace_roles(&mut tx, id, &refs.role_ids).await?;
+    let name = changes.name.clone().unwrap_or_default();
+    let diff = Diff::created(&[
+        ("name", json!(name)),
+        ("is_superuser", json!(changes.is_superuser.unwrap_or(false))),
+        (
+            "attributes",
+            json!(changes.attributes.clone().unwrap_or_default()),
+        ),
+    ]);
+    audit::record(
+        &mut tx,
+        audit,
+        "model_created",
+        "model",
+        Some(&ModelRef::group(&uuid, &name)),
+        Some(diff),
+        Map::new(),
+    )
+    .await?;
     tx.commit().await?;
     get(store, &uuid).await
 }
@@ -249,6 +270,7 @@ pub async fn update(
     uuid: &str,
     changes: GroupChanges,
     mut errors: FieldErrors,
+    audit: &AuditContext,
 ) -> Result<Group, DomainError> {
     let mut tx = store.begin().await?;
     store_groups::lock_hierarchy(&mut tx).await?;
@@ -276,16 +298,51 @@ pub async fn update(
     if changes.roles.is_some() {
         store_groups::replace_roles(&mut tx, current.id, &refs.role_ids).await?;
     }
+    let mut diff = Diff::default();
+    if let Some(name) = &changes.name {
+        diff.field("name", json!(current.name), json!(name));
+    }
+    if let Some(flag) = changes.is_superuser {
+        diff.field("is_superuser", json!(current.is_superuser), json!(flag));
+    }
+    if let Some(attributes) = &changes.attributes {
+        diff.field(
+            "attributes",
+            parse_attributes(&current.attributes),
+            Value::Object(attributes.clone()),
+        );
+    }
+    let model = ModelRef::group(uuid, changes.name.as_deref().unwrap_or(&current.name));
+    audit::record(
+        &mut tx,
+        audit,
+        "model_updated",
+        "model",
+        Some(&model),
+        Some(diff),
+        Map::new(),
+    )
+    .await?;
     tx.commit().await?;
     get(store, uuid).await
 }
 
 /// Deletes the group with this uuid.
-pub async fn delete(store: &Store, uuid: &str) -> Result<(), DomainError> {
+pub async fn delete(store: &Store, uuid: &str, audit: &AuditContext) -> Result<(), DomainError> {
     let mut tx = store.begin().await?;
     let current = store_groups::by_uuid(&mut tx, uuid)
         .await?
         .ok_or(DomainError::NotFound(Kind::Group))?;
+    audit::record(
+        &mut tx,
+        audit,
+        "model_deleted",
+        "model",
+        Some(&ModelRef::group(uuid, &current.name)),
+        None,
+        Map::new(),
+    )
+    .await?;
     store_groups::delete(&mut tx, current.id).await?;
     let ids = super::roles::model_permission_ids("authentik_core.group");
     crate::store::roles::forget_object(&mut tx, &ids, &current.uuid).await?;
@@ -299,6 +356,7 @@ pub async fn set_membership(
     uuid: &str,
     user_id: i64,
     member: bool,
+    audit: &AuditContext,
 ) -> Result<(), DomainError> {
     let mut tx = store.begin().await?;
     let group = store_groups::by_uuid(&mut tx, uuid)
@@ -315,6 +373,23 @@ pub async fn set_membership(
     } else {
         store_groups::remove_member(&mut tx, group.id, user_id).await?;
     }
+    let mut diff = Diff::default();
+    let (added, removed) = if member {
+        (vec![json!(user_id)], vec![])
+    } else {
+        (vec![], vec![json!(user_id)])
+    };
+    diff.relation("users", added, removed);
+    audit::record(
+        &mut tx,
+        audit,
+        "model_updated",
+        "model",
+        Some(&ModelRef::group(uuid, &group.name)),
+        Some(diff),
+        Map::new(),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

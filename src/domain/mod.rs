@@ -1,6 +1,7 @@
 //! The directory itself: users, groups, roles, tokens, their validation rules and who may do
 //! what. No HTTP and no SQL here: dialects call these operations, these operations call `store`.
 
+pub mod audit;
 pub mod authz;
 pub mod avatar;
 pub mod bootstrap;

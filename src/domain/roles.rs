@@ -3,6 +3,9 @@
 
 use std::sync::Arc;
 
+use serde_json::{json, Map};
+
+use super::audit::{self, AuditContext, Diff, ModelRef};
 use super::authz::Grants;
 use super::error::{FieldErrors, Kind};
 use super::filter::{Direction, Filter};
@@ -149,7 +152,7 @@ pub async fn list(
 }
 
 /// Creates a role.
-pub async fn create(store: &Store, name: &str) -> Result<Role, DomainError> {
+pub async fn create(store: &Store, name: &str, audit: &AuditContext) -> Result<Role, DomainError> {
     let mut tx = store.begin().await?;
     if store_roles::name_taken(&mut tx, name, None).await? {
         return Err(DomainError::Invalid(FieldErrors::single(
@@ -158,12 +161,28 @@ pub async fn create(store: &Store, name: &str) -> Result<Role, DomainError> {
     }
     let uuid = uuid::Uuid::new_v4().to_string();
     store_roles::insert(&mut tx, &uuid, name, None).await?;
+    let diff = Diff::created(&[("name", json!(name))]);
+    audit::record(
+        &mut tx,
+        audit,
+        "model_created",
+        "model",
+        Some(&ModelRef::role(&uuid, name)),
+        Some(diff),
+        Map::new(),
+    )
+    .await?;
     tx.commit().await?;
     get(store, &uuid).await
 }
 
 /// Renames a role (`None` leaves it as it is).
-pub async fn update(store: &Store, uuid: &str, name: Option<&str>) -> Result<Role, DomainError> {
+pub async fn update(
+    store: &Store,
+    uuid: &str,
+    name: Option<&str>,
+    audit: &AuditContext,
+) -> Result<Role, DomainError> {
     let mut tx = store.begin().await?;
     let role = store_roles::by_uuid(&mut tx, uuid)
         .await?
@@ -176,16 +195,41 @@ pub async fn update(store: &Store, uuid: &str, name: Option<&str>) -> Result<Rol
         }
         store_roles::rename(&mut tx, role.id, name).await?;
     }
+    let mut diff = Diff::default();
+    if let Some(name) = name {
+        diff.field("name", json!(role.name), json!(name));
+    }
+    let model = ModelRef::role(uuid, name.unwrap_or(&role.name));
+    audit::record(
+        &mut tx,
+        audit,
+        "model_updated",
+        "model",
+        Some(&model),
+        Some(diff),
+        Map::new(),
+    )
+    .await?;
     tx.commit().await?;
     get(store, uuid).await
 }
 
 /// Deletes a role, its links and grants, and the grants that point at it.
-pub async fn delete(store: &Store, uuid: &str) -> Result<(), DomainError> {
+pub async fn delete(store: &Store, uuid: &str, audit: &AuditContext) -> Result<(), DomainError> {
     let mut tx = store.begin().await?;
     let role = store_roles::by_uuid(&mut tx, uuid)
         .await?
         .ok_or(DomainError::NotFound(Kind::Role))?;
+    audit::record(
+        &mut tx,
+        audit,
+        "model_deleted",
+        "model",
+        Some(&ModelRef::role(uuid, &role.name)),
+        None,
+        Map::new(),
+    )
+    .await?;
     store_roles::delete(&mut tx, role.id).await?;
     store_roles::forget_object(&mut tx, &model_permission_ids("authentik_rbac.role"), uuid).await?;
     tx.commit().await?;
@@ -347,12 +391,30 @@ pub async fn assign(
     store: &Store,
     role: &Role,
     target: &GrantTarget,
+    audit: &AuditContext,
 ) -> Result<Vec<i64>, DomainError> {
     let mut tx = store.begin().await?;
     let mut ids = Vec::with_capacity(target.permissions.len());
     for perm in &target.permissions {
         let id = match &target.object_pk {
-            None => store_roles::grant_model(&mut tx, role.id, perm.id).await?,
+            None => {
+                let existed = store_roles::model_grant_id(&mut tx, role.id, perm.id).await?;
+                let id = store_roles::grant_model(&mut tx, role.id, perm.id).await?;
+                // Global grants are audited as authentik does; object grants are not.
+                if existed.is_none() {
+                    audit::record(
+                        &mut tx,
+                        audit,
+                        "model_created",
+                        "model",
+                        Some(&ModelRef::grant(id, &role.uuid, perm.id)),
+                        None,
+                        Map::new(),
+                    )
+                    .await?;
+                }
+                id
+            }
             Some(pk) => store_roles::grant_object(&mut tx, role.id, perm.id, pk).await?,
         };
         ids.push(id);
@@ -362,11 +424,30 @@ pub async fn assign(
 }
 
 /// Removes the permissions from the role (absent grants are ignored).
-pub async fn unassign(store: &Store, role: &Role, target: &GrantTarget) -> Result<(), DomainError> {
+pub async fn unassign(
+    store: &Store,
+    role: &Role,
+    target: &GrantTarget,
+    audit: &AuditContext,
+) -> Result<(), DomainError> {
     let mut tx = store.begin().await?;
     for perm in &target.permissions {
         match &target.object_pk {
-            None => store_roles::revoke_model(&mut tx, role.id, perm.id).await?,
+            None => {
+                if let Some(id) = store_roles::model_grant_id(&mut tx, role.id, perm.id).await? {
+                    audit::record(
+                        &mut tx,
+                        audit,
+                        "model_deleted",
+                        "model",
+                        Some(&ModelRef::grant(id, &role.uuid, perm.id)),
+                        None,
+                        Map::new(),
+                    )
+                    .await?;
+                }
+                store_roles::revoke_model(&mut tx, role.id, perm.id).await?
+            }
             Some(pk) => store_roles::revoke_object(&mut tx, role.id, perm.id, pk).await?,
         }
     }

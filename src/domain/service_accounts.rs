@@ -3,6 +3,7 @@
 
 use serde_json::json;
 
+use super::audit::{self, AuditContext, ModelRef};
 use super::error::FieldErrors;
 use super::users::{self, UserType};
 use super::{DomainError, Timestamp};
@@ -65,6 +66,7 @@ pub async fn create(
     sealer: &Sealer,
     request: ServiceAccountRequest,
     may_create_group: bool,
+    audit: &AuditContext,
 ) -> Result<ServiceAccount, DomainError> {
     let clash = || {
         DomainError::Invalid(FieldErrors::single(
@@ -139,6 +141,41 @@ pub async fn create(
     store_tokens::insert(&mut tx, &token)
         .await
         .map_err(map_clash)?;
+    let none = serde_json::Map::new;
+    let user_model = ModelRef::user(user_id, &request.name);
+    audit::record(
+        &mut tx,
+        audit,
+        "model_created",
+        "model",
+        Some(&user_model),
+        None,
+        none(),
+    )
+    .await?;
+    if let Some(g) = &group_uuid {
+        audit::record(
+            &mut tx,
+            audit,
+            "model_created",
+            "model",
+            Some(&ModelRef::group(g, &request.name)),
+            None,
+            none(),
+        )
+        .await?;
+    }
+    let token_model = ModelRef::token(&token.uuid, &token.identifier);
+    audit::record(
+        &mut tx,
+        audit,
+        "model_created",
+        "model",
+        Some(&token_model),
+        None,
+        none(),
+    )
+    .await?;
     tx.commit().await?;
     Ok(ServiceAccount {
         username: request.name,

@@ -1,6 +1,9 @@
 //! API tokens: creation rules (intents, expiry, ownership), changes, key viewing and setting.
 //! Keys are generated here, stored as a lookup hash plus a sealed copy, never in plain text.
 
+use serde_json::{json, Map};
+
+use super::audit::{self, AuditContext, Diff, ModelRef};
 use super::authz::Principal;
 use super::error::{FieldErrors, Kind};
 use super::filter::{Direction, Filter};
@@ -236,6 +239,7 @@ pub async fn create(
     mut changes: TokenChanges,
     mut errors: FieldErrors,
     settings: TokenSettings,
+    audit: &AuditContext,
 ) -> Result<(Token, String), DomainError> {
     let now = Timestamp::now();
     let caller_user = users::get(store, caller.user_id).await?;
@@ -307,6 +311,24 @@ pub async fn create(
         scope: changes.scope.clone().unwrap_or_else(|| "write".into()),
     };
     let id = store_tokens::insert(&mut tx, &row).await?;
+    let diff = Diff::created(&[
+        ("identifier", json!(row.identifier)),
+        ("intent", json!(row.intent)),
+        ("user", json!(row.user_id)),
+        ("description", json!(row.description)),
+        ("expiring", json!(row.expiring)),
+    ]);
+    let model = ModelRef::token(&row.uuid, &row.identifier);
+    audit::record(
+        &mut tx,
+        audit,
+        "model_created",
+        "model",
+        Some(&model),
+        Some(diff),
+        Map::new(),
+    )
+    .await?;
     tx.commit().await?;
     Ok((get_by_id(store, id).await?, key))
 }
@@ -319,6 +341,7 @@ pub async fn update(
     mut changes: TokenChanges,
     mut errors: FieldErrors,
     settings: TokenSettings,
+    audit: &AuditContext,
 ) -> Result<Token, DomainError> {
     let now = Timestamp::now();
     let current = get(store, identifier).await?;
@@ -360,17 +383,65 @@ pub async fn update(
         key: None,
     };
     store_tokens::update(&mut tx, current.id, &update).await?;
+    let mut diff = Diff::default();
+    if let Some(v) = &update.identifier {
+        diff.field("identifier", json!(current.identifier), json!(v));
+    }
+    if let Some(v) = &update.intent {
+        diff.field("intent", json!(current.intent), json!(v));
+    }
+    if let Some(v) = &update.description {
+        diff.field("description", json!(current.description), json!(v));
+    }
+    if let Some(v) = update.expiring {
+        diff.field("expiring", json!(current.expiring), json!(v));
+    }
+    if let Some(v) = update.expires {
+        diff.field(
+            "expires",
+            json!(current.expires.map(Timestamp::to_drf)),
+            json!(v.map(|t| Timestamp(t).to_drf())),
+        );
+    }
+    let model = ModelRef::token(
+        &current.uuid,
+        update.identifier.as_deref().unwrap_or(&current.identifier),
+    );
+    audit::record(
+        &mut tx,
+        audit,
+        "model_updated",
+        "model",
+        Some(&model),
+        Some(diff),
+        Map::new(),
+    )
+    .await?;
     tx.commit().await?;
     let identifier = changes.identifier.as_deref().unwrap_or(identifier);
     get(store, identifier).await
 }
 
 /// Deletes a token.
-pub async fn delete(store: &Store, identifier: &str) -> Result<(), DomainError> {
+pub async fn delete(
+    store: &Store,
+    identifier: &str,
+    audit: &AuditContext,
+) -> Result<(), DomainError> {
     let mut tx = store.begin().await?;
     let row = store_tokens::by_identifier(&mut tx, identifier)
         .await?
         .ok_or(DomainError::NotFound(Kind::Token))?;
+    audit::record(
+        &mut tx,
+        audit,
+        "model_deleted",
+        "model",
+        Some(&ModelRef::token(&row.uuid, &row.identifier)),
+        None,
+        Map::new(),
+    )
+    .await?;
     store_tokens::delete(&mut tx, row.id).await?;
     let ids = super::roles::model_permission_ids("authentik_core.token");
     crate::store::roles::forget_object(&mut tx, &ids, &row.uuid).await?;
@@ -383,17 +454,31 @@ pub async fn view_key(
     store: &Store,
     sealer: &Sealer,
     identifier: &str,
+    audit: &AuditContext,
 ) -> Result<String, DomainError> {
-    let mut db = store;
-    let row = store_tokens::by_identifier(&mut db, identifier)
+    let mut tx = store.begin().await?;
+    let row = store_tokens::by_identifier(&mut tx, identifier)
         .await?
         .ok_or(DomainError::NotFound(Kind::Token))?;
-    sealer.open(&row.key_sealed).map_err(|_| {
+    let key = sealer.open(&row.key_sealed).map_err(|_| {
         DomainError::Internal(format!(
             "token {} cannot be unsealed with this secret key",
             row.uuid
         ))
-    })
+    })?;
+    // The key is only handed out once its viewing is on record.
+    audit::record(
+        &mut tx,
+        audit,
+        "secret_view",
+        "secret",
+        Some(&ModelRef::token(&row.uuid, &row.identifier)),
+        None,
+        Map::new(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(key)
 }
 
 /// Replaces a token's key. Deviation 6: a key another token uses is refused.
@@ -402,6 +487,7 @@ pub async fn set_key(
     sealer: &Sealer,
     identifier: &str,
     key: &str,
+    audit: &AuditContext,
 ) -> Result<(), DomainError> {
     let hash = keys::lookup_hash(key);
     let sealed = sealer
@@ -422,6 +508,16 @@ pub async fn set_key(
         ..Default::default()
     };
     store_tokens::update(&mut tx, row.id, &update).await?;
+    audit::record(
+        &mut tx,
+        audit,
+        "model_updated",
+        "model",
+        Some(&ModelRef::token(&row.uuid, &row.identifier)),
+        None,
+        Map::new(),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

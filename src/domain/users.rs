@@ -3,9 +3,10 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
+use super::audit::{self, AuditContext, Diff, ModelRef};
 use super::error::{FieldErrors, Kind};
 use super::filter::{Direction, Filter};
 use super::{avatar, DomainError, Timestamp};
@@ -451,6 +452,7 @@ pub async fn create(
     store: &Store,
     changes: UserChanges,
     mut errors: FieldErrors,
+    audit: &AuditContext,
 ) -> Result<User, DomainError> {
     check_fields(&changes, &mut errors);
     if changes.user_type == Some(UserType::InternalServiceAccount) && !errors.has("type") {
@@ -496,6 +498,25 @@ pub async fn create(
         store_users::replace_roles(&mut tx, id, &role_ids).await?;
     }
     apply_awx_flags(&mut tx, id, &changes).await?;
+    let diff = Diff::created(&[
+        ("username", json!(new.username)),
+        ("name", json!(new.name)),
+        ("email", json!(new.email)),
+        ("is_active", json!(new.is_active)),
+        ("type", json!(new.user_type)),
+        ("path", json!(new.path)),
+    ]);
+    let model = ModelRef::user(id, &new.name);
+    audit::record(
+        &mut tx,
+        audit,
+        "model_created",
+        "model",
+        Some(&model),
+        Some(diff),
+        Map::new(),
+    )
+    .await?;
     tx.commit().await?;
     get(store, id).await
 }
@@ -506,6 +527,7 @@ pub async fn update(
     id: i64,
     changes: UserChanges,
     mut errors: FieldErrors,
+    audit: &AuditContext,
 ) -> Result<User, DomainError> {
     check_fields(&changes, &mut errors);
     let password_hash = hash_password(&changes.password).await?;
@@ -562,6 +584,80 @@ pub async fn update(
     if store_users::update(&mut tx, id, &update, now).await? == 0 {
         return Err(DomainError::NotFound(Kind::User));
     }
+    let mut diff = Diff::default();
+    let pairs: [(&str, Value, Option<Value>); 9] = [
+        (
+            "username",
+            json!(current.username),
+            update.username.as_ref().map(|v| json!(v)),
+        ),
+        (
+            "name",
+            json!(current.name),
+            update.name.as_ref().map(|v| json!(v)),
+        ),
+        (
+            "first_name",
+            json!(current.first_name),
+            update.first_name.as_ref().map(|v| json!(v)),
+        ),
+        (
+            "last_name",
+            json!(current.last_name),
+            update.last_name.as_ref().map(|v| json!(v)),
+        ),
+        (
+            "email",
+            json!(current.email),
+            update.email.as_ref().map(|v| json!(v)),
+        ),
+        (
+            "is_active",
+            json!(current.is_active),
+            update.is_active.map(|v| json!(v)),
+        ),
+        (
+            "type",
+            json!(current.user_type),
+            update.user_type.as_ref().map(|v| json!(v)),
+        ),
+        (
+            "path",
+            json!(current.path),
+            update.path.as_ref().map(|v| json!(v)),
+        ),
+        (
+            "attributes",
+            parse_attributes(&current.attributes),
+            changes
+                .attributes
+                .as_ref()
+                .map(|a| Value::Object(a.clone())),
+        ),
+    ];
+    for (name, previous, new) in pairs {
+        if let Some(new) = new {
+            diff.field(name, previous, new);
+        }
+    }
+    if update.password_change_date.is_some() {
+        diff.field(
+            "password_change_date",
+            json!(Timestamp(current.password_change_date).to_drf()),
+            json!(Timestamp(now).to_drf()),
+        );
+    }
+    let model = ModelRef::user(id, update.name.as_deref().unwrap_or(&current.name));
+    audit::record(
+        &mut tx,
+        audit,
+        "model_updated",
+        "model",
+        Some(&model),
+        Some(diff),
+        Map::new(),
+    )
+    .await?;
     if changes.groups.is_some() {
         store_users::replace_groups(&mut tx, id, &group_ids).await?;
     }
@@ -574,8 +670,22 @@ pub async fn update(
 }
 
 /// Deletes user `id` with its memberships and tokens.
-pub async fn delete(store: &Store, id: i64) -> Result<(), DomainError> {
+pub async fn delete(store: &Store, id: i64, audit: &AuditContext) -> Result<(), DomainError> {
     let mut tx = store.begin().await?;
+    let current = store_users::by_id(&mut tx, id)
+        .await?
+        .ok_or(DomainError::NotFound(Kind::User))?;
+    // Recorded first: the event names the acting user, who may be the one deleted.
+    audit::record(
+        &mut tx,
+        audit,
+        "model_deleted",
+        "model",
+        Some(&ModelRef::user(id, &current.name)),
+        None,
+        Map::new(),
+    )
+    .await?;
     if store_users::delete(&mut tx, id).await? == 0 {
         return Err(DomainError::NotFound(Kind::User));
     }
@@ -587,7 +697,12 @@ pub async fn delete(store: &Store, id: i64) -> Result<(), DomainError> {
 }
 
 /// Sets a user's password (argon2id) and bumps `password_change_date`.
-pub async fn set_password(store: &Store, id: i64, password: String) -> Result<(), DomainError> {
+pub async fn set_password(
+    store: &Store,
+    id: i64,
+    password: String,
+    audit: &AuditContext,
+) -> Result<(), DomainError> {
     let changes = UserChanges {
         password: Some(Some(password)),
         ..UserChanges::default()
@@ -600,9 +715,38 @@ pub async fn set_password(store: &Store, id: i64, password: String) -> Result<()
         password_change_date: Some(now),
         ..store_users::UserUpdate::default()
     };
-    if store_users::update(&mut tx, id, &update, now).await? == 0 {
+    let Some(target) = store_users::by_id(&mut tx, id).await? else {
         return Err(DomainError::NotFound(Kind::User));
-    }
+    };
+    store_users::update(&mut tx, id, &update, now).await?;
+    let mut diff = Diff::default();
+    diff.field(
+        "password_change_date",
+        json!(Timestamp(target.password_change_date).to_drf()),
+        json!(Timestamp(now).to_drf()),
+    );
+    let model = ModelRef::user(id, &target.name);
+    audit::record(
+        &mut tx,
+        audit,
+        "model_updated",
+        "model",
+        Some(&model),
+        Some(diff),
+        Map::new(),
+    )
+    .await?;
+    // authentik records `password_set` as the user whose password changed.
+    audit::record(
+        &mut tx,
+        &audit.as_user(id, &target.username),
+        "password_set",
+        "model",
+        None,
+        None,
+        Map::new(),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

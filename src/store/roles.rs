@@ -400,3 +400,20 @@ pub async fn id_by_managed<R: Reader>(
     sql.bind(managed);
     Ok(db.fetch_optional::<IdRow>(&sql).await?.map(|r| r.id))
 }
+
+/// The row id of a global grant, if the role holds it.
+pub async fn model_grant_id<R: Reader>(
+    db: &mut R,
+    role_id: i64,
+    permission_id: i64,
+) -> Result<Option<i64>, StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct IdRow {
+        id: i64,
+    }
+    let mut sql = Sql::new("SELECT id FROM role_model_permissions WHERE role_id = ");
+    sql.bind(role_id)
+        .push(" AND permission_id = ")
+        .bind(permission_id);
+    Ok(db.fetch_optional::<IdRow>(&sql).await?.map(|r| r.id))
+}

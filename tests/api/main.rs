@@ -6,6 +6,7 @@ mod clients;
 mod common;
 mod concurrency;
 
+mod events;
 mod foundation;
 mod groups;
 mod rbac;

@@ -22,6 +22,7 @@ use crate::api::allow;
 use crate::api::body::JsonBody;
 use crate::api::error::{json_response, ApiError};
 use crate::api::fields::{Input, Str};
+use crate::api::meta::RequestMeta;
 use crate::app::AppState;
 use crate::domain::authz::{authorize, Action, Principal, Visibility};
 use crate::domain::error::Kind;
@@ -438,13 +439,14 @@ fn check_superuser_flag(
 async fn create(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
+    meta: RequestMeta,
     RawQuery(query): RawQuery,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
     authorize(&caller, Action::AddGroup).map_err(denied)?;
     let (changes, mut errors) = read_group_changes(body, true)?;
     check_superuser_flag(&caller, &changes, None, &mut errors);
-    let group = groups::create(&state.store, changes, errors).await?;
+    let group = groups::create(&state.store, changes, errors, &meta.audit(Some(&caller))).await?;
     let include = Include::from_params(&Params::parse(query.as_deref()));
     Ok(json_response(
         StatusCode::CREATED,
@@ -476,6 +478,7 @@ async fn retrieve(
 async fn write(
     state: &AppState,
     caller: &Principal,
+    meta: &RequestMeta,
     raw: &str,
     query: Option<String>,
     body: JsonBody,
@@ -485,7 +488,14 @@ async fn write(
     authorize(caller, Action::ChangeGroup(current.uuid.clone())).map_err(denied)?;
     let (changes, mut errors) = read_group_changes(body, full)?;
     check_superuser_flag(caller, &changes, Some(&current), &mut errors);
-    let group = groups::update(&state.store, &current.uuid, changes, errors).await?;
+    let group = groups::update(
+        &state.store,
+        &current.uuid,
+        changes,
+        errors,
+        &meta.audit(Some(caller)),
+    )
+    .await?;
     let include = Include::from_params(&Params::parse(query.as_deref()));
     Ok(json_response(
         StatusCode::OK,
@@ -496,31 +506,34 @@ async fn write(
 async fn update(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
+    meta: RequestMeta,
     Lookup(uuid): Lookup,
     RawQuery(query): RawQuery,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
-    write(&state, &caller, &uuid, query, body, true).await
+    write(&state, &caller, &meta, &uuid, query, body, true).await
 }
 
 async fn partial_update(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
+    meta: RequestMeta,
     Lookup(uuid): Lookup,
     RawQuery(query): RawQuery,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
-    write(&state, &caller, &uuid, query, body, false).await
+    write(&state, &caller, &meta, &uuid, query, body, false).await
 }
 
 async fn destroy(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
+    meta: RequestMeta,
     Lookup(uuid): Lookup,
 ) -> Result<Response, ApiError> {
     let group = visible_group(&state, &caller, &uuid).await?;
     authorize(&caller, Action::DeleteGroup(group.uuid.clone())).map_err(denied)?;
-    groups::delete(&state.store, &group.uuid).await?;
+    groups::delete(&state.store, &group.uuid, &meta.audit(Some(&caller))).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -528,6 +541,7 @@ async fn destroy(
 async fn membership(
     state: &AppState,
     caller: &Principal,
+    meta: &RequestMeta,
     raw: &str,
     body: JsonBody,
     member: bool,
@@ -553,7 +567,15 @@ async fn membership(
     // The user is looked up among the users the caller may see.
     crate::domain::authz::may_see(caller, "authentik_core.view_user", &user_id.to_string())
         .map_err(|_| ApiError::BadLookup)?;
-    match groups::set_membership(&state.store, &group.uuid, user_id, member).await {
+    match groups::set_membership(
+        &state.store,
+        &group.uuid,
+        user_id,
+        member,
+        &meta.audit(Some(caller)),
+    )
+    .await
+    {
         Ok(()) => Ok(StatusCode::NO_CONTENT.into_response()),
         Err(DomainError::NotFound(Kind::User)) => Err(ApiError::BadLookup),
         Err(e) => Err(e.into()),
@@ -563,19 +585,21 @@ async fn membership(
 async fn add_user(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
+    meta: RequestMeta,
     Lookup(uuid): Lookup,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
-    membership(&state, &caller, &uuid, body, true).await
+    membership(&state, &caller, &meta, &uuid, body, true).await
 }
 
 async fn remove_user(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
+    meta: RequestMeta,
     Lookup(uuid): Lookup,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
-    membership(&state, &caller, &uuid, body, false).await
+    membership(&state, &caller, &meta, &uuid, body, false).await
 }
 
 /// Nothing in gatehouse references a group by foreign key, so this is always empty.

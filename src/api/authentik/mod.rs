@@ -2,6 +2,7 @@
 //! authentication failure.
 
 pub mod caller;
+pub mod events;
 pub mod groups;
 pub mod pagination;
 pub mod ql;
@@ -88,4 +89,5 @@ pub fn routes() -> Router<Arc<AppState>> {
         .merge(groups::routes())
         .merge(tokens::routes())
         .merge(rbac::routes())
+        .merge(events::routes())
 }

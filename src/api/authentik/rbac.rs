@@ -22,6 +22,7 @@ use crate::api::allow;
 use crate::api::body::JsonBody;
 use crate::api::error::{json_response, ApiError};
 use crate::api::fields::{Input, Str};
+use crate::api::meta::RequestMeta;
 use crate::app::AppState;
 use crate::domain::authz::{authorize, Action, Principal, Visibility};
 use crate::domain::error::Kind;
@@ -269,11 +270,12 @@ fn read_role_name(body: JsonBody, required: bool) -> Result<Option<String>, ApiE
 async fn create_role(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
+    meta: RequestMeta,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
     authorize(&caller, Action::AddRole).map_err(denied)?;
     let name = read_role_name(body, true)?.ok_or(ApiError::EmptyBadRequest)?;
-    let role = roles::create(&state.store, &name).await?;
+    let role = roles::create(&state.store, &name, &meta.audit(Some(&caller))).await?;
     Ok(json_response(StatusCode::CREATED, &role_out(&role)))
 }
 
@@ -296,6 +298,7 @@ async fn retrieve_role(
 async fn write_role(
     state: &AppState,
     caller: &Principal,
+    meta: &RequestMeta,
     raw: &str,
     body: JsonBody,
     full: bool,
@@ -303,36 +306,45 @@ async fn write_role(
     let role = visible_role(state, caller, raw).await?;
     authorize(caller, Action::ChangeRole(role.uuid.clone())).map_err(denied)?;
     let name = read_role_name(body, full)?;
-    let role = roles::update(&state.store, &role.uuid, name.as_deref()).await?;
+    let role = roles::update(
+        &state.store,
+        &role.uuid,
+        name.as_deref(),
+        &meta.audit(Some(caller)),
+    )
+    .await?;
     Ok(json_response(StatusCode::OK, &role_out(&role)))
 }
 
 async fn update_role(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
+    meta: RequestMeta,
     Lookup(uuid): Lookup,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
-    write_role(&state, &caller, &uuid, body, true).await
+    write_role(&state, &caller, &meta, &uuid, body, true).await
 }
 
 async fn partial_update_role(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
+    meta: RequestMeta,
     Lookup(uuid): Lookup,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
-    write_role(&state, &caller, &uuid, body, false).await
+    write_role(&state, &caller, &meta, &uuid, body, false).await
 }
 
 async fn destroy_role(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
+    meta: RequestMeta,
     Lookup(uuid): Lookup,
 ) -> Result<Response, ApiError> {
     let role = visible_role(&state, &caller, &uuid).await?;
     authorize(&caller, Action::DeleteRole(role.uuid.clone())).map_err(denied)?;
-    roles::delete(&state.store, &role.uuid).await?;
+    roles::delete(&state.store, &role.uuid, &meta.audit(Some(&caller))).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -711,6 +723,7 @@ fn read_grant_body(body: JsonBody) -> Result<GrantBody, ApiError> {
 async fn assign(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
+    meta: RequestMeta,
     Lookup(uuid): Lookup,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
@@ -722,7 +735,7 @@ async fn assign(
     let (names, model, object_pk) = read_grant_body(body)?;
     let target =
         roles::resolve_target(&state.store, &names, model.as_deref(), object_pk.as_deref()).await?;
-    let ids = roles::assign(&state.store, &role, &target).await?;
+    let ids = roles::assign(&state.store, &role, &target, &meta.audit(Some(&caller))).await?;
     let body: Vec<Value> = ids
         .into_iter()
         .map(|id| json!({"id": id.to_string()}))
@@ -733,6 +746,7 @@ async fn assign(
 async fn unassign(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
+    meta: RequestMeta,
     Lookup(uuid): Lookup,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
@@ -742,7 +756,7 @@ async fn unassign(
     let (names, model, object_pk) = read_grant_body(body)?;
     let target =
         roles::resolve_target(&state.store, &names, model.as_deref(), object_pk.as_deref()).await?;
-    roles::unassign(&state.store, &role, &target).await?;
+    roles::unassign(&state.store, &role, &target, &meta.audit(Some(&caller))).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

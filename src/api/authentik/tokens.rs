@@ -23,6 +23,7 @@ use crate::api::allow;
 use crate::api::body::JsonBody;
 use crate::api::error::{json_response, ApiError};
 use crate::api::fields::{Input, Str};
+use crate::api::meta::RequestMeta;
 use crate::app::AppState;
 use crate::domain::authz::{authorize, Action, Principal, TokenRef};
 use crate::domain::error::Kind;
@@ -264,6 +265,7 @@ fn read_token_changes(body: JsonBody, full: bool) -> Result<(TokenChanges, Field
 async fn create(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
+    meta: RequestMeta,
     RawQuery(query): RawQuery,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
@@ -276,6 +278,7 @@ async fn create(
         changes,
         errors,
         settings(&state),
+        &meta.audit(Some(&caller)),
     )
     .await?;
     let include = Include::from_params(&Params::parse(query.as_deref()));
@@ -321,6 +324,7 @@ async fn retrieve(
 async fn write(
     state: &AppState,
     caller: &Principal,
+    meta: &RequestMeta,
     identifier: &str,
     query: Option<String>,
     body: JsonBody,
@@ -335,6 +339,7 @@ async fn write(
         changes,
         errors,
         settings(state),
+        &meta.audit(Some(caller)),
     )
     .await?;
     let include = Include::from_params(&Params::parse(query.as_deref()));
@@ -347,48 +352,59 @@ async fn write(
 async fn update(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
+    meta: RequestMeta,
     Lookup(identifier): Lookup,
     RawQuery(query): RawQuery,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
-    write(&state, &caller, &identifier, query, body, true).await
+    write(&state, &caller, &meta, &identifier, query, body, true).await
 }
 
 async fn partial_update(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
+    meta: RequestMeta,
     Lookup(identifier): Lookup,
     RawQuery(query): RawQuery,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
-    write(&state, &caller, &identifier, query, body, false).await
+    write(&state, &caller, &meta, &identifier, query, body, false).await
 }
 
 async fn destroy(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
+    meta: RequestMeta,
     Lookup(identifier): Lookup,
 ) -> Result<Response, ApiError> {
     let token = visible_token(&state, &caller, &identifier).await?;
     authorize(&caller, Action::DeleteToken(token_ref(&token))).map_err(denied)?;
-    tokens::delete(&state.store, &token.identifier).await?;
+    tokens::delete(&state.store, &token.identifier, &meta.audit(Some(&caller))).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn view_key(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
+    meta: RequestMeta,
     Lookup(identifier): Lookup,
 ) -> Result<Response, ApiError> {
     let token = visible_token(&state, &caller, &identifier).await?;
     authorize(&caller, Action::ViewTokenKey(token_ref(&token))).map_err(denied)?;
-    let key = tokens::view_key(&state.store, &state.sealer, &token.identifier).await?;
+    let key = tokens::view_key(
+        &state.store,
+        &state.sealer,
+        &token.identifier,
+        &meta.audit(Some(&caller)),
+    )
+    .await?;
     Ok(json_response(StatusCode::OK, &json!({ "key": key })))
 }
 
 async fn set_key(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
+    meta: RequestMeta,
     Lookup(identifier): Lookup,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
@@ -405,7 +421,14 @@ async fn set_key(
     let Some(key) = key else {
         return Err(ApiError::EmptyBadRequest);
     };
-    tokens::set_key(&state.store, &state.sealer, &token.identifier, &key).await?;
+    tokens::set_key(
+        &state.store,
+        &state.sealer,
+        &token.identifier,
+        &key,
+        &meta.audit(Some(&caller)),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

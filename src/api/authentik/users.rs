@@ -22,6 +22,7 @@ use crate::api::allow;
 use crate::api::body::JsonBody;
 use crate::api::error::{json_response, ApiError};
 use crate::api::fields::{Input, Str};
+use crate::api::meta::RequestMeta;
 use crate::app::AppState;
 use crate::domain::authz::{authorize, Action, Visibility};
 use crate::domain::error::Kind;
@@ -504,12 +505,13 @@ fn read_user_changes(body: JsonBody, full: bool) -> Result<(UserChanges, FieldEr
 async fn create(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
+    meta: RequestMeta,
     RawQuery(query): RawQuery,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
     authorize(&caller, Action::AddUser).map_err(denied)?;
     let (changes, errors) = read_user_changes(body, true)?;
-    let user = users::create(&state.store, changes, errors).await?;
+    let user = users::create(&state.store, changes, errors, &meta.audit(Some(&caller))).await?;
     let include = Include::from_params(&Params::parse(query.as_deref()));
     Ok(json_response(
         StatusCode::CREATED,
@@ -537,6 +539,7 @@ async fn retrieve(
 async fn write(
     state: &AppState,
     caller: &crate::domain::authz::Principal,
+    meta: &RequestMeta,
     id: &str,
     query: Option<String>,
     body: JsonBody,
@@ -547,7 +550,7 @@ async fn write(
     require_sight(caller, VIEW_USER, &id.to_string(), Kind::User)?;
     authorize(caller, Action::ChangeUser(id)).map_err(denied)?;
     let (changes, errors) = read_user_changes(body, full)?;
-    let user = users::update(&state.store, id, changes, errors).await?;
+    let user = users::update(&state.store, id, changes, errors, &meta.audit(Some(caller))).await?;
     let include = Include::from_params(&Params::parse(query.as_deref()));
     Ok(json_response(
         StatusCode::OK,
@@ -558,39 +561,43 @@ async fn write(
 async fn update(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
+    meta: RequestMeta,
     Lookup(id): Lookup,
     RawQuery(query): RawQuery,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
-    write(&state, &caller, &id, query, body, true).await
+    write(&state, &caller, &meta, &id, query, body, true).await
 }
 
 async fn partial_update(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
+    meta: RequestMeta,
     Lookup(id): Lookup,
     RawQuery(query): RawQuery,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
-    write(&state, &caller, &id, query, body, false).await
+    write(&state, &caller, &meta, &id, query, body, false).await
 }
 
 async fn destroy(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
+    meta: RequestMeta,
     Lookup(id): Lookup,
 ) -> Result<Response, ApiError> {
     require_visibility(&caller, VIEW_USER)?;
     let id = parse_id(&id)?;
     require_sight(&caller, VIEW_USER, &id.to_string(), Kind::User)?;
     authorize(&caller, Action::DeleteUser(id)).map_err(denied)?;
-    users::delete(&state.store, id).await?;
+    users::delete(&state.store, id, &meta.audit(Some(&caller))).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn set_password(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
+    meta: RequestMeta,
     Lookup(id): Lookup,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
@@ -625,7 +632,7 @@ async fn set_password(
     let Some(password) = password else {
         return Err(ApiError::EmptyBadRequest);
     };
-    match users::set_password(&state.store, id, password).await {
+    match users::set_password(&state.store, id, password, &meta.audit(Some(&caller))).await {
         Ok(()) => Ok(StatusCode::NO_CONTENT.into_response()),
         Err(DomainError::NotFound(Kind::User)) => {
             Err(ApiError::Domain(DomainError::NotFound(Kind::User)))
@@ -713,6 +720,7 @@ async fn paths(
 async fn service_account(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
+    meta: RequestMeta,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
     authorize(&caller, Action::CreateServiceAccount).map_err(denied)?;
@@ -751,8 +759,14 @@ async fn service_account(
         expires,
     };
     let may_create_group = authorize(&caller, Action::AddGroup).is_ok();
-    let created =
-        service_accounts::create(&state.store, &state.sealer, request, may_create_group).await?;
+    let created = service_accounts::create(
+        &state.store,
+        &state.sealer,
+        request,
+        may_create_group,
+        &meta.audit(Some(&caller)),
+    )
+    .await?;
     let uid = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
         format!("{}-{}", created.user_id, state.install_id).as_bytes(),
     ));

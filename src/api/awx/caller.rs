@@ -60,6 +60,7 @@ pub async fn password_login(
     username: &str,
     password: &str,
     ip: Option<std::net::IpAddr>,
+    meta: &crate::api::meta::RequestMeta,
 ) -> Result<Option<Principal>, AwxError> {
     let keys = crate::auth::throttle::keys(username, ip);
     state.logins.check(&keys).map_err(throttled)?;
@@ -68,6 +69,24 @@ pub async fn password_login(
         Err(DomainError::InvalidCredentials) => {
             state.logins.fail(&keys);
             tracing::warn!(username = %username, client = ?ip, "failed password authentication");
+            let mut context = serde_json::Map::new();
+            context.insert(
+                "username".into(),
+                serde_json::Value::String(username.to_string()),
+            );
+            context.insert(
+                "password".into(),
+                serde_json::Value::String(crate::domain::audit::MASK.into()),
+            );
+            crate::domain::audit::record_alone(
+                &state.store,
+                &meta.audit(None),
+                "login_failed",
+                "model",
+                None,
+                context,
+            )
+            .await?;
             Ok(None)
         }
         Err(e) => Err(e.into()),
@@ -100,7 +119,10 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Principal>, A
                 else {
                     return Ok(None);
                 };
-                return password_login(state, username, password, client_ip(parts)).await;
+                let Ok(meta) =
+                    crate::api::meta::RequestMeta::from_request_parts(&mut parts.clone(), state)
+                        .await;
+                return password_login(state, username, password, client_ip(parts), &meta).await;
             }
         }
     }

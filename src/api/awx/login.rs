@@ -64,6 +64,7 @@ fn safe_next(next: Option<&str>) -> String {
 async fn login(
     State(state): State<Arc<AppState>>,
     axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    meta: crate::api::meta::RequestMeta,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
@@ -91,7 +92,9 @@ async fn login(
         return html(StatusCode::UNAUTHORIZED, FORM);
     };
     let principal =
-        match super::caller::password_login(&state, username, password, Some(peer.ip())).await {
+        match super::caller::password_login(&state, username, password, Some(peer.ip()), &meta)
+            .await
+        {
             Ok(Some(p)) => p,
             Ok(None) => return html(StatusCode::UNAUTHORIZED, FORM),
             Err(e) => return e.into_response(),

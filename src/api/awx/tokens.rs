@@ -19,6 +19,7 @@ use crate::api::authentik::Lookup;
 use crate::api::body::JsonBody;
 use crate::api::error::json_response;
 use crate::api::fields::{Input, Str};
+use crate::api::meta::RequestMeta;
 use crate::app::AppState;
 use crate::domain::authz::{authorize, Action, Principal, TokenRef};
 use crate::domain::error::Kind;
@@ -76,6 +77,7 @@ fn render(token: &Token, key: Option<&str>) -> Value {
 async fn create(
     state: &AppState,
     caller: &Principal,
+    meta: &RequestMeta,
     owner_id: i64,
     body: JsonBody,
 ) -> Result<Response, AwxError> {
@@ -118,6 +120,7 @@ async fn create(
         changes,
         FieldErrors::new(),
         settings,
+        &meta.audit(Some(caller)),
     )
     .await?;
     let mut r = with_allow(
@@ -133,15 +136,17 @@ async fn create(
 async fn create_own(
     State(state): State<Arc<AppState>>,
     AwxCaller(caller): AwxCaller,
+    meta: RequestMeta,
     body: JsonBody,
 ) -> Result<Response, AwxError> {
     let owner = caller.user_id;
-    create(&state, &caller, owner, body).await
+    create(&state, &caller, &meta, owner, body).await
 }
 
 async fn create_personal(
     State(state): State<Arc<AppState>>,
     AwxCaller(caller): AwxCaller,
+    meta: RequestMeta,
     Lookup(key): Lookup,
     body: JsonBody,
 ) -> Result<Response, AwxError> {
@@ -149,7 +154,7 @@ async fn create_personal(
     if user.id != caller.user_id && !caller.is_superuser {
         return Err(forbidden());
     }
-    create(&state, &caller, user.id, body).await
+    create(&state, &caller, &meta, user.id, body).await
 }
 
 async fn page_of(
@@ -252,6 +257,7 @@ async fn retrieve(
 async fn destroy(
     State(state): State<Arc<AppState>>,
     AwxCaller(caller): AwxCaller,
+    meta: RequestMeta,
     Lookup(id): Lookup,
 ) -> Result<Response, AwxError> {
     let token = visible(&state, &caller, &id).await?;
@@ -263,7 +269,7 @@ async fn destroy(
         }),
     )
     .map_err(|_| forbidden())?;
-    tokens::delete(&state.store, &token.identifier).await?;
+    tokens::delete(&state.store, &token.identifier, &meta.audit(Some(&caller))).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -19,6 +19,7 @@ use crate::api::authentik::Lookup;
 use crate::api::body::JsonBody;
 use crate::api::error::json_response;
 use crate::api::fields::{Input, Str};
+use crate::api::meta::RequestMeta;
 use crate::app::AppState;
 use crate::domain::authz::{authorize, visibility, Action, Principal, Visibility};
 use crate::domain::error::Kind;
@@ -671,6 +672,7 @@ fn created_response(value: Value, id: i64, status: StatusCode) -> Response {
 async fn create(
     State(state): State<Arc<AppState>>,
     AwxCaller(caller): AwxCaller,
+    meta: RequestMeta,
     body: JsonBody,
 ) -> Result<Response, AwxError> {
     authorize(&caller, Action::AddUser).map_err(|_| forbidden())?;
@@ -684,7 +686,7 @@ async fn create(
     if changes.name.is_none() {
         changes.name = Some(String::new());
     }
-    let user = users::create(&state.store, changes, errors).await?;
+    let user = users::create(&state.store, changes, errors, &meta.audit(Some(&caller))).await?;
     let value = user_json(&state, &caller, &user, true).await?;
     Ok(created_response(value, user.id, StatusCode::CREATED))
 }
@@ -708,6 +710,7 @@ async fn retrieve(
 async fn write(
     state: &AppState,
     caller: &Principal,
+    meta: &RequestMeta,
     key: &str,
     body: JsonBody,
     full: bool,
@@ -762,7 +765,14 @@ async fn write(
         ));
     }
     sync_name(&mut changes, Some(&user));
-    let updated = users::update(&state.store, user.id, changes, errors).await?;
+    let updated = users::update(
+        &state.store,
+        user.id,
+        changes,
+        errors,
+        &meta.audit(Some(caller)),
+    )
+    .await?;
     let value = user_json(state, caller, &updated, true).await?;
     Ok(with_allow(
         json_response(StatusCode::OK, &value),
@@ -773,24 +783,27 @@ async fn write(
 async fn update(
     State(state): State<Arc<AppState>>,
     AwxCaller(caller): AwxCaller,
+    meta: RequestMeta,
     Lookup(key): Lookup,
     body: JsonBody,
 ) -> Result<Response, AwxError> {
-    write(&state, &caller, &key, body, true).await
+    write(&state, &caller, &meta, &key, body, true).await
 }
 
 async fn partial_update(
     State(state): State<Arc<AppState>>,
     AwxCaller(caller): AwxCaller,
+    meta: RequestMeta,
     Lookup(key): Lookup,
     body: JsonBody,
 ) -> Result<Response, AwxError> {
-    write(&state, &caller, &key, body, false).await
+    write(&state, &caller, &meta, &key, body, false).await
 }
 
 async fn destroy(
     State(state): State<Arc<AppState>>,
     AwxCaller(caller): AwxCaller,
+    meta: RequestMeta,
     Lookup(key): Lookup,
 ) -> Result<Response, AwxError> {
     let user = resolve_user(&state, &key).await?;
@@ -801,6 +814,6 @@ async fn destroy(
         return Err(detail(StatusCode::FORBIDDEN, "Cannot delete user."));
     }
     authorize(&caller, Action::DeleteUser(user.id)).map_err(|_| forbidden())?;
-    users::delete(&state.store, user.id).await?;
+    users::delete(&state.store, user.id, &meta.audit(Some(&caller))).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -1,0 +1,76 @@
+//! What a request tells the audit log: its id, client address, path, method, user agent and
+//! (cleansed) query arguments.
+
+use std::convert::Infallible;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::header;
+use axum::http::request::Parts;
+use serde_json::{Map, Value};
+
+use crate::domain::audit::{is_secret_key, AuditContext, MASK};
+use crate::domain::authz::Principal;
+
+/// The id the request-context middleware gave this request.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// The request facts an audit event records.
+#[derive(Debug, Clone)]
+pub struct RequestMeta {
+    request_id: Option<String>,
+    client_ip: Option<String>,
+    path: String,
+    method: String,
+    user_agent: String,
+    args: Map<String, Value>,
+}
+
+impl RequestMeta {
+    /// The audit context of this request, acting as `who`.
+    pub fn audit(&self, who: Option<&Principal>) -> AuditContext {
+        AuditContext {
+            actor: who.map(|p| (p.user_id, p.username.clone())),
+            client_ip: self.client_ip.clone(),
+            request_id: self.request_id.clone(),
+            path: self.path.clone(),
+            method: self.method.clone(),
+            user_agent: self.user_agent.clone(),
+            args: self.args.clone(),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let mut args = Map::new();
+        if let Some(q) = parts.uri.query() {
+            for (k, v) in form_urlencoded::parse(q.as_bytes()).into_owned() {
+                let value = if is_secret_key(&k) {
+                    MASK.to_string()
+                } else {
+                    v
+                };
+                args.insert(k, Value::String(value));
+            }
+        }
+        Ok(RequestMeta {
+            request_id: parts.extensions.get::<RequestId>().map(|r| r.0.clone()),
+            client_ip: parts
+                .extensions
+                .get::<ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip().to_string()),
+            path: parts.uri.path().to_string(),
+            method: parts.method.to_string(),
+            user_agent: parts
+                .headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string(),
+            args,
+        })
+    }
+}

@@ -1,0 +1,260 @@
+//! Audit events in authentik's `Event` shape: who did what to which object, from where, in
+//! which request, with what changed (`context.diff`) — never secret values. Recorded inside the
+//! transaction of the change, so one never exists without the other.
+
+use serde_json::{json, Map, Value};
+
+use super::{DomainError, Timestamp};
+use crate::store::events::{self as store_events, NewEvent};
+use crate::store::Tx;
+
+/// How long events are kept (authentik's default retention), seconds.
+pub const RETENTION_SECONDS: i64 = 365 * 86_400;
+
+/// What the request tells the audit log: the caller and where the request came from.
+#[derive(Debug, Clone, Default)]
+pub struct AuditContext {
+    /// The acting user (id, username), if authenticated.
+    pub actor: Option<(i64, String)>,
+    /// Client address.
+    pub client_ip: Option<String>,
+    /// The request's id (`X-authentik-id`).
+    pub request_id: Option<String>,
+    /// Path of the request.
+    pub path: String,
+    /// Method of the request.
+    pub method: String,
+    /// User agent.
+    pub user_agent: String,
+    /// Query arguments, already cleansed of secrets.
+    pub args: Map<String, Value>,
+}
+
+impl AuditContext {
+    /// The same request, acting as someone else (e.g. the user whose password changed).
+    pub fn as_user(&self, id: i64, username: &str) -> AuditContext {
+        AuditContext {
+            actor: Some((id, username.to_string())),
+            ..self.clone()
+        }
+    }
+
+    fn http_request(&self) -> Value {
+        json!({
+            "path": self.path,
+            "method": self.method,
+            "args": self.args,
+            "user_agent": self.user_agent,
+            "request_id": self.request_id,
+        })
+    }
+}
+
+/// An object as `context.model` names it.
+#[derive(Debug, Clone)]
+pub struct ModelRef {
+    /// Django app (`authentik_core`, `authentik_rbac`).
+    pub app: &'static str,
+    /// Model name (`user`, `group`, `token`, `role`).
+    pub model_name: &'static str,
+    /// pk: an integer for users, dashless uuid hex otherwise.
+    pub pk: Value,
+    /// The object's name.
+    pub name: String,
+}
+
+impl ModelRef {
+    /// A user (`pk` integer, `name` the display name).
+    pub fn user(id: i64, name: &str) -> ModelRef {
+        ModelRef {
+            app: "authentik_core",
+            model_name: "user",
+            pk: json!(id),
+            name: name.to_string(),
+        }
+    }
+
+    /// A group.
+    pub fn group(uuid: &str, name: &str) -> ModelRef {
+        ModelRef {
+            app: "authentik_core",
+            model_name: "group",
+            pk: json!(hex(uuid)),
+            name: name.to_string(),
+        }
+    }
+
+    /// A token (named by its identifier).
+    pub fn token(uuid: &str, identifier: &str) -> ModelRef {
+        ModelRef {
+            app: "authentik_core",
+            model_name: "token",
+            pk: json!(hex(uuid)),
+            name: identifier.to_string(),
+        }
+    }
+
+    /// A role.
+    pub fn role(uuid: &str, name: &str) -> ModelRef {
+        ModelRef {
+            app: "authentik_rbac",
+            model_name: "role",
+            pk: json!(hex(uuid)),
+            name: name.to_string(),
+        }
+    }
+
+    /// A global grant row (authentik logs these as guardian's `rolemodelpermission`).
+    pub fn grant(row_id: i64, role_uuid: &str, permission_id: i64) -> ModelRef {
+        ModelRef {
+            app: "guardian",
+            model_name: "rolemodelpermission",
+            pk: json!(row_id),
+            name: format!(
+                "RoleModelPermission with role {role_uuid} and permission {permission_id}"
+            ),
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        json!({"app": self.app, "model_name": self.model_name, "pk": self.pk, "name": self.name})
+    }
+}
+
+fn hex(uuid: &str) -> String {
+    uuid.replace('-', "")
+}
+
+/// Field → (previous, new) of what a change altered.
+#[derive(Debug, Clone, Default)]
+pub struct Diff(Map<String, Value>);
+
+impl Diff {
+    /// Records a field when its value changes.
+    pub fn field(&mut self, name: &str, previous: Value, new: Value) {
+        if previous != new {
+            self.0.insert(
+                name.into(),
+                json!({"previous_value": previous, "new_value": new}),
+            );
+        }
+    }
+
+    /// Records a created object's fields (previous values null).
+    pub fn created(fields: &[(&str, Value)]) -> Diff {
+        let mut d = Diff::default();
+        for (name, value) in fields {
+            d.0.insert(
+                (*name).into(),
+                json!({"previous_value": null, "new_value": value}),
+            );
+        }
+        d
+    }
+
+    /// Records an add/remove on a relation.
+    pub fn relation(&mut self, name: &str, added: Vec<Value>, removed: Vec<Value>) {
+        let mut m = Map::new();
+        if !added.is_empty() {
+            m.insert("add".into(), Value::Array(added));
+        }
+        if !removed.is_empty() {
+            m.insert("remove".into(), Value::Array(removed));
+        }
+        if !m.is_empty() {
+            self.0.insert(name.into(), Value::Object(m));
+        }
+    }
+}
+
+/// Writes one event inside `tx`.
+pub async fn record(
+    tx: &mut Tx,
+    ctx: &AuditContext,
+    action: &str,
+    key: &str,
+    model: Option<&ModelRef>,
+    diff: Option<Diff>,
+    extra: Map<String, Value>,
+) -> Result<(), DomainError> {
+    let user = match &ctx.actor {
+        Some((id, username)) => {
+            let email = store_events::email_of(tx, *id).await?.unwrap_or_default();
+            json!({"username": username, "pk": id, "email": email})
+        }
+        None => json!({"username": "AnonymousUser", "pk": null, "email": "", "is_anonymous": true}),
+    };
+    let mut context = Map::new();
+    if let Some(m) = model {
+        context.insert(key.into(), m.to_json());
+    }
+    context.extend(extra);
+    if let Some(d) = diff.filter(|d| !d.0.is_empty()) {
+        context.insert("diff".into(), Value::Object(d.0));
+    }
+    context.insert("http_request".into(), ctx.http_request());
+    let now = Timestamp::now();
+    let event = NewEvent {
+        uuid: uuid::Uuid::new_v4().to_string(),
+        action: action.to_string(),
+        app: "authentik.events.middleware".into(),
+        user_json: user.to_string(),
+        // authentik's `username` filter also matches `context.username` (failed logins).
+        username: ctx.actor.as_ref().map(|a| a.1.clone()).or_else(|| {
+            context
+                .get("username")
+                .and_then(|v| v.as_str())
+                .map(String::from)
+        }),
+        context: Value::Object(context.clone()).to_string(),
+        client_ip: ctx.client_ip.clone(),
+        created: now.0,
+        expires: now.plus_seconds(RETENTION_SECONDS).0,
+        model_app: model.map(|m| m.app.to_string()),
+        model_name: model.map(|m| m.model_name.to_string()),
+        model_pk: model.map(|m| match &m.pk {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        }),
+        request_id: ctx.request_id.clone(),
+    };
+    store_events::insert(tx, &event).await?;
+    Ok(())
+}
+
+/// Records an event in a transaction of its own (failed logins, key views).
+pub async fn record_alone(
+    store: &crate::store::Store,
+    ctx: &AuditContext,
+    action: &str,
+    key: &str,
+    model: Option<&ModelRef>,
+    extra: Map<String, Value>,
+) -> Result<(), DomainError> {
+    let mut tx = store.begin().await?;
+    record(&mut tx, ctx, action, key, model, None, extra).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Whether a query/context key names a secret (Django's SafeExceptionReporterFilter pattern).
+pub fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_uppercase();
+    let secret = [
+        "API",
+        "AUTH",
+        "TOKEN",
+        "KEY",
+        "SECRET",
+        "PASS",
+        "SIGNATURE",
+        "HTTP_COOKIE",
+    ]
+    .iter()
+    .any(|s| k.contains(s));
+    let allowed = k.contains("PASSING") || k.contains("PASSWORD_CHANGE_DATE");
+    secret && !allowed
+}
+
+/// The mask secret values get.
+pub const MASK: &str = "********************";
