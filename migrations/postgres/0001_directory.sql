@@ -32,9 +32,9 @@ CREATE TABLE users (
     CONSTRAINT users__username__key UNIQUE (username)
 );
 CREATE INDEX users_email ON users (email);
--- Hash indexes: names and paths have no length limit, and a btree entry cannot exceed ~2.7 kB.
+-- A hash index: names have no length limit, and a btree entry cannot exceed ~2.7 kB. Paths get
+-- none: they repeat across most rows (a hash index then degenerates into one overflow chain).
 CREATE INDEX users_name ON users USING hash (name);
-CREATE INDEX users_path ON users USING hash (path);
 CREATE INDEX users_date_joined ON users (date_joined);
 CREATE INDEX users_last_updated ON users (last_updated);
 
