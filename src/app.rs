@@ -29,6 +29,8 @@ pub struct AppState {
     pub principals: PrincipalCache,
     /// Failed password logins, for throttling.
     pub logins: crate::auth::throttle::LoginThrottle,
+    /// Users by id (the hot read), exact under writes.
+    pub users: crate::domain::users::UserCache,
 }
 
 /// Start-up failures, each with a message an operator can act on.
@@ -91,6 +93,7 @@ pub async fn prepare(config: Config) -> Result<Prepared, StartError> {
             config,
             principals: PrincipalCache::default(),
             logins: Default::default(),
+            users: crate::domain::users::UserCache::new(10_000),
         }),
         generated_token,
     })

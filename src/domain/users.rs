@@ -751,6 +751,21 @@ pub async fn set_password(
     Ok(())
 }
 
+/// Users by id, exact under writes (see `store::cache`).
+pub type UserCache = crate::store::cache::EpochCache<i64, User>;
+
+/// The user with this id, from `cache` when nothing was written since it was read.
+pub async fn get_cached(store: &Store, cache: &UserCache, id: i64) -> Result<User, DomainError> {
+    let changes = store.changes();
+    if let Some(user) = cache.get(changes, &id) {
+        return Ok(user);
+    }
+    let epoch = changes.epoch();
+    let user = get(store, id).await?;
+    cache.put(changes, epoch, id, user.clone());
+    Ok(user)
+}
+
 /// The user with this id.
 pub async fn get(store: &Store, id: i64) -> Result<User, DomainError> {
     let mut db = store;

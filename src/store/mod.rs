@@ -4,6 +4,7 @@
 //! This module never sees HTTP types and makes no business decisions.
 
 pub mod bulk;
+pub mod cache;
 pub mod events;
 pub mod filter;
 pub mod groups;

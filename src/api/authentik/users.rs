@@ -528,7 +528,7 @@ async fn retrieve(
     require_visibility(&caller, VIEW_USER)?;
     let id = parse_id(&id)?;
     require_sight(&caller, VIEW_USER, &id.to_string(), Kind::User)?;
-    let user = users::get(&state.store, id).await?;
+    let user = users::get_cached(&state.store, &state.users, id).await?;
     let include = Include::from_params(&Params::parse(query.as_deref()));
     Ok(json_response(
         StatusCode::OK,

@@ -1,0 +1,45 @@
+//! A small cache of derived values that is exact under writes: an entry is only served in the
+//! write epoch it was filled in (`Changes`), and never while another instance's writes could be
+//! missed. Bounded; emptied when full.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::RwLock;
+
+use super::Changes;
+
+/// Values by key, each valid for one write epoch.
+pub struct EpochCache<K, V> {
+    entries: RwLock<HashMap<K, (u64, V)>>,
+    capacity: usize,
+}
+
+impl<K: Eq + Hash + Clone, V: Clone> EpochCache<K, V> {
+    /// An empty cache holding at most `capacity` entries.
+    pub fn new(capacity: usize) -> Self {
+        EpochCache { entries: RwLock::new(HashMap::new()), capacity }
+    }
+
+    /// The value for `key` if it was filled in the current epoch.
+    pub fn get(&self, changes: &Changes, key: &K) -> Option<V> {
+        if !changes.trustworthy() {
+            return None;
+        }
+        let epoch = changes.epoch();
+        let entries = self.entries.read().ok()?;
+        entries.get(key).filter(|(e, _)| *e == epoch).map(|(_, v)| v.clone())
+    }
+
+    /// Stores a value read at `epoch` (read the epoch *before* the database).
+    pub fn put(&self, changes: &Changes, epoch: u64, key: K, value: V) {
+        if !changes.trustworthy() {
+            return;
+        }
+        if let Ok(mut entries) = self.entries.write() {
+            if entries.len() >= self.capacity {
+                entries.clear();
+            }
+            entries.insert(key, (epoch, value));
+        }
+    }
+}
