@@ -99,6 +99,21 @@ pub enum Action {
     AssignRolePermissions(String),
     /// Remove permissions from a role.
     UnassignRolePermissions(String),
+    /// Edit a user's own profile fields (names, e-mail, password): oneself, or with change_user.
+    EditUserProfile(i64),
+    /// Rename a user: change_user only (not oneself without it).
+    RenameUser(i64),
+    /// Change a user's superuser or auditor status: superusers only.
+    ChangePrivileges(i64),
+    /// Drop one's own system-auditor status (AWX lets users do that).
+    DropOwnAuditor(i64),
+    /// Delete an account with AWX's protections: never oneself, never the last superuser.
+    RemoveAccount {
+        /// The account.
+        id: i64,
+        /// It is the only superuser left.
+        last_superuser: bool,
+    },
 }
 
 impl Action {
@@ -134,6 +149,8 @@ pub enum Denied {
     Forbidden,
     /// The object is invisible to the caller.
     Hidden,
+    /// A rule protects the object from this action, whoever asks (e.g. deleting oneself).
+    Protected,
 }
 
 /// Which objects of a kind a caller may list.
@@ -182,11 +199,35 @@ pub fn authorize(principal: &Principal, action: Action) -> Result<(), Denied> {
     if principal.read_only && !action.is_read() {
         return Err(Denied::Forbidden);
     }
+    // Protections that hold for superusers too.
+    if let Action::RemoveAccount { id, last_superuser } = action {
+        if id == principal.user_id || last_superuser {
+            return Err(Denied::Protected);
+        }
+    }
     if principal.is_superuser {
         return Ok(());
     }
     let (permission, object): (&str, Option<String>) = match action {
         Action::ViewSelf | Action::AddToken => return Ok(()),
+        Action::EditUserProfile(id) | Action::DropOwnAuditor(id) if id == principal.user_id => {
+            return Ok(())
+        }
+        Action::DropOwnAuditor(_) | Action::ChangePrivileges(_) => return Err(Denied::Forbidden),
+        Action::RenameUser(id) if id == principal.user_id => {
+            return if principal
+                .grants
+                .has(id_of("authentik_core.change_user"), Some(&id.to_string()))
+            {
+                Ok(())
+            } else {
+                Err(Denied::Protected)
+            };
+        }
+        Action::EditUserProfile(id) | Action::RenameUser(id) => {
+            ("authentik_core.change_user", Some(id.to_string()))
+        }
+        Action::RemoveAccount { id, .. } => ("authentik_core.delete_user", Some(id.to_string())),
         Action::CreateServiceAccount => {
             let global = &principal.grants.global;
             return if global.contains(&id_of("authentik_core.add_user"))
@@ -285,6 +326,56 @@ mod tests {
         assert_eq!(
             visibility(&p, "authentik_core.view_user"),
             Visibility::Nothing
+        );
+    }
+
+    #[test]
+    fn account_protections_hold_for_superusers_too() {
+        let admin = principal(true, Grants::default());
+        assert_eq!(
+            authorize(
+                &admin,
+                Action::RemoveAccount {
+                    id: 7,
+                    last_superuser: false
+                }
+            ),
+            Err(Denied::Protected)
+        );
+        assert_eq!(
+            authorize(
+                &admin,
+                Action::RemoveAccount {
+                    id: 8,
+                    last_superuser: true
+                }
+            ),
+            Err(Denied::Protected)
+        );
+        assert_eq!(
+            authorize(
+                &admin,
+                Action::RemoveAccount {
+                    id: 8,
+                    last_superuser: false
+                }
+            ),
+            Ok(())
+        );
+        let user = principal(false, Grants::default());
+        assert_eq!(authorize(&user, Action::EditUserProfile(7)), Ok(()));
+        assert_eq!(
+            authorize(&user, Action::RenameUser(7)),
+            Err(Denied::Protected)
+        );
+        assert_eq!(
+            authorize(&user, Action::ChangePrivileges(7)),
+            Err(Denied::Forbidden)
+        );
+        assert_eq!(authorize(&user, Action::DropOwnAuditor(7)), Ok(()));
+        assert_eq!(
+            authorize(&user, Action::EditUserProfile(8)),
+            Err(Denied::Forbidden)
         );
     }
 

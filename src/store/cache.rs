@@ -17,7 +17,10 @@ pub struct EpochCache<K, V> {
 impl<K: Eq + Hash + Clone, V: Clone> EpochCache<K, V> {
     /// An empty cache holding at most `capacity` entries.
     pub fn new(capacity: usize) -> Self {
-        EpochCache { entries: RwLock::new(HashMap::new()), capacity }
+        EpochCache {
+            entries: RwLock::new(HashMap::new()),
+            capacity,
+        }
     }
 
     /// The value for `key` if it was filled in the current epoch.
@@ -27,7 +30,10 @@ impl<K: Eq + Hash + Clone, V: Clone> EpochCache<K, V> {
         }
         let epoch = changes.epoch();
         let entries = self.entries.read().ok()?;
-        entries.get(key).filter(|(e, _)| *e == epoch).map(|(_, v)| v.clone())
+        entries
+            .get(key)
+            .filter(|(e, _)| *e == epoch)
+            .map(|(_, v)| v.clone())
     }
 
     /// Stores a value read at `epoch` (read the epoch *before* the database).

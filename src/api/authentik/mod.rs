@@ -44,7 +44,9 @@ pub fn require_sight(
     kind: crate::domain::error::Kind,
 ) -> Result<(), crate::api::error::ApiError> {
     crate::domain::authz::may_see(caller, view_permission, object).map_err(|d| match d {
-        crate::domain::authz::Denied::Forbidden => denied(d),
+        crate::domain::authz::Denied::Forbidden | crate::domain::authz::Denied::Protected => {
+            denied(d)
+        }
         crate::domain::authz::Denied::Hidden => {
             crate::api::error::ApiError::Domain(crate::domain::DomainError::NotFound(kind))
         }

@@ -21,7 +21,7 @@ use crate::api::error::json_response;
 use crate::api::fields::{Input, Str};
 use crate::api::meta::RequestMeta;
 use crate::app::AppState;
-use crate::domain::authz::{authorize, visibility, Action, Principal, Visibility};
+use crate::domain::authz::{authorize, visibility, Action, Denied, Principal, Visibility};
 use crate::domain::error::Kind;
 use crate::domain::filter::{Cmp, Direction, Filter, Literal};
 use crate::domain::users::{self, User, UserChanges, UserField, UserFilter, UserRel, UserSort};
@@ -76,15 +76,19 @@ async fn superuser_count(state: &AppState) -> Result<i64, AwxError> {
     .await?)
 }
 
+fn remove_action(user: &User, superusers: i64) -> Action {
+    Action::RemoveAccount {
+        id: user.id,
+        last_superuser: user.is_superuser && superusers <= 1,
+    }
+}
+
 fn may_delete(caller: &Principal, user: &User, superusers: i64) -> bool {
-    user.id != caller.user_id
-        && !(user.is_superuser && superusers <= 1)
-        && authorize(caller, Action::DeleteUser(user.id)).is_ok()
+    authorize(caller, remove_action(user, superusers)).is_ok()
 }
 
 fn may_edit(caller: &Principal, user: &User) -> bool {
-    (user.id == caller.user_id && !caller.read_only)
-        || authorize(caller, Action::ChangeUser(user.id)).is_ok()
+    authorize(caller, Action::EditUserProfile(user.id)).is_ok()
 }
 
 fn render(user: &User, caller: &Principal, superusers: i64, detail_view: bool) -> Value {
@@ -720,34 +724,31 @@ async fn write(
         return Err(AwxError(DomainError::NotFound(Kind::User).into()));
     }
     let (mut changes, errors) = read_changes(body, false, full)?;
-    let is_self = user.id == caller.user_id;
-    let may_admin = authorize(caller, Action::ChangeUser(user.id)).is_ok();
-    if !may_admin {
-        // A user editing themselves: names, e-mail and password only.
-        if !is_self || caller.read_only {
-            return Err(forbidden());
-        }
-        if changes.superuser.is_some_and(|s| s != user.is_superuser)
-            || changes.system_auditor == Some(true) && !user.is_system_auditor
-        {
-            return Err(forbidden());
-        }
-        if changes
-            .username
-            .as_ref()
-            .is_some_and(|u| *u != user.username)
-        {
-            return Err(detail(StatusCode::FORBIDDEN, "Cannot change username."));
-        }
+    // AWX's rules, decided by the one authorization function: anyone may edit their own
+    // profile; renaming needs change_user; superuser and auditor status are for superusers, but
+    // users may drop their own auditor status.
+    authorize(caller, Action::EditUserProfile(user.id)).map_err(|_| forbidden())?;
+    if changes
+        .username
+        .as_ref()
+        .is_some_and(|u| *u != user.username)
+    {
+        authorize(caller, Action::RenameUser(user.id)).map_err(|d| match d {
+            Denied::Protected => detail(StatusCode::FORBIDDEN, "Cannot change username."),
+            _ => forbidden(),
+        })?;
     }
     let flips_superuser = changes.superuser.is_some_and(|s| s != user.is_superuser);
     let flips_auditor = changes
         .system_auditor
         .is_some_and(|a| a != user.is_system_auditor);
-    if (flips_superuser || (flips_auditor && !(is_self && changes.system_auditor == Some(false))))
-        && !caller.is_superuser
-    {
-        return Err(forbidden());
+    if flips_superuser || flips_auditor {
+        let action = if !flips_superuser && changes.system_auditor == Some(false) {
+            Action::DropOwnAuditor(user.id)
+        } else {
+            Action::ChangePrivileges(user.id)
+        };
+        authorize(caller, action).map_err(|_| forbidden())?;
     }
     if !flips_superuser {
         changes.superuser = None;
@@ -810,10 +811,11 @@ async fn destroy(
     if !may_see(&caller, &user) {
         return Err(AwxError(DomainError::NotFound(Kind::User).into()));
     }
-    if user.id == caller.user_id || (user.is_superuser && superuser_count(&state).await? <= 1) {
-        return Err(detail(StatusCode::FORBIDDEN, "Cannot delete user."));
-    }
-    authorize(&caller, Action::DeleteUser(user.id)).map_err(|_| forbidden())?;
+    let superusers = superuser_count(&state).await?;
+    authorize(&caller, remove_action(&user, superusers)).map_err(|d| match d {
+        Denied::Protected => detail(StatusCode::FORBIDDEN, "Cannot delete user."),
+        _ => forbidden(),
+    })?;
     users::delete(&state.store, user.id, &meta.audit(Some(&caller))).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
