@@ -134,6 +134,8 @@ pub struct User {
     pub groups: Vec<GroupSummary>,
     /// Direct roles, by name.
     pub roles: Vec<RoleSummary>,
+    /// The initials avatar data URI, rendered once per load.
+    pub avatar_uri: String,
 }
 
 impl User {
@@ -145,8 +147,8 @@ impl User {
     }
 
     /// The initials avatar data URI.
-    pub fn avatar(&self) -> String {
-        avatar::initials_data_uri(&self.name, &self.username)
+    pub fn avatar(&self) -> &str {
+        &self.avatar_uri
     }
 }
 
@@ -796,6 +798,39 @@ pub async fn list(
     hydrate(store, rows).await
 }
 
+/// One page of matching users like `list`, taking every user already loaded in this write
+/// epoch from `cache` (only the page's ids are read; the rest is loaded in one batch).
+pub async fn list_cached(
+    store: &Store,
+    cache: &UserCache,
+    filter: &UserFilter,
+    sort: &[(UserSort, Direction)],
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<User>, DomainError> {
+    let changes = store.changes();
+    let epoch = changes.epoch();
+    let ids = store_users::page_ids(store, filter, sort, limit, offset).await?;
+    let mut found: HashMap<i64, User> = HashMap::with_capacity(ids.len());
+    let mut missing = Vec::new();
+    for id in &ids {
+        match cache.get(changes, id) {
+            Some(user) => {
+                found.insert(*id, user);
+            }
+            None => missing.push(*id),
+        }
+    }
+    if !missing.is_empty() {
+        let rows = store_users::by_ids(store, &missing).await?;
+        for user in hydrate(store, rows).await? {
+            cache.put(changes, epoch, user.id, user.clone());
+            found.insert(user.id, user);
+        }
+    }
+    Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
+}
+
 /// Distinct paths of matching users, sorted.
 pub async fn paths(store: &Store, filter: &UserFilter) -> Result<Vec<String>, DomainError> {
     Ok(store_users::distinct_paths(store, filter).await?)
@@ -839,6 +874,7 @@ async fn hydrate(store: &Store, rows: Vec<store_users::UserRow>) -> Result<Vec<U
     Ok(rows
         .into_iter()
         .map(|row| User {
+            avatar_uri: avatar::initials_data_uri(&row.name, &row.username),
             is_superuser: superusers.contains(&row.id),
             is_system_auditor: auditors.contains(&row.id),
             groups: groups_of.remove(&row.id).unwrap_or_default(),

@@ -160,6 +160,46 @@ pub async fn page(
     store.fetch_all(&sql).await
 }
 
+/// The ids of one page of users matching `filter`, in `sort` order (ties by id).
+pub async fn page_ids(
+    store: &Store,
+    filter: &UserFilter,
+    sort: &[(UserSort, Direction)],
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<i64>, StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct IdRow {
+        id: i64,
+    }
+    let by_superuser = sort.iter().any(|(s, _)| *s == UserSort::IsSuperuser);
+    let mut sql = Sql::new(if by_superuser { SUPERUSER_GROUPS } else { "" });
+    sql.push("SELECT u.id FROM users u");
+    where_clause(store, filter, &mut sql);
+    let keys: Vec<(String, Direction)> =
+        sort.iter().map(|(s, d)| (sort_expression(s), *d)).collect();
+    filter::order_by(&mut sql, &keys, "u.id ASC");
+    sql.push(" LIMIT ")
+        .bind(limit)
+        .push(" OFFSET ")
+        .bind(offset);
+    Ok(store
+        .fetch_all::<IdRow>(&sql)
+        .await?
+        .into_iter()
+        .map(|r| r.id)
+        .collect())
+}
+
+/// The users with these ids (any order).
+pub async fn by_ids(store: &Store, ids: &[i64]) -> Result<Vec<UserRow>, StoreError> {
+    let mut sql = Sql::new("SELECT ");
+    sql.push(COLUMNS)
+        .push(" FROM users u WHERE u.id IN ")
+        .bind_list(ids.iter().copied());
+    store.fetch_all(&sql).await
+}
+
 /// Distinct paths of the users matching `filter`, sorted.
 pub async fn distinct_paths(store: &Store, filter: &UserFilter) -> Result<Vec<String>, StoreError> {
     #[derive(sqlx::FromRow)]

@@ -133,19 +133,6 @@ backend_test!(malformed_bodies_get_drf_errors, |srv| {
     let raw = crate::common::raw_exchange(&srv.base, head.as_bytes()).await;
     assert!(raw.starts_with("HTTP/1.1 413"), "{raw}");
     assert!(raw.contains("\"detail\""), "{raw}");
-    // Sent in full, just over the limit: the same answer.
-    let over = format!("{{\"username\": \"{}\"}}", "a".repeat(1024 * 1024));
-    let r = srv
-        .send_raw(
-            Method::POST,
-            "/api/v3/core/users/",
-            Some("application/json"),
-            over.into_bytes(),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
-    assert!(r.body["detail"].is_string());
-
     let deep = format!("{}1{}", "[".repeat(5000), "]".repeat(5000));
     let r = srv
         .send_raw(

@@ -135,7 +135,7 @@ struct UserOut<'a> {
     roles: Vec<&'a str>,
     roles_obj: Option<Vec<RoleOut<'a>>>,
     email: &'a str,
-    avatar: String,
+    avatar: &'a str,
     attributes: &'a Value,
     uid: String,
     path: &'a str,
@@ -448,8 +448,9 @@ async fn list(
     let request = PageRequest::from_params(&params);
     let count = users::count(&state.store, &filter).await?;
     let pagination = request.resolve(count)?;
-    let rows = users::list(
+    let rows = users::list_cached(
         &state.store,
+        &state.users,
         &filter,
         &sort,
         pagination.limit,
@@ -652,7 +653,7 @@ struct UserSelfOut<'a> {
     groups: Vec<NamePk<'a>>,
     roles: Vec<NamePk<'a>>,
     email: &'a str,
-    avatar: String,
+    avatar: &'a str,
     uid: String,
     settings: &'a Value,
     #[serde(rename = "type")]

@@ -577,7 +577,15 @@ async fn list(
     let sort = ordering(&params)?;
     let count = users::count(&state.store, &filter).await?;
     let page = AwxPage::resolve(&params, count)?;
-    let rows = users::list(&state.store, &filter, &sort, page.limit, page.offset).await?;
+    let rows = users::list_cached(
+        &state.store,
+        &state.users,
+        &filter,
+        &sort,
+        page.limit,
+        page.offset,
+    )
+    .await?;
     let superusers = superuser_count(&state).await?;
     let results = rows
         .iter()
