@@ -31,6 +31,8 @@ pub struct AppState {
     pub logins: crate::auth::throttle::LoginThrottle,
     /// Users by id (the hot read), exact under writes.
     pub users: crate::domain::users::UserCache,
+    /// User counts by filter, exact under writes.
+    pub user_counts: crate::domain::users::CountCache,
 }
 
 /// Start-up failures, each with a message an operator can act on.
@@ -94,6 +96,7 @@ pub async fn prepare(config: Config) -> Result<Prepared, StartError> {
             principals: PrincipalCache::default(),
             logins: Default::default(),
             users: crate::domain::users::UserCache::new(10_000),
+            user_counts: crate::domain::users::CountCache::new(1_000),
         }),
         generated_token,
     })

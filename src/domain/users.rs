@@ -780,6 +780,27 @@ pub async fn get(store: &Store, id: i64) -> Result<User, DomainError> {
         .ok_or(DomainError::NotFound(Kind::User))
 }
 
+/// Counts by filter, exact under writes (see `store::cache`).
+pub type CountCache = crate::store::cache::EpochCache<String, i64>;
+
+/// How many users match, from `cache` when nothing was written since it was counted
+/// (a count scans every matching row).
+pub async fn count_cached(
+    store: &Store,
+    cache: &CountCache,
+    filter: &UserFilter,
+) -> Result<i64, DomainError> {
+    let changes = store.changes();
+    let key = format!("{filter:?}");
+    if let Some(n) = cache.get(changes, &key) {
+        return Ok(n);
+    }
+    let epoch = changes.epoch();
+    let n = count(store, filter).await?;
+    cache.put(changes, epoch, key, n);
+    Ok(n)
+}
+
 /// How many users match.
 pub async fn count(store: &Store, filter: &UserFilter) -> Result<i64, DomainError> {
     Ok(store_users::count(store, filter).await?)

@@ -446,7 +446,7 @@ async fn list(
     ]);
     let sort = ordering(&params);
     let request = PageRequest::from_params(&params);
-    let count = users::count(&state.store, &filter).await?;
+    let count = users::count_cached(&state.store, &state.user_counts, &filter).await?;
     let pagination = request.resolve(count)?;
     let rows = users::list_cached(
         &state.store,

@@ -575,7 +575,7 @@ async fn list(
     };
     filter = Filter::and(vec![visible, filter]);
     let sort = ordering(&params)?;
-    let count = users::count(&state.store, &filter).await?;
+    let count = users::count_cached(&state.store, &state.user_counts, &filter).await?;
     let page = AwxPage::resolve(&params, count)?;
     let rows = users::list_cached(
         &state.store,
