@@ -11,5 +11,6 @@ mod foundation;
 mod groups;
 mod rbac;
 mod schema;
+mod secrets;
 mod tokens;
 mod users;
