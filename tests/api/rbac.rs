@@ -752,3 +752,217 @@ backend_test!(authorization_matrix, |srv| {
     // Superuser: everything.
     assert_eq!(srv.get(users).await.body["pagination"]["count"], 4);
 });
+
+// The matrix over every `/api/v3/` route: anonymous callers get 403 everywhere; a plain user
+// gets 403 on users, groups and roles, 200 on `me`, permissions and their own tokens, 404 on
+// someone else's token; a superuser is never refused.
+backend_test!(route_matrix, |srv| {
+    let (plain, key) = user_with_key(srv, "matrix-plain").await;
+    let group = created(srv, "/api/v3/core/groups/", json!({"name": "matrix-group"})).await["pk"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let role = created(srv, "/api/v3/rbac/roles/", json!({"name": "matrix-role"})).await["pk"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let uid = plain["pk"].to_string();
+    let own = "matrix-plain-api";
+    let other = "authentik-bootstrap-token";
+    let routes: Vec<(Method, String, Option<Value>, u16)> = vec![
+        // (method, path, body, what a plain user gets)
+        (Method::GET, "/api/v3/core/users/".into(), None, 403),
+        (
+            Method::POST,
+            "/api/v3/core/users/".into(),
+            Some(json!({"username": "m", "name": "m"})),
+            403,
+        ),
+        (Method::GET, format!("/api/v3/core/users/{uid}/"), None, 403),
+        (
+            Method::PATCH,
+            format!("/api/v3/core/users/{uid}/"),
+            Some(json!({"name": "x"})),
+            403,
+        ),
+        (
+            Method::PUT,
+            format!("/api/v3/core/users/{uid}/"),
+            Some(json!({"username": "matrix-plain", "name": "x"})),
+            403,
+        ),
+        (
+            Method::POST,
+            format!("/api/v3/core/users/{uid}/set_password/"),
+            Some(json!({"password": "p"})),
+            403,
+        ),
+        (Method::GET, "/api/v3/core/users/me/".into(), None, 200),
+        (Method::GET, "/api/v3/core/users/paths/".into(), None, 403),
+        (
+            Method::POST,
+            "/api/v3/core/users/service_account/".into(),
+            Some(json!({"name": "sa-matrix"})),
+            403,
+        ),
+        (Method::GET, "/api/v3/core/groups/".into(), None, 403),
+        (
+            Method::POST,
+            "/api/v3/core/groups/".into(),
+            Some(json!({"name": "g2"})),
+            403,
+        ),
+        (
+            Method::GET,
+            format!("/api/v3/core/groups/{group}/"),
+            None,
+            403,
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v3/core/groups/{group}/"),
+            Some(json!({"name": "g3"})),
+            403,
+        ),
+        (
+            Method::POST,
+            format!("/api/v3/core/groups/{group}/add_user/"),
+            Some(json!({"pk": plain["pk"]})),
+            403,
+        ),
+        (
+            Method::POST,
+            format!("/api/v3/core/groups/{group}/remove_user/"),
+            Some(json!({"pk": plain["pk"]})),
+            403,
+        ),
+        (
+            Method::GET,
+            format!("/api/v3/core/groups/{group}/used_by/"),
+            None,
+            403,
+        ),
+        (Method::GET, "/api/v3/core/tokens/".into(), None, 200),
+        (
+            Method::GET,
+            format!("/api/v3/core/tokens/{own}/"),
+            None,
+            200,
+        ),
+        (
+            Method::GET,
+            format!("/api/v3/core/tokens/{own}/view_key/"),
+            None,
+            200,
+        ),
+        (
+            Method::GET,
+            format!("/api/v3/core/tokens/{own}/used_by/"),
+            None,
+            200,
+        ),
+        (
+            Method::POST,
+            format!("/api/v3/core/tokens/{own}/set_key/"),
+            Some(json!({"key": "k-matrix-0123456789"})),
+            403,
+        ),
+        (
+            Method::GET,
+            format!("/api/v3/core/tokens/{other}/"),
+            None,
+            404,
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v3/core/tokens/{other}/"),
+            Some(json!({"description": "x"})),
+            404,
+        ),
+        (Method::GET, "/api/v3/rbac/roles/".into(), None, 403),
+        (
+            Method::POST,
+            "/api/v3/rbac/roles/".into(),
+            Some(json!({"name": "r2"})),
+            403,
+        ),
+        (
+            Method::GET,
+            format!("/api/v3/rbac/roles/{role}/"),
+            None,
+            403,
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v3/rbac/roles/{role}/"),
+            Some(json!({"name": "r3"})),
+            403,
+        ),
+        (
+            Method::POST,
+            format!("/api/v3/rbac/roles/{role}/add_user/"),
+            Some(json!({"pk": plain["pk"]})),
+            403,
+        ),
+        (Method::GET, "/api/v3/rbac/permissions/".into(), None, 200),
+        (
+            Method::GET,
+            "/api/v3/rbac/permissions/20/".into(),
+            None,
+            200,
+        ),
+        (
+            Method::GET,
+            "/api/v3/rbac/permissions/assigned_by_roles/?model=authentik_core.user".into(),
+            None,
+            403,
+        ),
+        (
+            Method::POST,
+            format!("/api/v3/rbac/permissions/assigned_by_roles/{role}/assign/"),
+            Some(json!({"permissions": ["authentik_core.view_user"]})),
+            403,
+        ),
+        (
+            Method::GET,
+            "/api/v3/rbac/permissions/roles/".into(),
+            None,
+            403,
+        ),
+        (Method::GET, "/api/v3/events/events/".into(), None, 403),
+    ];
+    for (method, path, body, plain_status) in &routes {
+        let anon = srv.send(method.clone(), path, None, body.as_ref()).await;
+        assert_eq!(
+            anon.status,
+            StatusCode::FORBIDDEN,
+            "anonymous {method} {path}"
+        );
+        assert_eq!(
+            anon.body,
+            json!({"detail": "Authentication credentials were not provided."}),
+            "anonymous {method} {path}"
+        );
+        let r = srv
+            .send(method.clone(), path, Some(&key), body.as_ref())
+            .await;
+        assert_eq!(
+            r.status.as_u16(),
+            *plain_status,
+            "plain user {method} {path}: {}",
+            r.text
+        );
+    }
+    for (method, path, body, _) in &routes {
+        if *method == Method::GET {
+            let r = srv
+                .send(method.clone(), path, Some(&srv.token), body.as_ref())
+                .await;
+            assert!(
+                r.status.is_success(),
+                "superuser {method} {path}: {}",
+                r.text
+            );
+        }
+    }
+});
