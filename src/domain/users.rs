@@ -138,12 +138,15 @@ pub struct User {
     pub avatar_uri: String,
 }
 
+/// authentik's `uid` of a user id: hex sha256 of `"<id>-<install id>"`.
+pub fn uid_of(id: i64, install_id: &str) -> String {
+    hex::encode(Sha256::digest(format!("{id}-{install_id}").as_bytes()))
+}
+
 impl User {
-    /// authentik's `uid`: hex sha256 of `"<id>-<install id>"`.
+    /// authentik's `uid` of this user.
     pub fn uid(&self, install_id: &str) -> String {
-        hex::encode(Sha256::digest(
-            format!("{}-{}", self.id, install_id).as_bytes(),
-        ))
+        uid_of(self.id, install_id)
     }
 
     /// The initials avatar data URI.

@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use super::caller::Caller;
 use super::options;
 use super::pagination::{Envelope, PageRequest};
+use super::parse_uuid;
 use super::query::{choice_error, search_terms, Params};
 use super::Lookup;
 use super::{denied, require_sight, require_visibility};
@@ -79,13 +80,6 @@ const VIEW_GROUP: &str = "authentik_core.view_group";
 
 /// Longest group name: unique names are indexed, and an index entry must stay under ~2.7 kB.
 const MAX_NAME_LENGTH: usize = 512;
-
-/// A group lookup from the URL: anything but a UUID is a plain 404.
-fn parse_uuid(raw: &str) -> Result<String, ApiError> {
-    uuid::Uuid::parse_str(raw)
-        .map(|u| u.to_string())
-        .map_err(|_| ApiError::BadLookup)
-}
 
 // ---------------------------------------------------------------- serialization
 
@@ -164,11 +158,7 @@ fn related_out(g: &groups::RelatedGroup) -> RelatedGroupOut<'_> {
 }
 
 fn group_out<'a>(group: &'a Group, install_id: &str, include: Include) -> GroupOut<'a> {
-    let uid = |id: i64| {
-        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
-            format!("{id}-{install_id}").as_bytes(),
-        ))
-    };
+    let uid = |id: i64| crate::domain::users::uid_of(id, install_id);
     GroupOut {
         pk: &group.uuid,
         num_pk: group.num_pk(),

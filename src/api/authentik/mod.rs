@@ -17,6 +17,19 @@ use axum::Router;
 
 use crate::app::AppState;
 
+/// A UUID lookup from the URL; anything else is a plain 404 (`Not found.`).
+pub fn parse_uuid(raw: &str) -> Result<String, crate::api::error::ApiError> {
+    uuid::Uuid::parse_str(raw)
+        .map(|u| u.to_string())
+        .map_err(|_| crate::api::error::ApiError::BadLookup)
+}
+
+/// The `autocomplete` of lists without DjangoQL fields (tokens, RBAC).
+pub fn empty_autocomplete() -> &'static serde_json::Value {
+    static EMPTY: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    EMPTY.get_or_init(|| serde_json::json!({}))
+}
+
 /// A refused authorization, as authentik answers it (403).
 pub fn denied(_: crate::domain::authz::Denied) -> crate::api::error::ApiError {
     crate::api::error::ApiError::Domain(crate::domain::DomainError::Forbidden)

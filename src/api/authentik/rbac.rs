@@ -15,7 +15,9 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::caller::Caller;
+use super::empty_autocomplete;
 use super::pagination::{Envelope, PageRequest};
+use super::parse_uuid;
 use super::query::{choice_error, search_terms, Params};
 use super::{denied, options, require_sight, require_visibility, Lookup};
 use crate::api::allow;
@@ -109,17 +111,6 @@ pub fn routes() -> Router<Arc<AppState>> {
                 .options(options)
                 .layer(map_response(allow("GET, HEAD, OPTIONS"))),
         )
-}
-
-fn empty_autocomplete() -> &'static Value {
-    static EMPTY: OnceLock<Value> = OnceLock::new();
-    EMPTY.get_or_init(|| json!({}))
-}
-
-fn parse_uuid(raw: &str) -> Result<String, ApiError> {
-    uuid::Uuid::parse_str(raw)
-        .map(|u| u.to_string())
-        .map_err(|_| ApiError::BadLookup)
 }
 
 #[derive(Serialize)]

@@ -1,7 +1,7 @@
 //! `/api/v3/core/tokens/`: list, create, retrieve, update, partial update, destroy by
 //! `identifier`, `view_key`, `set_key`, `used_by`.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 
 use super::caller::Caller;
 use super::denied;
+use super::empty_autocomplete;
 use super::options;
 use super::pagination::{Envelope, PageRequest};
 use super::query::{choice_error, search_terms, Params};
@@ -105,11 +106,6 @@ fn token_out<'a>(token: &'a Token, install_id: &str, include: Include) -> TokenO
         expires: token.expires.map(Timestamp::to_drf),
         expiring: token.expiring,
     }
-}
-
-fn empty_autocomplete() -> &'static Value {
-    static EMPTY: OnceLock<Value> = OnceLock::new();
-    EMPTY.get_or_init(|| json!({}))
 }
 
 const ORDERABLE: [(&str, TokenSort); 8] = [

@@ -768,9 +768,7 @@ async fn service_account(
         &meta.audit(Some(&caller)),
     )
     .await?;
-    let uid = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
-        format!("{}-{}", created.user_id, state.install_id).as_bytes(),
-    ));
+    let uid = users::uid_of(created.user_id, &state.install_id);
     let mut body = json!({
         "username": created.username,
         "user_uid": uid,

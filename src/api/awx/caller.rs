@@ -30,8 +30,12 @@ pub struct MaybeCaller(pub Option<Principal>);
 
 /// The value of a cookie in the request.
 pub fn cookie(parts: &Parts, name: &str) -> Option<String> {
-    parts
-        .headers
+    cookie_in(&parts.headers, name)
+}
+
+/// The value of a cookie in these headers.
+pub fn cookie_in(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())

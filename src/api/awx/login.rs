@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
-use super::caller::{CSRF_COOKIE, SESSION_COOKIE};
+use super::caller::{cookie_in, CSRF_COOKIE, SESSION_COOKIE};
 use super::root::{csrf_cookie, new_csrf_token};
 use crate::app::AppState;
 use crate::auth::session;
@@ -20,17 +20,6 @@ pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/api/login/", get(form).post(login))
         .route("/api/logout/", get(logout))
-}
-
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
 }
 
 fn html(status: StatusCode, body: &str) -> Response {
@@ -46,7 +35,7 @@ const FORM: &str = "<!DOCTYPE html><html><head><title>Log in</title></head><body
 
 async fn form(headers: HeaderMap) -> Response {
     let mut r = html(StatusCode::OK, FORM);
-    if cookie(&headers, CSRF_COOKIE).is_none() {
+    if cookie_in(&headers, CSRF_COOKIE).is_none() {
         r.headers_mut()
             .append(header::SET_COOKIE, csrf_cookie(&new_csrf_token()));
     }
@@ -76,7 +65,7 @@ async fn login(
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     };
-    let expected = cookie(&headers, CSRF_COOKIE).filter(|c| !c.is_empty());
+    let expected = cookie_in(&headers, CSRF_COOKIE).filter(|c| !c.is_empty());
     let sent = headers
         .get("x-csrftoken")
         .and_then(|v| v.to_str().ok())
@@ -137,7 +126,7 @@ async fn login(
 }
 
 async fn logout(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    if let Some(key) = cookie(&headers, SESSION_COOKIE).filter(|k| !k.is_empty()) {
+    if let Some(key) = cookie_in(&headers, SESSION_COOKIE).filter(|k| !k.is_empty()) {
         if let Err(e) = session::end(&state.store, &key).await {
             return crate::api::error::ApiError::Domain(e).into_response();
         }

@@ -54,12 +54,7 @@ async fn api_root(headers: axum::http::HeaderMap) -> Response {
         "login_redirect_override": ""
     });
     let mut response = with_allow(json_response(StatusCode::OK, &body), "GET, HEAD, OPTIONS");
-    let has_csrf = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| v.split(';').any(|kv| kv.trim().starts_with("csrftoken=")));
-    if !has_csrf {
+    if super::caller::cookie_in(&headers, CSRF_COOKIE).is_none() {
         response
             .headers_mut()
             .append(header::SET_COOKIE, csrf_cookie(&new_csrf_token()));
