@@ -33,6 +33,9 @@ pub struct AppState {
     pub users: crate::domain::users::UserCache,
     /// User counts by filter, exact under writes.
     pub user_counts: crate::domain::users::CountCache,
+    /// Users as authentik's list renders them (id and include flags → JSON), exact under
+    /// writes like `users`.
+    pub rendered_users: crate::api::authentik::users::RenderedUsers,
 }
 
 /// Start-up failures, each with a message an operator can act on.
@@ -95,39 +98,57 @@ pub async fn prepare(config: Config) -> Result<Prepared, StartError> {
             config,
             principals: PrincipalCache::default(),
             logins: Default::default(),
-            users: crate::domain::users::UserCache::new(10_000),
-            user_counts: crate::domain::users::CountCache::new(1_000),
+            users: crate::domain::users::UserCache::new(crate::store::Touched::DIRECTORY, 10_000),
+            rendered_users: crate::api::authentik::users::RenderedUsers::new(
+                crate::store::Touched::DIRECTORY,
+                20_000,
+            ),
+            user_counts: crate::domain::users::CountCache::new(
+                crate::store::Touched::DIRECTORY,
+                1_000,
+            ),
         }),
         generated_token,
     })
 }
 
 /// Follows other instances' writes (PostgreSQL LISTEN/NOTIFY) so this instance's caches drop
-/// what they changed. While the feed is down, caches are bypassed rather than trusted.
+/// what they changed. While the feed is down, caches are bypassed rather than trusted; it
+/// subscribes again every half second, and logs only when it goes down and when it is back.
 fn spawn_change_listener(pool: sqlx::PgPool, changes: Arc<crate::store::Changes>) {
     tokio::spawn(async move {
+        let mut lost = false;
         loop {
             changes.set_feed_down(true);
-            match sqlx::postgres::PgListener::connect_with(&pool).await {
-                Ok(mut listener) => {
-                    if listener.listen(crate::store::CHANGES_CHANNEL).await.is_ok() {
+            let error = match sqlx::postgres::PgListener::connect_with(&pool).await {
+                Ok(mut listener) => match listener.listen(crate::store::CHANGES_CHANNEL).await {
+                    Ok(()) => {
                         changes.set_feed_down(false);
-                        // `try_recv` answers None when the connection dropped: notifications may
-                        // have been missed, so the feed goes down until it is back.
-                        while listener
-                            .try_recv()
-                            .await
-                            .map(|n| n.is_some())
-                            .unwrap_or(false)
-                        {
-                            changes.bump();
+                        if std::mem::take(&mut lost) {
+                            tracing::info!("change feed back; caches serve again");
+                        }
+                        // `try_recv` answers None when the connection dropped: notifications
+                        // may have been missed, so the feed goes down until it is back.
+                        loop {
+                            match listener.try_recv().await {
+                                Ok(Some(notification)) => changes.bump(
+                                    crate::store::Touched::from_payload(notification.payload()),
+                                ),
+                                Ok(None) => break "connection lost".to_string(),
+                                Err(e) => break e.to_string(),
+                            }
                         }
                     }
-                }
-                Err(e) => tracing::warn!(error = %e, "change feed unavailable; caches bypassed"),
-            }
+                    Err(e) => e.to_string(),
+                },
+                Err(e) => e.to_string(),
+            };
             if pool.is_closed() {
                 return;
+            }
+            if !lost {
+                lost = true;
+                tracing::warn!(%error, "change feed down; caches bypassed until it is back");
             }
             tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         }
@@ -201,21 +222,55 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
         .map_err(|source| StartError::Listen { addr, source })
 }
 
-/// Serves until `shutdown` resolves, then lets in-flight requests finish.
+/// Serves until `shutdown` resolves, then lets in-flight requests finish. Expired events are
+/// purged in the background meanwhile.
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let router = crate::api::router(state.clone());
-    let result = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await;
+    let (stop_purge, purge_stopped) = tokio::sync::oneshot::channel::<()>();
+    let purge = tokio::spawn(purge_expired_events(state.clone(), purge_stopped));
+    let limits = crate::server::Limits {
+        max_connections: state.config.http_max_connections,
+        header_timeout: state.config.http_header_timeout,
+        max_header_bytes: state.config.http_max_header_bytes,
+    };
+    crate::server::run(listener, router, limits, shutdown).await;
+    let result = Ok(());
+    let _ = stop_purge.send(());
+    let _ = purge.await;
     state.store.close().await;
     result
+}
+
+/// Deletes expired events every `event_purge_interval` (the first pass one interval after
+/// start, away from start-up work) until `stop` fires. A pass cut short by `stop` loses
+/// nothing: each batch is its own transaction.
+async fn purge_expired_events(state: Arc<AppState>, mut stop: tokio::sync::oneshot::Receiver<()>) {
+    let period = state.config.event_purge_interval;
+    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = every.tick() => {}
+        }
+        let pass = crate::domain::audit::purge_expired(
+            &state.store,
+            crate::domain::Timestamp::now(),
+            crate::domain::audit::PURGE_BATCH,
+        );
+        tokio::select! {
+            _ = &mut stop => return,
+            outcome = pass => match outcome {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, "purged expired events"),
+                Err(e) => tracing::warn!(error = %e, "purging expired events failed; retrying next interval"),
+            },
+        }
+    }
 }
 
 /// A server running in this process (tests and embedding).

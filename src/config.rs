@@ -39,6 +39,19 @@ pub struct Config {
     pub max_connections: u32,
     /// Lifetime of new api tokens, seconds (authentik's `minutes=30` format in files and env).
     pub token_duration_seconds: i64,
+    /// How long events are kept before they expire, seconds (authentik's `event_retention`).
+    pub event_retention_seconds: i64,
+    /// How often expired events are purged.
+    pub event_purge_interval: std::time::Duration,
+    /// Most client connections served at once; the next ones get a 503 and are closed.
+    pub http_max_connections: usize,
+    /// How long a client may take to send a request's headers (also how long an idle
+    /// keep-alive connection stays open).
+    pub http_header_timeout: std::time::Duration,
+    /// How long one request may take, body included, before it is answered 408 or 503.
+    pub http_request_timeout: std::time::Duration,
+    /// Largest total size of a request's header fields, bytes (431 beyond).
+    pub http_max_header_bytes: usize,
 }
 
 impl std::fmt::Debug for Config {
@@ -55,6 +68,12 @@ impl std::fmt::Debug for Config {
             .field("log_level", &self.log_level)
             .field("max_connections", &self.max_connections)
             .field("token_duration_seconds", &self.token_duration_seconds)
+            .field("event_retention_seconds", &self.event_retention_seconds)
+            .field("event_purge_interval", &self.event_purge_interval)
+            .field("http_max_connections", &self.http_max_connections)
+            .field("http_header_timeout", &self.http_header_timeout)
+            .field("http_request_timeout", &self.http_request_timeout)
+            .field("http_max_header_bytes", &self.http_max_header_bytes)
             .finish()
     }
 }
@@ -88,6 +107,12 @@ impl Default for Config {
             log_level: "info".into(),
             max_connections: 8,
             token_duration_seconds: 30 * 60,
+            event_retention_seconds: crate::domain::audit::RETENTION_SECONDS,
+            event_purge_interval: std::time::Duration::from_secs(5 * 60),
+            http_max_connections: 512,
+            http_header_timeout: std::time::Duration::from_secs(10),
+            http_request_timeout: std::time::Duration::from_secs(30),
+            http_max_header_bytes: 32 * 1024,
         }
     }
 }
@@ -135,6 +160,12 @@ struct FileConfig {
     log_level: Option<String>,
     max_connections: Option<u32>,
     token_duration: Option<String>,
+    event_retention: Option<String>,
+    event_purge_interval: Option<String>,
+    http_max_connections: Option<usize>,
+    http_header_timeout: Option<String>,
+    http_request_timeout: Option<String>,
+    http_max_header_bytes: Option<usize>,
 }
 
 /// Values given as command-line flags (highest precedence).
@@ -274,6 +305,56 @@ impl Config {
                 message: format!("{d:?} (use e.g. minutes=30;hours=1)"),
             })?;
         }
+        if let Some(d) = lookup(&["GATEHOUSE_EVENT_RETENTION"])?.or(raw.event_retention) {
+            c.event_retention_seconds = parse_duration(&d).ok_or(ConfigError::Value {
+                name: "event_retention",
+                message: format!("{d:?} (use e.g. days=365)"),
+            })?;
+        }
+        if let Some(d) = lookup(&["GATEHOUSE_EVENT_PURGE_INTERVAL"])?.or(raw.event_purge_interval) {
+            let seconds = parse_duration(&d)
+                .filter(|s| *s >= 1)
+                .ok_or(ConfigError::Value {
+                    name: "event_purge_interval",
+                    message: format!("{d:?} (at least one second, e.g. minutes=5)"),
+                })?;
+            c.event_purge_interval = std::time::Duration::from_secs(seconds.unsigned_abs());
+        }
+        let count = |name: &'static str, text: &str, min: usize| {
+            text.trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n >= min)
+                .ok_or(ConfigError::Value {
+                    name,
+                    message: format!("{text:?} (a whole number, at least {min})"),
+                })
+        };
+        let seconds = |name: &'static str, text: &str| {
+            parse_duration(text)
+                .filter(|s| *s >= 1)
+                .map(|s| std::time::Duration::from_secs(s.unsigned_abs()))
+                .ok_or(ConfigError::Value {
+                    name,
+                    message: format!("{text:?} (at least one second, e.g. seconds=30)"),
+                })
+        };
+        if let Some(n) = lookup(&["GATEHOUSE_HTTP_MAX_CONNECTIONS"])? {
+            c.http_max_connections = count("http_max_connections", &n, 1)?;
+        } else if let Some(n) = raw.http_max_connections {
+            c.http_max_connections = count("http_max_connections", &n.to_string(), 1)?;
+        }
+        if let Some(n) = lookup(&["GATEHOUSE_HTTP_MAX_HEADER_BYTES"])? {
+            c.http_max_header_bytes = count("http_max_header_bytes", &n, 1024)?;
+        } else if let Some(n) = raw.http_max_header_bytes {
+            c.http_max_header_bytes = count("http_max_header_bytes", &n.to_string(), 1024)?;
+        }
+        if let Some(d) = lookup(&["GATEHOUSE_HTTP_HEADER_TIMEOUT"])?.or(raw.http_header_timeout) {
+            c.http_header_timeout = seconds("http_header_timeout", &d)?;
+        }
+        if let Some(d) = lookup(&["GATEHOUSE_HTTP_REQUEST_TIMEOUT"])?.or(raw.http_request_timeout) {
+            c.http_request_timeout = seconds("http_request_timeout", &d)?;
+        }
         Ok(c)
     }
 
@@ -401,5 +482,63 @@ mod tests {
         assert_eq!(parse_duration("minutes=30"), Some(1800));
         assert_eq!(parse_duration("days=1;hours=2"), Some(93_600));
         assert_eq!(parse_duration("fortnights=1"), None);
+    }
+
+    #[test]
+    fn http_limits() {
+        let c = Config::load_from(&Flags::default(), &env(&[])).expect("config");
+        assert_eq!(c.http_max_connections, 512);
+        assert_eq!(c.http_header_timeout.as_secs(), 10);
+        assert_eq!(c.http_request_timeout.as_secs(), 30);
+        assert_eq!(c.http_max_header_bytes, 32 * 1024);
+        let c = Config::load_from(
+            &Flags::default(),
+            &env(&[
+                ("GATEHOUSE_HTTP_MAX_CONNECTIONS", "64"),
+                ("GATEHOUSE_HTTP_HEADER_TIMEOUT", "seconds=5"),
+                ("GATEHOUSE_HTTP_REQUEST_TIMEOUT", "minutes=2"),
+                ("GATEHOUSE_HTTP_MAX_HEADER_BYTES", "65536"),
+            ]),
+        )
+        .expect("config");
+        assert_eq!(c.http_max_connections, 64);
+        assert_eq!(c.http_header_timeout.as_secs(), 5);
+        assert_eq!(c.http_request_timeout.as_secs(), 120);
+        assert_eq!(c.http_max_header_bytes, 65_536);
+        for bad in [
+            ("GATEHOUSE_HTTP_MAX_CONNECTIONS", "0"),
+            ("GATEHOUSE_HTTP_MAX_CONNECTIONS", "many"),
+            ("GATEHOUSE_HTTP_HEADER_TIMEOUT", "seconds=0"),
+            ("GATEHOUSE_HTTP_REQUEST_TIMEOUT", "30"),
+            ("GATEHOUSE_HTTP_MAX_HEADER_BYTES", "100"),
+        ] {
+            assert!(
+                Config::load_from(&Flags::default(), &env(&[bad])).is_err(),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn event_retention_and_purge_interval() {
+        let c = Config::load_from(&Flags::default(), &env(&[])).expect("config");
+        assert_eq!(c.event_retention_seconds, 365 * 86_400);
+        assert_eq!(c.event_purge_interval.as_secs(), 300);
+        let c = Config::load_from(
+            &Flags::default(),
+            &env(&[
+                ("GATEHOUSE_EVENT_RETENTION", "days=30"),
+                ("GATEHOUSE_EVENT_PURGE_INTERVAL", "hours=1"),
+            ]),
+        )
+        .expect("config");
+        assert_eq!(c.event_retention_seconds, 30 * 86_400);
+        assert_eq!(c.event_purge_interval.as_secs(), 3_600);
+        for bad in [
+            ("GATEHOUSE_EVENT_RETENTION", "forever"),
+            ("GATEHOUSE_EVENT_PURGE_INTERVAL", "seconds=0"),
+        ] {
+            assert!(Config::load_from(&Flags::default(), &env(&[bad])).is_err());
+        }
     }
 }

@@ -6,4 +6,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod domain;
+#[doc(hidden)]
+pub mod fuzzing;
+pub mod server;
 pub mod store;

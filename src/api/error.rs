@@ -146,10 +146,17 @@ impl IntoResponse for ApiError {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 &format!("Unsupported media type \"{ct}\" in request."),
             ),
-            ApiError::PayloadTooLarge => detail(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "Request body exceeds the limit of 1048576 bytes.",
-            ),
+            ApiError::PayloadTooLarge => {
+                let mut r = detail(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "Request body exceeds the limit of 1048576 bytes.",
+                );
+                // The rest of the body is never read, so the connection cannot carry another
+                // request: say so, or a pooling client reuses it and fails its next request.
+                r.headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                r
+            }
             ApiError::MethodNotAllowed(method) => detail(
                 StatusCode::METHOD_NOT_ALLOWED,
                 &format!("Method \"{method}\" not allowed."),

@@ -12,6 +12,7 @@ use serde_json::json;
 
 use super::error::json_response;
 use crate::app::AppState;
+use crate::store::health::NotReady;
 
 /// `/-/health/live/` and `/-/health/ready/`.
 pub fn routes() -> Router<Arc<AppState>> {
@@ -25,13 +26,17 @@ async fn live() -> StatusCode {
 }
 
 async fn ready(State(state): State<Arc<AppState>>) -> Response {
-    match state.store.ping().await {
+    match crate::store::health::ready(&state.store).await {
         Ok(()) => StatusCode::OK.into_response(),
         Err(err) => {
             tracing::warn!(error = %err, "readiness check failed");
+            let detail = match err {
+                NotReady::Unreachable(_) => "The database is unavailable.",
+                NotReady::Unwritable(_) => "The database cannot store changes.",
+            };
             json_response(
                 StatusCode::SERVICE_UNAVAILABLE,
-                &json!({"detail": "The database is unavailable."}),
+                &json!({ "detail": detail }),
             )
         }
     }

@@ -2,12 +2,14 @@
 //! (cleansed) query arguments.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
 use serde_json::{Map, Value};
 
+use crate::app::AppState;
 use crate::domain::audit::{is_secret_key, AuditContext, MASK};
 use crate::domain::authz::Principal;
 
@@ -24,6 +26,7 @@ pub struct RequestMeta {
     method: String,
     user_agent: String,
     args: Map<String, Value>,
+    retention_seconds: i64,
 }
 
 impl RequestMeta {
@@ -31,20 +34,43 @@ impl RequestMeta {
     pub fn audit(&self, who: Option<&Principal>) -> AuditContext {
         AuditContext {
             actor: who.map(|p| (p.user_id, p.username.clone())),
+            actor_email: who.map(|p| p.email.clone()),
             client_ip: self.client_ip.clone(),
             request_id: self.request_id.clone(),
             path: self.path.clone(),
             method: self.method.clone(),
             user_agent: self.user_agent.clone(),
             args: self.args.clone(),
+            retention_seconds: self.retention_seconds,
         }
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
+impl FromRequestParts<Arc<AppState>> for RequestMeta {
     type Rejection = Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(RequestMeta::read(parts, state))
+    }
+}
+
+impl FromRequestParts<AppState> for RequestMeta {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(RequestMeta::read(parts, state))
+    }
+}
+
+impl RequestMeta {
+    /// Reads the request facts and the audit settings of this server.
+    fn read(parts: &Parts, state: &AppState) -> RequestMeta {
         let mut args = Map::new();
         if let Some(q) = parts.uri.query() {
             for (k, v) in form_urlencoded::parse(q.as_bytes()).into_owned() {
@@ -56,7 +82,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
                 args.insert(k, Value::String(value));
             }
         }
-        Ok(RequestMeta {
+        RequestMeta {
             request_id: parts.extensions.get::<RequestId>().map(|r| r.0.clone()),
             client_ip: parts
                 .extensions
@@ -71,6 +97,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
                 .unwrap_or("")
                 .to_string(),
             args,
-        })
+            retention_seconds: state.config.event_retention_seconds,
+        }
     }
 }

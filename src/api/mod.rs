@@ -1,5 +1,5 @@
 //! HTTP: router assembly and the middleware every route shares (request id, access log,
-//! body limit, JSON 404/405). Dialect modules parse, authorize, call the domain and serialize;
+//! limits, JSON 404/405). Dialect modules parse, authorize, call the domain and serialize;
 //! they never write SQL.
 
 pub mod authentik;
@@ -8,6 +8,7 @@ pub mod body;
 pub mod error;
 pub mod fields;
 pub mod health;
+pub mod limits;
 pub mod meta;
 
 use std::sync::Arc;
@@ -34,6 +35,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(awx::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::enforce,
+        ))
         .layer(middleware::from_fn(request_context))
         .with_state(state)
 }

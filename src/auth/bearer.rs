@@ -9,7 +9,7 @@ use std::sync::{Arc, RwLock};
 use super::keys::lookup_hash;
 use crate::domain::authz::Principal;
 use crate::domain::{roles, DomainError, Timestamp};
-use crate::store::{tokens, users, Store};
+use crate::store::{tokens, users, Store, Touched};
 
 /// Most principals kept at once; the cache is emptied when full.
 const CAPACITY: usize = 10_000;
@@ -51,6 +51,7 @@ pub async fn principal_for(
     store: &Store,
     user_id: i64,
     username: String,
+    email: String,
 ) -> Result<Principal, DomainError> {
     let mut db = store;
     let is_superuser = !users::superusers(&mut db, &[user_id]).await?.is_empty();
@@ -63,6 +64,7 @@ pub async fn principal_for(
     Ok(Principal {
         user_id,
         username,
+        email,
         is_superuser,
         grants,
         read_only: false,
@@ -80,7 +82,7 @@ pub async fn authenticate(
     let now = Timestamp::now().0;
     let changes = store.changes();
     // Read the epoch before the database: a write that lands meanwhile makes this entry stale.
-    let epoch = changes.epoch();
+    let epoch = changes.epoch(Touched::AUTH);
     let trustworthy = changes.trustworthy();
     if trustworthy {
         if let Some(principal) = cache.get(&hash, epoch, now) {
@@ -95,7 +97,7 @@ pub async fn authenticate(
     if row.intent != "api" || expired || !row.is_active {
         return Err(DomainError::InvalidCredentials);
     }
-    let mut principal = principal_for(store, row.user_id, row.username).await?;
+    let mut principal = principal_for(store, row.user_id, row.username, row.email).await?;
     principal.read_only = row.scope == "read";
     if trustworthy {
         cache.put(

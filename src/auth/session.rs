@@ -6,7 +6,7 @@ use super::keys::{generate_key, lookup_hash};
 use super::password;
 use crate::domain::authz::Principal;
 use crate::domain::{DomainError, Timestamp};
-use crate::store::{sessions, users, Store};
+use crate::store::{sessions, users, Store, Touched};
 
 /// How long a session lives without use, seconds (AWX's `SESSION_COOKIE_AGE`).
 pub const SESSION_SECONDS: i64 = 1800;
@@ -19,14 +19,20 @@ pub async fn verify_password(
     password_text: &str,
 ) -> Result<Principal, DomainError> {
     let mut db = store;
-    let row = users::by_username(&mut db, username).await?;
+    // No username holds a NUL (PostgreSQL text cannot): such a login fails like any unknown
+    // name, still paying for one password verification.
+    let row = if username.contains('\0') {
+        None
+    } else {
+        users::by_username(&mut db, username).await?
+    };
     let (stored, user) = match row {
         Some(u) => (u.password_hash.clone(), Some(u)),
         None => (None, None),
     };
     let ok = password::verify(password_text.to_string(), stored).await?;
     match user {
-        Some(u) if ok && u.is_active => principal_for(store, u.id, u.username).await,
+        Some(u) if ok && u.is_active => principal_for(store, u.id, u.username, u.email).await,
         _ => Err(DomainError::InvalidCredentials),
     }
 }
@@ -45,6 +51,8 @@ pub async fn start(store: &Store, user_id: i64) -> Result<String, DomainError> {
     )
     .await?;
     users::record_login(&mut tx, user_id, now.0).await?;
+    // `last_login` is shown; nothing a principal derives from changed.
+    tx.touches(Touched::DIRECTORY);
     tx.commit().await?;
     Ok(key)
 }
@@ -60,6 +68,8 @@ pub async fn resume(store: &Store, key: &str) -> Result<Principal, DomainError> 
     if session.expires - now.0 < (SESSION_SECONDS - 60) * 1_000_000 {
         let mut tx = store.begin().await?;
         sessions::extend(&mut tx, &hash, now.plus_seconds(SESSION_SECONDS).0).await?;
+        // Sessions are looked up afresh on every request; no cache derives from them.
+        tx.touches(Touched::NONE);
         tx.commit().await?;
     }
     let mut db = store;
@@ -69,7 +79,7 @@ pub async fn resume(store: &Store, key: &str) -> Result<Principal, DomainError> 
     if !user.is_active {
         return Err(DomainError::InvalidCredentials);
     }
-    principal_for(store, user.id, user.username).await
+    principal_for(store, user.id, user.username, user.email).await
 }
 
 /// Ends a session (and sweeps expired ones).

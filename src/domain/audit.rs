@@ -8,14 +8,16 @@ use super::{DomainError, Timestamp};
 use crate::store::events::{self as store_events, NewEvent};
 use crate::store::Tx;
 
-/// How long events are kept (authentik's default retention), seconds.
+/// How long events are kept unless configured otherwise (authentik's default retention), seconds.
 pub const RETENTION_SECONDS: i64 = 365 * 86_400;
 
 /// What the request tells the audit log: the caller and where the request came from.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct AuditContext {
     /// The acting user (id, username), if authenticated.
     pub actor: Option<(i64, String)>,
+    /// The acting user's e-mail, when the caller already knows it (else it is read).
+    pub actor_email: Option<String>,
     /// Client address.
     pub client_ip: Option<String>,
     /// The request's id (`X-authentik-id`).
@@ -28,6 +30,24 @@ pub struct AuditContext {
     pub user_agent: String,
     /// Query arguments, already cleansed of secrets.
     pub args: Map<String, Value>,
+    /// How long the events of this request are kept, seconds (the configured retention).
+    pub retention_seconds: i64,
+}
+
+impl Default for AuditContext {
+    fn default() -> Self {
+        AuditContext {
+            actor: None,
+            actor_email: None,
+            client_ip: None,
+            request_id: None,
+            path: String::new(),
+            method: String::new(),
+            user_agent: String::new(),
+            args: Map::new(),
+            retention_seconds: RETENTION_SECONDS,
+        }
+    }
 }
 
 impl AuditContext {
@@ -35,6 +55,7 @@ impl AuditContext {
     pub fn as_user(&self, id: i64, username: &str) -> AuditContext {
         AuditContext {
             actor: Some((id, username.to_string())),
+            actor_email: None,
             ..self.clone()
         }
     }
@@ -179,7 +200,10 @@ pub async fn record(
 ) -> Result<(), DomainError> {
     let user = match &ctx.actor {
         Some((id, username)) => {
-            let email = store_events::email_of(tx, *id).await?.unwrap_or_default();
+            let email = match &ctx.actor_email {
+                Some(email) => email.clone(),
+                None => store_events::email_of(tx, *id).await?.unwrap_or_default(),
+            };
             json!({"username": username, "pk": id, "email": email})
         }
         None => json!({"username": "AnonymousUser", "pk": null, "email": "", "is_anonymous": true}),
@@ -193,6 +217,10 @@ pub async fn record(
         context.insert("diff".into(), Value::Object(d.0));
     }
     context.insert("http_request".into(), ctx.http_request());
+    // Query arguments and failed-login names are the client's text; a NUL in them would be
+    // stored as `\u0000`, which PostgreSQL's jsonb refuses, and every later query reading the
+    // context as jsonb would fail.
+    replace_nul_in(&mut context);
     let now = Timestamp::now();
     let event = NewEvent {
         uuid: uuid::Uuid::new_v4().to_string(),
@@ -209,7 +237,7 @@ pub async fn record(
         context: Value::Object(context.clone()).to_string(),
         client_ip: ctx.client_ip.clone(),
         created: now.0,
-        expires: now.plus_seconds(RETENTION_SECONDS).0,
+        expires: now.plus_seconds(ctx.retention_seconds).0,
         model_app: model.map(|m| m.app.to_string()),
         model_name: model.map(|m| m.model_name.to_string()),
         model_pk: model.map(|m| match &m.pk {
@@ -220,6 +248,26 @@ pub async fn record(
     };
     store_events::insert(tx, &event).await?;
     Ok(())
+}
+
+/// Replaces every NUL in the keys and strings of `map`, however deep, with U+FFFD.
+fn replace_nul_in(map: &mut Map<String, Value>) {
+    if map.keys().any(|k| k.contains('\0')) {
+        *map = std::mem::take(map)
+            .into_iter()
+            .map(|(k, v)| (k.replace('\0', "\u{FFFD}"), v))
+            .collect();
+    }
+    map.values_mut().for_each(replace_nul);
+}
+
+fn replace_nul(value: &mut Value) {
+    match value {
+        Value::String(s) if s.contains('\0') => *s = s.replace('\0', "\u{FFFD}"),
+        Value::Array(items) => items.iter_mut().for_each(replace_nul),
+        Value::Object(map) => replace_nul_in(map),
+        _ => {}
+    }
 }
 
 /// Records an event in a transaction of its own (failed logins, key views).
@@ -233,8 +281,34 @@ pub async fn record_alone(
 ) -> Result<(), DomainError> {
     let mut tx = store.begin().await?;
     record(&mut tx, ctx, action, key, model, None, extra).await?;
+    // Events feed no cache.
+    tx.touches(crate::store::Touched::NONE);
     tx.commit().await?;
     Ok(())
+}
+
+/// Events deleted per purge transaction: small enough that the SQLite writer is never held for
+/// long, large enough that a backlog clears quickly.
+pub const PURGE_BATCH: i64 = 1_000;
+
+/// Deletes every event that expired before `now`, `batch` rows per transaction, pausing
+/// between full batches so queued writers go first. Safe to run on several instances at once.
+/// Returns how many events this call deleted.
+pub async fn purge_expired(
+    store: &crate::store::Store,
+    now: Timestamp,
+    batch: i64,
+) -> Result<u64, DomainError> {
+    let batch = batch.max(1);
+    let mut total = 0;
+    loop {
+        let deleted = store_events::purge_expired(store, now.0, batch).await?;
+        total += deleted;
+        if deleted < batch.unsigned_abs() {
+            return Ok(total);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
 }
 
 /// Whether a query/context key names a secret (Django's SafeExceptionReporterFilter pattern).

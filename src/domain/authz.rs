@@ -31,6 +31,8 @@ pub struct Principal {
     pub user_id: i64,
     /// The user's username.
     pub username: String,
+    /// The user's e-mail (audit events name it).
+    pub email: String,
     /// Member of a superuser group, directly or through an ancestor.
     pub is_superuser: bool,
     /// Grants of the user's effective roles.
@@ -53,8 +55,12 @@ pub enum Action {
     ChangeUser(i64),
     /// Delete a user.
     DeleteUser(i64),
-    /// Set a user's password.
+    /// Set a user's password (also: create a recovery link for them).
     ResetUserPassword(i64),
+    /// Impersonate a user.
+    Impersonate(i64),
+    /// Export the users list (authentik's enterprise data export).
+    ExportUsers,
     /// Read a group.
     ViewGroup(String),
     /// Create a group (global permission only).
@@ -253,6 +259,10 @@ pub fn authorize(principal: &Principal, action: Action) -> Result<(), Denied> {
         Action::ResetUserPassword(id) => {
             ("authentik_core.reset_user_password", Some(id.to_string()))
         }
+        Action::Impersonate(id) => ("authentik_core.impersonate", Some(id.to_string())),
+        // authentik also requires view_user; add_dataexport is not in the catalogue, so only
+        // superusers get past this.
+        Action::ExportUsers => ("authentik_reports.add_dataexport", None),
         Action::ViewGroup(g) => ("authentik_core.view_group", Some(g)),
         Action::AddGroup => ("authentik_core.add_group", None),
         Action::ChangeGroup(g) => ("authentik_core.change_group", Some(g)),
@@ -289,6 +299,7 @@ mod tests {
         Principal {
             user_id: 7,
             username: "u".into(),
+            email: String::new(),
             is_superuser,
             grants: Arc::new(grants),
             read_only: false,

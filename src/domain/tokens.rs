@@ -11,7 +11,7 @@ use super::users::{self, User, UserField};
 use super::{DomainError, Timestamp};
 use crate::auth::keys::{self, Sealer};
 use crate::store::tokens::{self as store_tokens, TokenRow, TokenUnique};
-use crate::store::{groups as store_groups, Store};
+use crate::store::{groups as store_groups, Store, Touched};
 
 /// What a token is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -329,22 +329,24 @@ pub async fn create(
         Map::new(),
     )
     .await?;
+    // A new key: no cached principal can stand for it, and tokens are not rendered from caches.
+    tx.touches(Touched::NONE);
     tx.commit().await?;
     Ok((get_by_id(store, id).await?, key))
 }
 
 /// Changes a token. Deviations 1 and 2: without `user` the owner stays; without `expires` the
 /// expiry stays; without `intent` the intent stays.
+/// `current` is the token as the caller last read it; the answer is the row as updated.
 pub async fn update(
     store: &Store,
-    identifier: &str,
+    current: Token,
     mut changes: TokenChanges,
     mut errors: FieldErrors,
     settings: TokenSettings,
     audit: &AuditContext,
 ) -> Result<Token, DomainError> {
     let now = Timestamp::now();
-    let current = get(store, identifier).await?;
     if let Some(user) = changes.user {
         if user != current.user.id && !errors.has("user") {
             errors.add("user", "User cannot be changed");
@@ -382,7 +384,9 @@ pub async fn update(
         managed: changes.managed.clone(),
         key: None,
     };
-    store_tokens::update(&mut tx, current.id, &update).await?;
+    let row = store_tokens::update(&mut tx, current.id, &update)
+        .await?
+        .ok_or(DomainError::NotFound(Kind::Token))?;
     let mut diff = Diff::default();
     if let Some(v) = &update.identifier {
         diff.field("identifier", json!(current.identifier), json!(v));
@@ -417,9 +421,16 @@ pub async fn update(
         Map::new(),
     )
     .await?;
+    // Only intent and expiry decide whether a token authenticates; its owner cannot change.
+    let authenticates_differently =
+        update.intent.is_some() || update.expires.is_some() || update.expiring.is_some();
+    tx.touches(if authenticates_differently {
+        Touched::AUTH
+    } else {
+        Touched::NONE
+    });
     tx.commit().await?;
-    let identifier = changes.identifier.as_deref().unwrap_or(identifier);
-    get(store, identifier).await
+    Ok(token_of(row, current.user))
 }
 
 /// Deletes a token.
@@ -477,6 +488,8 @@ pub async fn view_key(
         Map::new(),
     )
     .await?;
+    // Only an event was written.
+    tx.touches(Touched::NONE);
     tx.commit().await?;
     Ok(key)
 }
@@ -507,7 +520,9 @@ pub async fn set_key(
         key: Some((hash, sealed)),
         ..Default::default()
     };
-    store_tokens::update(&mut tx, row.id, &update).await?;
+    store_tokens::update(&mut tx, row.id, &update)
+        .await?
+        .ok_or(DomainError::NotFound(Kind::Token))?;
     audit::record(
         &mut tx,
         audit,
@@ -518,6 +533,7 @@ pub async fn set_key(
         Map::new(),
     )
     .await?;
+    tx.touches(Touched::AUTH);
     tx.commit().await?;
     Ok(())
 }
@@ -599,19 +615,38 @@ async fn hydrate(store: &Store, rows: Vec<TokenRow>) -> Result<Vec<Token>, Domai
         .into_iter()
         .filter_map(|row| {
             let user = owners.iter().find(|u| u.id == row.user_id)?.clone();
-            Some(Token {
-                id: row.id,
-                uuid: row.uuid,
-                identifier: row.identifier,
-                intent: row.intent,
-                user,
-                description: row.description,
-                expires: row.expires.map(Timestamp),
-                expiring: row.expiring,
-                managed: row.managed,
-                created: Timestamp(row.created),
-                scope: row.scope,
-            })
+            Some(token_of(row, user))
         })
         .collect())
+}
+
+/// A token from its row and its (already loaded) owner.
+fn token_of(row: TokenRow, user: User) -> Token {
+    Token {
+        id: row.id,
+        uuid: row.uuid,
+        identifier: row.identifier,
+        intent: row.intent,
+        user,
+        description: row.description,
+        expires: row.expires.map(Timestamp),
+        expiring: row.expiring,
+        managed: row.managed,
+        created: Timestamp(row.created),
+        scope: row.scope,
+    }
+}
+
+/// The token with this identifier, its owner from `users` when nothing was written since.
+pub async fn get_cached(
+    store: &Store,
+    users: &super::users::UserCache,
+    identifier: &str,
+) -> Result<Token, DomainError> {
+    let mut db = store;
+    let row = store_tokens::by_identifier(&mut db, identifier)
+        .await?
+        .ok_or(DomainError::NotFound(Kind::Token))?;
+    let owner = super::users::get_cached(store, users, row.user_id).await?;
+    Ok(token_of(row, owner))
 }

@@ -11,7 +11,7 @@ use super::error::{FieldErrors, Kind};
 use super::filter::{Direction, Filter};
 use super::{avatar, DomainError, Timestamp};
 use crate::auth::password;
-use crate::store::{groups, users as store_users, Store};
+use crate::store::{groups, users as store_users, Store, Touched};
 
 /// The kinds of account authentik distinguishes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -522,6 +522,8 @@ pub async fn create(
         Map::new(),
     )
     .await?;
+    // A new user holds no token yet, so no cached principal can depend on it.
+    tx.touches(Touched::DIRECTORY);
     tx.commit().await?;
     get(store, id).await
 }
@@ -586,9 +588,9 @@ pub async fn update(
             )
         }),
     };
-    if store_users::update(&mut tx, id, &update, now).await? == 0 {
+    let Some(row) = store_users::update(&mut tx, id, &update, now).await? else {
         return Err(DomainError::NotFound(Kind::User));
-    }
+    };
     let mut diff = Diff::default();
     let pairs: [(&str, Value, Option<Value>); 9] = [
         (
@@ -670,8 +672,26 @@ pub async fn update(
         store_users::replace_roles(&mut tx, id, &role_ids).await?;
     }
     apply_awx_flags(&mut tx, id, &changes).await?;
+    // Principals derive from names, e-mail, activity, type and memberships; the rest is only
+    // shown.
+    let changes_principals = changes.username.is_some()
+        || changes.email.is_some()
+        || changes.is_active.is_some()
+        || changes.user_type.is_some()
+        || changes.groups.is_some()
+        || changes.roles.is_some()
+        || changes.superuser.is_some()
+        || changes.system_auditor.is_some();
+    tx.touches(if changes_principals {
+        Touched::ALL
+    } else {
+        Touched::DIRECTORY
+    });
     tx.commit().await?;
-    get(store, id).await
+    hydrate(store, vec![row])
+        .await?
+        .pop()
+        .ok_or(DomainError::NotFound(Kind::User))
 }
 
 /// Deletes user `id` with its memberships and tokens.
@@ -765,7 +785,7 @@ pub async fn get_cached(store: &Store, cache: &UserCache, id: i64) -> Result<Use
     if let Some(user) = cache.get(changes, &id) {
         return Ok(user);
     }
-    let epoch = changes.epoch();
+    let epoch = cache.epoch(changes);
     let user = get(store, id).await?;
     cache.put(changes, epoch, id, user.clone());
     Ok(user)
@@ -798,7 +818,7 @@ pub async fn count_cached(
     if let Some(n) = cache.get(changes, &key) {
         return Ok(n);
     }
-    let epoch = changes.epoch();
+    let epoch = cache.epoch(changes);
     let n = count(store, filter).await?;
     cache.put(changes, epoch, key, n);
     Ok(n)
@@ -833,7 +853,7 @@ pub async fn list_cached(
     offset: i64,
 ) -> Result<Vec<User>, DomainError> {
     let changes = store.changes();
-    let epoch = changes.epoch();
+    let epoch = cache.epoch(changes);
     let ids = store_users::page_ids(store, filter, sort, limit, offset).await?;
     let mut found: HashMap<i64, User> = HashMap::with_capacity(ids.len());
     let mut missing = Vec::new();
@@ -870,30 +890,33 @@ pub fn parse_attributes(text: &str) -> Value {
 
 async fn hydrate(store: &Store, rows: Vec<store_users::UserRow>) -> Result<Vec<User>, DomainError> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let memberships = store_users::memberships(store, &ids).await?;
-    let roles = store_users::roles(store, &ids).await?;
     let mut db = store;
-    let superusers = store_users::superusers(&mut db, &ids).await?;
+    let relations = store_users::relations(&mut db, &ids).await?;
     let mut groups_of: HashMap<i64, Vec<GroupSummary>> = HashMap::new();
-    for m in memberships {
-        groups_of.entry(m.user_id).or_default().push(GroupSummary {
-            uuid: m.uuid,
-            name: m.name,
-            is_superuser: m.is_superuser,
-            attributes: parse_attributes(&m.attributes),
-        });
-    }
     let mut roles_of: HashMap<i64, Vec<RoleSummary>> = HashMap::new();
-    let auditors: Vec<i64> = roles
-        .iter()
-        .filter(|r| r.managed.as_deref() == Some(super::roles::AUDITOR_MANAGED))
-        .map(|r| r.user_id)
-        .collect();
-    for r in roles {
-        roles_of.entry(r.user_id).or_default().push(RoleSummary {
-            uuid: r.uuid,
-            name: r.name,
-        });
+    let mut auditors: Vec<i64> = Vec::new();
+    let mut superusers: Vec<i64> = Vec::new();
+    for r in relations {
+        match r.kind {
+            store_users::RELATION_GROUP => {
+                groups_of.entry(r.user_id).or_default().push(GroupSummary {
+                    uuid: r.uuid,
+                    name: r.name,
+                    is_superuser: r.is_superuser,
+                    attributes: parse_attributes(&r.attributes),
+                });
+            }
+            store_users::RELATION_ROLE => {
+                if r.managed.as_deref() == Some(super::roles::AUDITOR_MANAGED) {
+                    auditors.push(r.user_id);
+                }
+                roles_of.entry(r.user_id).or_default().push(RoleSummary {
+                    uuid: r.uuid,
+                    name: r.name,
+                });
+            }
+            _ => superusers.push(r.user_id),
+        }
     }
     Ok(rows
         .into_iter()

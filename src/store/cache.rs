@@ -6,21 +6,28 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::RwLock;
 
-use super::Changes;
+use super::{Changes, Touched};
 
-/// Values by key, each valid for one write epoch.
+/// Values by key, each valid for one write epoch of the topic they derive from.
 pub struct EpochCache<K, V> {
     entries: RwLock<HashMap<K, (u64, V)>>,
     capacity: usize,
+    topic: Touched,
 }
 
 impl<K: Eq + Hash + Clone, V: Clone> EpochCache<K, V> {
-    /// An empty cache holding at most `capacity` entries.
-    pub fn new(capacity: usize) -> Self {
+    /// An empty cache of values derived from `topic`, holding at most `capacity` entries.
+    pub fn new(topic: Touched, capacity: usize) -> Self {
         EpochCache {
             entries: RwLock::new(HashMap::new()),
             capacity,
+            topic,
         }
+    }
+
+    /// The current epoch of this cache's topic (read it *before* the database).
+    pub fn epoch(&self, changes: &Changes) -> u64 {
+        changes.epoch(self.topic)
     }
 
     /// The value for `key` if it was filled in the current epoch.
@@ -28,7 +35,7 @@ impl<K: Eq + Hash + Clone, V: Clone> EpochCache<K, V> {
         if !changes.trustworthy() {
             return None;
         }
-        let epoch = changes.epoch();
+        let epoch = changes.epoch(self.topic);
         let entries = self.entries.read().ok()?;
         entries
             .get(key)

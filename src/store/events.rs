@@ -1,7 +1,7 @@
 //! The audit log's rows: written inside the transaction of the change they describe, read by
-//! the events API.
+//! the events API (pages, per-action volume, per-application counts), purged once expired.
 
-use super::{Reader, Sql, Store, StoreError, Tx};
+use super::{Dialect, Reader, Sql, Store, StoreError, Tx};
 use crate::domain::filter::Direction;
 
 /// A new event row.
@@ -111,12 +111,19 @@ pub struct EventQuery {
     pub model_app: Option<String>,
     /// Plain search terms (each must match).
     pub search: Vec<String>,
+    /// `context.authorized_application.pk`.
+    pub authorized_app: Option<String>,
     /// One event by uuid.
     pub uuid: Option<String>,
+    /// No event can match (a filter value no event carries, e.g. another brand's name).
+    pub nothing: bool,
 }
 
-fn where_clause(q: &EventQuery, sql: &mut Sql) {
+fn where_clause(q: &EventQuery, dialect: Dialect, sql: &mut Sql) {
     sql.push(" WHERE 1 = 1");
+    if q.nothing {
+        sql.push(" AND 1 = 0");
+    }
     if let Some(a) = &q.action_contains {
         sql.push(" AND action LIKE ")
             .bind(format!("%{}%", super::filter::escape_like(a)))
@@ -137,6 +144,16 @@ fn where_clause(q: &EventQuery, sql: &mut Sql) {
             sql.push(" AND ").push(column).push(" = ").bind(v.clone());
         }
     }
+    if let Some(pk) = &q.authorized_app {
+        sql.push(" AND ");
+        super::filter::json_equals(
+            sql,
+            dialect,
+            "context",
+            &["authorized_application".into(), "pk".into()],
+            &serde_json::Value::String(pk.clone()),
+        );
+    }
     for term in &q.search {
         let pattern = format!("%{}%", super::filter::escape_like(&term.to_lowercase()));
         sql.push(" AND (LOWER(action) LIKE ")
@@ -147,7 +164,9 @@ fn where_clause(q: &EventQuery, sql: &mut Sql) {
             .bind(pattern.clone())
             .push(" ESCAPE '\\' OR LOWER(context) LIKE ")
             .bind(pattern.clone());
-        sql.push(" ESCAPE '\\' OR uuid LIKE ")
+        sql.push(" ESCAPE '\\' OR LOWER(client_ip) LIKE ")
+            .bind(pattern.clone())
+            .push(" ESCAPE '\\' OR uuid LIKE ")
             .bind(pattern)
             .push(" ESCAPE '\\')");
     }
@@ -156,7 +175,7 @@ fn where_clause(q: &EventQuery, sql: &mut Sql) {
 /// How many events match.
 pub async fn count(store: &Store, q: &EventQuery) -> Result<i64, StoreError> {
     let mut sql = Sql::new("SELECT COUNT(*) FROM events");
-    where_clause(q, &mut sql);
+    where_clause(q, store.dialect(), &mut sql);
     store.fetch_scalar_i64(&sql).await
 }
 
@@ -171,7 +190,7 @@ pub async fn page(
     let mut sql = Sql::new(
         "SELECT uuid, action, app, user_json, context, client_ip, created, expires FROM events",
     );
-    where_clause(q, &mut sql);
+    where_clause(q, store.dialect(), &mut sql);
     let keys: Vec<(String, Direction)> = order.iter().map(|(c, d)| (c.to_string(), *d)).collect();
     super::filter::order_by(&mut sql, &keys, "id DESC");
     sql.push(" LIMIT ")
@@ -190,4 +209,116 @@ pub async fn email_of<R: Reader>(db: &mut R, user_id: i64) -> Result<Option<Stri
     let mut sql = Sql::new("SELECT email FROM users WHERE id = ");
     sql.bind(user_id);
     Ok(db.fetch_optional::<Row>(&sql).await?.map(|r| r.email))
+}
+
+/// Width of a `volume` bucket: six hours, aligned to 00/06/12/18 UTC (µs).
+pub const VOLUME_BUCKET_MICROS: i64 = 6 * 3_600 * 1_000_000;
+
+/// How many events of one action fell in one bucket.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct VolumeRow {
+    /// Start of the bucket (µs since the epoch, UTC).
+    pub bucket: i64,
+    /// Action.
+    pub action: String,
+    /// Events of that action in that bucket.
+    pub count: i64,
+}
+
+/// Events matching `q` created at or after `since`, counted per action per six-hour bucket,
+/// ordered by bucket then action.
+pub async fn volume(
+    store: &Store,
+    q: &EventQuery,
+    since: i64,
+) -> Result<Vec<VolumeRow>, StoreError> {
+    let mut sql = Sql::new("SELECT created - (created % ");
+    sql.bind(VOLUME_BUCKET_MICROS)
+        .push(") AS bucket, action, COUNT(*) AS count FROM events");
+    where_clause(q, store.dialect(), &mut sql);
+    sql.push(" AND created >= ")
+        .bind(since)
+        .push(" GROUP BY 1, 2 ORDER BY 1, 2");
+    store.fetch_all(&sql).await
+}
+
+/// Events of one action counted per authorized application.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AppCountRow {
+    /// `context.authorized_application` as JSON text.
+    pub application: String,
+    /// Events naming it.
+    pub counted_events: i64,
+    /// Distinct `user.pk` among them.
+    pub unique_users: i64,
+}
+
+/// Events whose action is exactly `action` and whose `context.authorized_application` is an
+/// object, grouped by that object: the `limit` largest groups, ties by the application's pk.
+pub async fn top_per_application(
+    store: &Store,
+    action: &str,
+    limit: i64,
+) -> Result<Vec<AppCountRow>, StoreError> {
+    // The context is text on both backends; each reads it with its own JSON functions.
+    let (source, app, app_pk, user_pk, is_object) = match store.dialect() {
+        Dialect::Sqlite => (
+            "SELECT context AS c, user_json AS u FROM events WHERE action = ",
+            "json_extract(c, '$.authorized_application')",
+            "json_extract(c, '$.authorized_application.pk')",
+            "json_extract(u, '$.pk')",
+            "json_type(c, '$.authorized_application') = 'object'",
+        ),
+        Dialect::Postgres => (
+            "SELECT context::jsonb AS c, user_json::jsonb AS u FROM events WHERE action = ",
+            "(c -> 'authorized_application')",
+            "(c #>> '{authorized_application,pk}') COLLATE \"C\"",
+            "(u ->> 'pk')",
+            "jsonb_typeof(c -> 'authorized_application') = 'object'",
+        ),
+    };
+    let mut sql = Sql::new("SELECT ");
+    sql.push(app).push(if store.dialect() == Dialect::Postgres {
+        "::text"
+    } else {
+        ""
+    });
+    sql.push(" AS application, COUNT(*) AS counted_events, COUNT(DISTINCT ")
+        .push(user_pk)
+        .push(") AS unique_users FROM (")
+        .push(source)
+        .bind(action.to_string())
+        // A substring test first, so events without the key are never parsed as JSON.
+        .push(" AND context LIKE '%\"authorized\\_application\"%' ESCAPE '\\') e WHERE ")
+        .push(is_object)
+        .push(" GROUP BY ")
+        .push(app)
+        .push(" ORDER BY counted_events DESC, MIN(")
+        .push(app_pk)
+        .push("), 1 LIMIT ")
+        .bind(limit);
+    store.fetch_all(&sql).await
+}
+
+/// Deletes at most `limit` events whose `expires` is before `now` (oldest expiry first), in
+/// one short transaction; returns how many went. On PostgreSQL, rows another instance is
+/// purging at the same moment are skipped, not waited for, so concurrent purges never block
+/// or deadlock one another.
+pub async fn purge_expired(store: &Store, now: i64, limit: i64) -> Result<u64, StoreError> {
+    let mut tx = store.begin().await?;
+    let mut sql =
+        Sql::new("DELETE FROM events WHERE id IN (SELECT id FROM events WHERE expires < ");
+    sql.bind(now).push(" ORDER BY expires LIMIT ").bind(limit);
+    if tx.dialect() == Dialect::Postgres {
+        sql.push(" FOR UPDATE SKIP LOCKED");
+    }
+    sql.push(")");
+    let deleted = tx.execute(&sql).await?;
+    if deleted > 0 {
+        // No cache derives anything from events.
+        tx.touches(super::Touched::NONE);
+        tx.commit().await?;
+    }
+    // Nothing deleted: dropping the transaction rolls it back.
+    Ok(deleted)
 }

@@ -13,7 +13,7 @@ pub trait Schema {
     /// Column expression of a field (qualified with the entity's alias).
     fn column(field: &Self::Field) -> &'static str;
     /// Appends a boolean SQL expression for a relation.
-    fn relation(rel: &Self::Rel, out: &mut Sql);
+    fn relation(rel: &Self::Rel, dialect: Dialect, out: &mut Sql);
 }
 
 /// Appends the SQL condition for `filter` to `out`.
@@ -132,7 +132,7 @@ pub fn compile<S: Schema>(filter: &Filter<S::Field, S::Rel>, dialect: Dialect, o
         Filter::Json(field, path, value) => {
             json_equals(out, dialect, S::column(field), path, value)
         }
-        Filter::Rel(rel) => S::relation(rel, out),
+        Filter::Rel(rel) => S::relation(rel, dialect, out),
     }
 }
 
@@ -168,7 +168,8 @@ pub fn escape_like(text: &str) -> String {
     out
 }
 
-fn json_equals(
+/// `column`'s JSON at `path` equals `value`, typed as PostgreSQL's jsonb equality.
+pub(super) fn json_equals(
     out: &mut Sql,
     dialect: Dialect,
     column: &str,

@@ -139,7 +139,7 @@ pub struct GroupRow {
 
 const GROUP_COLUMNS: &str = "g.id, g.uuid, g.name, g.is_superuser, g.attributes";
 
-struct GroupSchema;
+pub(crate) struct GroupSchema;
 
 impl Schema for GroupSchema {
     type Field = GroupField;
@@ -155,7 +155,7 @@ impl Schema for GroupSchema {
         }
     }
 
-    fn relation(rel: &GroupRel, out: &mut Sql) {
+    fn relation(rel: &GroupRel, _dialect: super::Dialect, out: &mut Sql) {
         match rel {
             GroupRel::MemberIds(ids) => {
                 out.push("EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = g.id AND m.user_id IN ");

@@ -7,7 +7,9 @@ pub mod bulk;
 pub mod cache;
 pub mod events;
 pub mod filter;
+pub mod gate;
 pub mod groups;
+pub mod health;
 pub mod install;
 pub mod roles;
 pub mod sessions;
@@ -30,7 +32,7 @@ static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sql
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
 /// Failures of the storage layer, named by what the caller can do about them.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// A unique constraint rejected the write; holds `table.column`.
     #[error("unique constraint violated on {0}")]
@@ -55,16 +57,21 @@ impl From<sqlx::Error> for StoreError {
                 }
                 // SQLITE_BUSY (5) / SQLITE_LOCKED (6) and their extended codes, disk full (13),
                 // read-only (8), I/O errors (10); PostgreSQL connection / resource classes.
+                // Each test only for its own backend: PostgreSQL's SQLSTATEs are often numeric
+                // too (22021, a NUL in text, has 5 as its low byte, like SQLITE_BUSY).
                 let code = db.code().map(|c| c.to_string()).unwrap_or_default();
-                let transient_sqlite = code
-                    .parse::<i64>()
-                    .map(|c| matches!(c & 0xff, 5 | 6 | 8 | 10 | 13 | 14))
-                    .unwrap_or(false);
-                let transient_pg = code.starts_with("08")
-                    || code.starts_with("53")
-                    || code.starts_with("57")
-                    || code == "40001"
-                    || code == "40P01";
+                let is_sqlite = db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some();
+                let transient_sqlite = is_sqlite
+                    && code
+                        .parse::<i64>()
+                        .map(|c| matches!(c & 0xff, 5 | 6 | 8 | 10 | 13 | 14))
+                        .unwrap_or(false);
+                let transient_pg = !is_sqlite
+                    && (code.starts_with("08")
+                        || code.starts_with("53")
+                        || code.starts_with("57")
+                        || code == "40001"
+                        || code == "40P01");
                 if transient_sqlite || transient_pg {
                     StoreError::Unavailable(db.message().to_string())
                 } else {
@@ -289,24 +296,75 @@ pub enum Dialect {
     Postgres,
 }
 
-/// Counts committed writes, so caches of derived data (token → principal) know when they may
-/// be stale. On PostgreSQL every instance's counter also moves when another instance writes
-/// (LISTEN/NOTIFY); while that feed is down, `trustworthy` is false and caches must not serve.
+/// What a committed write may have changed, so each cache drops only what the write could
+/// affect. A transaction touches everything unless the domain narrows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Touched(u8);
+
+impl Touched {
+    /// Nothing any cache derives from (e.g. only a token's description or an event).
+    pub const NONE: Touched = Touched(0);
+    /// What a principal is derived from: token keys, owners, intents and expiry; users' activity
+    /// and names; memberships, superuser flags, parents, roles and grants.
+    pub const AUTH: Touched = Touched(1);
+    /// What users are rendered and counted from: users, groups and roles as the API shows them.
+    pub const DIRECTORY: Touched = Touched(2);
+    /// Everything (the default).
+    pub const ALL: Touched = Touched(3);
+
+    /// Both sets.
+    pub fn and(self, other: Touched) -> Touched {
+        Touched(self.0 | other.0)
+    }
+
+    /// Whether this set includes `topic`.
+    pub fn includes(self, topic: Touched) -> bool {
+        self.0 & topic.0 == topic.0
+    }
+
+    /// The set as the change feed carries it (a decimal digit).
+    pub fn to_payload(self) -> String {
+        self.0.to_string()
+    }
+
+    /// The set a change-feed payload names; anything unreadable means everything.
+    pub fn from_payload(payload: &str) -> Touched {
+        match payload.parse::<u8>() {
+            Ok(bits) if bits <= Touched::ALL.0 => Touched(bits),
+            _ => Touched::ALL,
+        }
+    }
+}
+
+/// Counts committed writes per topic, so caches of derived data (token → principal, rendered
+/// users) know when they may be stale. On PostgreSQL every instance's counters also move when
+/// another instance writes (LISTEN/NOTIFY); while that feed is down, `trustworthy` is false and
+/// caches must not serve.
 #[derive(Debug, Default)]
 pub struct Changes {
-    epoch: AtomicU64,
+    auth: AtomicU64,
+    directory: AtomicU64,
     feed_down: AtomicBool,
 }
 
 impl Changes {
-    /// The current write epoch.
-    pub fn epoch(&self) -> u64 {
-        self.epoch.load(Ordering::Acquire)
+    /// The current write epoch of one topic (`Touched::AUTH` or `Touched::DIRECTORY`).
+    pub fn epoch(&self, topic: Touched) -> u64 {
+        if topic == Touched::AUTH {
+            self.auth.load(Ordering::Acquire)
+        } else {
+            self.directory.load(Ordering::Acquire)
+        }
     }
 
-    /// Records that something changed.
-    pub fn bump(&self) {
-        self.epoch.fetch_add(1, Ordering::AcqRel);
+    /// Records that the topics in `touched` changed.
+    pub fn bump(&self, touched: Touched) {
+        if touched.includes(Touched::AUTH) {
+            self.auth.fetch_add(1, Ordering::AcqRel);
+        }
+        if touched.includes(Touched::DIRECTORY) {
+            self.directory.fetch_add(1, Ordering::AcqRel);
+        }
     }
 
     /// Whether cached data may be served (false while another instance's writes could be missed).
@@ -317,7 +375,7 @@ impl Changes {
     /// Marks the cross-instance feed as up or down.
     pub fn set_feed_down(&self, down: bool) {
         self.feed_down.store(down, Ordering::Release);
-        self.bump();
+        self.bump(Touched::ALL);
     }
 }
 
@@ -329,6 +387,8 @@ pub const CHANGES_CHANNEL: &str = "gatehouse_changes";
 pub struct Store {
     pools: Pools,
     changes: Arc<Changes>,
+    /// SQLite: group commit over the single write connection.
+    gate: Option<Arc<gate::WriteGate>>,
 }
 
 /// Which backend a database URL selects, and the pools to reach it.
@@ -377,6 +437,7 @@ impl Store {
             Ok(Store {
                 pools: Pools::Postgres(pool),
                 changes: Arc::default(),
+                gate: None,
             })
         } else if let Some(path) = url
             .strip_prefix("sqlite://")
@@ -406,16 +467,30 @@ impl Store {
                 .max_connections(1)
                 .min_connections(1)
                 .acquire_timeout(Duration::from_secs(10))
+                // A COMMIT that fails (disk full, I/O error) may leave sqlx's idea of the
+                // transaction depth out of step with SQLite's: the next `BEGIN` would then be a
+                // SAVEPOINT inside a transaction that never commits, and every later write would
+                // be acknowledged and lost. Such a connection is closed, never reused; the pool
+                // opens a fresh one.
+                .before_acquire(|conn, _| {
+                    Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) })
+                })
                 .connect_with(options.clone())
                 .await?;
+            // Before any read connection exists: each loads the statistics once, when it first
+            // reads the schema.
+            refresh_sqlite_statistics(&write).await?;
             let read = SqlitePoolOptions::new()
                 .max_connections(max_connections.max(1))
                 .acquire_timeout(Duration::from_secs(5))
                 .connect_with(options.read_only(false))
                 .await?;
+            let changes: Arc<Changes> = Arc::default();
+            let gate = gate::WriteGate::new(write.clone(), changes.clone());
             Ok(Store {
                 pools: Pools::Sqlite { read, write },
-                changes: Arc::default(),
+                changes,
+                gate: Some(Arc::new(gate)),
             })
         } else {
             Err(StoreError::Config(format!(
@@ -423,6 +498,22 @@ impl Store {
                 url.split("://").next().unwrap_or("")
             )))
         }
+    }
+
+    /// Gathers the query planner's statistics afresh (after a bulk load: without them SQLite
+    /// may read a 1M-user filter through an index that matches every row, then sort them all).
+    /// On SQLite, connections opened before this keep the old statistics; the next start uses
+    /// the new ones.
+    pub async fn analyze(&self) -> Result<(), StoreError> {
+        match &self.pools {
+            Pools::Sqlite { write, .. } => {
+                sqlx::query("ANALYZE").execute(write).await?;
+            }
+            Pools::Postgres(pool) => {
+                sqlx::query("ANALYZE").execute(pool).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Applies the embedded migrations of this backend.
@@ -523,14 +614,60 @@ impl Store {
     /// Starts a write transaction.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         let inner = match &self.pools {
-            Pools::Sqlite { write, .. } => TxInner::Sqlite(write.begin().await?),
+            // IMMEDIATE: take the write lock now, waiting up to the busy timeout for another
+            // process holding it (a deferred transaction that read first is refused at once).
+            // Group commit (see `gate`): the member waits for the single writer.
+            Pools::Sqlite { .. } => match &self.gate {
+                Some(gate) => TxInner::Sqlite(gate.begin().await?),
+                None => {
+                    return Err(StoreError::Other(
+                        "SQLite store without a write gate".into(),
+                    ))
+                }
+            },
             Pools::Postgres(pool) => TxInner::Postgres(pool.begin().await?),
         };
         Ok(Tx {
             inner,
             changes: self.changes.clone(),
+            touched: Touched::ALL,
         })
     }
+}
+
+/// Runs `ANALYZE` when the users table has no statistics or has grown or shrunk more than
+/// twofold since they were gathered (seconds at 1M users; nothing on a fresh database, which
+/// has no users table yet). PostgreSQL's autovacuum does this by itself.
+async fn refresh_sqlite_statistics(write: &SqlitePool) -> Result<(), StoreError> {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('users', 'sqlite_stat1')",
+    )
+    .fetch_all(write)
+    .await?;
+    if !tables.iter().any(|t| t == "users") {
+        return Ok(());
+    }
+    let analysed: Option<i64> = if tables.iter().any(|t| t == "sqlite_stat1") {
+        let stat: Option<String> = sqlx::query_scalar(
+            "SELECT stat FROM sqlite_stat1 WHERE tbl = 'users' ORDER BY idx LIMIT 1",
+        )
+        .fetch_optional(write)
+        .await?;
+        stat.and_then(|s| s.split(' ').next().and_then(|n| n.parse().ok()))
+    } else {
+        None
+    };
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(write)
+        .await?;
+    let stale = match analysed {
+        None => true,
+        Some(n) => rows > n.saturating_mul(2) || n > rows.saturating_mul(2),
+    };
+    if stale {
+        sqlx::query("ANALYZE").execute(write).await?;
+    }
+    Ok(())
 }
 
 /// Read access shared by the store (autocommit) and a transaction, so a check can run inside
@@ -578,15 +715,17 @@ impl Reader for Tx {
 }
 
 /// A write transaction on either backend. Dropped without `commit`, it rolls back; a commit
-/// advances the store's write epoch (and on PostgreSQL tells the other instances).
+/// advances the store's write epochs of what it touched (and on PostgreSQL tells the other
+/// instances).
 pub struct Tx {
     inner: TxInner,
     changes: Arc<Changes>,
+    touched: Touched,
 }
 
 enum TxInner {
-    /// SQLite transaction on the single write connection.
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    /// SQLite: a member of the write gate's group (a savepoint on the single write connection).
+    Sqlite(gate::GateTx),
     /// PostgreSQL transaction.
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
@@ -596,7 +735,7 @@ macro_rules! on_tx {
         match &mut $self.inner {
             TxInner::Sqlite(tx) => {
                 let $args = $sql.sqlite_args()?;
-                let $conn = &mut **tx;
+                let $conn = tx.conn()?;
                 $body
             }
             TxInner::Postgres(tx) => {
@@ -659,23 +798,33 @@ impl Tx {
         .await?))
     }
 
+    /// Narrows what this transaction's commit invalidates to `touched` (the domain knows
+    /// when a write cannot affect a cache, e.g. a token's description). Defaults to everything.
+    pub fn touches(&mut self, touched: Touched) {
+        self.touched = touched;
+    }
+
     /// Makes every change of the transaction durable.
     pub async fn commit(mut self) -> Result<(), StoreError> {
-        if self.dialect() == Dialect::Postgres {
+        if self.dialect() == Dialect::Postgres && self.touched != Touched::NONE {
             // Delivered to every listening instance when (and only if) the commit succeeds.
             self.execute(&Sql::raw(
-                "SELECT pg_notify($1, '')",
-                vec![CHANGES_CHANNEL.into()],
+                "SELECT pg_notify($1, $2)",
+                vec![CHANGES_CHANNEL.into(), self.touched.to_payload().into()],
             ))
             .await?;
         }
-        let result = match self.inner {
-            TxInner::Sqlite(tx) => tx.commit().await,
-            TxInner::Postgres(tx) => tx.commit().await,
-        };
-        // Bump even when the commit's outcome is unknown: a stale cache entry is the risk.
-        self.changes.bump();
-        result?;
-        Ok(())
+        match self.inner {
+            // The gate bumps the epochs when the group commits, before answering.
+            TxInner::Sqlite(tx) => tx.commit(self.touched).await,
+            TxInner::Postgres(tx) => {
+                let result = tx.commit().await;
+                // Bump even when the commit's outcome is unknown: a stale cache entry is the
+                // risk.
+                self.changes.bump(self.touched);
+                result?;
+                Ok(())
+            }
+        }
     }
 }

@@ -41,7 +41,7 @@ impl Schema for RoleSchema {
         }
     }
 
-    fn relation(rel: &RoleRel, out: &mut Sql) {
+    fn relation(rel: &RoleRel, _dialect: super::Dialect, out: &mut Sql) {
         match rel {
             RoleRel::HeldByUser { user_id, inherited } => {
                 out.push("(r.id IN (SELECT role_id FROM user_roles WHERE user_id = ")

@@ -89,6 +89,8 @@ pub struct TokenPrincipalRow {
     pub user_id: i64,
     /// Owner username.
     pub username: String,
+    /// Owner e-mail.
+    pub email: String,
     /// Owner active flag.
     pub is_active: bool,
     /// OAuth2 scope (`read` or `write`).
@@ -101,7 +103,7 @@ pub async fn principal_by_key_hash(
     key_hash: &str,
 ) -> Result<Option<TokenPrincipalRow>, StoreError> {
     let mut sql = Sql::new(
-        "SELECT t.id AS token_id, t.intent, t.expires, t.expiring, u.id AS user_id, u.username, u.is_active, t.scope \
+        "SELECT t.id AS token_id, t.intent, t.expires, t.expiring, u.id AS user_id, u.username, u.email, u.is_active, t.scope \
          FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.key_hash = ",
     );
     sql.bind(key_hash);
@@ -151,6 +153,13 @@ const TOKEN_COLUMNS: &str =
     "t.id, t.uuid, t.identifier, t.key_hash, t.key_sealed, t.intent, t.user_id, t.description, \
     t.expires, t.expiring, t.managed, t.created, u.username, t.scope";
 
+/// `TOKEN_COLUMNS` for a `RETURNING` clause (no join there: the owner's name by subquery;
+/// SQLite lets it name the table but not an alias).
+const TOKEN_RETURNING: &str = "tokens.id, tokens.uuid, tokens.identifier, tokens.key_hash, \
+    tokens.key_sealed, tokens.intent, tokens.user_id, tokens.description, tokens.expires, \
+    tokens.expiring, tokens.managed, tokens.created, \
+    (SELECT u.username FROM users u WHERE u.id = tokens.user_id) AS username, tokens.scope";
+
 struct TokenSchema;
 
 impl Schema for TokenSchema {
@@ -172,7 +181,7 @@ impl Schema for TokenSchema {
         }
     }
 
-    fn relation(rel: &TokenRel, _out: &mut Sql) {
+    fn relation(rel: &TokenRel, _dialect: super::Dialect, _out: &mut Sql) {
         match *rel {}
     }
 }
@@ -278,8 +287,12 @@ pub struct TokenUpdate {
     pub key: Option<(String, String)>,
 }
 
-/// Applies `changes` to token `id`.
-pub async fn update(tx: &mut Tx, id: i64, changes: &TokenUpdate) -> Result<u64, StoreError> {
+/// Applies `changes` to token `id`; the row as it now stands, or `None` when it is gone.
+pub async fn update(
+    tx: &mut Tx,
+    id: i64,
+    changes: &TokenUpdate,
+) -> Result<Option<TokenRow>, StoreError> {
     let mut sql = Sql::new("UPDATE tokens SET id = id");
     if let Some(v) = &changes.identifier {
         sql.push(", identifier = ").bind(v);
@@ -305,8 +318,11 @@ pub async fn update(tx: &mut Tx, id: i64, changes: &TokenUpdate) -> Result<u64, 
             .push(", key_sealed = ")
             .bind(sealed);
     }
-    sql.push(" WHERE id = ").bind(id);
-    tx.execute(&sql).await
+    sql.push(" WHERE id = ")
+        .bind(id)
+        .push(" RETURNING ")
+        .push(TOKEN_RETURNING);
+    tx.fetch_optional(&sql).await
 }
 
 /// Deletes token `id`.

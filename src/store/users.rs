@@ -47,12 +47,18 @@ const COLUMNS: &str = "u.id, u.uuid, u.username, u.name, u.first_name, u.last_na
     u.password_hash, u.is_active, u.type, u.path, u.attributes, u.last_login, u.date_joined, \
     u.password_change_date, u.last_updated";
 
+/// `COLUMNS` for a `RETURNING` clause, which SQLite lets name the table but not an alias.
+const RETURNING_COLUMNS: &str = "users.id, users.uuid, users.username, users.name, \
+    users.first_name, users.last_name, users.email, users.password_hash, users.is_active, \
+    users.type, users.path, users.attributes, users.last_login, users.date_joined, \
+    users.password_change_date, users.last_updated";
+
 /// The groups reachable as superuser-granting: superuser groups and all their descendants.
 const SUPERUSER_GROUPS: &str = "WITH RECURSIVE su_groups(id) AS (\
     SELECT id FROM groups WHERE is_superuser = TRUE \
     UNION SELECT gp.child_id FROM group_parents gp JOIN su_groups s ON gp.parent_id = s.id) ";
 
-struct UserSchema;
+pub(crate) struct UserSchema;
 
 impl Schema for UserSchema {
     type Field = UserField;
@@ -78,7 +84,7 @@ impl Schema for UserSchema {
         }
     }
 
-    fn relation(rel: &UserRel, out: &mut Sql) {
+    fn relation(rel: &UserRel, dialect: super::Dialect, out: &mut Sql) {
         match rel {
             UserRel::GroupNames(names) => {
                 out.push("EXISTS (SELECT 1 FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = u.id AND g.name IN ");
@@ -97,9 +103,23 @@ impl Schema for UserSchema {
                 out.bind_list(uuids.iter()).push(")");
             }
             UserRel::SearchTerm(term) => {
+                let folded = search_fold(term);
+                // On SQLite a trigram index (FTS5, `users_search`) finds the candidates for
+                // terms of three characters or more; PostgreSQL's pg_trgm index serves the
+                // LIKE itself. The LIKE keeps the answer exact either way.
+                // (FTS5 reads a query string only up to a NUL, so such terms scan.)
+                out.push("(");
+                if dialect == super::Dialect::Sqlite
+                    && folded.chars().count() >= 3
+                    && !folded.contains('\0')
+                {
+                    out.push("u.id IN (SELECT rowid FROM users_search WHERE users_search MATCH ")
+                        .bind(format!("\"{}\"", folded.replace('"', "\"\"")))
+                        .push(") AND ");
+                }
                 out.push("u.search_text LIKE ")
-                    .bind(format!("%{}%", filter::escape_like(&search_fold(term))))
-                    .push(" ESCAPE '\\'");
+                    .bind(format!("%{}%", filter::escape_like(&folded)))
+                    .push(" ESCAPE '\\')");
             }
             UserRel::DirectSuperuser(wanted) => {
                 out.push(if *wanted { "EXISTS" } else { "NOT EXISTS" });
@@ -252,39 +272,28 @@ pub async fn username_taken<R: Reader>(
     Ok(db.fetch_scalar_i64(&sql).await? > 0)
 }
 
-/// A group membership of a user, with what a user's `groups_obj` shows of the group.
+/// What a user's relations contribute to its rendering: a direct group (with what `groups_obj`
+/// shows of it), a direct role, or the mark of superuser status (through any group or its
+/// ancestors). One row per relation; `kind` says which.
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct MembershipRow {
-    /// The member.
+pub struct RelationRow {
+    /// `RELATION_GROUP`, `RELATION_ROLE` or `RELATION_SUPERUSER`.
+    pub kind: i64,
+    /// The user.
     pub user_id: i64,
-    /// Group uuid.
+    /// Group or role uuid (empty for the superuser mark).
     pub uuid: String,
-    /// Group name.
+    /// Group or role name (empty for the superuser mark).
     pub name: String,
-    /// Group superuser flag.
+    /// Group superuser flag (false otherwise).
     pub is_superuser: bool,
-    /// Group attributes (JSON text).
+    /// Group attributes as JSON text (empty otherwise).
     pub attributes: String,
+    /// Role managed marker.
+    pub managed: Option<String>,
 }
 
-/// Direct group memberships of the given users, ordered by group name.
-pub async fn memberships(
-    store: &Store,
-    user_ids: &[i64],
-) -> Result<Vec<MembershipRow>, StoreError> {
-    if user_ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut sql = Sql::new(
-        "SELECT m.user_id, g.uuid, g.name, g.is_superuser, g.attributes FROM group_members m \
-         JOIN groups g ON g.id = m.group_id WHERE m.user_id IN ",
-    );
-    sql.bind_list(user_ids.iter().copied())
-        .push(" ORDER BY g.name, g.uuid");
-    store.fetch_all(&sql).await
-}
-
-/// A role held directly by a user.
+/// A role held by a user.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UserRoleRow {
     /// The holder.
@@ -297,17 +306,42 @@ pub struct UserRoleRow {
     pub managed: Option<String>,
 }
 
-/// Direct roles of the given users, ordered by role name.
-pub async fn roles(store: &Store, user_ids: &[i64]) -> Result<Vec<UserRoleRow>, StoreError> {
+/// `RelationRow::kind` of a direct group membership.
+pub const RELATION_GROUP: i64 = 0;
+/// `RelationRow::kind` of a direct role.
+pub const RELATION_ROLE: i64 = 1;
+/// `RelationRow::kind` marking a superuser.
+pub const RELATION_SUPERUSER: i64 = 2;
+
+/// Direct groups, direct roles and superuser status of the given users, in one statement:
+/// groups by name, then roles by name, then the superuser marks.
+pub async fn relations<R: Reader>(
+    db: &mut R,
+    user_ids: &[i64],
+) -> Result<Vec<RelationRow>, StoreError> {
     if user_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut sql = Sql::new(
-        "SELECT ur.user_id, r.uuid, r.name, r.managed FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id IN ",
-    );
-    sql.bind_list(user_ids.iter().copied())
-        .push(" ORDER BY r.name, r.uuid");
-    store.fetch_all(&sql).await
+    let ids = || user_ids.iter().copied();
+    let mut sql = Sql::new(SUPERUSER_GROUPS);
+    sql.push(
+        "SELECT CAST(0 AS BIGINT) AS kind, m.user_id, g.uuid, g.name, g.is_superuser, \
+         g.attributes, CAST(NULL AS TEXT) AS managed \
+         FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id IN ",
+    )
+    .bind_list(ids())
+    .push(
+        " UNION ALL SELECT CAST(1 AS BIGINT), ur.user_id, r.uuid, r.name, FALSE, '', r.managed \
+         FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id IN ",
+    )
+    .bind_list(ids())
+    .push(
+        " UNION ALL SELECT DISTINCT CAST(2 AS BIGINT), m.user_id, '', '', FALSE, '', CAST(NULL AS TEXT) \
+         FROM group_members m WHERE m.group_id IN (SELECT id FROM su_groups) AND m.user_id IN ",
+    )
+    .bind_list(ids())
+    .push(" ORDER BY kind, name, uuid");
+    db.fetch_all(&sql).await
 }
 
 /// Which of the given users are superusers (through any group or its ancestors).
@@ -455,13 +489,14 @@ pub struct UserUpdate {
     pub search_text: Option<String>,
 }
 
-/// Applies `changes` to user `id` and stamps `last_updated`; returns rows touched.
+/// Applies `changes` to user `id` and stamps `last_updated`; the row as it now stands, or
+/// `None` when there is no such user.
 pub async fn update(
     tx: &mut Tx,
     id: i64,
     changes: &UserUpdate,
     now: i64,
-) -> Result<u64, StoreError> {
+) -> Result<Option<UserRow>, StoreError> {
     let mut sql = Sql::new("UPDATE users SET last_updated = ");
     sql.bind(now);
     let mut set = |column: &str, value: super::Arg| {
@@ -506,8 +541,11 @@ pub async fn update(
     if let Some(v) = &changes.search_text {
         set("search_text", v.into());
     }
-    sql.push(" WHERE id = ").bind(id);
-    tx.execute(&sql).await
+    sql.push(" WHERE id = ")
+        .bind(id)
+        .push(" RETURNING ")
+        .push(RETURNING_COLUMNS);
+    tx.fetch_optional(&sql).await
 }
 
 /// Deletes user `id` (memberships and tokens cascade); returns rows touched.

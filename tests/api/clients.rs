@@ -1,6 +1,8 @@
 //! Real clients against the real server: authentik's generated Python client
 //! (`tests/clients/authentik_users.py`). Runs when `GATEHOUSE_CLIENT_PYTHON` names a Python with
 //! `authentik-client` installed (`.ci/run` sets one up); otherwise it reports that it did not run.
+//! Likewise schemathesis (`tests/clients/schemathesis.sh`) when `GATEHOUSE_SCHEMATHESIS` names its
+//! `st` executable.
 
 use crate::backend_test;
 
@@ -69,4 +71,36 @@ backend_test!(awx_collection_user_module, |srv| {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(stdout.contains("ok   awx.awx.user"), "{stdout}");
+});
+
+// schemathesis against authentik's OpenAPI documents (`tests/clients/schemathesis.sh`): no 5xx,
+// and status codes, content types and bodies as the schema declares them, with a fixed seed.
+backend_test!(schemathesis_conformance, |srv| {
+    let Some(st) = std::env::var("GATEHOUSE_SCHEMATHESIS")
+        .ok()
+        .filter(|p| !p.is_empty())
+    else {
+        eprintln!("GATEHOUSE_SCHEMATHESIS unset: schemathesis.sh not run");
+        return;
+    };
+    // Bounded by the examples per operation and a 30 s timeout per request (in the script).
+    let output = tokio::process::Command::new("bash")
+        .arg(format!(
+            "{}/tests/clients/schemathesis.sh",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .env("GATEHOUSE_SCHEMATHESIS", st)
+        .env("GATEHOUSE_URL", &srv.base)
+        .env("GATEHOUSE_TOKEN", &srv.token)
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("bash runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "schemathesis found failures:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("schemathesis: ok"), "{stdout}");
 });

@@ -134,6 +134,13 @@ impl TestServer {
         config
     }
 
+    /// The running server's shared state (for what only the process can tell, e.g. whether
+    /// its change feed is up).
+    #[allow(dead_code)]
+    pub fn state(&self) -> &std::sync::Arc<gatehouse::app::AppState> {
+        &self.server.as_ref().expect("running").state
+    }
+
     /// The directory's install id.
     pub fn install_id(&self) -> String {
         self.server

@@ -930,6 +930,18 @@ backend_test!(route_matrix, |srv| {
             403,
         ),
         (Method::GET, "/api/v3/events/events/".into(), None, 403),
+        (
+            Method::GET,
+            "/api/v3/events/events/volume/".into(),
+            None,
+            403,
+        ),
+        (
+            Method::GET,
+            "/api/v3/events/events/top_per_user/".into(),
+            None,
+            200,
+        ),
     ];
     for (method, path, body, plain_status) in &routes {
         let anon = srv.send(method.clone(), path, None, body.as_ref()).await;

@@ -20,7 +20,8 @@ async fn sqlite_schema() -> Schema {
     let gatehouse::store::Pools::Sqlite { read, .. } = store.pools() else {
         panic!("sqlite store")
     };
-    let tables = sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx%'")
+    // users_search*: FTS5's trigram index tables (PostgreSQL's trigram index is an index).
+    let tables = sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx%' AND name NOT LIKE 'users_search%'")
         .fetch_all(read)
         .await
         .expect("tables");

@@ -797,3 +797,271 @@ fn percent_encode(s: &str) -> String {
         })
         .collect()
 }
+
+/// A user and an API key of theirs.
+async fn user_with_key(srv: &TestServer, username: &str) -> (i64, String) {
+    let user = create(srv, json!({"username": username, "name": username})).await;
+    let identifier = format!("{username}-key");
+    let r = srv
+        .post(
+            "/api/v3/core/tokens/",
+            &json!({"identifier": identifier, "user": user["pk"], "expiring": false}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let key = srv
+        .get(&format!("/api/v3/core/tokens/{identifier}/view_key/"))
+        .await
+        .body["key"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    (user["pk"].as_i64().unwrap_or_default(), key)
+}
+
+// Spec §4.4 and trap 20: the actions gatehouse has no feature behind answer as a fresh authentik
+// (no recovery flow, impersonation disabled, no enterprise licence) — never a route 404.
+backend_test!(actions_without_a_feature_answer_as_fresh_authentik, |srv| {
+    let nomail = create(srv, json!({"username": "nomail", "name": "No Mail"})).await;
+    let nomail = nomail["pk"].as_i64().unwrap_or_default();
+    let stage = json!({"email_stage": "7f193d74-aedd-4850-865d-14793f8ddc14"});
+    let no_flow = json!({"non_field_errors": "No recovery flow set."});
+
+    let r = srv.post("/api/v3/core/users/1/recovery/", &json!({})).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        r.body, no_flow,
+        "a bare string, as authentik's view raises it"
+    );
+    let r = srv
+        .send(
+            Method::POST,
+            "/api/v3/core/users/1/recovery/",
+            Some(&srv.token),
+            None,
+        )
+        .await;
+    assert_eq!((r.status, &r.body), (StatusCode::BAD_REQUEST, &no_flow));
+    let r = srv
+        .post(
+            "/api/v3/core/users/1/recovery/",
+            &json!({"token_duration": ""}),
+        )
+        .await;
+    assert_eq!(
+        r.body,
+        json!({"token_duration": ["This field may not be blank."]})
+    );
+    let r = srv
+        .post("/api/v3/core/users/999999/recovery/", &json!({}))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        r.body,
+        json!({"detail": "No User matches the given query."})
+    );
+    let r = srv
+        .post("/api/v3/core/users/abc/recovery/", &json!({}))
+        .await;
+    assert_eq!(r.body, json!({"detail": "Not found."}));
+
+    let r = srv
+        .post("/api/v3/core/users/1/recovery_email/", &json!({}))
+        .await;
+    assert_eq!(r.body, json!({"email_stage": ["This field is required."]}));
+    let r = srv
+        .post(
+            "/api/v3/core/users/1/recovery_email/",
+            &json!({"email_stage": "stage", "token_duration": []}),
+        )
+        .await;
+    assert_eq!(
+        r.body,
+        json!({"token_duration": ["Not a valid string."], "email_stage": ["Must be a valid UUID."]})
+    );
+    let r = srv
+        .post(
+            &format!("/api/v3/core/users/{nomail}/recovery_email/"),
+            &stage,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        r.body,
+        json!({"non_field_errors": "User does not have an email address set."})
+    );
+    let r = srv
+        .post("/api/v3/core/users/1/recovery_email/", &stage)
+        .await;
+    assert_eq!((r.status, &r.body), (StatusCode::BAD_REQUEST, &no_flow));
+
+    // Impersonation disabled: 401 with an empty body, after the lookup and the permission.
+    let r = srv
+        .post(
+            &format!("/api/v3/core/users/{nomail}/impersonate/"),
+            &json!({"reason": "support"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.text, "");
+    assert_eq!(r.header("www-authenticate"), None);
+    let r = srv
+        .post("/api/v3/core/users/999999/impersonate/", &json!({}))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+    let r = srv.get("/api/v3/core/users/impersonate_end/").await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(r.text, "");
+    assert_eq!(r.header("content-type"), None);
+
+    let r = srv.post("/api/v3/core/users/export/", &json!({})).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        r.body,
+        json!({"non_field_errors": ["Enterprise is required to create/update this object."]})
+    );
+    let r = srv
+        .send(
+            Method::OPTIONS,
+            "/api/v3/core/users/export/",
+            Some(&srv.token),
+            None,
+        )
+        .await;
+    assert_eq!(r.header("allow").as_deref(), Some("POST, OPTIONS"));
+
+    // A plain user: permissions first (403), impersonate_end for anyone signed in.
+    let (_, key) = user_with_key(srv, "plain-actions").await;
+    for (method, path) in [
+        (Method::POST, "/api/v3/core/users/1/recovery/".to_string()),
+        (Method::POST, "/api/v3/core/users/1/recovery_email/".into()),
+        (
+            Method::POST,
+            format!("/api/v3/core/users/{nomail}/impersonate/"),
+        ),
+        (Method::POST, "/api/v3/core/users/export/".into()),
+        (Method::GET, "/api/v3/core/users/1/used_by/".into()),
+    ] {
+        let r = srv
+            .send(method.clone(), &path, Some(&key), Some(&stage))
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}: {}", r.text);
+        let r = srv.send(method, &path, None, None).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "anonymous {path}");
+    }
+    let r = srv
+        .send(
+            Method::GET,
+            "/api/v3/core/users/impersonate_end/",
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = srv
+        .send(
+            Method::GET,
+            "/api/v3/core/users/impersonate_end/",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+});
+
+// `used_by` of a user: its groups and roles (memberships) and its tokens (deleted with it), each
+// only when the caller may view it; names as authentik's `str()` of each object.
+backend_test!(user_used_by_lists_what_references_the_user, |srv| {
+    let (pk, _) = user_with_key(srv, "used-by").await;
+    let group = srv
+        .post(
+            "/api/v3/core/groups/",
+            &json!({"name": "used-by-group", "users": [pk]}),
+        )
+        .await
+        .body;
+    let role = srv
+        .post("/api/v3/rbac/roles/", &json!({"name": "used-by-role"}))
+        .await
+        .body;
+    let r = srv
+        .post(
+            &format!(
+                "/api/v3/rbac/roles/{}/add_user/",
+                role["pk"].as_str().unwrap_or_default()
+            ),
+            &json!({"pk": pk}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let expiring = srv
+        .post(
+            "/api/v3/core/tokens/",
+            &json!({"identifier": "used-by-expiring", "user": pk}),
+        )
+        .await
+        .body;
+    let key_token = srv.get("/api/v3/core/tokens/used-by-key/").await.body;
+
+    let r = srv.get(&format!("/api/v3/core/users/{pk}/used_by/")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let items = r.body.as_array().cloned().unwrap_or_default();
+    assert_eq!(items.len(), 4, "{}", r.text);
+    assert_eq!(
+        items[0],
+        json!({"app": "authentik_core", "model_name": "group", "pk": group["pk"],
+               "name": "Group used-by-group", "action": "cascade_many"})
+    );
+    assert_eq!(
+        items[1],
+        json!({"app": "authentik_rbac", "model_name": "role", "pk": role["pk"],
+               "name": "Role used-by-role", "action": "cascade_many"})
+    );
+    // Tokens by identifier; an expiring one shows Python's str() of its expiry.
+    assert_eq!(items[2]["pk"], expiring["pk"]);
+    let name = items[2]["name"].as_str().unwrap_or_default();
+    assert!(
+        name.starts_with("used-by-expiring (expires=") && name.ends_with("+00:00)"),
+        "{name}"
+    );
+    assert_eq!(
+        items[3],
+        json!({"app": "authentik_core", "model_name": "token", "pk": key_token["pk"],
+               "name": "used-by-key", "action": "cascade"})
+    );
+
+    // A caller who may view users but not groups, roles or tokens sees none of them.
+    let (viewer, viewer_key) = user_with_key(srv, "used-by-viewer").await;
+    let viewer_role = srv
+        .post("/api/v3/rbac/roles/", &json!({"name": "user-viewers"}))
+        .await
+        .body["pk"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let r = srv
+        .post(
+            &format!("/api/v3/rbac/permissions/assigned_by_roles/{viewer_role}/assign/"),
+            &json!({"permissions": ["authentik_core.view_user"]}),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.text);
+    srv.post(
+        &format!("/api/v3/rbac/roles/{viewer_role}/add_user/"),
+        &json!({"pk": viewer}),
+    )
+    .await;
+    let r = srv
+        .send(
+            Method::GET,
+            &format!("/api/v3/core/users/{pk}/used_by/"),
+            Some(&viewer_key),
+            None,
+        )
+        .await;
+    assert_eq!((r.status, r.body), (StatusCode::OK, json!([])));
+
+    let r = srv.get("/api/v3/core/users/999999/used_by/").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+});

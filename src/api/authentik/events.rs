@@ -1,6 +1,7 @@
 //! `/api/v3/events/events/`: the audit log in authentik's `Event` shape — list (filters,
-//! search, ordering, pagination), retrieve, and the action catalogue. Read-only through the API
-//! (deviation 11): no route writes an event.
+//! search, ordering, pagination), retrieve, the action catalogue, `volume` (events per action
+//! per six hours) and `top_per_user` (events per authorized application). Read-only through the
+//! API (deviation 11): no route writes an event.
 
 use std::sync::{Arc, OnceLock};
 
@@ -26,6 +27,16 @@ use crate::domain::{DomainError, FieldErrors, Timestamp};
 use crate::store::events::{self as store_events, EventQuery, EventRow};
 
 const VIEW_EVENT: &str = "authentik_events.view_event";
+
+/// The name of the one brand every event carries.
+const BRAND_NAME: &str = "Default brand";
+
+/// `volume`'s default and largest `history_days` (authentik 2025.12 caps silently at 60).
+const HISTORY_DAYS_DEFAULT: i64 = 7;
+const HISTORY_DAYS_MAX: i64 = 60;
+
+/// `top_per_user`'s default `top_n`.
+const TOP_N_DEFAULT: i64 = 15;
 
 /// authentik's event actions, in declaration order.
 pub const ACTIONS: [&str; 28] = [
@@ -75,6 +86,18 @@ pub fn routes() -> Router<Arc<AppState>> {
                 .layer(map_response(allow("GET, HEAD, OPTIONS"))),
         )
         .route(
+            "/events/events/volume/",
+            get(volume)
+                .options(options)
+                .layer(map_response(allow("GET, HEAD, OPTIONS"))),
+        )
+        .route(
+            "/events/events/top_per_user/",
+            get(top_per_user)
+                .options(options)
+                .layer(map_response(allow("GET, HEAD, OPTIONS"))),
+        )
+        .route(
             "/events/events/{uuid}/",
             get(retrieve)
                 .options(options)
@@ -83,7 +106,7 @@ pub fn routes() -> Router<Arc<AppState>> {
 }
 
 fn brand(state: &AppState) -> Value {
-    json!({"app": "authentik_brands", "model_name": "brand", "pk": state.install_id.replace('-', ""), "name": "Default brand"})
+    json!({"app": "authentik_brands", "model_name": "brand", "pk": state.install_id.replace('-', ""), "name": BRAND_NAME})
 }
 
 fn event_json(state: &AppState, row: &EventRow) -> Value {
@@ -147,10 +170,27 @@ fn query(params: &Params) -> Result<EventQuery, ApiError> {
     q.model_pk = nonempty("context_model_pk").map(|v| v.replace('-', ""));
     q.model_name = nonempty("context_model_name");
     q.model_app = nonempty("context_model_app");
+    q.authorized_app = nonempty("context_authorized_app");
+    q.nothing = nonempty("brand_name").is_some_and(|b| b != BRAND_NAME);
     if let Some(search) = params.last("search") {
         q.search = search_terms(search);
     }
     Ok(q)
+}
+
+/// The list's parameters and filters, for a caller who may list events: 403 for anyone
+/// without global `view_event` (per-object grants on single events are not served).
+fn listing(
+    caller: &crate::domain::authz::Principal,
+    raw: Option<&str>,
+) -> Result<(Params, EventQuery), ApiError> {
+    let visible = require_visibility(caller, VIEW_EVENT)?;
+    let params = Params::parse(raw);
+    let q = query(&params)?;
+    if let Visibility::Only(_) = visible {
+        return Err(super::denied(crate::domain::authz::Denied::Forbidden));
+    }
+    Ok((params, q))
 }
 
 async fn list(
@@ -158,13 +198,7 @@ async fn list(
     Caller(caller): Caller,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let visible = require_visibility(&caller, VIEW_EVENT)?;
-    let params = Params::parse(raw.as_deref());
-    let q = query(&params)?;
-    if let Visibility::Only(_) = visible {
-        // Per-object grants on single events are not served: only global view_event lists.
-        return Err(super::denied(crate::domain::authz::Denied::Forbidden));
-    }
+    let (params, q) = listing(&caller, raw.as_deref())?;
     let keys: Vec<(&'static str, Direction)> = params
         .ordering(&ORDERABLE, "created")
         .into_iter()
@@ -214,6 +248,92 @@ async fn retrieve(
         .pop()
         .ok_or(ApiError::Domain(DomainError::NotFound(Kind::Event)))?;
     Ok(json_response(StatusCode::OK, &event_json(&state, &row)))
+}
+
+/// A non-negative integer query parameter read as DRF's IntegerField reads it (`"7"`, `" 7 "`,
+/// `"7.0"`); absent or empty means `default`. Values too large for 64 bits saturate (callers
+/// cap them anyway).
+fn count_param(params: &Params, name: &str, default: i64) -> Result<i64, ApiError> {
+    let invalid = |message: &str| {
+        ApiError::Domain(DomainError::Invalid(FieldErrors::single(
+            name,
+            message.to_string(),
+        )))
+    };
+    let Some(raw) = params.last(name).map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(default);
+    };
+    let integral = match raw.split_once('.') {
+        Some((whole, fraction)) if fraction.bytes().all(|b| b == b'0') => whole,
+        Some(_) => return Err(invalid("A valid integer is required.")),
+        None => raw,
+    };
+    let (negative, digits) = match integral.as_bytes().first() {
+        Some(b'-') => (true, &integral[1..]),
+        Some(b'+') => (false, &integral[1..]),
+        _ => (false, integral),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid("A valid integer is required."));
+    }
+    if negative && digits.bytes().any(|b| b != b'0') {
+        return Err(invalid("Ensure this value is greater than or equal to 0."));
+    }
+    Ok(digits.parse::<i64>().unwrap_or(i64::MAX))
+}
+
+/// `GET /events/events/volume/`: events matching the list's filters over the last
+/// `history_days` days, counted per action per six-hour bucket (00/06/12/18 UTC).
+async fn volume(
+    State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let (params, q) = listing(&caller, raw.as_deref())?;
+    let days = count_param(&params, "history_days", HISTORY_DAYS_DEFAULT)?.min(HISTORY_DAYS_MAX);
+    let since = Timestamp::now().plus_seconds(-days * 86_400);
+    let rows = store_events::volume(&state.store, &q, since.0).await?;
+    let body: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            json!({
+                // authentik renders the bucket without an offset.
+                "time": Timestamp(r.bucket).to_datetime().format("%Y-%m-%dT%H:%M:%S").to_string(),
+                "action": r.action,
+                "count": r.count,
+            })
+        })
+        .collect();
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+/// `GET /events/events/top_per_user/`: events of exactly `action` (default `login`) that name
+/// an authorized application, counted per application, the `top_n` (default 15) largest.
+/// Callers who may see no events get `[]`, not a 403.
+async fn top_per_user(
+    State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let params = Params::parse(raw.as_deref());
+    let action = params.last("action").unwrap_or("login");
+    let top_n = count_param(&params, "top_n", TOP_N_DEFAULT)?;
+    let sees_all = crate::domain::authz::visibility(&caller, VIEW_EVENT) == Visibility::All;
+    if !sees_all || top_n == 0 {
+        return Ok(json_response(StatusCode::OK, &Vec::<Value>::new()));
+    }
+    let rows = store_events::top_per_application(&state.store, action, top_n).await?;
+    let body: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            json!({
+                "application": serde_json::from_str::<Value>(&r.application).unwrap_or_else(|_| json!({})),
+                "counted_events": r.counted_events,
+                "unique_users": r.unique_users,
+            })
+        })
+        .collect();
+    Ok(json_response(StatusCode::OK, &body))
 }
 
 fn label(action: &str) -> String {

@@ -367,7 +367,10 @@ async fn list(
 
 /// Reads the writable group fields (§5.2). `full` = POST/PUT: `name` is required and omitted
 /// `parents`/`users` reset to `[]`.
-fn read_group_changes(body: JsonBody, full: bool) -> Result<(GroupChanges, FieldErrors), ApiError> {
+pub(crate) fn read_group_changes(
+    body: JsonBody,
+    full: bool,
+) -> Result<(GroupChanges, FieldErrors), ApiError> {
     let obj = body.into_object()?;
     let mut input = Input::new(&obj);
     let mut changes = GroupChanges::default();

@@ -67,7 +67,8 @@ pub fn require_sight(
 }
 
 /// The lookup segment of a detail URL (`{id}`, `{uuid}`, `{identifier}`). A segment that is not
-/// valid UTF-8 cannot name anything: a JSON 404 like any other unknown lookup.
+/// valid UTF-8, or holds a NUL character (which no stored key can hold, and PostgreSQL refuses
+/// in text), cannot name anything: a JSON 404 like any other unknown lookup.
 pub struct Lookup(pub String);
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Lookup {
@@ -79,8 +80,10 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Lookup {
     ) -> Result<Self, Self::Rejection> {
         axum::extract::Path::<String>::from_request_parts(parts, state)
             .await
+            .ok()
+            .filter(|axum::extract::Path(s)| !s.contains('\0'))
             .map(|axum::extract::Path(s)| Lookup(s))
-            .map_err(|_| crate::api::error::ApiError::BadLookup)
+            .ok_or(crate::api::error::ApiError::BadLookup)
     }
 }
 

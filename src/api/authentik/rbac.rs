@@ -246,7 +246,7 @@ async fn list_roles(
     Ok(json_response(StatusCode::OK, &envelope))
 }
 
-fn read_role_name(body: JsonBody, required: bool) -> Result<Option<String>, ApiError> {
+pub(crate) fn read_role_name(body: JsonBody, required: bool) -> Result<Option<String>, ApiError> {
     let obj = body.into_object()?;
     let mut input = Input::new(&obj);
     let name = if !required || input.require("name") {
@@ -659,7 +659,7 @@ async fn assigned_by_roles(
 
 /// Reads an assign/unassign body: `permissions` (required list of non-blank strings), `model`,
 /// `object_pk`.
-fn read_grant_body(body: JsonBody) -> Result<GrantBody, ApiError> {
+pub(crate) fn read_grant_body(body: JsonBody) -> Result<GrantBody, ApiError> {
     let obj = body.into_object()?;
     let mut input = Input::new(&obj);
     let mut names = Vec::new();

@@ -234,7 +234,10 @@ fn valid_slug(s: &str) -> bool {
 }
 
 /// Reads the writable token fields (§6.2). `full` = POST/PUT: `identifier` is required.
-fn read_token_changes(body: JsonBody, full: bool) -> Result<(TokenChanges, FieldErrors), ApiError> {
+pub(crate) fn read_token_changes(
+    body: JsonBody,
+    full: bool,
+) -> Result<(TokenChanges, FieldErrors), ApiError> {
     let obj = body.into_object()?;
     let mut input = Input::new(&obj);
     let mut changes = TokenChanges::default();
@@ -297,7 +300,7 @@ async fn visible_token(
     caller: &Principal,
     identifier: &str,
 ) -> Result<Token, ApiError> {
-    let token = tokens::get(&state.store, identifier).await?;
+    let token = tokens::get_cached(&state.store, &state.users, identifier).await?;
     authorize(caller, Action::ViewToken(token_ref(&token)))
         .map_err(|_| ApiError::Domain(DomainError::NotFound(Kind::Token)))?;
     Ok(token)
@@ -331,7 +334,7 @@ async fn write(
     let (changes, errors) = read_token_changes(body, full)?;
     let token = tokens::update(
         &state.store,
-        &current.identifier,
+        current,
         changes,
         errors,
         settings(state),

@@ -1,5 +1,7 @@
 //! `/api/v3/core/users/`: list, create, retrieve, update, partial update, destroy, `me`,
-//! `paths`, `set_password` — parse, authorize, call the domain, serialize.
+//! `paths`, `set_password`, `used_by` — parse, authorize, call the domain, serialize — and the
+//! actions without a backing feature here (`recovery`, `recovery_email`, `impersonate`,
+//! `impersonate_end`, `export`), which answer as a fresh authentik does.
 
 use std::sync::{Arc, OnceLock};
 
@@ -10,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use super::caller::Caller;
@@ -24,14 +27,16 @@ use crate::api::error::{json_response, ApiError};
 use crate::api::fields::{Input, Str};
 use crate::api::meta::RequestMeta;
 use crate::app::AppState;
-use crate::domain::authz::{authorize, Action, Visibility};
+use crate::domain::authz::{authorize, may_see, Action, Principal, TokenRef, Visibility};
 use crate::domain::error::Kind;
 use crate::domain::filter::{Cmp, Direction, Filter, Literal};
 use crate::domain::service_accounts::{self, ServiceAccountRequest};
+use crate::domain::tokens::{self, TokenField, TokenSort};
 use crate::domain::users::{
     self, User, UserChanges, UserField, UserFilter, UserRel, UserSort, UserType,
 };
 use crate::domain::{DomainError, FieldErrors, Timestamp};
+use crate::store::cache::EpochCache;
 use crate::store::groups as store_groups;
 
 /// The users routes.
@@ -57,6 +62,18 @@ pub fn routes() -> Router<Arc<AppState>> {
                 .layer(map_response(allow("GET, HEAD, OPTIONS"))),
         )
         .route(
+            "/core/users/impersonate_end/",
+            get(impersonate_end)
+                .options(options)
+                .layer(map_response(allow("GET, HEAD, OPTIONS"))),
+        )
+        .route(
+            "/core/users/export/",
+            post(export)
+                .options(options)
+                .layer(map_response(allow("POST, OPTIONS"))),
+        )
+        .route(
             "/core/users/service_account/",
             post(service_account)
                 .options(options)
@@ -76,6 +93,30 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route(
             "/core/users/{id}/set_password/",
             post(set_password)
+                .options(options)
+                .layer(map_response(allow("POST, OPTIONS"))),
+        )
+        .route(
+            "/core/users/{id}/used_by/",
+            get(used_by)
+                .options(options)
+                .layer(map_response(allow("GET, HEAD, OPTIONS"))),
+        )
+        .route(
+            "/core/users/{id}/recovery/",
+            post(recovery)
+                .options(options)
+                .layer(map_response(allow("POST, OPTIONS"))),
+        )
+        .route(
+            "/core/users/{id}/recovery_email/",
+            post(recovery_email)
+                .options(options)
+                .layer(map_response(allow("POST, OPTIONS"))),
+        )
+        .route(
+            "/core/users/{id}/impersonate/",
+            post(impersonate)
                 .options(options)
                 .layer(map_response(allow("POST, OPTIONS"))),
         )
@@ -448,6 +489,8 @@ async fn list(
     let request = PageRequest::from_params(&params);
     let count = users::count_cached(&state.store, &state.user_counts, &filter).await?;
     let pagination = request.resolve(count)?;
+    // Read before the users: a write landing meanwhile makes what is rendered now stale.
+    let epoch = state.rendered_users.epoch(state.store.changes());
     let rows = users::list_cached(
         &state.store,
         &state.users,
@@ -458,20 +501,51 @@ async fn list(
     )
     .await?;
     let include = Include::from_params(&params);
+    let mut results: Vec<Arc<RawValue>> = Vec::with_capacity(rows.len());
+    for user in &rows {
+        results.push(rendered(state.as_ref(), user, include, epoch)?);
+    }
     let envelope = Envelope {
         pagination,
-        results: rows
+        results: results
             .iter()
-            .map(|u| user_out(u, &state.install_id, include))
-            .collect(),
+            .map(|r| r.as_ref())
+            .collect::<Vec<&RawValue>>(),
         autocomplete: autocomplete(),
     };
     Ok(json_response(StatusCode::OK, &envelope))
 }
 
+/// Rendered users by (id, include_groups, include_roles), valid in one write epoch.
+pub type RenderedUsers = EpochCache<(i64, bool, bool), Arc<RawValue>>;
+
+/// A user as the list renders it, from `state.rendered_users` when nothing was written since
+/// `epoch` (read before the user was loaded); rendering 100 users is most of a list's work.
+fn rendered(
+    state: &AppState,
+    user: &User,
+    include: Include,
+    epoch: u64,
+) -> Result<Arc<RawValue>, ApiError> {
+    let changes = state.store.changes();
+    let key = (user.id, include.groups, include.roles);
+    if let Some(raw) = state.rendered_users.get(changes, &key) {
+        return Ok(raw);
+    }
+    let raw: Arc<RawValue> =
+        serde_json::value::to_raw_value(&user_out(user, &state.install_id, include))
+            .map_err(|e| ApiError::Domain(DomainError::Internal(e.to_string())))?
+            .into();
+    state.rendered_users.put(changes, epoch, key, raw.clone());
+    Ok(raw)
+}
+
 /// Reads the writable user fields of a request (§4.2). `full` = POST/PUT: `username` and `name`
 /// are required and omitted `groups`/`roles` reset to `[]`.
-fn read_user_changes(body: JsonBody, full: bool) -> Result<(UserChanges, FieldErrors), ApiError> {
+pub(crate) fn read_user_changes(
+    body: JsonBody,
+    full: bool,
+) -> Result<(UserChanges, FieldErrors), ApiError> {
     let obj = body.into_object()?;
     let mut input = Input::new(&obj);
     let mut changes = UserChanges::default();
@@ -779,4 +853,160 @@ async fn service_account(
         map.insert("group_pk".into(), Value::String(group));
     }
     Ok(json_response(StatusCode::OK, &body))
+}
+
+/// The user a per-user action addresses: visible to the caller (403 when it sees no users, 404
+/// when not this one) and existing, as authentik's `get_object`.
+async fn action_target(state: &AppState, caller: &Principal, raw: &str) -> Result<User, ApiError> {
+    require_visibility(caller, VIEW_USER)?;
+    let id = parse_id(raw)?;
+    require_sight(caller, VIEW_USER, &id.to_string(), Kind::User)?;
+    Ok(users::get_cached(&state.store, &state.users, id).await?)
+}
+
+/// A 400 raised inside an authentik view: `non_field_errors` is a bare string there (spec §1.3).
+fn view_error(message: &str) -> ApiError {
+    ApiError::Json(
+        StatusCode::BAD_REQUEST,
+        json!({ "non_field_errors": message }),
+    )
+}
+
+/// gatehouse has no flows, so no brand has a recovery flow (spec §4.4, trap 20).
+const NO_RECOVERY_FLOW: &str = "No recovery flow set.";
+
+/// The recovery actions' checks before their body: the target (404/403), then
+/// `reset_user_password` on it (403); returns the user and the body object.
+async fn recovery_request(
+    state: &AppState,
+    caller: &Principal,
+    raw: &str,
+    body: JsonBody,
+) -> Result<(User, serde_json::Map<String, Value>), ApiError> {
+    let user = action_target(state, caller, raw).await?;
+    authorize(caller, Action::ResetUserPassword(user.id)).map_err(denied)?;
+    Ok((user, body.into_object()?))
+}
+
+/// `GET /core/users/{id}/used_by/`: what references the user and goes with it when it is
+/// deleted — its direct groups and roles (memberships, `cascade_many`) and its tokens
+/// (`cascade`), each only when the caller may view it.
+async fn used_by(
+    State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
+    Lookup(id): Lookup,
+) -> Result<Response, ApiError> {
+    let user = action_target(&state, &caller, &id).await?;
+    let mut body: Vec<Value> = Vec::new();
+    for group in &user.groups {
+        if may_see(&caller, "authentik_core.view_group", &group.uuid).is_ok() {
+            body.push(json!({
+                "app": "authentik_core", "model_name": "group", "pk": group.uuid,
+                "name": format!("Group {}", group.name), "action": "cascade_many",
+            }));
+        }
+    }
+    for role in &user.roles {
+        if may_see(&caller, "authentik_rbac.view_role", &role.uuid).is_ok() {
+            body.push(json!({
+                "app": "authentik_rbac", "model_name": "role", "pk": role.uuid,
+                "name": format!("Role {}", role.name), "action": "cascade_many",
+            }));
+        }
+    }
+    let owned = Filter::Compare(TokenField::UserId, Cmp::Eq, Literal::Int(user.id));
+    let sort = [(TokenSort::Field(TokenField::Identifier), Direction::Asc)];
+    for token in tokens::list(&state.store, &owned, &sort, i64::MAX, 0).await? {
+        let visible = TokenRef {
+            owner: user.id,
+            uuid: token.uuid.clone(),
+        };
+        if authorize(&caller, Action::ViewToken(visible)).is_err() {
+            continue;
+        }
+        // authentik's `str(token)`: the identifier, plus the expiry when it applies.
+        let name = match (token.expiring, token.expires) {
+            (true, Some(expires)) => {
+                format!("{} (expires={})", token.identifier, expires.to_python_str())
+            }
+            (true, None) => format!("{} (expires=None)", token.identifier),
+            (false, _) => token.identifier.clone(),
+        };
+        body.push(json!({
+            "app": "authentik_core", "model_name": "token", "pk": token.uuid,
+            "name": name, "action": "cascade",
+        }));
+    }
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+/// `POST /core/users/{id}/recovery/`: the target (404/403), `reset_user_password` (403), the
+/// body, then authentik's answer without a recovery flow (400, bare string).
+async fn recovery(
+    State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
+    Lookup(id): Lookup,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    let (_, obj) = recovery_request(&state, &caller, &id, body).await?;
+    let mut input = Input::new(&obj);
+    input.string("token_duration", Str::REQUIRED_TEXT);
+    input.errors.into_result()?;
+    Err(view_error(NO_RECOVERY_FLOW))
+}
+
+/// `POST /core/users/{id}/recovery_email/`: as `recovery`, with a required `email_stage` uuid
+/// and authentik's check that the user has an address before the missing flow.
+async fn recovery_email(
+    State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
+    Lookup(id): Lookup,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    let (user, obj) = recovery_request(&state, &caller, &id, body).await?;
+    let mut input = Input::new(&obj);
+    input.string("token_duration", Str::REQUIRED_TEXT);
+    if input.require("email_stage") {
+        if let Some(stage) = input.string("email_stage", Str::REQUIRED_TEXT) {
+            if uuid::Uuid::parse_str(&stage).is_err() {
+                input.errors.add("email_stage", "Must be a valid UUID.");
+            }
+        }
+    }
+    input
+        .errors
+        .sort_by_order(&["token_duration", "email_stage"]);
+    input.errors.into_result()?;
+    if user.email.is_empty() {
+        return Err(view_error("User does not have an email address set."));
+    }
+    Err(view_error(NO_RECOVERY_FLOW))
+}
+
+/// `POST /core/users/{id}/impersonate/`: the target (404/403), `impersonate` (403), then 401
+/// with an empty body — authentik's answer when impersonation is disabled, which it always is
+/// here (impersonation lives in browser sessions gatehouse does not have).
+async fn impersonate(
+    State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
+    Lookup(id): Lookup,
+) -> Result<Response, ApiError> {
+    let user = action_target(&state, &caller, &id).await?;
+    authorize(&caller, Action::Impersonate(user.id)).map_err(denied)?;
+    Ok(StatusCode::UNAUTHORIZED.into_response())
+}
+
+/// `GET /core/users/impersonate_end/`: 204 always (spec §4.4).
+async fn impersonate_end(Caller(_caller): Caller) -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// `POST /core/users/export/`: `add_dataexport` (403), then what an authentik without an
+/// enterprise licence answers (400): data exports are an enterprise feature.
+async fn export(Caller(caller): Caller) -> Result<Response, ApiError> {
+    authorize(&caller, Action::ExportUsers).map_err(denied)?;
+    Err(ApiError::Json(
+        StatusCode::BAD_REQUEST,
+        json!({ "non_field_errors": ["Enterprise is required to create/update this object."] }),
+    ))
 }

@@ -142,19 +142,20 @@ impl AwxPage {
             .filter(|n| *n > 0)
             .map(|n| n.min(MAX_PAGE_SIZE))
             .unwrap_or(PAGE_SIZE);
-        let page = match params.last("page").filter(|s| !s.is_empty()) {
-            None => 1,
-            Some("last") => i64::MAX,
-            Some(s) => {
-                parse_python_int(s).ok_or_else(|| detail(StatusCode::NOT_FOUND, "Invalid page."))?
-            }
-        };
         let pages = if count == 0 {
             1
         } else {
             (count + size - 1) / size
         };
-        let page = if page == i64::MAX { pages } else { page };
+        // A number too large for i64 reads as i64::MAX, which is past the last page: 404, as
+        // DRF answers it (only the word `last` means the last page).
+        let page = match params.last("page").filter(|s| !s.is_empty()) {
+            None => 1,
+            Some("last") => pages,
+            Some(s) => {
+                parse_python_int(s).ok_or_else(|| detail(StatusCode::NOT_FOUND, "Invalid page."))?
+            }
+        };
         if page < 1 || page > pages {
             return Err(detail(StatusCode::NOT_FOUND, "Invalid page."));
         }

@@ -416,6 +416,11 @@ fn term(name: &str, raw: &str) -> Result<UserFilter, AwxError> {
         field,
         UserField::Username | UserField::FirstName | UserField::LastName | UserField::Email
     );
+    // Stored text never holds NUL (PostgreSQL refuses it), so a text value with one matches
+    // nothing; in an `__in` list such a value is left out.
+    if text_field && raw.contains('\0') && !matches!(lookup, "isnull" | "in") {
+        return Ok(Filter::Nothing);
+    }
     Ok(match lookup {
         "exact" => Filter::Compare(field, Cmp::Eq, literal(field, field_name, raw)?),
         "gt" => Filter::Compare(field, Cmp::Gt, literal(field, field_name, raw)?),
@@ -439,6 +444,7 @@ fn term(name: &str, raw: &str) -> Result<UserFilter, AwxError> {
             }
             let values: Result<Vec<Literal>, AwxError> = raw
                 .split(',')
+                .filter(|v| !(text_field && v.contains('\0')))
                 .map(|v| literal(field, field_name, v))
                 .collect();
             Filter::In(field, values?)
@@ -461,14 +467,41 @@ fn term(name: &str, raw: &str) -> Result<UserFilter, AwxError> {
     })
 }
 
+/// Most field lookups one query may filter by.
+pub const MAX_FILTER_TERMS: usize = 200;
+/// Most values (of `__in` lists and single lookups together) one query may filter by.
+pub const MAX_FILTER_VALUES: usize = 10_000;
+
 /// AWX's field-lookup filters: `field[__lookup]=v`, `or__…` (one OR group), `not__…`, `chain__…`,
 /// plus `search` over username, first and last name and e-mail.
-fn list_filter(params: &Params, pairs: &[(String, String)]) -> Result<UserFilter, AwxError> {
+///
+/// At most `MAX_FILTER_TERMS` lookups and `MAX_FILTER_VALUES` values in all: SQLite refuses
+/// expressions nested deeper than 1,000 and statements with more than 32,766 parameters, so a
+/// query string of thousands of lookups would otherwise fail in the database.
+pub(crate) fn list_filter(
+    params: &Params,
+    pairs: &[(String, String)],
+) -> Result<UserFilter, AwxError> {
     let mut and_parts = Vec::new();
     let mut or_parts = Vec::new();
+    let (mut terms, mut values) = (0usize, 0usize);
     for (key, value) in pairs {
         if RESERVED.contains(&key.as_str()) {
             continue;
+        }
+        terms += 1;
+        values += if key.ends_with("__in") {
+            1 + value.matches(',').count()
+        } else {
+            1
+        };
+        if terms > MAX_FILTER_TERMS || values > MAX_FILTER_VALUES {
+            return Err(detail(
+                StatusCode::BAD_REQUEST,
+                &format!(
+                    "Too many filters: at most {MAX_FILTER_TERMS} lookups with {MAX_FILTER_VALUES} values in all."
+                ),
+            ));
         }
         let mut name = key.as_str();
         let mut in_or = false;
@@ -517,7 +550,7 @@ fn list_filter(params: &Params, pairs: &[(String, String)]) -> Result<UserFilter
     Ok(Filter::and(and_parts))
 }
 
-fn ordering(params: &Params) -> Result<Vec<(UserSort, Direction)>, AwxError> {
+pub(crate) fn ordering(params: &Params) -> Result<Vec<(UserSort, Direction)>, AwxError> {
     let mut keys = Vec::new();
     if let Some(raw) = params.last("order_by").or_else(|| params.last("order")) {
         for t in raw.split(',').map(str::trim).filter(|t| !t.is_empty()) {
@@ -596,7 +629,7 @@ async fn list(
 }
 
 /// What an AWX body asks to change; `creating` requires `username` and `password`.
-fn read_changes(
+pub(crate) fn read_changes(
     body: JsonBody,
     creating: bool,
     full: bool,
