@@ -4,11 +4,19 @@
 //! write is acknowledged before the fsync that carries it, so durability is what it was with one
 //! `COMMIT` per request; throughput under concurrent writes is no longer one fsync per write.
 //!
+//! Round trips: each statement is a hand-off to sqlx-sqlite's worker thread, and the gate is
+//! held across them, so a member sends as few as it can. Its savepoint and any deferred
+//! statements (audit events, which nothing reads back) travel with its next statement, and the
+//! last deferred ones with its `RELEASE`. A group keeps the write connection while writers are
+//! queued.
+//!
 //! Ordering: the gate is a fair (FIFO) mutex. A member that releases its savepoint schedules a
 //! committer, which queues for the gate behind every writer already waiting, so a group is the
 //! writers that queued before its committer. A member reading another member's uncommitted
 //! rows is therefore always in the same group, and fails with it if its `COMMIT` fails.
 
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use sqlx::pool::PoolConnection;
@@ -16,13 +24,32 @@ use sqlx::sqlite::{Sqlite, SqliteConnection, SqlitePool};
 use sqlx::Executor;
 use tokio::sync::{oneshot, Mutex, OwnedMutexGuard};
 
-use super::{Changes, StoreError, Touched};
+use super::{Changes, Sql, StoreError, Touched};
 
 /// The one write connection and the group of transactions waiting for its next `COMMIT`.
 pub struct WriteGate {
     pool: SqlitePool,
     changes: Arc<Changes>,
     state: Arc<Mutex<GateState>>,
+    /// Writers waiting for the gate: while there are any, a committed group keeps the write
+    /// connection for the next one.
+    queued: Arc<AtomicUsize>,
+}
+
+/// Counts a writer as queued until it holds the gate (or gives up waiting).
+struct Queued(Arc<AtomicUsize>);
+
+impl Queued {
+    fn new(counter: &Arc<AtomicUsize>) -> Queued {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Queued(counter.clone())
+    }
+}
+
+impl Drop for Queued {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 struct GateState {
@@ -62,13 +89,16 @@ impl WriteGate {
                 flush_scheduled: false,
                 in_doubt: false,
             })),
+            queued: Arc::default(),
         }
     }
 
-    /// Starts a member transaction: waits for the gate, opens the group if needed, and sets the
-    /// member's savepoint.
+    /// Starts a member transaction: waits for the gate and opens the group if needed. The
+    /// member's savepoint is sent with its first statement.
     pub async fn begin(self: &Arc<Self>) -> Result<GateTx, StoreError> {
+        let queued = Queued::new(&self.queued);
         let mut guard = self.state.clone().lock_owned().await;
+        drop(queued);
         self.recover(&mut guard).await;
         if !guard.open {
             if guard.conn.is_none() {
@@ -85,15 +115,13 @@ impl WriteGate {
             }
             guard.open = true;
         }
-        if let Err(e) = run(&mut guard, SAVEPOINT).await {
-            // The group may be unusable; end it so nobody builds on it.
-            self.abort_group(&mut guard, e.clone()).await;
-            return Err(e);
-        }
+        // From here the member may have set its savepoint: if it leaves without releasing it,
+        // the next holder rolls it back (a savepoint never set makes that a no-op).
         guard.dirty = true;
         Ok(GateTx {
             guard: Some(guard),
             gate: self.clone(),
+            deferred: Some(Sql::new(SAVEPOINT)),
         })
     }
 
@@ -113,8 +141,9 @@ impl WriteGate {
         }
         let rolled_back = match run(guard, "ROLLBACK TO gatehouse_tx").await {
             Ok(()) => run(guard, "RELEASE gatehouse_tx").await,
-            // A member cut off during its own RELEASE: the release happened, its work is part
-            // of the group (landed, never acknowledged).
+            // No savepoint: the member left before its first statement set it (nothing to undo),
+            // or was cut off during its own RELEASE, which happened (its work is part of the
+            // group: landed, never acknowledged).
             Err(StoreError::Other(m)) if m.contains("no such savepoint") => Ok(()),
             Err(e) => Err(e),
         };
@@ -177,9 +206,11 @@ impl WriteGate {
                 for waiter in guard.waiting.drain(..) {
                     let _ = waiter.send(Ok(()));
                 }
-                // Hand the connection back while the gate is idle (migrations, the readiness
-                // probe); the next group takes it again.
-                guard.conn = None;
+                // Hand the connection back when no writer is waiting (the readiness probe and
+                // maintenance use it); the next group takes it again.
+                if self.queued.load(Ordering::SeqCst) == 0 {
+                    guard.conn = None;
+                }
             }
             Err(e) => {
                 tracing::warn!(error = %e, "group commit failed; its writes were not acknowledged");
@@ -196,6 +227,9 @@ impl WriteGate {
 pub struct GateTx {
     guard: Option<OwnedMutexGuard<GateState>>,
     gate: Arc<WriteGate>,
+    /// Statements not sent yet (the savepoint, audit events): they go first with the next
+    /// statement, or with the `RELEASE`.
+    deferred: Option<Sql>,
 }
 
 impl GateTx {
@@ -207,15 +241,55 @@ impl GateTx {
             .ok_or_else(|| StoreError::Other("write transaction already finished".into()))
     }
 
-    /// Releases the savepoint into the group and waits until the group's `COMMIT` made it
-    /// durable (or failed).
+    /// Queues a statement to go with the member's next one (or its `RELEASE`).
+    pub fn defer(&mut self, sql: Sql) {
+        match &mut self.deferred {
+            Some(pending) => {
+                pending.push(";\n");
+                pending.append(sql);
+            }
+            None => self.deferred = Some(sql),
+        }
+    }
+
+    /// `sql` preceded by the deferred statements, which count as sent from here on.
+    pub fn prepend_deferred<'a>(&mut self, sql: &'a Sql) -> Cow<'a, Sql> {
+        match self.deferred.take() {
+            Some(mut combined) => {
+                combined.push(";\n");
+                combined.append(sql.clone());
+                Cow::Owned(combined)
+            }
+            None => Cow::Borrowed(sql),
+        }
+    }
+
+    /// Sends the deferred statements on their own.
+    pub async fn flush_deferred(&mut self) -> Result<(), StoreError> {
+        if let Some(pending) = self.deferred.take() {
+            run_sql(self.conn()?, &pending).await?;
+        }
+        Ok(())
+    }
+
+    /// Releases the savepoint into the group (with the deferred statements, in one round trip)
+    /// and waits until the group's `COMMIT` made it durable (or failed).
     pub async fn commit(mut self, touched: Touched) -> Result<(), StoreError> {
+        let mut release = self.deferred.take().unwrap_or_default();
+        if !release.text().is_empty() {
+            release.push(";\n");
+        }
+        release.push("RELEASE gatehouse_tx");
         let Some(mut guard) = self.guard.take() else {
             return Err(StoreError::Other(
                 "write transaction already finished".into(),
             ));
         };
-        if let Err(e) = run(&mut guard, "RELEASE gatehouse_tx").await {
+        let released = match guard.conn.as_deref_mut() {
+            Some(conn) => run_sql(conn, &release).await,
+            None => Err(StoreError::Other("no write connection".into())),
+        };
+        if let Err(e) = released {
             // Still dirty: the next holder rolls it back.
             self.gate.schedule_flush(&mut guard);
             return Err(e);
@@ -242,6 +316,14 @@ impl Drop for GateTx {
             self.gate.schedule_flush(&mut guard);
         }
     }
+}
+
+/// Runs statements (and their arguments) on the write connection.
+async fn run_sql(conn: &mut SqliteConnection, sql: &Sql) -> Result<(), StoreError> {
+    sqlx::query_with(sql.text(), sql.sqlite_args()?)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Runs one statement on the gate's connection.

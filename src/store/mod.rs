@@ -466,6 +466,9 @@ impl Store {
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
                 .min_connections(1)
+                // No ping per acquire (a round trip per group commit); a failed connection is
+                // discarded by the gate and by `before_acquire` below.
+                .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(10))
                 // A COMMIT that fails (disk full, I/O error) may leave sqlx's idea of the
                 // transaction depth out of step with SQLite's: the next `BEGIN` would then be a
@@ -482,6 +485,9 @@ impl Store {
             refresh_sqlite_statistics(&write).await?;
             let read = SqlitePoolOptions::new()
                 .max_connections(max_connections.max(1))
+                // A ping per acquire would double the round trips of every read; a local file
+                // connection does not go stale the way a network one does.
+                .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(5))
                 .connect_with(options.read_only(false))
                 .await?;
@@ -731,9 +737,12 @@ enum TxInner {
 }
 
 macro_rules! on_tx {
-    ($self:expr, $sql:expr, |$conn:ident, $args:ident| $body:expr) => {
+    ($self:expr, $sql:ident, |$conn:ident, $args:ident| $body:expr) => {
         match &mut $self.inner {
             TxInner::Sqlite(tx) => {
+                // Statements deferred so far go first, in the same round trip to the writer.
+                let combined = tx.prepend_deferred($sql);
+                let $sql: &Sql = &combined;
                 let $args = $sql.sqlite_args()?;
                 let $conn = tx.conn()?;
                 $body
@@ -758,6 +767,10 @@ impl Tx {
 
     /// Runs a statement, returning the number of rows it touched.
     pub async fn execute(&mut self, sql: &Sql) -> Result<u64, StoreError> {
+        // Sent alone: the count must be this statement's, not the deferred ones' too.
+        if let TxInner::Sqlite(tx) = &mut self.inner {
+            tx.flush_deferred().await?;
+        }
         on_tx!(self, sql, |conn, args| Ok(sqlx::query_with(
             sql.text(),
             args
@@ -765,6 +778,20 @@ impl Tx {
         .execute(conn)
         .await?
         .rows_affected()))
+    }
+
+    /// Runs a statement whose outcome only the commit needs (an audit event). SQLite sends it
+    /// with the transaction's next statement or with its commit, one round trip to the single
+    /// writer fewer; PostgreSQL runs it now. Either way it is part of the transaction, and an
+    /// error in it fails that statement or the commit.
+    pub async fn execute_deferred(&mut self, sql: Sql) -> Result<(), StoreError> {
+        match &mut self.inner {
+            TxInner::Sqlite(tx) => {
+                tx.defer(sql);
+                Ok(())
+            }
+            TxInner::Postgres(_) => self.execute(&sql).await.map(|_| ()),
+        }
     }
 
     /// Runs a query and decodes every row.
