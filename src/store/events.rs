@@ -67,12 +67,12 @@ pub async fn insert(tx: &mut Tx, e: &NewEvent) -> Result<(), StoreError> {
         .push(", ")
         .bind(e.request_id.clone())
         .push(")");
-    // Nothing reads an event back inside the transaction that records it.
-    tx.execute_deferred(sql).await
+    tx.execute(&sql).await?;
+    Ok(())
 }
 
 /// One stored event.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct EventRow {
     /// UUID.
     pub uuid: String,
@@ -202,7 +202,7 @@ pub async fn page(
 
 /// A user's e-mail, for the `user` object of events.
 pub async fn email_of<R: Reader>(db: &mut R, user_id: i64) -> Result<Option<String>, StoreError> {
-    #[derive(sqlx::FromRow)]
+    #[derive(sqlx::FromRow, serde::Deserialize)]
     struct Row {
         email: String,
     }
@@ -215,7 +215,7 @@ pub async fn email_of<R: Reader>(db: &mut R, user_id: i64) -> Result<Option<Stri
 pub const VOLUME_BUCKET_MICROS: i64 = 6 * 3_600 * 1_000_000;
 
 /// How many events of one action fell in one bucket.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct VolumeRow {
     /// Start of the bucket (µs since the epoch, UTC).
     pub bucket: i64,
@@ -243,7 +243,7 @@ pub async fn volume(
 }
 
 /// Events of one action counted per authorized application.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct AppCountRow {
     /// `context.authorized_application` as JSON text.
     pub application: String,

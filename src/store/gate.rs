@@ -4,57 +4,42 @@
 //! write is acknowledged before the fsync that carries it, so durability is what it was with one
 //! `COMMIT` per request; throughput under concurrent writes is no longer one fsync per write.
 //!
-//! Round trips: each statement is a hand-off to sqlx-sqlite's worker thread, and the gate is
-//! held across them, so a member sends as few as it can. Its savepoint and any deferred
-//! statements (audit events, which nothing reads back) travel with its next statement, and the
-//! last deferred ones with its `RELEASE`. A group keeps the write connection while writers are
-//! queued.
+//! The gate is held while a member runs its statements, so those run synchronously on the
+//! member's own thread (`writer`): each takes microseconds, and no thread switch is paid per
+//! statement while other writers wait. What can block for long goes to the blocking pool:
+//! opening the connection, a `BEGIN IMMEDIATE` that finds another process holding the lock, and
+//! `COMMIT` (the fsync).
 //!
 //! Ordering: the gate is a fair (FIFO) mutex. A member that releases its savepoint schedules a
 //! committer, which queues for the gate behind every writer already waiting, so a group is the
 //! writers that queued before its committer. A member reading another member's uncommitted
 //! rows is therefore always in the same group, and fails with it if its `COMMIT` fails.
+//!
+//! Cancellation: statements cannot be interrupted half-way (they are synchronous); a member
+//! dropped between them leaves its savepoint for the next holder to roll back. The blocking
+//! steps own the connection while they run: if whoever waits for one goes away, the connection
+//! is closed with the step's outcome (an unfinished transaction rolls back), never reused in an
+//! unknown state.
 
-use std::borrow::Cow;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
-use sqlx::pool::PoolConnection;
-use sqlx::sqlite::{Sqlite, SqliteConnection, SqlitePool};
-use sqlx::Executor;
+use rusqlite::Connection;
 use tokio::sync::{oneshot, Mutex, OwnedMutexGuard};
 
-use super::{Changes, Sql, StoreError, Touched};
+use super::writer::{self, WriterConfig};
+use super::{Changes, StoreError, Touched};
 
 /// The one write connection and the group of transactions waiting for its next `COMMIT`.
 pub struct WriteGate {
-    pool: SqlitePool,
+    config: WriterConfig,
     changes: Arc<Changes>,
     state: Arc<Mutex<GateState>>,
-    /// Writers waiting for the gate: while there are any, a committed group keeps the write
-    /// connection for the next one.
-    queued: Arc<AtomicUsize>,
-}
-
-/// Counts a writer as queued until it holds the gate (or gives up waiting).
-struct Queued(Arc<AtomicUsize>);
-
-impl Queued {
-    fn new(counter: &Arc<AtomicUsize>) -> Queued {
-        counter.fetch_add(1, Ordering::SeqCst);
-        Queued(counter.clone())
-    }
-}
-
-impl Drop for Queued {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
 }
 
 struct GateState {
-    /// The write connection, held from a group's `BEGIN` to its `COMMIT`.
-    conn: Option<PoolConnection<Sqlite>>,
+    /// The write connection; `None` until the first write and after a failure.
+    conn: Option<Connection>,
     /// `BEGIN IMMEDIATE` was issued and the group not yet committed.
     open: bool,
     /// A member left without releasing or rolling back its savepoint (an error, or a request
@@ -66,19 +51,16 @@ struct GateState {
     touched: Touched,
     /// A committer is queued for the gate.
     flush_scheduled: bool,
-    /// A `BEGIN` or `ROLLBACK` was cut off (its request went away) and may or may not have
-    /// happened: the connection's state is unknown, so it is closed rather than reused.
-    in_doubt: bool,
 }
 
 /// The savepoint every member runs in.
 const SAVEPOINT: &str = "SAVEPOINT gatehouse_tx";
 
 impl WriteGate {
-    /// A gate over the single-connection write pool.
-    pub fn new(pool: SqlitePool, changes: Arc<Changes>) -> WriteGate {
+    /// A gate over the database file `config` names; the connection opens at the first write.
+    pub fn new(config: WriterConfig, changes: Arc<Changes>) -> WriteGate {
         WriteGate {
-            pool,
+            config,
             changes,
             state: Arc::new(Mutex::new(GateState {
                 conn: None,
@@ -87,96 +69,99 @@ impl WriteGate {
                 waiting: Vec::new(),
                 touched: Touched::NONE,
                 flush_scheduled: false,
-                in_doubt: false,
             })),
-            queued: Arc::default(),
         }
     }
 
-    /// Starts a member transaction: waits for the gate and opens the group if needed. The
-    /// member's savepoint is sent with its first statement.
+    /// Starts a member transaction: waits for the gate, opens the group if needed, and sets the
+    /// member's savepoint.
     pub async fn begin(self: &Arc<Self>) -> Result<GateTx, StoreError> {
-        let queued = Queued::new(&self.queued);
         let mut guard = self.state.clone().lock_owned().await;
-        drop(queued);
-        self.recover(&mut guard).await;
+        self.recover(&mut guard);
         if !guard.open {
-            if guard.conn.is_none() {
-                guard.conn = Some(self.pool.acquire().await?);
-            }
-            // IMMEDIATE: take the write lock now, waiting up to the busy timeout for another
-            // process holding it.
-            guard.in_doubt = true;
-            let begun = run(&mut guard, "BEGIN IMMEDIATE").await;
-            guard.in_doubt = false;
-            if let Err(e) = begun {
-                self.discard_connection(&mut guard).await;
-                return Err(e);
-            }
-            guard.open = true;
+            self.open_group(&mut guard).await?;
         }
-        // From here the member may have set its savepoint: if it leaves without releasing it,
-        // the next holder rolls it back (a savepoint never set makes that a no-op).
+        let conn = guard
+            .conn
+            .as_ref()
+            .ok_or_else(|| StoreError::Other("no write connection".into()))?;
+        if let Err(e) = writer::batch(conn, SAVEPOINT) {
+            // The group may be unusable; end it so nobody builds on it.
+            self.abort_group(&mut guard, e.clone());
+            return Err(e);
+        }
         guard.dirty = true;
         Ok(GateTx {
             guard: Some(guard),
             gate: self.clone(),
-            deferred: Some(Sql::new(SAVEPOINT)),
         })
     }
 
-    /// Puts the gate back in a known state: closes a connection whose state is in doubt, and
-    /// rolls back a savepoint a member left behind (if even that fails, ends the whole group).
-    async fn recover(&self, guard: &mut GateState) {
-        if guard.in_doubt {
-            // Only a `BEGIN` (no group open yet) or an abort's `ROLLBACK` (members already
-            // answered) is ever in doubt, so nobody waits on this connection.
-            guard.in_doubt = false;
-            guard.dirty = false;
-            self.discard_connection(guard).await;
-            return;
+    /// `BEGIN IMMEDIATE` (taking the write lock now). Tried at once on this thread; when
+    /// another connection holds the lock, or there is no connection yet, the wait (up to the
+    /// busy timeout) and the opening happen on the blocking pool.
+    async fn open_group(&self, guard: &mut GateState) -> Result<(), StoreError> {
+        if let Some(conn) = &guard.conn {
+            if try_begin_now(conn).is_ok() {
+                guard.open = true;
+                return Ok(());
+            }
         }
+        let conn = guard.conn.take();
+        let config = self.config.clone();
+        let outcome = tokio::task::spawn_blocking(move || {
+            let conn = match conn {
+                Some(conn) => conn,
+                None => writer::open(&config)?,
+            };
+            writer::batch(&conn, "BEGIN IMMEDIATE")?;
+            Ok::<_, StoreError>(conn)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("the write connection failed: {e}")))?;
+        // On failure the connection is dropped with the closure: closed, never reused.
+        guard.conn = Some(outcome?);
+        guard.open = true;
+        Ok(())
+    }
+
+    /// Puts the gate back in a known state: rolls back a savepoint a member left behind (if
+    /// even that fails, ends the whole group).
+    fn recover(&self, guard: &mut GateState) {
         if !guard.dirty {
             return;
         }
-        let rolled_back = match run(guard, "ROLLBACK TO gatehouse_tx").await {
-            Ok(()) => run(guard, "RELEASE gatehouse_tx").await,
-            // No savepoint: the member left before its first statement set it (nothing to undo),
-            // or was cut off during its own RELEASE, which happened (its work is part of the
-            // group: landed, never acknowledged).
+        guard.dirty = false;
+        let Some(conn) = &guard.conn else {
+            return;
+        };
+        let rolled_back = match writer::batch(conn, "ROLLBACK TO gatehouse_tx") {
+            Ok(()) => writer::batch(conn, "RELEASE gatehouse_tx"),
+            // A member cut off during its own RELEASE: the release happened, its work is part
+            // of the group (landed, never acknowledged).
             Err(StoreError::Other(m)) if m.contains("no such savepoint") => Ok(()),
             Err(e) => Err(e),
         };
-        guard.dirty = false;
         if let Err(e) = rolled_back {
-            self.abort_group(guard, e).await;
+            self.abort_group(guard, e);
         }
     }
 
-    /// Rolls the open group back and tells every waiting member it failed.
-    async fn abort_group(&self, guard: &mut GateState, error: StoreError) {
-        let was_open = guard.open;
+    /// Rolls the open group back, tells every waiting member it failed, and closes the
+    /// connection (its state is unknown after a failure; the next group opens a fresh one).
+    fn abort_group(&self, guard: &mut GateState, error: StoreError) {
         guard.open = false;
         guard.dirty = false;
         guard.touched = Touched::NONE;
         for waiter in guard.waiting.drain(..) {
             let _ = waiter.send(Err(error.clone()));
         }
-        if was_open {
-            guard.in_doubt = true;
-            let _ = run(guard, "ROLLBACK").await;
-            guard.in_doubt = false;
-        }
-        self.discard_connection(guard).await;
-    }
-
-    /// Closes the write connection (its state is unknown after a failure); the pool opens a
-    /// fresh one for the next group.
-    async fn discard_connection(&self, guard: &mut GateState) {
         if let Some(conn) = guard.conn.take() {
-            let _ = conn.close().await;
+            if !conn.is_autocommit() {
+                let _ = writer::batch(&conn, "ROLLBACK");
+            }
+            drop(conn);
         }
-        guard.open = false;
     }
 
     /// Queues a committer for the group, once.
@@ -193,11 +178,32 @@ impl WriteGate {
     async fn flush(self: Arc<Self>) {
         let mut guard = self.state.clone().lock_owned().await;
         guard.flush_scheduled = false;
-        self.recover(&mut guard).await;
+        self.recover(&mut guard);
         if !guard.open {
             return;
         }
-        match run(&mut guard, "COMMIT").await {
+        let Some(conn) = guard.conn.take() else {
+            self.abort_group(&mut guard, StoreError::Other("no write connection".into()));
+            return;
+        };
+        // The fsync happens here, off the async threads. If this task is dropped (shutdown),
+        // the connection closes with the closure and the group rolls back unacknowledged.
+        let committed = tokio::task::spawn_blocking(move || {
+            let result = writer::batch(&conn, "COMMIT");
+            (conn, result)
+        })
+        .await;
+        let (conn, result) = match committed {
+            Ok(pair) => pair,
+            Err(e) => {
+                let error = StoreError::Unavailable(format!("the commit did not finish: {e}"));
+                self.changes.bump(Touched::ALL);
+                self.abort_group(&mut guard, error);
+                return;
+            }
+        };
+        guard.conn = Some(conn);
+        match result {
             Ok(()) => {
                 guard.open = false;
                 // Caches learn of the writes before any member is answered.
@@ -206,20 +212,26 @@ impl WriteGate {
                 for waiter in guard.waiting.drain(..) {
                     let _ = waiter.send(Ok(()));
                 }
-                // Hand the connection back when no writer is waiting (the readiness probe and
-                // maintenance use it); the next group takes it again.
-                if self.queued.load(Ordering::SeqCst) == 0 {
-                    guard.conn = None;
-                }
             }
             Err(e) => {
                 tracing::warn!(error = %e, "group commit failed; its writes were not acknowledged");
                 // The outcome is unknown to caches too.
                 self.changes.bump(Touched::ALL);
-                self.abort_group(&mut guard, e).await;
+                self.abort_group(&mut guard, e);
             }
         }
     }
+}
+
+/// `BEGIN IMMEDIATE` without waiting: fails at once with "busy" if another connection holds
+/// the write lock (the caller then waits on the blocking pool instead of this thread).
+fn try_begin_now(conn: &Connection) -> Result<(), StoreError> {
+    conn.busy_timeout(Duration::ZERO)
+        .map_err(writer::map_error)?;
+    let begun = writer::batch(conn, "BEGIN IMMEDIATE");
+    conn.busy_timeout(writer::BUSY_TIMEOUT)
+        .map_err(writer::map_error)?;
+    begun
 }
 
 /// One member transaction: holds the gate (and so the write connection) until it commits or
@@ -227,66 +239,27 @@ impl WriteGate {
 pub struct GateTx {
     guard: Option<OwnedMutexGuard<GateState>>,
     gate: Arc<WriteGate>,
-    /// Statements not sent yet (the savepoint, audit events): they go first with the next
-    /// statement, or with the `RELEASE`.
-    deferred: Option<Sql>,
 }
 
 impl GateTx {
     /// The write connection, for the member's statements.
-    pub fn conn(&mut self) -> Result<&mut SqliteConnection, StoreError> {
+    pub fn conn(&mut self) -> Result<&Connection, StoreError> {
         self.guard
-            .as_mut()
-            .and_then(|g| g.conn.as_deref_mut())
+            .as_ref()
+            .and_then(|g| g.conn.as_ref())
             .ok_or_else(|| StoreError::Other("write transaction already finished".into()))
     }
 
-    /// Queues a statement to go with the member's next one (or its `RELEASE`).
-    pub fn defer(&mut self, sql: Sql) {
-        match &mut self.deferred {
-            Some(pending) => {
-                pending.push(";\n");
-                pending.append(sql);
-            }
-            None => self.deferred = Some(sql),
-        }
-    }
-
-    /// `sql` preceded by the deferred statements, which count as sent from here on.
-    pub fn prepend_deferred<'a>(&mut self, sql: &'a Sql) -> Cow<'a, Sql> {
-        match self.deferred.take() {
-            Some(mut combined) => {
-                combined.push(";\n");
-                combined.append(sql.clone());
-                Cow::Owned(combined)
-            }
-            None => Cow::Borrowed(sql),
-        }
-    }
-
-    /// Sends the deferred statements on their own.
-    pub async fn flush_deferred(&mut self) -> Result<(), StoreError> {
-        if let Some(pending) = self.deferred.take() {
-            run_sql(self.conn()?, &pending).await?;
-        }
-        Ok(())
-    }
-
-    /// Releases the savepoint into the group (with the deferred statements, in one round trip)
-    /// and waits until the group's `COMMIT` made it durable (or failed).
+    /// Releases the savepoint into the group and waits until the group's `COMMIT` made it
+    /// durable (or failed).
     pub async fn commit(mut self, touched: Touched) -> Result<(), StoreError> {
-        let mut release = self.deferred.take().unwrap_or_default();
-        if !release.text().is_empty() {
-            release.push(";\n");
-        }
-        release.push("RELEASE gatehouse_tx");
         let Some(mut guard) = self.guard.take() else {
             return Err(StoreError::Other(
                 "write transaction already finished".into(),
             ));
         };
-        let released = match guard.conn.as_deref_mut() {
-            Some(conn) => run_sql(conn, &release).await,
+        let released = match &guard.conn {
+            Some(conn) => writer::batch(conn, "RELEASE gatehouse_tx"),
             None => Err(StoreError::Other("no write connection".into())),
         };
         if let Err(e) = released {
@@ -316,22 +289,4 @@ impl Drop for GateTx {
             self.gate.schedule_flush(&mut guard);
         }
     }
-}
-
-/// Runs statements (and their arguments) on the write connection.
-async fn run_sql(conn: &mut SqliteConnection, sql: &Sql) -> Result<(), StoreError> {
-    sqlx::query_with(sql.text(), sql.sqlite_args()?)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-/// Runs one statement on the gate's connection.
-async fn run(guard: &mut GateState, statement: &str) -> Result<(), StoreError> {
-    let conn = guard
-        .conn
-        .as_deref_mut()
-        .ok_or_else(|| StoreError::Other("no write connection".into()))?;
-    conn.execute(statement).await?;
-    Ok(())
 }

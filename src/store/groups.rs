@@ -4,7 +4,7 @@
 use super::{Reader, Sql, StoreError, Tx};
 
 /// An id ↔ uuid pair of a group or role.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct IdUuid {
     /// Integer id.
     pub id: i64,
@@ -60,7 +60,7 @@ async fn existing_texts<R: Reader>(
     select_in: &'static str,
     values: &[String],
 ) -> Result<Vec<String>, StoreError> {
-    #[derive(sqlx::FromRow)]
+    #[derive(sqlx::FromRow, serde::Deserialize)]
     struct ValueRow {
         value: String,
     }
@@ -123,7 +123,7 @@ use crate::domain::filter::Direction;
 use crate::domain::groups::{GroupField, GroupFilter, GroupRel, GroupSort};
 
 /// One row of `groups`.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct GroupRow {
     /// Integer id (internal).
     pub id: i64,
@@ -222,7 +222,7 @@ pub async fn by_uuid<R: Reader>(db: &mut R, uuid: &str) -> Result<Option<GroupRo
 }
 
 /// A group related to another one (parent or child), with the id it relates to.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct RelatedGroupRow {
     /// The group this row belongs to.
     pub owner_id: i64,
@@ -253,7 +253,7 @@ pub async fn children_of(store: &Store, ids: &[i64]) -> Result<Vec<RelatedGroupR
 }
 
 /// A member of a group, as `users_obj` shows it.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct MemberRow {
     /// The group.
     pub group_id: i64,
@@ -281,7 +281,7 @@ pub async fn members_of(store: &Store, ids: &[i64]) -> Result<Vec<MemberRow>, St
 }
 
 /// A role attached to a group (directly or through an ancestor).
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct GroupRoleRow {
     /// The group.
     pub group_id: i64,
@@ -315,7 +315,7 @@ pub async fn ancestor_roles_of(
 /// Ids of every group below `id` (children, their children, …), `id` itself excluded unless a
 /// cycle leads back to it.
 pub async fn descendants<R: Reader>(db: &mut R, id: i64) -> Result<Vec<i64>, StoreError> {
-    #[derive(sqlx::FromRow)]
+    #[derive(sqlx::FromRow, serde::Deserialize)]
     struct IdRow {
         id: i64,
     }
@@ -334,7 +334,7 @@ pub async fn descendants<R: Reader>(db: &mut R, id: i64) -> Result<Vec<i64>, Sto
 
 /// Users among `ids` that exist.
 pub async fn existing_user_ids<R: Reader>(db: &mut R, ids: &[i64]) -> Result<Vec<i64>, StoreError> {
-    #[derive(sqlx::FromRow)]
+    #[derive(sqlx::FromRow, serde::Deserialize)]
     struct IdRow {
         id: i64,
     }
@@ -486,7 +486,7 @@ pub async fn lock_hierarchy(tx: &mut Tx) -> Result<(), StoreError> {
 
 /// The group direct superuser status is granted through: the oldest superuser group.
 pub async fn primary_superuser_group<R: Reader>(db: &mut R) -> Result<Option<i64>, StoreError> {
-    #[derive(sqlx::FromRow)]
+    #[derive(sqlx::FromRow, serde::Deserialize)]
     struct IdRow {
         id: i64,
     }

@@ -25,16 +25,14 @@ pub async fn ready(store: &Store) -> Result<(), NotReady> {
     if let Err(error) = store.ping().await {
         return Err(NotReady::Unreachable(why_unreachable(store, error).await));
     }
-    if let Pools::Sqlite { write, .. } = store.pools() {
-        let Ok(conn) = tokio::time::timeout(WRITER_WAIT, write.acquire()).await else {
+    if let Pools::Sqlite { .. } = store.pools() {
+        // Through the write gate, as every write: a group commit like any other.
+        let Ok(begun) = tokio::time::timeout(WRITER_WAIT, store.begin()).await else {
             return Ok(());
         };
-        probe_write(
-            conn.map_err(StoreError::from)
-                .map_err(NotReady::Unwritable)?,
-        )
-        .await
-        .map_err(NotReady::Unwritable)?;
+        probe_write(begun.map_err(NotReady::Unwritable)?)
+            .await
+            .map_err(NotReady::Unwritable)?;
     }
     Ok(())
 }
@@ -68,14 +66,16 @@ async fn why_unreachable(store: &Store, error: StoreError) -> StoreError {
 /// A real page write committed with the same durability as every other write: flips the low
 /// bit of the header's `user_version`, which nothing else uses. (Rewriting a row with its own
 /// value would not do: SQLite skips writing identical bytes.)
-async fn probe_write(mut conn: sqlx::pool::PoolConnection<sqlx::Sqlite>) -> Result<(), StoreError> {
-    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-    let version: i64 = sqlx::query_scalar("PRAGMA user_version")
-        .fetch_one(&mut *tx)
+async fn probe_write(mut tx: super::Tx) -> Result<(), StoreError> {
+    let version = tx
+        .fetch_scalar_i64(&super::Sql::new("PRAGMA user_version"))
         .await?;
-    sqlx::query(&format!("PRAGMA user_version = {}", version ^ 1))
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(())
+    tx.execute(&super::Sql::new(&format!(
+        "PRAGMA user_version = {}",
+        version ^ 1
+    )))
+    .await?;
+    // Nothing cached depends on it.
+    tx.touches(super::Touched::NONE);
+    tx.commit().await
 }

@@ -4,7 +4,7 @@ use super::{Reader, Sql, StoreError, Tx};
 
 /// The install id, if the directory has one yet.
 pub async fn install_id<R: Reader>(db: &mut R) -> Result<Option<String>, StoreError> {
-    #[derive(sqlx::FromRow)]
+    #[derive(sqlx::FromRow, serde::Deserialize)]
     struct Row {
         install_id: String,
     }

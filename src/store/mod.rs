@@ -15,6 +15,7 @@ pub mod roles;
 pub mod sessions;
 pub mod tokens;
 pub mod users;
+pub mod writer;
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -99,8 +100,11 @@ fn unique_target(db: &dyn sqlx::error::DatabaseError) -> String {
         }
         return constraint.to_string();
     }
-    // SQLite: "UNIQUE constraint failed: users.username"
-    let message = db.message();
+    unique_target_of_sqlite_message(db.message())
+}
+
+/// SQLite's "UNIQUE constraint failed: users.username" → `users.username`.
+fn unique_target_of_sqlite_message(message: &str) -> String {
     message
         .rsplit(": ")
         .next()
@@ -277,13 +281,22 @@ impl Sql {
     }
 }
 
-/// A row type that decodes from both backends.
+/// A row type that decodes from both backends (and, through serde, from SQLite's write
+/// connection; see `writer`).
 pub trait Record:
-    for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
+    for<'r> FromRow<'r, SqliteRow>
+    + for<'r> FromRow<'r, PgRow>
+    + serde::de::DeserializeOwned
+    + Send
+    + Unpin
 {
 }
 impl<T> Record for T where
-    T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
+    T: for<'r> FromRow<'r, SqliteRow>
+        + for<'r> FromRow<'r, PgRow>
+        + serde::de::DeserializeOwned
+        + Send
+        + Unpin
 {
 }
 
@@ -492,7 +505,12 @@ impl Store {
                 .connect_with(options.read_only(false))
                 .await?;
             let changes: Arc<Changes> = Arc::default();
-            let gate = gate::WriteGate::new(write.clone(), changes.clone());
+            let gate = gate::WriteGate::new(
+                writer::WriterConfig {
+                    path: std::path::PathBuf::from(file),
+                },
+                changes.clone(),
+            );
             Ok(Store {
                 pools: Pools::Sqlite { read, write },
                 changes,
@@ -736,21 +754,19 @@ enum TxInner {
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
 
+/// Runs `$sqlite` with the SQLite write connection (synchronously, see `writer`) or `$pg`
+/// with the PostgreSQL transaction's connection and the statement's arguments.
 macro_rules! on_tx {
-    ($self:expr, $sql:ident, |$conn:ident, $args:ident| $body:expr) => {
+    ($self:expr, $sql:ident, |$wconn:ident| $sqlite:expr, |$conn:ident, $args:ident| $pg:expr) => {
         match &mut $self.inner {
             TxInner::Sqlite(tx) => {
-                // Statements deferred so far go first, in the same round trip to the writer.
-                let combined = tx.prepend_deferred($sql);
-                let $sql: &Sql = &combined;
-                let $args = $sql.sqlite_args()?;
-                let $conn = tx.conn()?;
-                $body
+                let $wconn = tx.conn()?;
+                $sqlite
             }
             TxInner::Postgres(tx) => {
                 let $args = $sql.pg_args()?;
                 let $conn = &mut **tx;
-                $body
+                $pg
             }
         }
     };
@@ -767,62 +783,48 @@ impl Tx {
 
     /// Runs a statement, returning the number of rows it touched.
     pub async fn execute(&mut self, sql: &Sql) -> Result<u64, StoreError> {
-        // Sent alone: the count must be this statement's, not the deferred ones' too.
-        if let TxInner::Sqlite(tx) = &mut self.inner {
-            tx.flush_deferred().await?;
-        }
-        on_tx!(self, sql, |conn, args| Ok(sqlx::query_with(
-            sql.text(),
-            args
-        )
-        .execute(conn)
-        .await?
-        .rows_affected()))
-    }
-
-    /// Runs a statement whose outcome only the commit needs (an audit event). SQLite sends it
-    /// with the transaction's next statement or with its commit, one round trip to the single
-    /// writer fewer; PostgreSQL runs it now. Either way it is part of the transaction, and an
-    /// error in it fails that statement or the commit.
-    pub async fn execute_deferred(&mut self, sql: Sql) -> Result<(), StoreError> {
-        match &mut self.inner {
-            TxInner::Sqlite(tx) => {
-                tx.defer(sql);
-                Ok(())
-            }
-            TxInner::Postgres(_) => self.execute(&sql).await.map(|_| ()),
-        }
+        on_tx!(self, sql, |w| writer::execute(w, sql), |conn, args| Ok(
+            sqlx::query_with(sql.text(), args)
+                .execute(conn)
+                .await?
+                .rows_affected()
+        ))
     }
 
     /// Runs a query and decodes every row.
     pub async fn fetch_all<T: Record>(&mut self, sql: &Sql) -> Result<Vec<T>, StoreError> {
-        on_tx!(self, sql, |conn, args| Ok(sqlx::query_as_with::<_, T, _>(
-            sql.text(),
-            args
+        on_tx!(
+            self,
+            sql,
+            |w| writer::fetch(w, sql, usize::MAX),
+            |conn, args| Ok(sqlx::query_as_with::<_, T, _>(sql.text(), args)
+                .fetch_all(conn)
+                .await?)
         )
-        .fetch_all(conn)
-        .await?))
     }
 
     /// Runs a query and decodes the first row, if any.
     pub async fn fetch_optional<T: Record>(&mut self, sql: &Sql) -> Result<Option<T>, StoreError> {
-        on_tx!(self, sql, |conn, args| Ok(sqlx::query_as_with::<_, T, _>(
-            sql.text(),
-            args
+        on_tx!(
+            self,
+            sql,
+            |w| Ok(writer::fetch(w, sql, 1)?.pop()),
+            |conn, args| Ok(sqlx::query_as_with::<_, T, _>(sql.text(), args)
+                .fetch_optional(conn)
+                .await?)
         )
-        .fetch_optional(conn)
-        .await?))
     }
 
     /// Runs a query returning one integer.
     pub async fn fetch_scalar_i64(&mut self, sql: &Sql) -> Result<i64, StoreError> {
-        on_tx!(self, sql, |conn, args| Ok(sqlx::query_scalar_with::<
-            _,
-            i64,
-            _,
-        >(sql.text(), args)
-        .fetch_one(conn)
-        .await?))
+        on_tx!(
+            self,
+            sql,
+            |w| writer::fetch_scalar_i64(w, sql),
+            |conn, args| Ok(sqlx::query_scalar_with::<_, i64, _>(sql.text(), args)
+                .fetch_one(conn)
+                .await?)
+        )
     }
 
     /// Narrows what this transaction's commit invalidates to `touched` (the domain knows

@@ -7,7 +7,7 @@ use crate::domain::filter::Direction;
 use crate::domain::roles::{RoleField, RoleFilter, RoleRel, RoleSort};
 
 /// One row of `roles`.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct RoleRow {
     /// Internal id.
     pub id: i64,
@@ -182,7 +182,7 @@ pub async fn remove_user(tx: &mut Tx, role_id: i64, user_id: i64) -> Result<(), 
 }
 
 /// Who holds a role directly: users (id, username) and groups (uuid, name).
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct HolderRow {
     /// `user` or `group`.
     pub kind: String,
@@ -204,7 +204,7 @@ pub async fn holders(store: &Store, role_id: i64) -> Result<Vec<HolderRow>, Stor
 }
 
 /// A global grant of a role.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct ModelGrantRow {
     /// Grant row id.
     pub id: i64,
@@ -215,7 +215,7 @@ pub struct ModelGrantRow {
 }
 
 /// A per-object grant of a role.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct ObjectGrantRow {
     /// Grant row id.
     pub id: i64,
@@ -260,7 +260,7 @@ pub async fn roles_granting(
     permission_ids: &[i64],
     object_pk: Option<&str>,
 ) -> Result<Vec<i64>, StoreError> {
-    #[derive(sqlx::FromRow)]
+    #[derive(sqlx::FromRow, serde::Deserialize)]
     struct IdRow {
         role_id: i64,
     }
@@ -363,7 +363,7 @@ pub async fn forget_object(
 }
 
 /// One effective grant of a user: permission id and, for object grants, the object.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct EffectiveGrantRow {
     /// Permission id.
     pub permission_id: i64,
@@ -392,7 +392,7 @@ pub async fn id_by_managed<R: Reader>(
     db: &mut R,
     managed: &str,
 ) -> Result<Option<i64>, StoreError> {
-    #[derive(sqlx::FromRow)]
+    #[derive(sqlx::FromRow, serde::Deserialize)]
     struct IdRow {
         id: i64,
     }
@@ -407,7 +407,7 @@ pub async fn model_grant_id<R: Reader>(
     role_id: i64,
     permission_id: i64,
 ) -> Result<Option<i64>, StoreError> {
-    #[derive(sqlx::FromRow)]
+    #[derive(sqlx::FromRow, serde::Deserialize)]
     struct IdRow {
         id: i64,
     }

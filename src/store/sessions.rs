@@ -4,7 +4,7 @@
 use super::{Sql, Store, StoreError, Tx};
 
 /// A live session.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct SessionRow {
     /// The user.
     pub user_id: i64,

@@ -75,7 +75,7 @@ pub async fn identifier_exists<R: Reader>(
 }
 
 /// What authentication needs to know about a presented key.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct TokenPrincipalRow {
     /// Token id.
     pub token_id: i64,
@@ -117,7 +117,7 @@ use crate::domain::filter::Direction;
 use crate::domain::tokens::{TokenField, TokenFilter, TokenRel, TokenSort};
 
 /// One row of `tokens` (the sealed key included; never the key itself).
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct TokenRow {
     /// Integer id (AWX's view).
     pub id: i64,

@@ -6,7 +6,7 @@ use crate::domain::filter::Direction;
 use crate::domain::users::{UserField, UserFilter, UserRel, UserSort};
 
 /// One row of `users`.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct UserRow {
     /// Integer primary key.
     pub id: i64,
@@ -28,6 +28,7 @@ pub struct UserRow {
     pub is_active: bool,
     /// User type (`internal`, …).
     #[sqlx(rename = "type")]
+    #[serde(rename = "type")]
     pub user_type: String,
     /// Directory path.
     pub path: String,
@@ -188,7 +189,7 @@ pub async fn page_ids(
     limit: i64,
     offset: i64,
 ) -> Result<Vec<i64>, StoreError> {
-    #[derive(sqlx::FromRow)]
+    #[derive(sqlx::FromRow, serde::Deserialize)]
     struct IdRow {
         id: i64,
     }
@@ -222,7 +223,7 @@ pub async fn by_ids(store: &Store, ids: &[i64]) -> Result<Vec<UserRow>, StoreErr
 
 /// Distinct paths of the users matching `filter`, sorted.
 pub async fn distinct_paths(store: &Store, filter: &UserFilter) -> Result<Vec<String>, StoreError> {
-    #[derive(sqlx::FromRow)]
+    #[derive(sqlx::FromRow, serde::Deserialize)]
     struct PathRow {
         path: String,
     }
@@ -275,7 +276,7 @@ pub async fn username_taken<R: Reader>(
 /// What a user's relations contribute to its rendering: a direct group (with what `groups_obj`
 /// shows of it), a direct role, or the mark of superuser status (through any group or its
 /// ancestors). One row per relation; `kind` says which.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct RelationRow {
     /// `RELATION_GROUP`, `RELATION_ROLE` or `RELATION_SUPERUSER`.
     pub kind: i64,
@@ -294,7 +295,7 @@ pub struct RelationRow {
 }
 
 /// A role held by a user.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct UserRoleRow {
     /// The holder.
     pub user_id: i64,
@@ -346,7 +347,7 @@ pub async fn relations<R: Reader>(
 
 /// Which of the given users are superusers (through any group or its ancestors).
 pub async fn superusers<R: Reader>(db: &mut R, user_ids: &[i64]) -> Result<Vec<i64>, StoreError> {
-    #[derive(sqlx::FromRow)]
+    #[derive(sqlx::FromRow, serde::Deserialize)]
     struct IdRow {
         user_id: i64,
     }
@@ -592,7 +593,7 @@ pub async fn replace_roles(tx: &mut Tx, user_id: i64, role_ids: &[i64]) -> Resul
 }
 
 /// A group reached from a user through membership and parents.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct AncestorGroupRow {
     /// Group uuid.
     pub uuid: String,

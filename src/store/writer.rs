@@ -1,0 +1,281 @@
+//! SQLite's write connection, driven synchronously. Every write transaction holds the single
+//! writer for all of its statements, so a round trip to a driver thread per statement (what
+//! sqlx-sqlite does) is paid while every other writer waits. Here the member's own task runs
+//! each statement on the calling thread: microseconds of SQLite work, no thread switch. Only
+//! what may block on the disk or on another process (`BEGIN IMMEDIATE` under contention,
+//! `COMMIT`'s fsync, opening the file) goes to the blocking pool; see `gate`.
+//!
+//! Statements are the same `Sql` text (`$n` placeholders) every backend runs; rows decode into
+//! the same `Record` types, through serde.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OpenFlags};
+use serde::de::{self, DeserializeOwned, IntoDeserializer, MapAccess, Visitor};
+
+use super::{Arg, Sql, StoreError};
+
+/// How long a write waits for a lock another connection holds (the same as the pools').
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Prepared statements kept per connection (every distinct statement text the write paths use,
+/// with room to spare).
+const STATEMENT_CACHE: usize = 512;
+
+/// Where the write connection opens, and how.
+#[derive(Debug, Clone)]
+pub struct WriterConfig {
+    /// The database file.
+    pub path: PathBuf,
+}
+
+/// Opens the write connection with the durability settings of the pools: WAL (already the
+/// file's mode), `synchronous=FULL`, foreign keys on, the busy timeout, temp data in memory.
+pub fn open(config: &WriterConfig) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        Path::new(&config.path),
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(map_error)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(map_error)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+         PRAGMA temp_store = MEMORY;",
+    )
+    .map_err(map_error)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
+}
+
+/// Runs statements without arguments (transaction control).
+pub fn batch(conn: &Connection, text: &str) -> Result<(), StoreError> {
+    conn.execute_batch(text).map_err(map_error)
+}
+
+/// Runs a statement, returning the number of rows it changed.
+pub fn execute(conn: &Connection, sql: &Sql) -> Result<u64, StoreError> {
+    let mut stmt = prepare(conn, sql)?;
+    let changed = stmt.raw_execute().map_err(map_error)?;
+    Ok(changed as u64)
+}
+
+/// Runs a query and decodes up to `limit` rows.
+pub fn fetch<T: DeserializeOwned>(
+    conn: &Connection,
+    sql: &Sql,
+    limit: usize,
+) -> Result<Vec<T>, StoreError> {
+    let mut stmt = prepare(conn, sql)?;
+    let mut rows = stmt.raw_query();
+    let mut out = Vec::new();
+    while out.len() < limit {
+        match rows.next().map_err(map_error)? {
+            Some(row) => out.push(T::deserialize(RowDeserializer { row })?),
+            None => break,
+        }
+    }
+    Ok(out)
+}
+
+/// Runs a query returning one integer (its first column of its first row).
+pub fn fetch_scalar_i64(conn: &Connection, sql: &Sql) -> Result<i64, StoreError> {
+    let mut stmt = prepare(conn, sql)?;
+    let mut rows = stmt.raw_query();
+    match rows.next().map_err(map_error)? {
+        Some(row) => row.get::<_, i64>(0).map_err(map_error),
+        None => Err(StoreError::Other("query returned no rows".into())),
+    }
+}
+
+/// The cached prepared statement for `sql`, with its arguments bound by placeholder number.
+fn prepare<'c>(
+    conn: &'c Connection,
+    sql: &Sql,
+) -> Result<rusqlite::CachedStatement<'c>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql.text()).map_err(map_error)?;
+    // `$n` names its argument; an anonymous `?` (the bulk path) takes the next one.
+    let mut anonymous = 0;
+    for index in 1..=stmt.parameter_count() {
+        let number: usize = match stmt.parameter_name(index) {
+            None => {
+                anonymous += 1;
+                anonymous
+            }
+            Some(name) => name
+                .strip_prefix('$')
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(|| StoreError::Other(format!("unsupported placeholder {name}")))?,
+        };
+        // An argument past the end stays NULL, as sqlx leaves it.
+        let Some(arg) = number.checked_sub(1).and_then(|i| sql.args.get(i)) else {
+            continue;
+        };
+        let bound = match arg {
+            Arg::Int(v) => stmt.raw_bind_parameter(index, v),
+            Arg::Text(v) => stmt.raw_bind_parameter(index, v.as_deref()),
+            Arg::Bool(v) => stmt.raw_bind_parameter(index, i64::from(*v)),
+        };
+        bound.map_err(map_error)?;
+    }
+    Ok(stmt)
+}
+
+/// SQLite's error codes mapped as `From<sqlx::Error>` maps them for the pools: unique
+/// violations name `table.column`; busy, locked, read-only, I/O, full and can't-open are
+/// transient (503); the rest are errors.
+pub fn map_error(err: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(failure, message) = &err {
+        let message = message.clone().unwrap_or_else(|| failure.to_string());
+        let extended = failure.extended_code;
+        // SQLITE_CONSTRAINT_UNIQUE (2067) and SQLITE_CONSTRAINT_PRIMARYKEY (1555).
+        if extended == 2067 || extended == 1555 {
+            return StoreError::Unique(super::unique_target_of_sqlite_message(&message));
+        }
+        if matches!(extended & 0xff, 5 | 6 | 8 | 10 | 13 | 14) {
+            return StoreError::Unavailable(message);
+        }
+        return StoreError::Other(format!("error returned from database: {message}"));
+    }
+    StoreError::Other(err.to_string())
+}
+
+impl de::Error for StoreError {
+    fn custom<M: std::fmt::Display>(msg: M) -> Self {
+        StoreError::Other(format!("decoding a row: {msg}"))
+    }
+}
+
+/// A row as a map from column name to value, for a `Record`'s derived `Deserialize`.
+struct RowDeserializer<'r, 's> {
+    row: &'r rusqlite::Row<'s>,
+}
+
+impl<'de> de::Deserializer<'de> for RowDeserializer<'_, '_> {
+    type Error = StoreError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, StoreError> {
+        visitor.visit_map(Columns {
+            row: self.row,
+            count: self.row.as_ref().column_count(),
+            next: 0,
+        })
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map struct enum
+        identifier ignored_any
+    }
+}
+
+/// The columns of one row, in order.
+struct Columns<'r, 's> {
+    row: &'r rusqlite::Row<'s>,
+    count: usize,
+    next: usize,
+}
+
+impl<'de> MapAccess<'de> for Columns<'_, '_> {
+    type Error = StoreError;
+
+    fn next_key_seed<K: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, StoreError> {
+        if self.next >= self.count {
+            return Ok(None);
+        }
+        let name = self
+            .row
+            .as_ref()
+            .column_name(self.next)
+            .map_err(map_error)?;
+        seed.deserialize(name.into_deserializer()).map(Some)
+    }
+
+    fn next_value_seed<V: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, StoreError> {
+        let value = self.row.get_ref(self.next).map_err(map_error)?;
+        self.next += 1;
+        seed.deserialize(Value(value))
+    }
+}
+
+/// One column's value. Conversions follow SQLite's own (and sqlx's): integers read as booleans,
+/// numbers as text where text is wanted.
+struct Value<'v>(ValueRef<'v>);
+
+impl<'de> de::Deserializer<'de> for Value<'_> {
+    type Error = StoreError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, StoreError> {
+        match self.0 {
+            ValueRef::Null => visitor.visit_unit(),
+            ValueRef::Integer(i) => visitor.visit_i64(i),
+            ValueRef::Real(f) => visitor.visit_f64(f),
+            ValueRef::Text(t) => visitor.visit_str(text(t)?),
+            ValueRef::Blob(b) => visitor.visit_bytes(b),
+        }
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, StoreError> {
+        match self.0 {
+            ValueRef::Null => visitor.visit_none(),
+            _ => visitor.visit_some(self),
+        }
+    }
+
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, StoreError> {
+        match self.0 {
+            ValueRef::Integer(i) => visitor.visit_bool(i != 0),
+            ValueRef::Real(f) => visitor.visit_bool(f != 0.0),
+            _ => self.deserialize_any(visitor),
+        }
+    }
+
+    fn deserialize_i64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, StoreError> {
+        match self.0 {
+            ValueRef::Real(f) => visitor.visit_i64(f as i64),
+            ValueRef::Text(t) => match text(t)?.trim().parse::<i64>() {
+                Ok(i) => visitor.visit_i64(i),
+                Err(_) => self.deserialize_any(visitor),
+            },
+            _ => self.deserialize_any(visitor),
+        }
+    }
+
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, StoreError> {
+        match self.0 {
+            ValueRef::Integer(i) => visitor.visit_string(i.to_string()),
+            ValueRef::Real(f) => visitor.visit_string(f.to_string()),
+            _ => self.deserialize_any(visitor),
+        }
+    }
+
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, StoreError> {
+        self.deserialize_string(visitor)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, StoreError> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    serde::forward_to_deserialize_any! {
+        i8 i16 i32 i128 u8 u16 u32 u64 u128 f32 f64 char bytes byte_buf
+        unit unit_struct seq tuple tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+fn text(bytes: &[u8]) -> Result<&str, StoreError> {
+    std::str::from_utf8(bytes).map_err(|e| StoreError::Other(format!("decoding a row: {e}")))
+}
