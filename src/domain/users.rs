@@ -524,8 +524,17 @@ pub async fn create(
     .await?;
     // A new user holds no token yet, so no cached principal can depend on it.
     tx.touches(Touched::DIRECTORY);
+    // The answer is read inside the transaction: the same rows, without another round trip
+    // after the commit.
+    let row = store_users::by_id(&mut tx, id)
+        .await?
+        .ok_or(DomainError::NotFound(Kind::User))?;
+    let user = hydrate(&mut tx, vec![row])
+        .await?
+        .pop()
+        .ok_or(DomainError::NotFound(Kind::User))?;
     tx.commit().await?;
-    get(store, id).await
+    Ok(user)
 }
 
 /// Applies `changes` to user `id` (a PUT sends every writable field, a PATCH only some).
@@ -687,11 +696,14 @@ pub async fn update(
     } else {
         Touched::DIRECTORY
     });
-    tx.commit().await?;
-    hydrate(store, vec![row])
+    // The answer is read inside the transaction: the same rows, without another round trip
+    // after the commit.
+    let user = hydrate(&mut tx, vec![row])
         .await?
         .pop()
-        .ok_or(DomainError::NotFound(Kind::User))
+        .ok_or(DomainError::NotFound(Kind::User))?;
+    tx.commit().await?;
+    Ok(user)
 }
 
 /// Deletes user `id` with its memberships and tokens.
@@ -797,7 +809,7 @@ pub async fn get(store: &Store, id: i64) -> Result<User, DomainError> {
     let row = store_users::by_id(&mut db, id)
         .await?
         .ok_or(DomainError::NotFound(Kind::User))?;
-    hydrate(store, vec![row])
+    hydrate(&mut db, vec![row])
         .await?
         .pop()
         .ok_or(DomainError::NotFound(Kind::User))
@@ -839,7 +851,7 @@ pub async fn list(
     offset: i64,
 ) -> Result<Vec<User>, DomainError> {
     let rows = store_users::page(store, filter, sort, limit, offset).await?;
-    hydrate(store, rows).await
+    hydrate(&mut &*store, rows).await
 }
 
 /// One page of matching users like `list`, taking every user already loaded in this write
@@ -867,7 +879,7 @@ pub async fn list_cached(
     }
     if !missing.is_empty() {
         let rows = store_users::by_ids(store, &missing).await?;
-        for user in hydrate(store, rows).await? {
+        for user in hydrate(&mut &*store, rows).await? {
             cache.put(changes, epoch, user.id, user.clone());
             found.insert(user.id, user);
         }
@@ -888,10 +900,12 @@ pub fn parse_attributes(text: &str) -> Value {
         .unwrap_or_else(|| Value::Object(Map::new()))
 }
 
-async fn hydrate(store: &Store, rows: Vec<store_users::UserRow>) -> Result<Vec<User>, DomainError> {
+async fn hydrate<R: crate::store::Reader>(
+    db: &mut R,
+    rows: Vec<store_users::UserRow>,
+) -> Result<Vec<User>, DomainError> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let mut db = store;
-    let relations = store_users::relations(&mut db, &ids).await?;
+    let relations = store_users::relations(db, &ids).await?;
     let mut groups_of: HashMap<i64, Vec<GroupSummary>> = HashMap::new();
     let mut roles_of: HashMap<i64, Vec<RoleSummary>> = HashMap::new();
     let mut auditors: Vec<i64> = Vec::new();

@@ -173,8 +173,9 @@ impl WriteGate {
         }
     }
 
-    /// Commits the group: waits for the gate behind every writer already queued, then makes
-    /// everything released so far durable with one `COMMIT` and answers each member.
+    /// Commits the group: waits for the gate behind every writer already queued, brings the
+    /// search index up to date with the group's writes, then makes everything released so far
+    /// durable with one `COMMIT` and answers each member.
     async fn flush(self: Arc<Self>) {
         let mut guard = self.state.clone().lock_owned().await;
         guard.flush_scheduled = false;
@@ -189,7 +190,8 @@ impl WriteGate {
         // The fsync happens here, off the async threads. If this task is dropped (shutdown),
         // the connection closes with the closure and the group rolls back unacknowledged.
         let committed = tokio::task::spawn_blocking(move || {
-            let result = writer::batch(&conn, "COMMIT");
+            let result =
+                writer::apply_search_queue(&conn).and_then(|()| writer::batch(&conn, "COMMIT"));
             (conn, result)
         })
         .await;

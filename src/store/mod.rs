@@ -498,6 +498,13 @@ impl Store {
             refresh_sqlite_statistics(&write).await?;
             let read = SqlitePoolOptions::new()
                 .max_connections(max_connections.max(1))
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        let mut handle = conn.lock_handle().await?;
+                        writer::enable_stable_plans(handle.as_raw_handle())
+                            .map_err(|e| sqlx::Error::Configuration(e.to_string().into()))
+                    })
+                })
                 // A ping per acquire would double the round trips of every read; a local file
                 // connection does not go stale the way a network one does.
                 .test_before_acquire(false)

@@ -11,6 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use rusqlite::config::DbConfig;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 use serde::de::{self, DeserializeOwned, IntoDeserializer, MapAccess, Visitor};
@@ -31,8 +32,40 @@ pub struct WriterConfig {
     pub path: PathBuf,
 }
 
+/// Turns on SQLite's query planner stability guarantee for a connection of the sqlx pools.
+///
+/// Without it SQLite re-plans (re-parses and re-optimises) a cached statement every time it is
+/// run with new arguments whenever the plan could depend on them: an equality on a column with
+/// `sqlite_stat4` samples (which `ANALYZE` writes), or a `LIKE` with a bound pattern. That was
+/// a fifth of the server's CPU under a token PATCH load. With it, a statement keeps the plan it
+/// was prepared with (chosen from the table statistics, not from one set of values).
+#[allow(unsafe_code)]
+pub fn enable_stable_plans(
+    db: std::ptr::NonNull<rusqlite::ffi::sqlite3>,
+) -> Result<(), StoreError> {
+    // SAFETY: `db` is an open connection handle its caller holds exclusively for the duration
+    // of the call (sqlx's locked handle); SQLITE_DBCONFIG_ENABLE_QPSG takes an int (the new
+    // setting) and an int pointer for the old one, which may be null.
+    let rc = unsafe {
+        rusqlite::ffi::sqlite3_db_config(
+            db.as_ptr(),
+            rusqlite::ffi::SQLITE_DBCONFIG_ENABLE_QPSG,
+            1 as std::os::raw::c_int,
+            std::ptr::null_mut::<std::os::raw::c_int>(),
+        )
+    };
+    if rc == rusqlite::ffi::SQLITE_OK {
+        Ok(())
+    } else {
+        Err(StoreError::Other(format!(
+            "enabling the query planner stability guarantee failed ({rc})"
+        )))
+    }
+}
+
 /// Opens the write connection with the durability settings of the pools: WAL (already the
-/// file's mode), `synchronous=FULL`, foreign keys on, the busy timeout, temp data in memory.
+/// file's mode), `synchronous=FULL`, foreign keys on, the busy timeout, temp data in memory,
+/// and stable query plans (see `enable_stable_plans`).
 pub fn open(config: &WriterConfig) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(
         Path::new(&config.path),
@@ -47,8 +80,42 @@ pub fn open(config: &WriterConfig) -> Result<Connection, StoreError> {
          PRAGMA temp_store = MEMORY;",
     )
     .map_err(map_error)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+        .map_err(map_error)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
+}
+
+/// Applies the search-index changes the group's writes queued (migration 0007) and empties
+/// the queue: one FTS5 flush per group commit instead of one per write. Runs inside the group's
+/// transaction, right before its `COMMIT`.
+///
+/// Only the net change per user is applied: the text indexed before the group (its first queued
+/// change, if that is a removal) comes out, the text after it (its last, if that is an
+/// addition) goes in, in ascending user order. FTS5 flushes its pending changes to a new
+/// segment whenever a write goes to a lower row id than the one before, so this order keeps
+/// the whole group in one segment.
+pub fn apply_search_queue(conn: &Connection) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO users_search (users_search, rowid, search_text) \
+         SELECT command, user_id, search_text FROM ( \
+           SELECT 'delete' AS command, q.user_id, q.search_text, 0 AS step \
+             FROM users_search_queue q \
+            WHERE q.command = 'delete' AND q.seq = \
+                  (SELECT MIN(f.seq) FROM users_search_queue f WHERE f.user_id = q.user_id) \
+           UNION ALL \
+           SELECT NULL, q.user_id, q.search_text, 1 \
+             FROM users_search_queue q \
+            WHERE q.command IS NULL AND q.seq = \
+                  (SELECT MAX(l.seq) FROM users_search_queue l WHERE l.user_id = q.user_id) \
+         ) ORDER BY user_id, step",
+    )
+    .and_then(|mut stmt| stmt.execute([]))
+    .map_err(map_error)?;
+    conn.prepare_cached("DELETE FROM users_search_queue")
+        .and_then(|mut stmt| stmt.execute([]))
+        .map_err(map_error)?;
+    Ok(())
 }
 
 /// Runs statements without arguments (transaction control).

@@ -226,3 +226,112 @@ backend_test!(membership_churn, |srv| {
     let body = srv.get(&gurl).await.body;
     assert!(body["users"].as_array().map(Vec::len).unwrap_or(99) <= 10);
 });
+
+// Search finds exactly the current names after concurrent creates, renames (several of one
+// user at once) and deletes, which commit together in groups on SQLite (the trigram index is
+// brought up to date once per group: migration 0007).
+backend_test!(search_follows_concurrent_renames_and_deletes, |srv| {
+    let mut ids = Vec::new();
+    for i in 0..40 {
+        let r = srv
+            .post(
+                "/api/v3/core/users/",
+                &json!({"username": format!("seeker-{i:02}"), "name": format!("Oldname_{i:02}_q")}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        ids.push(r.body["pk"].as_i64().expect("pk"));
+    }
+    let mut requests = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let path = format!("/api/v3/core/users/{id}/");
+        match i % 4 {
+            // Deleted.
+            0 => requests.push((Method::DELETE, path, Value::Null)),
+            // Renamed three times at once: one of the three names wins.
+            1 => {
+                for n in 0..3 {
+                    requests.push((
+                        Method::PATCH,
+                        path.clone(),
+                        json!({"name": format!("Multi{n}_{i:02}_q")}),
+                    ));
+                }
+            }
+            // Renamed once.
+            2 => requests.push((
+                Method::PATCH,
+                path,
+                json!({"name": format!("Newname_{i:02}_q")}),
+            )),
+            // Left alone.
+            _ => {}
+        }
+    }
+    for i in 40..60 {
+        requests.push((
+            Method::POST,
+            "/api/v3/core/users/".to_string(),
+            json!({"username": format!("seeker-{i:02}"), "name": format!("Fresh_{i:02}_q")}),
+        ));
+    }
+    for (status, body) in fire(srv, requests).await {
+        assert!(status.is_success(), "{status} {body}");
+    }
+    let names = |query: &str| {
+        let query = query.to_string();
+        async move {
+            let r = srv
+                .get(&format!("/api/v3/core/users/?search={query}&page_size=100"))
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+            let mut names: Vec<String> = r.body["results"]
+                .as_array()
+                .expect("results")
+                .iter()
+                .map(|u| u["name"].as_str().unwrap_or_default().to_string())
+                .collect();
+            names.sort();
+            names
+        }
+    };
+    for i in 0..40 {
+        let old = names(&format!("Oldname_{i:02}_q")).await;
+        let expected_old = if i % 4 == 3 {
+            vec![format!("Oldname_{i:02}_q")]
+        } else {
+            vec![]
+        };
+        assert_eq!(old, expected_old, "old name of user {i}");
+    }
+    for i in (2..40).step_by(4) {
+        assert_eq!(
+            names(&format!("Newname_{i:02}_q")).await,
+            vec![format!("Newname_{i:02}_q")]
+        );
+    }
+    for i in (1..40).step_by(4) {
+        let found: Vec<String> = names("Multi")
+            .await
+            .into_iter()
+            .filter(|n| n.ends_with(&format!("_{i:02}_q")))
+            .collect();
+        assert_eq!(found.len(), 1, "one final name for user {i}: {found:?}");
+        // The name it kept is the one stored.
+        let r = srv.get(&format!("/api/v3/core/users/{}/", ids[i])).await;
+        assert_eq!(r.body["name"], found[0].as_str());
+    }
+    for i in 40..60 {
+        assert_eq!(
+            names(&format!("Fresh_{i:02}_q")).await,
+            vec![format!("Fresh_{i:02}_q")]
+        );
+    }
+    // The usernames of deleted users are gone from search too.
+    for i in (0..40).step_by(4) {
+        assert!(
+            names(&format!("seeker-{i:02}")).await.is_empty(),
+            "deleted user {i}"
+        );
+    }
+});
