@@ -108,10 +108,13 @@ pub fn json_body(bytes: &[u8]) -> bool {
 }
 
 /// Compiles `filter` for both backends and checks the SQL text's shape.
-fn sql<S: Schema>(filter: &Filter<S::Field, S::Rel>) {
+fn sql<S: Schema>(filter: &Filter<S::Field, S::Rel>)
+where
+    S::Context: Default,
+{
     for dialect in [Dialect::Sqlite, Dialect::Postgres] {
         let mut out = Sql::new("SELECT 1 WHERE ");
-        compile::<S>(filter, dialect, &mut out);
+        compile::<S>(filter, dialect, &S::Context::default(), &mut out);
         let text = out.text();
         let mut depth = 0i64;
         let mut quoted = false;

@@ -116,8 +116,8 @@ async fn seed_users(args: &SeedArgs) -> Result<(), String> {
     let range = gatehouse::store::bulk::id_range(store)
         .await
         .map_err(|e| e.to_string())?;
-    // The planner's statistics must describe the table as it now is (see `Store::analyze`).
-    store.analyze().await.map_err(|e| e.to_string())?;
+    // Statistics and the search index must describe the table as it now is.
+    store.after_bulk_load().await.map_err(|e| e.to_string())?;
     store.close().await;
     let (first, last) = range.unwrap_or((0, -1));
     println!(

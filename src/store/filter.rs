@@ -12,12 +12,19 @@ pub trait Schema {
     type Rel;
     /// Column expression of a field (qualified with the entity's alias).
     fn column(field: &Self::Field) -> &'static str;
+    /// What compiling a relation needs besides the dialect (planned index lookups, say).
+    type Context;
     /// Appends a boolean SQL expression for a relation.
-    fn relation(rel: &Self::Rel, dialect: Dialect, out: &mut Sql);
+    fn relation(rel: &Self::Rel, dialect: Dialect, context: &Self::Context, out: &mut Sql);
 }
 
 /// Appends the SQL condition for `filter` to `out`.
-pub fn compile<S: Schema>(filter: &Filter<S::Field, S::Rel>, dialect: Dialect, out: &mut Sql) {
+pub fn compile<S: Schema>(
+    filter: &Filter<S::Field, S::Rel>,
+    dialect: Dialect,
+    context: &S::Context,
+    out: &mut Sql,
+) {
     match filter {
         Filter::All => {
             out.push("1 = 1");
@@ -44,13 +51,13 @@ pub fn compile<S: Schema>(filter: &Filter<S::Field, S::Rel>, dialect: Dialect, o
                 if i > 0 {
                     out.push(joiner);
                 }
-                compile::<S>(part, dialect, out);
+                compile::<S>(part, dialect, context, out);
             }
             out.push(")");
         }
         Filter::Not(inner) => {
             out.push("NOT (");
-            compile::<S>(inner, dialect, out);
+            compile::<S>(inner, dialect, context, out);
             out.push(")");
         }
         Filter::Compare(field, cmp, literal) => {
@@ -132,7 +139,7 @@ pub fn compile<S: Schema>(filter: &Filter<S::Field, S::Rel>, dialect: Dialect, o
         Filter::Json(field, path, value) => {
             json_equals(out, dialect, S::column(field), path, value)
         }
-        Filter::Rel(rel) => S::relation(rel, dialect, out),
+        Filter::Rel(rel) => S::relation(rel, dialect, context, out),
     }
 }
 

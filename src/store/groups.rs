@@ -155,7 +155,9 @@ impl Schema for GroupSchema {
         }
     }
 
-    fn relation(rel: &GroupRel, _dialect: super::Dialect, out: &mut Sql) {
+    type Context = ();
+
+    fn relation(rel: &GroupRel, _dialect: super::Dialect, _context: &(), out: &mut Sql) {
         match rel {
             GroupRel::MemberIds(ids) => {
                 out.push("EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = g.id AND m.user_id IN ");
@@ -185,7 +187,7 @@ fn group_sort_expression(sort: &GroupSort) -> String {
 /// Number of groups matching `filter`.
 pub async fn count(store: &Store, filter: &GroupFilter) -> Result<i64, StoreError> {
     let mut sql = Sql::new("SELECT COUNT(*) FROM groups g WHERE ");
-    filter::compile::<GroupSchema>(filter, store.dialect(), &mut sql);
+    filter::compile::<GroupSchema>(filter, store.dialect(), &(), &mut sql);
     store.fetch_scalar_i64(&sql).await
 }
 
@@ -199,7 +201,7 @@ pub async fn page(
 ) -> Result<Vec<GroupRow>, StoreError> {
     let mut sql = Sql::new("SELECT ");
     sql.push(GROUP_COLUMNS).push(" FROM groups g WHERE ");
-    filter::compile::<GroupSchema>(filter, store.dialect(), &mut sql);
+    filter::compile::<GroupSchema>(filter, store.dialect(), &(), &mut sql);
     let keys: Vec<(String, Direction)> = sort
         .iter()
         .map(|(s, d)| (group_sort_expression(s), *d))

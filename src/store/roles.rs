@@ -41,7 +41,9 @@ impl Schema for RoleSchema {
         }
     }
 
-    fn relation(rel: &RoleRel, _dialect: super::Dialect, out: &mut Sql) {
+    type Context = ();
+
+    fn relation(rel: &RoleRel, _dialect: super::Dialect, _context: &(), out: &mut Sql) {
         match rel {
             RoleRel::HeldByUser { user_id, inherited } => {
                 out.push("(r.id IN (SELECT role_id FROM user_roles WHERE user_id = ")
@@ -81,7 +83,7 @@ impl Schema for RoleSchema {
 /// Number of roles matching `filter`.
 pub async fn count(store: &Store, filter: &RoleFilter) -> Result<i64, StoreError> {
     let mut sql = Sql::new("SELECT COUNT(*) FROM roles r WHERE ");
-    filter::compile::<RoleSchema>(filter, store.dialect(), &mut sql);
+    filter::compile::<RoleSchema>(filter, store.dialect(), &(), &mut sql);
     store.fetch_scalar_i64(&sql).await
 }
 
@@ -95,7 +97,7 @@ pub async fn page(
 ) -> Result<Vec<RoleRow>, StoreError> {
     let mut sql = Sql::new("SELECT ");
     sql.push(ROLE_COLUMNS).push(" FROM roles r WHERE ");
-    filter::compile::<RoleSchema>(filter, store.dialect(), &mut sql);
+    filter::compile::<RoleSchema>(filter, store.dialect(), &(), &mut sql);
     let keys: Vec<(String, Direction)> = sort
         .iter()
         .map(|(RoleSort::Field(f), d)| (RoleSchema::column(f).to_string(), *d))

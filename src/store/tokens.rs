@@ -181,7 +181,9 @@ impl Schema for TokenSchema {
         }
     }
 
-    fn relation(rel: &TokenRel, _dialect: super::Dialect, _out: &mut Sql) {
+    type Context = ();
+
+    fn relation(rel: &TokenRel, _dialect: super::Dialect, _context: &(), _out: &mut Sql) {
         match *rel {}
     }
 }
@@ -189,7 +191,7 @@ impl Schema for TokenSchema {
 /// Number of tokens matching `filter`.
 pub async fn count(store: &Store, filter: &TokenFilter) -> Result<i64, StoreError> {
     let mut sql = Sql::new("SELECT COUNT(*) FROM tokens t JOIN users u ON u.id = t.user_id WHERE ");
-    filter::compile::<TokenSchema>(filter, store.dialect(), &mut sql);
+    filter::compile::<TokenSchema>(filter, store.dialect(), &(), &mut sql);
     store.fetch_scalar_i64(&sql).await
 }
 
@@ -204,7 +206,7 @@ pub async fn page(
     let mut sql = Sql::new("SELECT ");
     sql.push(TOKEN_COLUMNS)
         .push(" FROM tokens t JOIN users u ON u.id = t.user_id WHERE ");
-    filter::compile::<TokenSchema>(filter, store.dialect(), &mut sql);
+    filter::compile::<TokenSchema>(filter, store.dialect(), &(), &mut sql);
     let keys: Vec<(String, Direction)> = sort
         .iter()
         .map(|(TokenSort::Field(f), d)| (TokenSchema::column(f).to_string(), *d))

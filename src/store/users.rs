@@ -1,8 +1,9 @@
 //! Users: rows, the SQL shape of the user filter, and the statements that read and write them.
 
 use super::filter::{self, Schema};
+use super::search::{Lookup, SearchPlan};
 use super::{Reader, Sql, Store, StoreError, Tx};
-use crate::domain::filter::Direction;
+use crate::domain::filter::{Direction, Filter};
 use crate::domain::users::{UserField, UserFilter, UserRel, UserSort};
 
 /// One row of `users`.
@@ -64,6 +65,7 @@ pub(crate) struct UserSchema;
 impl Schema for UserSchema {
     type Field = UserField;
     type Rel = UserRel;
+    type Context = SearchPlan;
 
     fn column(field: &UserField) -> &'static str {
         match field {
@@ -85,7 +87,7 @@ impl Schema for UserSchema {
         }
     }
 
-    fn relation(rel: &UserRel, dialect: super::Dialect, out: &mut Sql) {
+    fn relation(rel: &UserRel, dialect: super::Dialect, plan: &SearchPlan, out: &mut Sql) {
         match rel {
             UserRel::GroupNames(names) => {
                 out.push("EXISTS (SELECT 1 FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = u.id AND g.name IN ");
@@ -104,19 +106,19 @@ impl Schema for UserSchema {
                 out.bind_list(uuids.iter()).push(")");
             }
             UserRel::SearchTerm(term) => {
+                // On SQLite the trigram index (FTS5, `users_search`) finds the candidates when
+                // the planner chose some of the term's trigrams (`store::search`); PostgreSQL's
+                // pg_trgm index serves the LIKE itself. The LIKE keeps the answer exact.
                 let folded = search_fold(term);
-                // On SQLite a trigram index (FTS5, `users_search`) finds the candidates for
-                // terms of three characters or more; PostgreSQL's pg_trgm index serves the
-                // LIKE itself. The LIKE keeps the answer exact either way.
-                // (FTS5 reads a query string only up to a NUL, so such terms scan.)
                 out.push("(");
-                if dialect == super::Dialect::Sqlite
-                    && folded.chars().count() >= 3
-                    && !folded.contains('\0')
-                {
-                    out.push("u.id IN (SELECT rowid FROM users_search WHERE users_search MATCH ")
-                        .bind(format!("\"{}\"", folded.replace('"', "\"\"")))
+                if dialect == super::Dialect::Sqlite {
+                    if let Lookup::Trigrams(trigrams) = plan.lookup(&folded) {
+                        out.push(
+                            "u.id IN (SELECT rowid FROM users_search WHERE users_search MATCH ",
+                        )
+                        .bind(Lookup::match_query(trigrams))
                         .push(") AND ");
+                    }
                 }
                 out.push("u.search_text LIKE ")
                     .bind(format!("%{}%", filter::escape_like(&folded)))
@@ -147,15 +149,36 @@ fn sort_expression(sort: &UserSort) -> String {
     }
 }
 
-fn where_clause(store: &Store, filter: &UserFilter, out: &mut Sql) {
+/// Appends ` WHERE …` for `filter`, with the search index lookups planned for its terms.
+async fn where_clause(store: &Store, filter: &UserFilter, out: &mut Sql) -> Result<(), StoreError> {
+    let mut terms = Vec::new();
+    search_terms(filter, &mut terms);
+    let folded: Vec<String> = terms.iter().map(|t| search_fold(t)).collect();
+    let folded: Vec<&str> = folded.iter().map(String::as_str).collect();
+    let plan = store.search_stats().plan(store, &folded).await?;
     out.push(" WHERE ");
-    filter::compile::<UserSchema>(filter, store.dialect(), out);
+    filter::compile::<UserSchema>(filter, store.dialect(), &plan, out);
+    Ok(())
+}
+
+/// The search terms anywhere in `filter`.
+fn search_terms<'a>(filter: &'a UserFilter, out: &mut Vec<&'a str>) {
+    match filter {
+        Filter::And(parts) | Filter::Or(parts) => {
+            for part in parts {
+                search_terms(part, out);
+            }
+        }
+        Filter::Not(inner) => search_terms(inner, out),
+        Filter::Rel(UserRel::SearchTerm(term)) => out.push(term),
+        _ => {}
+    }
 }
 
 /// Number of users matching `filter`.
 pub async fn count(store: &Store, filter: &UserFilter) -> Result<i64, StoreError> {
     let mut sql = Sql::new("SELECT COUNT(*) FROM users u");
-    where_clause(store, filter, &mut sql);
+    where_clause(store, filter, &mut sql).await?;
     store.fetch_scalar_i64(&sql).await
 }
 
@@ -170,7 +193,7 @@ pub async fn page(
     let by_superuser = sort.iter().any(|(s, _)| *s == UserSort::IsSuperuser);
     let mut sql = Sql::new(if by_superuser { SUPERUSER_GROUPS } else { "" });
     sql.push("SELECT ").push(COLUMNS).push(" FROM users u");
-    where_clause(store, filter, &mut sql);
+    where_clause(store, filter, &mut sql).await?;
     let keys: Vec<(String, Direction)> =
         sort.iter().map(|(s, d)| (sort_expression(s), *d)).collect();
     filter::order_by(&mut sql, &keys, "u.id ASC");
@@ -196,7 +219,7 @@ pub async fn page_ids(
     let by_superuser = sort.iter().any(|(s, _)| *s == UserSort::IsSuperuser);
     let mut sql = Sql::new(if by_superuser { SUPERUSER_GROUPS } else { "" });
     sql.push("SELECT u.id FROM users u");
-    where_clause(store, filter, &mut sql);
+    where_clause(store, filter, &mut sql).await?;
     let keys: Vec<(String, Direction)> =
         sort.iter().map(|(s, d)| (sort_expression(s), *d)).collect();
     filter::order_by(&mut sql, &keys, "u.id ASC");
@@ -228,7 +251,7 @@ pub async fn distinct_paths(store: &Store, filter: &UserFilter) -> Result<Vec<St
         path: String,
     }
     let mut sql = Sql::new("SELECT DISTINCT u.path AS path FROM users u");
-    where_clause(store, filter, &mut sql);
+    where_clause(store, filter, &mut sql).await?;
     sql.push(" ORDER BY path");
     Ok(store
         .fetch_all::<PathRow>(&sql)

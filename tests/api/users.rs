@@ -740,6 +740,54 @@ backend_test!(service_account_creation, |srv| {
     assert!(r.body.get("group_pk").is_none());
 });
 
+// Plain search on SQLite asks the trigram index for the rarest few trigrams of a term only
+// (`store::search`); the LIKE keeps the answer exact whichever were chosen.
+backend_test!(search_index_lookups_stay_exact, |srv| {
+    for (username, name) in [
+        ("zq-omega-771", "Omega Seven"),
+        ("zq-omega-772", "Omega Seven"),
+        ("omega-zq", "Zq Reversed"),
+        ("aaaa-repeat", "Aaaaaa"),
+    ] {
+        create(srv, json!({"username": username, "name": name})).await;
+    }
+    let usernames = |q: &str| {
+        let url = format!(
+            "/api/v3/core/users/?search={}&ordering=username",
+            percent_encode(q)
+        );
+        async move {
+            let r = srv.get(&url).await;
+            assert_eq!(r.status, StatusCode::OK, "{url}: {}", r.body);
+            r.body["results"]
+                .as_array()
+                .expect("results")
+                .iter()
+                .map(|u| u["username"].as_str().unwrap_or_default().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        usernames("zq-omega-77").await,
+        ["zq-omega-771", "zq-omega-772"]
+    );
+    assert_eq!(usernames("ZQ-OMEGA-772").await, ["zq-omega-772"]);
+    // Every trigram of "ega-zq" is in some user, but only one holds them in this order.
+    assert_eq!(usernames("ega-zq").await, ["omega-zq"]);
+    assert_eq!(
+        usernames("aaaaa").await,
+        ["aaaa-repeat"],
+        "a repeated trigram counts once"
+    );
+    // A term spanning two fields matches nothing, though each half matches a field.
+    assert!(usernames("zq-omega-771omega seven").await.is_empty());
+    // A trigram counted absent is remembered for a while; a user created afterwards with it
+    // must still be found.
+    assert!(usernames("xjw-late").await.is_empty());
+    create(srv, json!({"username": "xjw-late-user", "name": "Late"})).await;
+    assert_eq!(usernames("xjw-late").await, ["xjw-late-user"]);
+});
+
 // §1.5: `search` is parsed as a DjangoQL expression first, with plain search as the fallback.
 backend_test!(structured_search, |srv| {
     create(

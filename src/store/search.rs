@@ -1,0 +1,325 @@
+//! Which trigrams of a user search term the SQLite search index (`users_search`, FTS5
+//! `trigram`) is asked for.
+//!
+//! Any subset of a term's trigrams finds a superset of the users whose text contains the term
+//! (the `LIKE` decides), so the choice only changes the cost. FTS5 reads every list it is given:
+//! a phrase of all trigrams pays for the commonest one (`er-` is in every `bench-user-…` row, so
+//! a search for a whole username read 1M entries at 1M users). The planner asks for the rarest
+//! few instead, from document counts it estimates once per trigram and keeps for a while. When
+//! even the rarest trigram is in a large share of the rows, the index is skipped: reading the
+//! table in page order and stopping after one page is then cheaper than the index.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use super::{Sql, Store, StoreError};
+
+/// Counts stop here: a trigram in this many rows or more is "common".
+const COUNT_CAP: i64 = 65_536;
+/// Estimates are refreshed after this long (they steer cost only; the answers are exact).
+const MAX_AGE: Duration = Duration::from_secs(600);
+/// The estimates kept at most (the cache is emptied when full).
+const MAX_ENTRIES: usize = 65_536;
+/// Distinct trigrams of one term considered at most (spread over the term).
+const MAX_CONSIDERED: usize = 24;
+/// Trigrams asked of the index at most.
+const MAX_CHOSEN: usize = 4;
+/// A further trigram is asked for when its list is at most this many times the rarest one…
+const SPREAD: i64 = 4;
+/// …or this short (short lists cost nothing to intersect).
+const SHORT_LIST: i64 = 2_048;
+
+/// How a search term finds its candidates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// Every row is tested with `LIKE` (short terms, terms whose every trigram is common).
+    Scan,
+    /// The rows holding all of these trigrams are tested.
+    Trigrams(Vec<String>),
+}
+
+impl Lookup {
+    /// FTS5 query text for the chosen trigrams (each quoted; `"` doubled).
+    pub fn match_query(trigrams: &[String]) -> String {
+        trigrams
+            .iter()
+            .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    }
+}
+
+/// The lookups chosen for the search terms of one query, by term.
+#[derive(Debug, Default)]
+pub struct SearchPlan {
+    lookups: HashMap<String, Lookup>,
+}
+
+impl SearchPlan {
+    /// The lookup for `term` (a scan when the term was not planned).
+    pub fn lookup(&self, term: &str) -> &Lookup {
+        self.lookups.get(term).unwrap_or(&Lookup::Scan)
+    }
+}
+
+/// The distinct trigrams (three characters, as FTS5's trigram tokenizer cuts them) of a folded
+/// term, first appearance first; none for a term shorter than three characters or holding a NUL
+/// (FTS5 reads a query only up to a NUL).
+pub fn trigrams(term: &str) -> Vec<String> {
+    let chars: Vec<char> = term.chars().collect();
+    if chars.len() < 3 || chars.contains(&'\0') {
+        return Vec::new();
+    }
+    let mut seen = Vec::new();
+    for window in chars.windows(3) {
+        let trigram: String = window.iter().collect();
+        if !seen.contains(&trigram) {
+            seen.push(trigram);
+        }
+    }
+    if seen.len() > MAX_CONSIDERED {
+        // Evenly spread, first and last included.
+        let last = seen.len() - 1;
+        seen = (0..MAX_CONSIDERED)
+            .map(|i| seen[i * last / (MAX_CONSIDERED - 1)].clone())
+            .collect();
+    }
+    seen
+}
+
+/// Chooses the lookup for one term from estimated document counts of its trigrams (`rows` is
+/// the number of users, estimated).
+pub fn choose(mut counts: Vec<(String, i64)>, rows: i64) -> Lookup {
+    // Stable: among equal counts the earlier trigram wins.
+    counts.sort_by_key(|(_, n)| *n);
+    let Some((_, rarest)) = counts.first() else {
+        return Lookup::Scan;
+    };
+    let rarest = *rarest;
+    if rarest >= COUNT_CAP && rarest.saturating_mul(4) >= rows {
+        return Lookup::Scan;
+    }
+    let limit = rarest
+        .saturating_mul(SPREAD)
+        .clamp(SHORT_LIST, COUNT_CAP - 1);
+    let chosen: Vec<String> = counts
+        .into_iter()
+        .enumerate()
+        .filter(|(i, (_, n))| *i == 0 || *n <= limit)
+        .take(MAX_CHOSEN)
+        .map(|(_, (t, _))| t)
+        .collect();
+    Lookup::Trigrams(chosen)
+}
+
+struct Estimate {
+    docs: i64,
+    at: Instant,
+}
+
+/// Document-count estimates of trigrams in the user search index, shared by all requests.
+#[derive(Default)]
+pub struct TrigramStats {
+    estimates: Mutex<HashMap<String, Estimate>>,
+    rows: Mutex<Option<Estimate>>,
+}
+
+#[derive(sqlx::FromRow, serde::Deserialize)]
+struct CountRow {
+    idx: i64,
+    docs: i64,
+}
+
+impl TrigramStats {
+    /// Plans the lookup of every term in `terms` (SQLite; on PostgreSQL the `LIKE` is served by
+    /// the `pg_trgm` index and every term scans here).
+    pub async fn plan(&self, store: &Store, terms: &[&str]) -> Result<SearchPlan, StoreError> {
+        let mut plan = SearchPlan::default();
+        if store.dialect() != super::Dialect::Sqlite {
+            return Ok(plan);
+        }
+        for term in terms {
+            let lookup = self.plan_term(store, term).await?;
+            plan.lookups.insert((*term).to_string(), lookup);
+        }
+        Ok(plan)
+    }
+
+    async fn plan_term(&self, store: &Store, term: &str) -> Result<Lookup, StoreError> {
+        let wanted = trigrams(term);
+        if wanted.is_empty() {
+            return Ok(Lookup::Scan);
+        }
+        let (mut known, missing) = self.cached(&wanted);
+        if !missing.is_empty() {
+            let counted = count(store, &missing).await?;
+            self.remember(&counted);
+            known.extend(counted);
+        }
+        let rows = self.rows(store).await?;
+        Ok(choose(known, rows))
+    }
+
+    /// The fresh estimates among `wanted`, and the trigrams still to count.
+    fn cached(&self, wanted: &[String]) -> (Vec<(String, i64)>, Vec<String>) {
+        let now = Instant::now();
+        let estimates = self.estimates.lock().unwrap_or_else(|e| e.into_inner());
+        let mut known = Vec::with_capacity(wanted.len());
+        let mut missing = Vec::new();
+        for trigram in wanted {
+            match estimates.get(trigram) {
+                Some(e) if now.duration_since(e.at) < MAX_AGE => {
+                    known.push((trigram.clone(), e.docs));
+                }
+                _ => missing.push(trigram.clone()),
+            }
+        }
+        (known, missing)
+    }
+
+    fn remember(&self, counted: &[(String, i64)]) {
+        let now = Instant::now();
+        let mut estimates = self.estimates.lock().unwrap_or_else(|e| e.into_inner());
+        if estimates.len() + counted.len() > MAX_ENTRIES {
+            estimates.clear();
+        }
+        for (trigram, docs) in counted {
+            estimates.insert(
+                trigram.clone(),
+                Estimate {
+                    docs: *docs,
+                    at: now,
+                },
+            );
+        }
+    }
+
+    /// The number of users, estimated by the largest id (one index probe), kept like the counts.
+    async fn rows(&self, store: &Store) -> Result<i64, StoreError> {
+        let now = Instant::now();
+        if let Some(e) = self.rows.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            if now.duration_since(e.at) < MAX_AGE {
+                return Ok(e.docs);
+            }
+        }
+        let rows = store
+            .fetch_scalar_i64(&Sql::new("SELECT COALESCE(MAX(id), 0) FROM users"))
+            .await?;
+        *self.rows.lock().unwrap_or_else(|e| e.into_inner()) = Some(Estimate {
+            docs: rows,
+            at: now,
+        });
+        Ok(rows)
+    }
+}
+
+/// Document counts of `trigrams` in the index, each capped at `COUNT_CAP`, in one statement.
+async fn count(store: &Store, trigrams: &[String]) -> Result<Vec<(String, i64)>, StoreError> {
+    let mut sql = Sql::default();
+    for (i, trigram) in trigrams.iter().enumerate() {
+        if i > 0 {
+            sql.push(" UNION ALL ");
+        }
+        sql.push("SELECT ")
+            .bind(i as i64)
+            .push(" AS idx, (SELECT COUNT(*) FROM (SELECT 1 FROM users_search WHERE users_search MATCH ")
+            .bind(Lookup::match_query(std::slice::from_ref(trigram)))
+            .push(" LIMIT ")
+            .bind(COUNT_CAP)
+            .push(")) AS docs");
+    }
+    let rows: Vec<CountRow> = store.fetch_all(&sql).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            let trigram = trigrams.get(usize::try_from(r.idx).ok()?)?;
+            Some((trigram.clone(), r.docs))
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(pairs: &[(&str, i64)]) -> Vec<(String, i64)> {
+        pairs.iter().map(|(t, n)| ((*t).to_string(), *n)).collect()
+    }
+
+    #[test]
+    fn trigrams_are_distinct_and_in_order() {
+        assert_eq!(trigrams("-0500001"), ["-05", "050", "500", "000", "001"]);
+        assert_eq!(trigrams("ab"), Vec::<String>::new());
+        assert_eq!(trigrams("a\0bc"), Vec::<String>::new());
+        assert_eq!(trigrams("äöüß"), ["äöü", "öüß"]);
+    }
+
+    #[test]
+    fn long_terms_are_sampled_evenly() {
+        let term: String = ('a'..='z').chain('A'..='Z').collect();
+        let chosen = trigrams(&term);
+        assert_eq!(chosen.len(), MAX_CONSIDERED);
+        assert_eq!(chosen.first().map(String::as_str), Some("abc"));
+        assert_eq!(chosen.last().map(String::as_str), Some("XYZ"));
+    }
+
+    #[test]
+    fn the_rarest_trigrams_are_chosen_and_common_ones_left_out() {
+        let lookup = choose(
+            counts(&[
+                ("ben", 65_536),
+                ("-05", 65_536),
+                ("050", 18_700),
+                ("500", 8_800),
+                ("000", 17_000),
+                ("001", 18_600),
+            ]),
+            1_000_000,
+        );
+        assert_eq!(
+            lookup,
+            Lookup::Trigrams(vec!["500".into(), "000".into(), "001".into(), "050".into()])
+        );
+    }
+
+    #[test]
+    fn short_lists_are_all_taken_up_to_the_limit() {
+        let lookup = choose(
+            counts(&[("abc", 3), ("bcd", 900), ("cde", 2_000), ("def", 5_000)]),
+            10_000,
+        );
+        assert_eq!(
+            lookup,
+            Lookup::Trigrams(vec!["abc".into(), "bcd".into(), "cde".into()])
+        );
+    }
+
+    #[test]
+    fn an_absent_trigram_alone_decides() {
+        let lookup = choose(counts(&[("abc", 40_000), ("zzz", 0)]), 1_000_000);
+        assert_eq!(lookup, Lookup::Trigrams(vec!["zzz".into()]));
+    }
+
+    #[test]
+    fn terms_made_of_common_trigrams_scan() {
+        assert_eq!(
+            choose(counts(&[("use", 65_536), ("ser", 65_536)]), 200_000),
+            Lookup::Scan
+        );
+        // In a table much larger than the cap, a capped trigram may still be selective.
+        assert!(matches!(
+            choose(counts(&[("use", 65_536)]), 10_000_000),
+            Lookup::Trigrams(_)
+        ));
+        assert_eq!(choose(Vec::new(), 10), Lookup::Scan);
+    }
+
+    #[test]
+    fn match_queries_quote_every_trigram() {
+        assert_eq!(
+            Lookup::match_query(&["a\"b".into(), "xyz".into()]),
+            "\"a\"\"b\" AND \"xyz\""
+        );
+    }
+}
