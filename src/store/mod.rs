@@ -479,13 +479,7 @@ impl Store {
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5))
-                .pragma("temp_store", "memory")
-                // Pages are read from a shared mapping of the database file instead of being
-                // copied into each connection's 2 MiB page cache (which a 1M-user table, read
-                // at random, misses on almost every row). Address space, not memory: only pages
-                // read count, and the kernel may drop them. WAL frames are still read with
-                // read(2), and SQLite never writes through the mapping.
-                .pragma("mmap_size", "1073741824");
+                .pragma("temp_store", "memory");
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
                 .min_connections(1)

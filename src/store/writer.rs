@@ -77,7 +77,7 @@ pub fn open(config: &WriterConfig) -> Result<Connection, StoreError> {
     conn.busy_timeout(BUSY_TIMEOUT).map_err(map_error)?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
-         PRAGMA temp_store = MEMORY; PRAGMA mmap_size = 1073741824;",
+         PRAGMA temp_store = MEMORY;",
     )
     .map_err(map_error)?;
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
