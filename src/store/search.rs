@@ -9,7 +9,7 @@
 //! even the rarest trigram is in a large share of the rows, the index is skipped: reading the
 //! table in page order and stopping after one page is then cheaper than the index.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -29,6 +29,8 @@ const MAX_CHOSEN: usize = 4;
 const SPREAD: i64 = 4;
 /// …or this short (short lists cost nothing to intersect).
 const SHORT_LIST: i64 = 2_048;
+/// The index is skipped when the rarest trigram is capped and in at least one row in this many.
+const SCAN_SHARE: i64 = 4;
 
 /// How a search term finds its candidates.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,10 +73,12 @@ pub fn trigrams(term: &str) -> Vec<String> {
     if chars.len() < 3 || chars.contains(&'\0') {
         return Vec::new();
     }
+    // A set beside the ordered list: a long term would make a linear `contains` quadratic.
+    let mut distinct = HashSet::new();
     let mut seen = Vec::new();
     for window in chars.windows(3) {
         let trigram: String = window.iter().collect();
-        if !seen.contains(&trigram) {
+        if distinct.insert(trigram.clone()) {
             seen.push(trigram);
         }
     }
@@ -97,7 +101,7 @@ pub fn choose(mut counts: Vec<(String, i64)>, rows: i64) -> Lookup {
         return Lookup::Scan;
     };
     let rarest = *rarest;
-    if rarest >= COUNT_CAP && rarest.saturating_mul(4) >= rows {
+    if rarest >= COUNT_CAP && rarest.saturating_mul(SCAN_SHARE) >= rows {
         return Lookup::Scan;
     }
     let limit = rarest
@@ -113,8 +117,9 @@ pub fn choose(mut counts: Vec<(String, i64)>, rows: i64) -> Lookup {
     Lookup::Trigrams(chosen)
 }
 
+/// A count (of a trigram's rows, or of users) and when it was taken.
 struct Estimate {
-    docs: i64,
+    count: i64,
     at: Instant,
 }
 
@@ -170,7 +175,7 @@ impl TrigramStats {
         for trigram in wanted {
             match estimates.get(trigram) {
                 Some(e) if now.duration_since(e.at) < MAX_AGE => {
-                    known.push((trigram.clone(), e.docs));
+                    known.push((trigram.clone(), e.count));
                 }
                 _ => missing.push(trigram.clone()),
             }
@@ -188,7 +193,7 @@ impl TrigramStats {
             estimates.insert(
                 trigram.clone(),
                 Estimate {
-                    docs: *docs,
+                    count: *docs,
                     at: now,
                 },
             );
@@ -200,14 +205,14 @@ impl TrigramStats {
         let now = Instant::now();
         if let Some(e) = self.rows.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
             if now.duration_since(e.at) < MAX_AGE {
-                return Ok(e.docs);
+                return Ok(e.count);
             }
         }
         let rows = store
             .fetch_scalar_i64(&Sql::new("SELECT COALESCE(MAX(id), 0) FROM users"))
             .await?;
         *self.rows.lock().unwrap_or_else(|e| e.into_inner()) = Some(Estimate {
-            docs: rows,
+            count: rows,
             at: now,
         });
         Ok(rows)
