@@ -1,19 +1,31 @@
 //! Group commit for SQLite's single writer. Every write transaction runs as a savepoint inside
-//! one open transaction on the write connection; a committer then makes the whole group durable
-//! with one `COMMIT` (one fsync with `synchronous=FULL`) and only then answers each member. No
-//! write is acknowledged before the fsync that carries it, so durability is what it was with one
-//! `COMMIT` per request; throughput under concurrent writes is no longer one fsync per write.
+//! one open transaction on the write connection; a committer then ends the whole group with one
+//! `COMMIT` and one sync of the write-ahead log, and only then answers each member. No write is
+//! acknowledged before the sync that carries it, so a 2xx means the change is on disk (across
+//! power loss too), as with one `COMMIT` per request under `synchronous=FULL`; throughput under
+//! concurrent writes is no longer one fsync per write.
+//!
+//! The sync does not hold the writer: the `COMMIT` runs with `synchronous=NORMAL` (the frames
+//! reach the log, not yet the disk), the gate is released, and the log is then synced
+//! (`writer::sync_wal`) while the next group already runs its statements. One sync covers every
+//! commit that returned before it started, so groups that commit while a sync is under way
+//! share the next one. A group's writes are visible to readers from its `COMMIT`, a sync's
+//! duration before they are acknowledged: a crash of the process loses nothing (the log is in
+//! the kernel's cache), a power loss in that window can take back a write that was read but
+//! never acknowledged.
 //!
 //! The gate is held while a member runs its statements, so those run synchronously on the
 //! member's own thread (`writer`): each takes microseconds, and no thread switch is paid per
 //! statement while other writers wait. What can block for long goes to the blocking pool:
-//! opening the connection, a `BEGIN IMMEDIATE` that finds another process holding the lock, and
-//! `COMMIT` (the fsync).
+//! opening the connection, a `BEGIN IMMEDIATE` that finds another process holding the lock,
+//! `COMMIT` (which may checkpoint) and the sync.
 //!
 //! Ordering: the gate is a fair (FIFO) mutex. A member that releases its savepoint schedules a
 //! committer, which queues for the gate behind every writer already waiting, so a group is the
 //! writers that queued before its committer. A member reading another member's uncommitted
-//! rows is therefore always in the same group, and fails with it if its `COMMIT` fails.
+//! rows is therefore always in the same group, and fails with it if its `COMMIT` fails. A member
+//! of a later group that read an earlier group's rows is answered after that group's sync too:
+//! syncs cover commits in order.
 //!
 //! Cancellation: statements cannot be interrupted half-way (they are synchronous); a member
 //! dropped between them leaves its savepoint for the next holder to roll back. The blocking
@@ -21,13 +33,14 @@
 //! is closed with the step's outcome (an unfinished transaction rolls back), never reused in an
 //! unknown state.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::Connection;
 use tokio::sync::{oneshot, Mutex, OwnedMutexGuard};
 
-use super::writer::{self, WriterConfig};
+use super::writer::{self, WriteConnection, WriterConfig};
 use super::{Changes, StoreError, Touched};
 
 /// The one write connection and the group of transactions waiting for its next `COMMIT`.
@@ -35,11 +48,32 @@ pub struct WriteGate {
     config: WriterConfig,
     changes: Arc<Changes>,
     state: Arc<Mutex<GateState>>,
+    durability: Durability,
+}
+
+/// Which commits are on disk: commits are numbered in order, and one sync of the log covers all
+/// of them up to the last one that returned before it started.
+#[derive(Default)]
+struct Durability {
+    /// The number of the last `COMMIT` that returned.
+    committed: AtomicU64,
+    /// Held while the log is synced (one sync at a time; the groups behind it share the next).
+    synced: Mutex<Synced>,
+}
+
+/// What the syncs so far established.
+#[derive(Default)]
+struct Synced {
+    /// Every commit up to this number is on disk.
+    durable: u64,
+    /// A sync failed that was to cover the commits up to this number: their durability is
+    /// unknown (the kernel may have dropped the pages), so they are never acknowledged.
+    failed: u64,
 }
 
 struct GateState {
     /// The write connection; `None` until the first write and after a failure.
-    conn: Option<Connection>,
+    conn: Option<WriteConnection>,
     /// `BEGIN IMMEDIATE` was issued and the group not yet committed.
     open: bool,
     /// A member left without releasing or rolling back its savepoint (an error, or a request
@@ -70,6 +104,7 @@ impl WriteGate {
                 touched: Touched::NONE,
                 flush_scheduled: false,
             })),
+            durability: Durability::default(),
         }
     }
 
@@ -174,8 +209,8 @@ impl WriteGate {
     }
 
     /// Commits the group: waits for the gate behind every writer already queued, brings the
-    /// search index up to date with the group's writes, then makes everything released so far
-    /// durable with one `COMMIT` and answers each member.
+    /// search index up to date with the group's writes, ends the transaction with one `COMMIT`,
+    /// frees the gate for the next group, and answers each member once the log is synced.
     async fn flush(self: Arc<Self>) {
         let mut guard = self.state.clone().lock_owned().await;
         guard.flush_scheduled = false;
@@ -187,33 +222,39 @@ impl WriteGate {
             self.abort_group(&mut guard, StoreError::Other("no write connection".into()));
             return;
         };
-        // The fsync happens here, off the async threads. If this task is dropped (shutdown),
-        // the connection closes with the closure and the group rolls back unacknowledged.
-        let committed = tokio::task::spawn_blocking(move || {
-            let result =
-                writer::apply_search_queue(&conn).and_then(|()| writer::batch(&conn, "COMMIT"));
-            (conn, result)
-        })
-        .await;
-        let (conn, result) = match committed {
-            Ok(pair) => pair,
-            Err(e) => {
-                let error = StoreError::Unavailable(format!("the commit did not finish: {e}"));
-                self.changes.bump(Touched::ALL);
-                self.abort_group(&mut guard, error);
-                return;
+        // With `synchronous=NORMAL` and no automatic checkpoint a `COMMIT` only writes the log
+        // (into the kernel's cache): it runs here, without a hand-off to another thread.
+        let result =
+            writer::apply_search_queue(&conn).and_then(|()| writer::batch(&conn, "COMMIT"));
+        // Every so often the log is copied into the database while the gate is still held, so
+        // that the next group starts the log over (a checkpoint syncs: the blocking pool). If
+        // this task is dropped meanwhile (shutdown), the connection closes with the closure.
+        let conn = if result.is_ok() && conn.log_frames() >= writer::CHECKPOINT_FRAMES {
+            let checkpointed = tokio::task::spawn_blocking(move || {
+                if let Err(e) = writer::checkpoint(&conn) {
+                    tracing::warn!(error = %e, "checkpointing the write-ahead log failed");
+                }
+                conn
+            })
+            .await;
+            match checkpointed {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // Committed, but the connection is gone: the sync below still decides.
+                    tracing::warn!(error = %e, "the checkpoint did not finish");
+                    guard.open = false;
+                    return self.answer_after_commit(guard, Touched::ALL).await;
+                }
             }
+        } else {
+            conn
         };
         guard.conn = Some(conn);
         match result {
             Ok(()) => {
                 guard.open = false;
-                // Caches learn of the writes before any member is answered.
-                self.changes.bump(guard.touched);
-                guard.touched = Touched::NONE;
-                for waiter in guard.waiting.drain(..) {
-                    let _ = waiter.send(Ok(()));
-                }
+                let touched = guard.touched;
+                self.answer_after_commit(guard, touched).await;
             }
             Err(e) => {
                 tracing::warn!(error = %e, "group commit failed; its writes were not acknowledged");
@@ -223,6 +264,61 @@ impl WriteGate {
             }
         }
     }
+}
+
+impl WriteGate {
+    /// After a successful `COMMIT`: tells the caches, frees the gate for the next group, and
+    /// answers the group's members once the log that carries it is synced.
+    async fn answer_after_commit(&self, mut guard: OwnedMutexGuard<GateState>, touched: Touched) {
+        // Readers see the writes from here on; caches learn of them at once.
+        self.changes.bump(touched);
+        guard.touched = Touched::NONE;
+        let waiting = std::mem::take(&mut guard.waiting);
+        // Numbered while the gate is held: in the order of the commits.
+        let commit = self.durability.committed.fetch_add(1, Ordering::SeqCst) + 1;
+        drop(guard);
+        let outcome = self.make_durable(commit).await;
+        for waiter in waiting {
+            let _ = waiter.send(outcome.clone());
+        }
+    }
+
+    /// Waits until commit number `commit` is on disk: syncs the log unless a sync that started
+    /// after that commit returned has already succeeded (or failed).
+    async fn make_durable(&self, commit: u64) -> Result<(), StoreError> {
+        let mut synced = self.durability.synced.lock().await;
+        if synced.durable >= commit {
+            return Ok(());
+        }
+        if synced.failed >= commit {
+            return Err(sync_failed());
+        }
+        // Every commit that has returned by now is covered by this sync.
+        let covers = self.durability.committed.load(Ordering::SeqCst);
+        let config = self.config.clone();
+        let outcome = tokio::task::spawn_blocking(move || writer::sync_wal(&config))
+            .await
+            .unwrap_or_else(|e| Err(StoreError::Unavailable(format!("the sync failed: {e}"))));
+        match outcome {
+            Ok(()) => {
+                synced.durable = covers;
+                Ok(())
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "syncing the write-ahead log failed; the writes it \
+                    carried were not acknowledged");
+                synced.failed = covers;
+                Err(sync_failed())
+            }
+        }
+    }
+}
+
+/// The answer to the members of a group whose sync failed.
+fn sync_failed() -> StoreError {
+    StoreError::Unavailable(
+        "the write could not be made durable; it may or may not have landed".into(),
+    )
 }
 
 /// `BEGIN IMMEDIATE` without waiting: fails at once with "busy" if another connection holds
@@ -248,7 +344,7 @@ impl GateTx {
     pub fn conn(&mut self) -> Result<&Connection, StoreError> {
         self.guard
             .as_ref()
-            .and_then(|g| g.conn.as_ref())
+            .and_then(|g| g.conn.as_deref())
             .ok_or_else(|| StoreError::Other("write transaction already finished".into()))
     }
 

@@ -9,6 +9,7 @@
 //! the same `Record` types, through serde.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rusqlite::config::DbConfig;
@@ -30,6 +31,15 @@ const STATEMENT_CACHE: usize = 512;
 pub struct WriterConfig {
     /// The database file.
     pub path: PathBuf,
+}
+
+impl WriterConfig {
+    /// The database's write-ahead log (SQLite names it after the database file).
+    pub fn wal_path(&self) -> PathBuf {
+        let mut name = self.path.clone().into_os_string();
+        name.push("-wal");
+        PathBuf::from(name)
+    }
 }
 
 /// Turns on SQLite's query planner stability guarantee for a connection of the sqlx pools.
@@ -63,10 +73,74 @@ pub fn enable_stable_plans(
     }
 }
 
-/// Opens the write connection with the durability settings of the pools: WAL (already the
-/// file's mode), `synchronous=FULL`, foreign keys on, the busy timeout, temp data in memory,
-/// and stable query plans (see `enable_stable_plans`).
-pub fn open(config: &WriterConfig) -> Result<Connection, StoreError> {
+/// The write connection, and the length of its write-ahead log after its last commit.
+pub struct WriteConnection {
+    // Declared first so it is dropped first: the connection's log hook points at the counter.
+    conn: Connection,
+    log_frames: Box<AtomicU64>,
+}
+
+impl std::ops::Deref for WriteConnection {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl WriteConnection {
+    /// Pages in the write-ahead log after the last commit (0 after the log restarted).
+    pub fn log_frames(&self) -> u64 {
+        self.log_frames.load(Ordering::Relaxed)
+    }
+}
+
+/// Pages the log may hold before a commit is followed by a checkpoint (SQLite's own default).
+pub const CHECKPOINT_FRAMES: u64 = 1000;
+
+/// Copies the log into the database file as far as readers allow (`PASSIVE`): syncs the log,
+/// writes its pages into the database, syncs the database. Run it while no write is under
+/// way (the gate held) so the log can start over at the next write. Blocks on the disk.
+pub fn checkpoint(conn: &Connection) -> Result<(), StoreError> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+        .map_err(map_error)
+}
+
+/// Records the log's length after every commit in `frames`. Registering a log hook turns
+/// SQLite's automatic checkpoint off: the gate checkpoints (`checkpoint`) where it chooses.
+#[allow(unsafe_code)]
+fn count_log_frames(conn: &Connection, frames: &AtomicU64) {
+    unsafe extern "C" fn hook(
+        counter: *mut std::os::raw::c_void,
+        _db: *mut rusqlite::ffi::sqlite3,
+        _name: *const std::os::raw::c_char,
+        frames: std::os::raw::c_int,
+    ) -> std::os::raw::c_int {
+        // SAFETY: `counter` is the `AtomicU64` registered below, which outlives the connection
+        // (`WriteConnection` drops the connection first).
+        let counter = unsafe { &*(counter as *const AtomicU64) };
+        counter.store(u64::try_from(frames).unwrap_or(0), Ordering::Relaxed);
+        rusqlite::ffi::SQLITE_OK
+    }
+    // SAFETY: the handle is this open connection's; the hook only stores into `frames`, whose
+    // address stays valid for the connection's life (see `WriteConnection`).
+    unsafe {
+        rusqlite::ffi::sqlite3_wal_hook(
+            conn.handle(),
+            Some(hook),
+            frames as *const AtomicU64 as *mut std::os::raw::c_void,
+        );
+    }
+}
+
+/// Opens the write connection: WAL (already the file's mode), foreign keys on, the busy
+/// timeout, temp data in memory, and stable query plans (see `enable_stable_plans`).
+///
+/// `synchronous=NORMAL`: a `COMMIT` writes its frames to the log without waiting for the disk,
+/// and the gate makes them durable with `sync_wal` before it answers anyone (so the fsync does
+/// not hold the writer). Checkpoints still sync the log before copying it into the database and
+/// the database after, so frames never leave the log before they are on disk.
+pub fn open(config: &WriterConfig) -> Result<WriteConnection, StoreError> {
     let conn = Connection::open_with_flags(
         Path::new(&config.path),
         OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -76,14 +150,16 @@ pub fn open(config: &WriterConfig) -> Result<Connection, StoreError> {
     .map_err(map_error)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(map_error)?;
     conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
          PRAGMA temp_store = MEMORY;",
     )
     .map_err(map_error)?;
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
         .map_err(map_error)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-    Ok(conn)
+    let log_frames = Box::new(AtomicU64::new(0));
+    count_log_frames(&conn, &log_frames);
+    Ok(WriteConnection { conn, log_frames })
 }
 
 /// Applies the search-index changes the group's writes queued (migration 0007) and empties
@@ -116,6 +192,16 @@ pub fn apply_search_queue(conn: &Connection) -> Result<(), StoreError> {
         .and_then(|mut stmt| stmt.execute([]))
         .map_err(map_error)?;
     Ok(())
+}
+
+/// Makes everything written to the write-ahead log so far durable (`fdatasync`, as SQLite's
+/// own sync on Linux): every commit that returned before this call started is then on disk.
+/// Blocks on the disk; run it on the blocking pool.
+pub fn sync_wal(config: &WriterConfig) -> Result<(), StoreError> {
+    let path = config.wal_path();
+    std::fs::File::open(&path)
+        .and_then(|file| file.sync_data())
+        .map_err(|e| StoreError::Unavailable(format!("syncing {}: {e}", path.display())))
 }
 
 /// Runs statements without arguments (transaction control).
