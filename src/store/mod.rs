@@ -11,6 +11,7 @@ pub mod gate;
 pub mod groups;
 pub mod health;
 pub mod install;
+pub mod lookup;
 pub mod roles;
 pub mod search;
 pub mod sessions;
@@ -403,6 +404,8 @@ pub struct Store {
     changes: Arc<Changes>,
     /// SQLite: group commit over the single write connection.
     gate: Option<Arc<gate::WriteGate>>,
+    /// SQLite: synchronous read connections for point lookups.
+    lookups: Option<Arc<lookup::Lookups>>,
     /// SQLite: estimates that steer user search through the trigram index.
     search: Arc<search::TrigramStats>,
 }
@@ -454,6 +457,7 @@ impl Store {
                 pools: Pools::Postgres(pool),
                 changes: Arc::default(),
                 gate: None,
+                lookups: None,
                 search: Arc::default(),
             })
         } else if let Some(path) = url
@@ -516,16 +520,16 @@ impl Store {
                 .connect_with(options.read_only(false))
                 .await?;
             let changes: Arc<Changes> = Arc::default();
-            let gate = gate::WriteGate::new(
-                writer::WriterConfig {
-                    path: std::path::PathBuf::from(file),
-                },
-                changes.clone(),
-            );
+            let config = writer::WriterConfig {
+                path: std::path::PathBuf::from(file),
+            };
+            let lookups = lookup::Lookups::new(config.clone());
+            let gate = gate::WriteGate::new(config, changes.clone());
             Ok(Store {
                 pools: Pools::Sqlite { read, write },
                 changes,
                 gate: Some(Arc::new(gate)),
+                lookups: Some(Arc::new(lookups)),
                 search: Arc::default(),
             })
         } else {
@@ -612,6 +616,9 @@ impl Store {
     pub async fn close(&self) {
         match &self.pools {
             Pools::Sqlite { read, write } => {
+                if let Some(lookups) = &self.lookups {
+                    lookups.close();
+                }
                 read.close().await;
                 write.close().await;
             }
@@ -740,15 +747,26 @@ pub trait Reader {
     ) -> impl std::future::Future<Output = Result<i64, StoreError>> + Send;
 }
 
+/// The store's `Reader` runs point lookups (what the `Reader` functions of `store` are: rows by
+/// key, one page's relations); on SQLite synchronously, see `lookup`.
 impl Reader for &Store {
     async fn fetch_all<T: Record>(&mut self, sql: &Sql) -> Result<Vec<T>, StoreError> {
-        Store::fetch_all(self, sql).await
+        match &self.lookups {
+            Some(lookups) => lookups.fetch_all(sql),
+            None => Store::fetch_all(self, sql).await,
+        }
     }
     async fn fetch_optional<T: Record>(&mut self, sql: &Sql) -> Result<Option<T>, StoreError> {
-        Store::fetch_optional(self, sql).await
+        match &self.lookups {
+            Some(lookups) => lookups.fetch_optional(sql),
+            None => Store::fetch_optional(self, sql).await,
+        }
     }
     async fn fetch_scalar_i64(&mut self, sql: &Sql) -> Result<i64, StoreError> {
-        Store::fetch_scalar_i64(self, sql).await
+        match &self.lookups {
+            Some(lookups) => lookups.fetch_scalar_i64(sql),
+            None => Store::fetch_scalar_i64(self, sql).await,
+        }
     }
 }
 
