@@ -14,11 +14,16 @@
 //! the kernel's cache), a power loss in that window can take back a write that was read but
 //! never acknowledged.
 //!
+//! Checkpoints (copying the log into the database) run beside the writer on a connection of
+//! their own, every `writer::CHECKPOINT_FRAMES` pages; they cannot copy what is appended while
+//! they run, so when the log reaches `writer::RESTART_FRAMES` pages all the same, one runs while
+//! the gate is held and the log starts over at the next group.
+//!
 //! The gate is held while a member runs its statements, so those run synchronously on the
 //! member's own thread (`writer`): each takes microseconds, and no thread switch is paid per
-//! statement while other writers wait. What can block for long goes to the blocking pool:
-//! opening the connection, a `BEGIN IMMEDIATE` that finds another process holding the lock,
-//! `COMMIT` (which may checkpoint) and the sync.
+//! statement while other writers wait; so does the `COMMIT`, which never waits for the disk.
+//! What can block for long goes to the blocking pool: opening the connection, a `BEGIN
+//! IMMEDIATE` that finds another process holding the lock, checkpoints and the sync.
 //!
 //! Ordering: the gate is a fair (FIFO) mutex. A member that releases its savepoint schedules a
 //! committer, which queues for the gate behind every writer already waiting, so a group is the
@@ -49,6 +54,17 @@ pub struct WriteGate {
     changes: Arc<Changes>,
     state: Arc<Mutex<GateState>>,
     durability: Durability,
+    checkpointer: Arc<Checkpointer>,
+}
+
+/// Checkpoints beside the writer: they copy the log into the database on a connection of their
+/// own while the next groups write, so the writer is not held for them.
+#[derive(Default)]
+struct Checkpointer {
+    /// The checkpoint connection, opened at the first checkpoint.
+    conn: std::sync::Mutex<Option<Connection>>,
+    /// A checkpoint is running (at most one at a time).
+    running: std::sync::atomic::AtomicBool,
 }
 
 /// Which commits are on disk: commits are numbered in order, and one sync of the log covers all
@@ -85,6 +101,10 @@ struct GateState {
     touched: Touched,
     /// A committer is queued for the gate.
     flush_scheduled: bool,
+    /// The log's length after the last commit, and the pages appended since the last
+    /// checkpoint beside the writer was started.
+    log_frames: u64,
+    unchecked_frames: u64,
 }
 
 /// The savepoint every member runs in.
@@ -103,8 +123,11 @@ impl WriteGate {
                 waiting: Vec::new(),
                 touched: Touched::NONE,
                 flush_scheduled: false,
+                log_frames: 0,
+                unchecked_frames: 0,
             })),
             durability: Durability::default(),
+            checkpointer: Arc::default(),
         }
     }
 
@@ -226,10 +249,15 @@ impl WriteGate {
         // (into the kernel's cache): it runs here, without a hand-off to another thread.
         let result =
             writer::apply_search_queue(&conn).and_then(|()| writer::batch(&conn, "COMMIT"));
-        // Every so often the log is copied into the database while the gate is still held, so
-        // that the next group starts the log over (a checkpoint syncs: the blocking pool). If
-        // this task is dropped meanwhile (shutdown), the connection closes with the closure.
-        let conn = if result.is_ok() && conn.log_frames() >= writer::CHECKPOINT_FRAMES {
+        // The log is copied into the database beside the writer every `CHECKPOINT_FRAMES`
+        // pages; when it is long all the same, while the gate is still held, so that the next
+        // group starts it over (a checkpoint syncs: the blocking pool). If this task is dropped
+        // meanwhile (shutdown), the connection closes with the closure.
+        let frames = conn.log_frames();
+        if result.is_ok() {
+            self.checkpoint_beside(&mut guard, frames);
+        }
+        let conn = if result.is_ok() && frames >= writer::RESTART_FRAMES {
             let checkpointed = tokio::task::spawn_blocking(move || {
                 if let Err(e) = writer::checkpoint(&conn) {
                     tracing::warn!(error = %e, "checkpointing the write-ahead log failed");
@@ -267,6 +295,44 @@ impl WriteGate {
 }
 
 impl WriteGate {
+    /// Counts the pages a commit appended to the log (`frames` is its length after it) and
+    /// starts a checkpoint beside the writer once `CHECKPOINT_FRAMES` have gathered, unless one
+    /// is still running.
+    fn checkpoint_beside(&self, guard: &mut GateState, frames: u64) {
+        // A shorter log than before: it started over.
+        let appended = frames.checked_sub(guard.log_frames).unwrap_or(frames);
+        guard.log_frames = frames;
+        guard.unchecked_frames += appended;
+        if guard.unchecked_frames < writer::CHECKPOINT_FRAMES
+            || self.checkpointer.running.swap(true, Ordering::AcqRel)
+        {
+            return;
+        }
+        guard.unchecked_frames = 0;
+        let checkpointer = self.checkpointer.clone();
+        let config = self.config.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Ok(mut conn) = checkpointer.conn.lock() {
+                if conn.is_none() {
+                    match writer::open_checkpointer(&config) {
+                        Ok(opened) => *conn = Some(opened),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "opening the checkpoint connection failed")
+                        }
+                    }
+                }
+                if let Some(open) = conn.as_ref() {
+                    if let Err(e) = writer::checkpoint(open) {
+                        tracing::warn!(error = %e, "checkpointing the write-ahead log failed");
+                        // Opened afresh next time.
+                        *conn = None;
+                    }
+                }
+            }
+            checkpointer.running.store(false, Ordering::Release);
+        });
+    }
+
     /// After a successful `COMMIT`: tells the caches, frees the gate for the next group, and
     /// answers the group's members once the log that carries it is synced.
     async fn answer_after_commit(&self, mut guard: OwnedMutexGuard<GateState>, touched: Touched) {

@@ -95,15 +95,35 @@ impl WriteConnection {
     }
 }
 
-/// Pages the log may hold before a commit is followed by a checkpoint (SQLite's own default).
+/// Pages appended to the log after which a checkpoint runs beside the writer (SQLite's own
+/// automatic threshold).
 pub const CHECKPOINT_FRAMES: u64 = 1000;
 
-/// Copies the log into the database file as far as readers allow (`PASSIVE`): syncs the log,
-/// writes its pages into the database, syncs the database. Run it while no write is under
-/// way (the gate held) so the log can start over at the next write. Blocks on the disk.
+/// Pages in the log at which a commit is followed by a checkpoint while the writer is still
+/// held. Checkpoints beside the writer copy the log while new commits append to it, so under a
+/// steady write load the log never gets copied entirely and cannot start over; this one can.
+/// Most of the log has been copied by then, so it is short.
+pub const RESTART_FRAMES: u64 = 8000;
+
+/// Copies the log into the database file as far as readers allow (`PASSIVE`; if another
+/// checkpoint is running it does nothing): syncs the log, writes its pages into the database,
+/// syncs the database. Blocks on the disk.
 pub fn checkpoint(conn: &Connection) -> Result<(), StoreError> {
     conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
         .map_err(map_error)
+}
+
+/// Opens a connection for checkpoints beside the writer (it never writes rows).
+pub fn open_checkpointer(config: &WriterConfig) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        Path::new(&config.path),
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(map_error)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(map_error)?;
+    conn.execute_batch("PRAGMA synchronous = FULL;")
+        .map_err(map_error)?;
+    Ok(conn)
 }
 
 /// Records the log's length after every commit in `frames`. Registering a log hook turns
