@@ -173,6 +173,8 @@ async fn run(cli: Cli) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
+    // Before any thread or connection exists.
+    gatehouse::store::writer::disable_memory_statistics();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
