@@ -246,7 +246,9 @@ impl WriteGate {
             return;
         };
         // With `synchronous=NORMAL` and no automatic checkpoint a `COMMIT` only writes the log
-        // (into the kernel's cache): it runs here, without a hand-off to another thread.
+        // (into the kernel's cache): it runs here, without a hand-off to another thread. The
+        // one exception is the first commit after the log started over, which syncs the log's
+        // new header (once per `RESTART_FRAMES` pages).
         let result =
             writer::apply_search_queue(&conn).and_then(|()| writer::batch(&conn, "COMMIT"));
         // The log is copied into the database beside the writer every `CHECKPOINT_FRAMES`
