@@ -223,7 +223,10 @@ pub async fn record(
     replace_nul_in(&mut context);
     let now = Timestamp::now();
     let event = NewEvent {
-        uuid: uuid::Uuid::new_v4().to_string(),
+        // Time-ordered (UUIDv7): each new event's key lands at the end of the uuid index
+        // instead of on a random page, one page fewer written per write (a valid UUID for
+        // every client, like authentik's v4 ones).
+        uuid: uuid::Uuid::now_v7().to_string(),
         action: action.to_string(),
         app: "authentik.events.middleware".into(),
         user_json: user.to_string(),
