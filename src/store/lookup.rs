@@ -9,10 +9,8 @@
 //! A connection is only held for the duration of one synchronous call, never across an await,
 //! so the pool holds about as many connections as threads that look up at once.
 
-use std::path::Path;
 use std::sync::Mutex;
 
-use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 use serde::de::DeserializeOwned;
 
@@ -47,7 +45,7 @@ impl Lookups {
 
     /// Runs a lookup and decodes the first row, if any.
     pub fn fetch_optional<T: DeserializeOwned>(&self, sql: &Sql) -> Result<Option<T>, StoreError> {
-        self.with(|conn| Ok(writer::fetch(conn, sql, 1)?.into_iter().next()))
+        self.with(|conn| writer::fetch_optional(conn, sql))
     }
 
     /// Runs a lookup returning one integer.
@@ -88,17 +86,10 @@ impl Lookups {
 /// Opens a read connection with the read pool's settings: the busy timeout, temp data in
 /// memory, stable query plans, and `query_only` (a lookup can never write).
 fn open(config: &WriterConfig) -> Result<Connection, StoreError> {
-    let conn = Connection::open_with_flags(
-        Path::new(&config.path),
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    writer::connect(
+        config,
+        OpenFlags::empty(),
+        "PRAGMA temp_store = MEMORY; PRAGMA query_only = 1;",
+        STATEMENT_CACHE,
     )
-    .map_err(writer::map_error)?;
-    conn.busy_timeout(writer::BUSY_TIMEOUT)
-        .map_err(writer::map_error)?;
-    conn.execute_batch("PRAGMA temp_store = MEMORY; PRAGMA query_only = 1;")
-        .map_err(writer::map_error)?;
-    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
-        .map_err(writer::map_error)?;
-    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-    Ok(conn)
 }

@@ -852,7 +852,7 @@ impl Tx {
         on_tx!(
             self,
             sql,
-            |w| Ok(writer::fetch(w, sql, 1)?.pop()),
+            |w| writer::fetch_optional(w, sql),
             |conn, args| Ok(sqlx::query_as_with::<_, T, _>(sql.text(), args)
                 .fetch_optional(conn)
                 .await?)

@@ -115,14 +115,29 @@ pub fn checkpoint(conn: &Connection) -> Result<(), StoreError> {
 
 /// Opens a connection for checkpoints beside the writer (it never writes rows).
 pub fn open_checkpointer(config: &WriterConfig) -> Result<Connection, StoreError> {
+    connect(config, OpenFlags::empty(), "PRAGMA synchronous = FULL;", 0)
+}
+
+/// Opens a synchronous connection to the database file with what every such connection shares:
+/// no per-connection mutex (one thread uses it at a time), the busy timeout, stable query plans
+/// (see `enable_stable_plans`) and a cache of `statements` prepared statements; then runs
+/// `pragmas`. `flags` adds to read-write (e.g. `SQLITE_OPEN_CREATE`).
+pub fn connect(
+    config: &WriterConfig,
+    flags: OpenFlags,
+    pragmas: &str,
+    statements: usize,
+) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(
         Path::new(&config.path),
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | flags,
     )
     .map_err(map_error)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(map_error)?;
-    conn.execute_batch("PRAGMA synchronous = FULL;")
+    conn.execute_batch(pragmas).map_err(map_error)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
         .map_err(map_error)?;
+    conn.set_prepared_statement_cache_capacity(statements);
     Ok(conn)
 }
 
@@ -178,22 +193,13 @@ pub fn disable_memory_statistics() {
 /// not hold the writer). Checkpoints still sync the log before copying it into the database and
 /// the database after, so frames never leave the log before they are on disk.
 pub fn open(config: &WriterConfig) -> Result<WriteConnection, StoreError> {
-    let conn = Connection::open_with_flags(
-        Path::new(&config.path),
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(map_error)?;
-    conn.busy_timeout(BUSY_TIMEOUT).map_err(map_error)?;
-    conn.execute_batch(
+    let conn = connect(
+        config,
+        OpenFlags::SQLITE_OPEN_CREATE,
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
          PRAGMA temp_store = MEMORY;",
-    )
-    .map_err(map_error)?;
-    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
-        .map_err(map_error)?;
-    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        STATEMENT_CACHE,
+    )?;
     let log_frames = Box::new(AtomicU64::new(0));
     count_log_frames(&conn, &log_frames);
     Ok(WriteConnection { conn, log_frames })
@@ -269,6 +275,14 @@ pub fn fetch<T: DeserializeOwned>(
         }
     }
     Ok(out)
+}
+
+/// Runs a query and decodes its first row, if any.
+pub fn fetch_optional<T: DeserializeOwned>(
+    conn: &Connection,
+    sql: &Sql,
+) -> Result<Option<T>, StoreError> {
+    Ok(fetch(conn, sql, 1)?.pop())
 }
 
 /// Runs a query returning one integer (its first column of its first row).
