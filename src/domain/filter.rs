@@ -82,6 +82,26 @@ impl<F, R> Filter<F, R> {
             _ => Filter::And(kept),
         }
     }
+
+    /// Whether every condition compares a field `allowed` accepts (no relations).
+    pub fn only_fields(&self, allowed: &impl Fn(&F) -> bool) -> bool {
+        match self {
+            Filter::All | Filter::Nothing => true,
+            Filter::And(parts) | Filter::Or(parts) => parts.iter().all(|p| p.only_fields(allowed)),
+            Filter::Not(inner) => inner.only_fields(allowed),
+            Filter::Compare(f, _, _)
+            | Filter::In(f, _)
+            | Filter::IsNull(f)
+            | Filter::IContains(f, _)
+            | Filter::IExact(f, _)
+            | Filter::StartsWith(f, _)
+            | Filter::IStartsWith(f, _)
+            | Filter::EndsWith(f, _)
+            | Filter::IEndsWith(f, _)
+            | Filter::Json(f, _, _) => allowed(f),
+            Filter::Rel(_) => false,
+        }
+    }
 }
 
 /// Sort direction.

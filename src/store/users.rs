@@ -175,8 +175,21 @@ fn search_terms<'a>(filter: &'a UserFilter, out: &mut Vec<&'a str>) {
     }
 }
 
-/// Number of users matching `filter`.
+/// Number of users matching `filter`. On SQLite, a filter on path, active flag and type alone
+/// is summed from `user_tallies` (kept by triggers, migration 0009): its rows carry those three
+/// columns under the same names, so the same condition selects the groups whose users match.
 pub async fn count(store: &Store, filter: &UserFilter) -> Result<i64, StoreError> {
+    let tallied = |field: &UserField| {
+        matches!(
+            field,
+            UserField::Path | UserField::IsActive | UserField::Type
+        )
+    };
+    if store.dialect() == super::Dialect::Sqlite && filter.only_fields(&tallied) {
+        let mut sql = Sql::new("SELECT COALESCE(SUM(u.n), 0) FROM user_tallies u WHERE ");
+        filter::compile::<UserSchema>(filter, store.dialect(), &SearchPlan::default(), &mut sql);
+        return store.fetch_scalar_i64(&sql).await;
+    }
     let mut sql = Sql::new("SELECT COUNT(*) FROM users u");
     where_clause(store, filter, &mut sql).await?;
     store.fetch_scalar_i64(&sql).await

@@ -509,6 +509,75 @@ backend_test!(update_patch_delete, |srv| {
     );
 });
 
+// Counts by path, active flag and type follow every insert, change and delete (on SQLite they
+// are summed from tallies the triggers keep; the listed rows are read from the table itself).
+backend_test!(counts_follow_writes, |srv| {
+    let filters = [
+        "",
+        "is_active=true",
+        "is_active=false",
+        "path=tally/a",
+        "path=tally/b&is_active=true",
+        "path_startswith=tally/",
+        "type=service_account",
+        "type=internal&is_active=false",
+    ];
+    async fn check(srv: &TestServer, filters: &[&str], step: &str) -> Vec<i64> {
+        let mut counts = Vec::new();
+        for filter in filters {
+            let r = srv
+                .get(&format!("/api/v3/core/users/?page_size=1000&{filter}"))
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{step} {filter}: {}", r.text);
+            let listed = r.body["results"].as_array().map_or(0, Vec::len) as i64;
+            let count = r.body["pagination"]["count"].as_i64().unwrap_or(-1);
+            assert_eq!(count, listed, "{step}: count of ?{filter}");
+            counts.push(count);
+        }
+        counts
+    }
+    let before = check(srv, &filters, "before").await;
+    let mut ids = Vec::new();
+    for (i, path) in ["tally/a", "tally/a", "tally/b", "tally/b"]
+        .iter()
+        .enumerate()
+    {
+        let user = create(
+            srv,
+            json!({"username": format!("tally-{i}"), "name": "T", "path": path, "is_active": i % 2 == 0}),
+        )
+        .await;
+        ids.push(user["pk"].clone());
+    }
+    let created = check(srv, &filters, "created").await;
+    assert_eq!(created[0], before[0] + 4);
+    assert_eq!(created[3], 2, "two users in tally/a");
+    assert_eq!(created[5], 4, "four users under tally/");
+
+    let url = |i: usize| format!("/api/v3/core/users/{}/", ids[i]);
+    let r = srv
+        .patch(&url(0), &json!({"path": "tally/b", "is_active": false}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = srv
+        .patch(&url(1), &json!({"type": "service_account"}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = srv
+        .patch(&url(2), &json!({"name": "unchanged tallies"}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let changed = check(srv, &filters, "changed").await;
+    assert_eq!(changed[3], 1, "one user left in tally/a");
+    assert_eq!(changed[6], before[6] + 1, "one more service account");
+
+    for i in 0..ids.len() {
+        let r = srv.delete(&url(i)).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT);
+    }
+    assert_eq!(check(srv, &filters, "deleted").await, before);
+});
+
 // Samples 27, 28 and §10.6: PUT resets omitted groups, PATCH leaves them.
 backend_test!(group_membership_through_users, |srv| {
     let admin = srv.get("/api/v3/core/users/?username=akadmin").await.body["results"][0].clone();
