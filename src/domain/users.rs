@@ -803,9 +803,9 @@ pub async fn get_cached(store: &Store, cache: &UserCache, id: i64) -> Result<Use
     Ok(user)
 }
 
-/// The user with this id.
+/// The user with this id (its row and relations read in one snapshot).
 pub async fn get(store: &Store, id: i64) -> Result<User, DomainError> {
-    let mut db = store;
+    let mut db = store.snapshot()?;
     let row = store_users::by_id(&mut db, id)
         .await?
         .ok_or(DomainError::NotFound(Kind::User))?;

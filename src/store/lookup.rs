@@ -53,6 +53,18 @@ impl Lookups {
         self.with(|conn| writer::fetch_scalar_i64(conn, sql))
     }
 
+    /// A connection holding one read transaction until the snapshot is dropped: every statement
+    /// run through it sees the same commit (a row and its relations, say), and the transaction
+    /// is begun and ended once instead of once per statement.
+    pub fn snapshot(&self) -> Result<Snapshot<'_>, StoreError> {
+        let conn = self.take()?;
+        writer::execute(&conn, &Sql::new("BEGIN"))?;
+        Ok(Snapshot {
+            lookups: self,
+            conn: Some(conn),
+        })
+    }
+
     /// Closes the idle connections.
     pub fn close(&self) {
         if let Ok(mut idle) = self.idle.lock() {
@@ -65,13 +77,23 @@ impl Lookups {
         &self,
         work: impl FnOnce(&Connection) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
-        let taken = self.idle.lock().ok().and_then(|mut idle| idle.pop());
-        let conn = match taken {
-            Some(conn) => conn,
-            None => open(&self.config)?,
-        };
+        let conn = self.take()?;
         let result = work(&conn);
         // A statement that failed ended its own (autocommit) read: the connection is reusable.
+        self.give_back(conn);
+        result
+    }
+
+    /// An idle connection, or a new one.
+    fn take(&self) -> Result<Connection, StoreError> {
+        match self.idle.lock().ok().and_then(|mut idle| idle.pop()) {
+            Some(conn) => Ok(conn),
+            None => open(&self.config),
+        }
+    }
+
+    /// Keeps `conn` for reuse if no transaction is open on it and the pool has room.
+    fn give_back(&self, conn: Connection) {
         if conn.is_autocommit() {
             if let Ok(mut idle) = self.idle.lock() {
                 if idle.len() < IDLE_CONNECTIONS {
@@ -79,7 +101,47 @@ impl Lookups {
                 }
             }
         }
-        result
+    }
+}
+
+/// One read transaction on a lookup connection (see `Lookups::snapshot`); ended when dropped.
+pub struct Snapshot<'a> {
+    lookups: &'a Lookups,
+    /// Taken back on drop.
+    conn: Option<Connection>,
+}
+
+impl Snapshot<'_> {
+    /// Runs a lookup and decodes every row.
+    pub fn fetch_all<T: DeserializeOwned>(&self, sql: &Sql) -> Result<Vec<T>, StoreError> {
+        writer::fetch(self.conn()?, sql, usize::MAX)
+    }
+
+    /// Runs a lookup and decodes the first row, if any.
+    pub fn fetch_optional<T: DeserializeOwned>(&self, sql: &Sql) -> Result<Option<T>, StoreError> {
+        writer::fetch_optional(self.conn()?, sql)
+    }
+
+    /// Runs a lookup returning one integer.
+    pub fn fetch_scalar_i64(&self, sql: &Sql) -> Result<i64, StoreError> {
+        writer::fetch_scalar_i64(self.conn()?, sql)
+    }
+
+    fn conn(&self) -> Result<&Connection, StoreError> {
+        self.conn
+            .as_ref()
+            .ok_or_else(|| StoreError::Unavailable("lookup snapshot already ended".into()))
+    }
+}
+
+impl Drop for Snapshot<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            // A connection whose transaction did not end is closed rather than reused.
+            if writer::execute(&conn, &Sql::new("COMMIT")).is_ok() {
+                self.lookups.give_back(conn);
+            }
+        }
     }
 }
 

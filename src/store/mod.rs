@@ -770,6 +770,47 @@ impl Reader for &Store {
     }
 }
 
+/// Point lookups for one answer: on SQLite one read transaction on one lookup connection, so
+/// every statement sees the same commit and the read is begun and ended once; on PostgreSQL the
+/// store's own statements.
+pub enum Snapshot<'a> {
+    /// SQLite: a lookup connection holding a read transaction.
+    Sqlite(lookup::Snapshot<'a>),
+    /// PostgreSQL: the pool.
+    Store(&'a Store),
+}
+
+impl Store {
+    /// Lookups that share one read (see `Snapshot`); hold it only for the reads of one answer.
+    pub fn snapshot(&self) -> Result<Snapshot<'_>, StoreError> {
+        match &self.lookups {
+            Some(lookups) => Ok(Snapshot::Sqlite(lookups.snapshot()?)),
+            None => Ok(Snapshot::Store(self)),
+        }
+    }
+}
+
+impl Reader for Snapshot<'_> {
+    async fn fetch_all<T: Record>(&mut self, sql: &Sql) -> Result<Vec<T>, StoreError> {
+        match self {
+            Snapshot::Sqlite(held) => held.fetch_all(sql),
+            Snapshot::Store(store) => Store::fetch_all(store, sql).await,
+        }
+    }
+    async fn fetch_optional<T: Record>(&mut self, sql: &Sql) -> Result<Option<T>, StoreError> {
+        match self {
+            Snapshot::Sqlite(held) => held.fetch_optional(sql),
+            Snapshot::Store(store) => Store::fetch_optional(store, sql).await,
+        }
+    }
+    async fn fetch_scalar_i64(&mut self, sql: &Sql) -> Result<i64, StoreError> {
+        match self {
+            Snapshot::Sqlite(held) => held.fetch_scalar_i64(sql),
+            Snapshot::Store(store) => Store::fetch_scalar_i64(store, sql).await,
+        }
+    }
+}
+
 impl Reader for Tx {
     async fn fetch_all<T: Record>(&mut self, sql: &Sql) -> Result<Vec<T>, StoreError> {
         Tx::fetch_all(self, sql).await

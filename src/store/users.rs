@@ -350,8 +350,9 @@ pub const RELATION_ROLE: i64 = 1;
 /// `RelationRow::kind` marking a superuser.
 pub const RELATION_SUPERUSER: i64 = 2;
 
-/// Direct groups, direct roles and superuser status of the given users, in one statement:
-/// groups by name, then roles by name, then the superuser marks.
+/// Direct groups, direct roles and superuser status of the given users: groups by name, then
+/// roles by name, then the superuser marks. The superuser marks (a recursive walk down from
+/// every superuser group) are only asked for when some of the users are in a group.
 pub async fn relations<R: Reader>(
     db: &mut R,
     user_ids: &[i64],
@@ -360,25 +361,41 @@ pub async fn relations<R: Reader>(
         return Ok(Vec::new());
     }
     let ids = || user_ids.iter().copied();
-    let mut sql = Sql::new(SUPERUSER_GROUPS);
-    sql.push(
+    let mut sql = Sql::new(
         "SELECT CAST(0 AS BIGINT) AS kind, m.user_id, g.uuid, g.name, g.is_superuser, \
          g.attributes, CAST(NULL AS TEXT) AS managed \
          FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id IN ",
-    )
-    .bind_list(ids())
-    .push(
-        " UNION ALL SELECT CAST(1 AS BIGINT), ur.user_id, r.uuid, r.name, FALSE, '', r.managed \
-         FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id IN ",
-    )
-    .bind_list(ids())
-    .push(
-        " UNION ALL SELECT DISTINCT CAST(2 AS BIGINT), m.user_id, '', '', FALSE, '', CAST(NULL AS TEXT) \
-         FROM group_members m WHERE m.group_id IN (SELECT id FROM su_groups) AND m.user_id IN ",
-    )
-    .bind_list(ids())
-    .push(" ORDER BY kind, name, uuid");
-    db.fetch_all(&sql).await
+    );
+    sql.bind_list(ids())
+        .push(
+            " UNION ALL SELECT CAST(1 AS BIGINT), ur.user_id, r.uuid, r.name, FALSE, '', r.managed \
+             FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id IN ",
+        )
+        .bind_list(ids())
+        .push(" ORDER BY kind, name, uuid");
+    let mut rows: Vec<RelationRow> = db.fetch_all(&sql).await?;
+    let mut members: Vec<i64> = rows
+        .iter()
+        .filter(|r| r.kind == RELATION_GROUP)
+        .map(|r| r.user_id)
+        .collect();
+    if members.is_empty() {
+        return Ok(rows);
+    }
+    members.sort_unstable();
+    members.dedup();
+    for user_id in superusers(db, &members).await? {
+        rows.push(RelationRow {
+            kind: RELATION_SUPERUSER,
+            user_id,
+            uuid: String::new(),
+            name: String::new(),
+            is_superuser: false,
+            attributes: String::new(),
+            managed: None,
+        });
+    }
+    Ok(rows)
 }
 
 /// Which of the given users are superusers (through any group or its ancestors).
