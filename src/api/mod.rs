@@ -50,7 +50,11 @@ async fn not_found() -> ApiError {
 /// Gives every request an id (response header, log span), logs its outcome, and turns the
 /// router's bare 405s into DRF's JSON answer (keeping the `Allow` header).
 async fn request_context(mut req: Request, next: Next) -> Response {
-    let id = uuid::Uuid::new_v4().simple().to_string();
+    // From the thread's generator: `Uuid::new_v4` asks the kernel (one `getrandom` per request).
+    let id = uuid::Builder::from_random_bytes(rand::random())
+        .into_uuid()
+        .simple()
+        .to_string();
     let method = req.method().clone();
     let span = tracing::info_span!("request", request_id = %id, method = %method, path = %req.uri().path());
     req.extensions_mut().insert(meta::RequestId(id.clone()));
