@@ -549,9 +549,13 @@ impl Store {
         match &self.pools {
             Pools::Sqlite { write, .. } => {
                 sqlx::query("ANALYZE").execute(write).await?;
-                sqlx::query("INSERT INTO users_search (users_search) VALUES ('optimize')")
+                for index in writer::SEARCH_INDEXES {
+                    sqlx::query(&format!(
+                        "INSERT INTO {index} ({index}) VALUES ('optimize')"
+                    ))
                     .execute(write)
                     .await?;
+                }
                 // The rows sit in the write-ahead log, where every read has to look them up;
                 // move them into the database file and empty the log.
                 sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")

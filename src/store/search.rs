@@ -8,6 +8,11 @@
 //! few instead, from document counts it estimates once per trigram and keeps for a while. When
 //! even the rarest trigram is in a large share of the rows, the index is skipped: reading the
 //! table in page order and stopping after one page is then cheaper than the index.
+//!
+//! A term that holds the start of a word (letters or digits right after an ASCII character that
+//! is neither) can also find its candidates in the word index (`users_words`, FTS5 `unicode61`):
+//! every matching text has a word starting with them. That list is used instead of the
+//! trigrams' when it is shorter than the rarest trigram's.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -25,6 +30,10 @@ const MAX_ENTRIES: usize = 65_536;
 const MAX_CONSIDERED: usize = 24;
 /// Trigrams asked of the index at most.
 const MAX_CHOSEN: usize = 4;
+/// Word starts shorter than this are not looked up (like trigrams, they find too much).
+const MIN_WORD: usize = 3;
+/// Word starts of one term considered at most.
+const MAX_WORDS: usize = 4;
 /// A further trigram is asked for when its list is at most this many times the rarest one…
 const SPREAD: i64 = 4;
 /// …or this short (short lists cost nothing to intersect).
@@ -39,6 +48,8 @@ pub enum Lookup {
     Scan,
     /// The rows holding all of these trigrams are tested.
     Trigrams(Vec<String>),
+    /// The rows holding a word that starts with this text are tested.
+    WordStart(String),
 }
 
 impl Lookup {
@@ -90,6 +101,53 @@ pub fn trigrams(term: &str) -> Vec<String> {
             .collect();
     }
     seen
+}
+
+impl Lookup {
+    /// FTS5 query text for the words starting with `start` (quoted, `"` doubled, then `*`).
+    pub fn prefix_query(start: &str) -> String {
+        format!("\"{}\"*", start.replace('"', "\"\""))
+    }
+}
+
+/// The word starts a folded term holds: each run of ASCII letters and digits right after an
+/// ASCII character that is neither (nor NUL), first appearance first. A text holding the term
+/// holds that character before the run, and FTS5's `unicode61` splits words at every such
+/// character, so the run begins a word of the text (which may go on past it). Runs shorter than
+/// `MIN_WORD` are left out.
+pub fn word_starts(term: &str) -> Vec<String> {
+    let chars: Vec<char> = term.chars().collect();
+    let mut starts: Vec<String> = Vec::new();
+    for (i, c) in chars.iter().enumerate() {
+        if !c.is_ascii() || c.is_ascii_alphanumeric() || *c == '\0' {
+            continue;
+        }
+        let run: String = chars[i + 1..]
+            .iter()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        if run.len() >= MIN_WORD && !starts.contains(&run) {
+            starts.push(run);
+        }
+    }
+    starts.truncate(MAX_WORDS);
+    starts
+}
+
+/// Chooses between the term's trigram lookup and its rarest word start (`words`: estimated
+/// document counts of the word starts): the word when its list is shorter than the rarest
+/// trigram's.
+pub fn choose_with_words(
+    trigrams: Vec<(String, i64)>,
+    words: Vec<(String, i64)>,
+    rows: i64,
+) -> Lookup {
+    let rarest_trigram = trigrams.iter().map(|(_, n)| *n).min();
+    let rarest_word = words.into_iter().min_by_key(|(_, n)| *n);
+    match (rarest_word, rarest_trigram) {
+        (Some((word, n)), Some(t)) if n < t => Lookup::WordStart(word),
+        _ => choose(trigrams, rows),
+    }
 }
 
 /// Chooses the lookup for one term from estimated document counts of its trigrams (`rows` is
@@ -156,14 +214,42 @@ impl TrigramStats {
         if wanted.is_empty() {
             return Ok(Lookup::Scan);
         }
-        let (mut known, missing) = self.cached(&wanted);
+        let trigram_counts = self
+            .estimate(store, "users_search", &wanted, |t| {
+                Lookup::match_query(std::slice::from_ref(&t.to_string()))
+            })
+            .await?;
+        let words = word_starts(term);
+        // Cached under a key no trigram has (a trigram never holds NUL).
+        let word_keys: Vec<String> = words.iter().map(|w| format!("\0{w}")).collect();
+        let word_counts = self
+            .estimate(store, "users_words", &word_keys, |k| {
+                Lookup::prefix_query(&k[1..])
+            })
+            .await?
+            .into_iter()
+            .map(|(k, n)| (k[1..].to_string(), n))
+            .collect();
+        let rows = self.rows(store).await?;
+        Ok(choose_with_words(trigram_counts, word_counts, rows))
+    }
+
+    /// Estimated document counts of `keys` in the FTS5 table `index`, fresh ones from the cache,
+    /// the rest counted with `query` (a key's FTS5 query) in one statement.
+    async fn estimate(
+        &self,
+        store: &Store,
+        index: &str,
+        keys: &[String],
+        query: impl Fn(&str) -> String,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let (mut known, missing) = self.cached(keys);
         if !missing.is_empty() {
-            let counted = count(store, &missing).await?;
+            let counted = count(store, index, &missing, query).await?;
             self.remember(&counted);
             known.extend(counted);
         }
-        let rows = self.rows(store).await?;
-        Ok(choose(known, rows))
+        Ok(known)
     }
 
     /// The fresh estimates among `wanted`, and the trigrams still to count.
@@ -219,17 +305,27 @@ impl TrigramStats {
     }
 }
 
-/// Document counts of `trigrams` in the index, each capped at `COUNT_CAP`, in one statement.
-async fn count(store: &Store, trigrams: &[String]) -> Result<Vec<(String, i64)>, StoreError> {
+/// Document counts of `keys` in the FTS5 table `index` (each key's query made by `query`), each
+/// capped at `COUNT_CAP`, in one statement.
+async fn count(
+    store: &Store,
+    index: &str,
+    keys: &[String],
+    query: impl Fn(&str) -> String,
+) -> Result<Vec<(String, i64)>, StoreError> {
     let mut sql = Sql::default();
-    for (i, trigram) in trigrams.iter().enumerate() {
+    for (i, key) in keys.iter().enumerate() {
         if i > 0 {
             sql.push(" UNION ALL ");
         }
         sql.push("SELECT ")
             .bind(i as i64)
-            .push(" AS idx, (SELECT COUNT(*) FROM (SELECT 1 FROM users_search WHERE users_search MATCH ")
-            .bind(Lookup::match_query(std::slice::from_ref(trigram)))
+            .push(" AS idx, (SELECT COUNT(*) FROM (SELECT 1 FROM ")
+            .push(index)
+            .push(" WHERE ")
+            .push(index)
+            .push(" MATCH ")
+            .bind(query(key))
             .push(" LIMIT ")
             .bind(COUNT_CAP)
             .push(")) AS docs");
@@ -238,8 +334,8 @@ async fn count(store: &Store, trigrams: &[String]) -> Result<Vec<(String, i64)>,
     Ok(rows
         .into_iter()
         .filter_map(|r| {
-            let trigram = trigrams.get(usize::try_from(r.idx).ok()?)?;
-            Some((trigram.clone(), r.docs))
+            let key = keys.get(usize::try_from(r.idx).ok()?)?;
+            Some((key.clone(), r.docs))
         })
         .collect())
 }
@@ -318,6 +414,34 @@ mod tests {
             Lookup::Trigrams(_)
         ));
         assert_eq!(choose(Vec::new(), 10), Lookup::Scan);
+    }
+
+    #[test]
+    fn word_starts_follow_ascii_separators() {
+        assert_eq!(word_starts("-0500001"), ["0500001"]);
+        assert_eq!(word_starts("bench-user-0500001"), ["user", "0500001"]);
+        assert_eq!(word_starts("smith@corp.example"), ["corp", "example"]);
+        // The first run may be the middle of a word; short runs find too much.
+        assert_eq!(word_starts("alice"), Vec::<String>::new());
+        assert_eq!(word_starts("a-bc-def"), ["def"]);
+        // Only ASCII letters and digits belong to the run; non-ASCII ends it.
+        assert_eq!(word_starts("x.abcé"), ["abc"]);
+        assert_eq!(word_starts("é.abc"), ["abc"]);
+        assert_eq!(word_starts("\0abc"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_word_start_is_used_when_rarer_than_every_trigram() {
+        let trigrams = counts(&[("-05", 65_536), ("500", 8_800), ("001", 18_600)]);
+        assert_eq!(
+            choose_with_words(trigrams.clone(), counts(&[("0500001", 1)]), 1_000_000),
+            Lookup::WordStart("0500001".into())
+        );
+        assert_eq!(
+            choose_with_words(trigrams, counts(&[("user", 65_536)]), 1_000_000),
+            Lookup::Trigrams(vec!["500".into(), "001".into()])
+        );
+        assert_eq!(Lookup::prefix_query("a\"b"), "\"a\"\"b\"*");
     }
 
     #[test]

@@ -106,18 +106,28 @@ impl Schema for UserSchema {
                 out.bind_list(uuids.iter()).push(")");
             }
             UserRel::SearchTerm(term) => {
-                // On SQLite the trigram index (FTS5, `users_search`) finds the candidates when
-                // the planner chose some of the term's trigrams (`store::search`); PostgreSQL's
+                // On SQLite the trigram index (FTS5, `users_search`) or the word index
+                // (`users_words`) finds the candidates the planner chose (`store::search`); PostgreSQL's
                 // pg_trgm index serves the LIKE itself. The LIKE keeps the answer exact.
                 let folded = search_fold(term);
                 out.push("(");
                 if dialect == super::Dialect::Sqlite {
-                    if let Lookup::Trigrams(trigrams) = plan.lookup(&folded) {
-                        out.push(
-                            "u.id IN (SELECT rowid FROM users_search WHERE users_search MATCH ",
-                        )
-                        .bind(Lookup::match_query(trigrams))
-                        .push(") AND ");
+                    match plan.lookup(&folded) {
+                        Lookup::Trigrams(trigrams) => {
+                            out.push(
+                                "u.id IN (SELECT rowid FROM users_search WHERE users_search MATCH ",
+                            )
+                            .bind(Lookup::match_query(trigrams))
+                            .push(") AND ");
+                        }
+                        Lookup::WordStart(start) => {
+                            out.push(
+                                "u.id IN (SELECT rowid FROM users_words WHERE users_words MATCH ",
+                            )
+                            .bind(Lookup::prefix_query(start))
+                            .push(") AND ");
+                        }
+                        Lookup::Scan => {}
                     }
                 }
                 out.push("u.search_text LIKE ")

@@ -215,27 +215,32 @@ pub fn open(config: &WriterConfig) -> Result<WriteConnection, StoreError> {
 /// segment whenever a write goes to a lower row id than the one before, so this order keeps
 /// the whole group in one segment.
 pub fn apply_search_queue(conn: &Connection) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "INSERT INTO users_search (users_search, rowid, search_text) \
-         SELECT command, user_id, search_text FROM ( \
-           SELECT 'delete' AS command, q.user_id, q.search_text, 0 AS step \
-             FROM users_search_queue q \
-            WHERE q.command = 'delete' AND q.seq = \
-                  (SELECT MIN(f.seq) FROM users_search_queue f WHERE f.user_id = q.user_id) \
-           UNION ALL \
-           SELECT NULL, q.user_id, q.search_text, 1 \
-             FROM users_search_queue q \
-            WHERE q.command IS NULL AND q.seq = \
-                  (SELECT MAX(l.seq) FROM users_search_queue l WHERE l.user_id = q.user_id) \
-         ) ORDER BY user_id, step",
-    )
-    .and_then(|mut stmt| stmt.execute([]))
-    .map_err(map_error)?;
+    for index in SEARCH_INDEXES {
+        conn.prepare_cached(&format!(
+            "INSERT INTO {index} ({index}, rowid, search_text) \
+             SELECT command, user_id, search_text FROM ( \
+               SELECT 'delete' AS command, q.user_id, q.search_text, 0 AS step \
+                 FROM users_search_queue q \
+                WHERE q.command = 'delete' AND q.seq = \
+                      (SELECT MIN(f.seq) FROM users_search_queue f WHERE f.user_id = q.user_id) \
+               UNION ALL \
+               SELECT NULL, q.user_id, q.search_text, 1 \
+                 FROM users_search_queue q \
+                WHERE q.command IS NULL AND q.seq = \
+                      (SELECT MAX(l.seq) FROM users_search_queue l WHERE l.user_id = q.user_id) \
+             ) ORDER BY user_id, step"
+        ))
+        .and_then(|mut stmt| stmt.execute([]))
+        .map_err(map_error)?;
+    }
     conn.prepare_cached("DELETE FROM users_search_queue")
         .and_then(|mut stmt| stmt.execute([]))
         .map_err(map_error)?;
     Ok(())
 }
+
+/// The FTS5 indexes over `users.search_text`: trigrams (migration 0006) and words (0010).
+pub const SEARCH_INDEXES: [&str; 2] = ["users_search", "users_words"];
 
 /// Makes everything written to the write-ahead log so far durable (`fdatasync`, as SQLite's
 /// own sync on Linux): every commit that returned before this call started is then on disk.

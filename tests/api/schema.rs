@@ -20,10 +20,11 @@ async fn sqlite_schema() -> Schema {
     let gatehouse::store::Pools::Sqlite { read, .. } = store.pools() else {
         panic!("sqlite store")
     };
-    // users_search*: FTS5's trigram index tables (PostgreSQL's trigram index is an index).
+    // users_search*, users_words*: FTS5's trigram and word index tables (PostgreSQL's trigram
+    // index is an index).
     // user_tallies: SQLite's counts kept by triggers (PostgreSQL counts rows; one shared count
     // row would serialise every instance's user inserts on its lock).
-    let tables = sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx%' AND name NOT LIKE 'users_search%' AND name <> 'user_tallies'")
+    let tables = sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx%' AND name NOT LIKE 'users_search%' AND name NOT LIKE 'users_words%' AND name <> 'user_tallies'")
         .fetch_all(read)
         .await
         .expect("tables");

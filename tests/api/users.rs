@@ -855,7 +855,64 @@ backend_test!(search_index_lookups_stay_exact, |srv| {
     assert!(usernames("xjw-late").await.is_empty());
     create(srv, json!({"username": "xjw-late-user", "name": "Late"})).await;
     assert_eq!(usernames("xjw-late").await, ["xjw-late-user"]);
+
+    // Terms holding a word start (letters or digits after a separator) may be looked up in the
+    // word index: the word may go on past the term, and the term may begin inside a word.
+    assert_eq!(
+        usernames("-omega-77").await,
+        ["zq-omega-771", "zq-omega-772"]
+    );
+    assert_eq!(usernames("a-rep").await, ["aaaa-repeat"]);
+    assert_eq!(usernames("q-omega-771").await, ["zq-omega-771"]);
+    assert!(usernames("q-omega-7710").await.is_empty());
+    create(
+        srv,
+        json!({"username": "wq-mail", "name": "Mail", "email": "first.last@corp-x.example"}),
+    )
+    .await;
+    assert_eq!(usernames("t.last@corp").await, ["wq-mail"]);
+    assert_eq!(usernames("@CORP-X.EXA").await, ["wq-mail"]);
+    // Every trigram of "x-kqzv" is in three users, the word start "kqzv" in two: the word
+    // index is asked, and the LIKE still decides.
+    for username in [
+        "x-kq1",
+        "x-kq2",
+        "1kqzv",
+        "2kqzv",
+        "y-kqzvw",
+        "x-kqzv-target",
+    ] {
+        create(srv, json!({"username": username, "name": "N"})).await;
+    }
+    assert_eq!(usernames("x-kqzv").await, ["x-kqzv-target"]);
+    assert_eq!(usernames("-kqzv").await, ["x-kqzv-target", "y-kqzvw"]);
+    // A word start counted absent is remembered for a while; the lookup itself is live.
+    assert!(usernames("-latecomer9").await.is_empty());
+    create(srv, json!({"username": "zz-latecomer9x", "name": "Later"})).await;
+    assert_eq!(usernames("-latecomer9").await, ["zz-latecomer9x"]);
+    let r = srv
+        .patch(
+            &format!(
+                "/api/v3/core/users/{}/",
+                user_id(srv, "zz-latecomer9x").await
+            ),
+            &json!({"username": "zz-renamed"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(
+        usernames("-latecomer9").await.is_empty(),
+        "old words leave the index"
+    );
+    assert_eq!(usernames("z-renamed").await, ["zz-renamed"]);
 });
+
+async fn user_id(srv: &TestServer, username: &str) -> i64 {
+    let r = srv
+        .get(&format!("/api/v3/core/users/?username={username}"))
+        .await;
+    r.body["results"][0]["pk"].as_i64().unwrap_or(-1)
+}
 
 // §1.5: `search` is parsed as a DjangoQL expression first, with plain search as the fallback.
 backend_test!(structured_search, |srv| {
