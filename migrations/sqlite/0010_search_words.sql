@@ -11,6 +11,20 @@ CREATE VIRTUAL TABLE users_words USING fts5(
     content = 'users',
     content_rowid = 'id',
     tokenize = 'unicode61 remove_diacritics 0',
-    detail = none
+    detail = none,
+    columnsize = 0
 );
 INSERT INTO users_words (users_words) VALUES ('rebuild');
+
+-- Neither index keeps per-row token counts (`columnsize = 0`): only ranking reads them, and
+-- nothing here ranks. Kept, they were a row per user in a table keyed by user id, so every
+-- indexed write dirtied a page of its own there. The trigram index is built again without them.
+DROP TABLE users_search;
+CREATE VIRTUAL TABLE users_search USING fts5(
+    search_text,
+    content = 'users',
+    content_rowid = 'id',
+    tokenize = 'trigram case_sensitive 1',
+    columnsize = 0
+);
+INSERT INTO users_search (users_search) VALUES ('rebuild');
