@@ -1239,3 +1239,65 @@ backend_test!(user_used_by_lists_what_references_the_user, |srv| {
     let r = srv.get("/api/v3/core/users/999999/used_by/").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 });
+
+// A user read again and again (served from the caches of users and of their renderings) follows
+// every change: its own, through either dialect, and its group's.
+backend_test!(repeated_reads_follow_changes, |srv| {
+    let group = srv
+        .post("/api/v3/core/groups/", &json!({"name": "reread-team"}))
+        .await
+        .body;
+    let user = create(
+        srv,
+        json!({"username": "reread", "name": "Before", "groups": [group["pk"]]}),
+    )
+    .await;
+    let url = format!("/api/v3/core/users/{}/", user["pk"]);
+    async fn read_thrice(srv: &TestServer, url: &str) -> Value {
+        let first = srv.get(url).await;
+        assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+        for _ in 0..2 {
+            assert_eq!(
+                srv.get(url).await.body,
+                first.body,
+                "same bytes from the caches"
+            );
+        }
+        first.body
+    }
+    assert_eq!(read_thrice(srv, &url).await["name"], "Before");
+    let r = srv.patch(&url, &json!({"name": "After"})).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(read_thrice(srv, &url).await, r.body);
+
+    let awx = srv
+        .patch(
+            &format!("/api/v2/users/{}/", user["pk"]),
+            &json!({"email": "reread@example.com"}),
+        )
+        .await;
+    assert_eq!(awx.status, StatusCode::OK, "{}", awx.text);
+    assert_eq!(read_thrice(srv, &url).await["email"], "reread@example.com");
+
+    let group_url = format!(
+        "/api/v3/core/groups/{}/",
+        group["pk"].as_str().unwrap_or("")
+    );
+    let r = srv
+        .patch(&group_url, &json!({"name": "reread-renamed"}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        read_thrice(srv, &url).await["groups_obj"][0]["name"],
+        "reread-renamed"
+    );
+    let plain = read_thrice(srv, &format!("{url}?include_groups=false")).await;
+    assert!(
+        plain.get("groups_obj").is_none_or(Value::is_null),
+        "{plain}"
+    );
+    assert_eq!(plain["groups"], json!([group["pk"]]));
+
+    assert_eq!(srv.delete(&url).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(srv.get(&url).await.status, StatusCode::NOT_FOUND);
+});

@@ -532,12 +532,18 @@ fn rendered(
     if let Some(raw) = state.rendered_users.get(changes, &key) {
         return Ok(raw);
     }
-    let raw: Arc<RawValue> =
-        serde_json::value::to_raw_value(&user_out(user, &state.install_id, include))
-            .map_err(|e| ApiError::Domain(DomainError::Internal(e.to_string())))?
-            .into();
+    let raw = render(state, user, include)?;
     state.rendered_users.put(changes, epoch, key, raw.clone());
     Ok(raw)
+}
+
+/// A user rendered as its JSON object (the bytes `rendered` caches).
+fn render(state: &AppState, user: &User, include: Include) -> Result<Arc<RawValue>, ApiError> {
+    Ok(
+        serde_json::value::to_raw_value(&user_out(user, &state.install_id, include))
+            .map_err(|e| ApiError::Domain(DomainError::Internal(e.to_string())))?
+            .into(),
+    )
 }
 
 /// Reads the writable user fields of a request (§4.2). `full` = POST/PUT: `username` and `name`
@@ -603,12 +609,27 @@ async fn retrieve(
     require_visibility(&caller, VIEW_USER)?;
     let id = parse_id(&id)?;
     require_sight(&caller, VIEW_USER, &id.to_string(), Kind::User)?;
-    let user = users::get_cached(&state.store, &state.users, id).await?;
     let include = Include::from_params(&Params::parse(query.as_deref()));
-    Ok(json_response(
-        StatusCode::OK,
-        &user_out(&user, &state.install_id, include),
-    ))
+    // Rendered as the list renders it, so both share one cache of rendered users.
+    let changes = state.store.changes();
+    if let Some(raw) = state
+        .rendered_users
+        .get(changes, &(id, include.groups, include.roles))
+    {
+        return Ok(json_response(StatusCode::OK, &*raw));
+    }
+    let epoch = state.rendered_users.epoch(changes);
+    // A rendering is kept from a user's second read in an epoch on (its first fills the user
+    // cache): ids read once, as when a client walks a million users, would otherwise fill both
+    // caches and empty them every second, a burst of frees and faults that stalled readers.
+    let raw = match state.users.get(changes, &id) {
+        Some(user) => rendered(state.as_ref(), &user, include, epoch)?,
+        None => {
+            let user = users::get_cached(&state.store, &state.users, id).await?;
+            render(state.as_ref(), &user, include)?
+        }
+    };
+    Ok(json_response(StatusCode::OK, &*raw))
 }
 
 async fn write(
