@@ -98,10 +98,7 @@ pub async fn prepare(config: Config) -> Result<Prepared, StartError> {
             config,
             principals: PrincipalCache::default(),
             logins: Default::default(),
-            users: crate::domain::users::UserCache::admitting_on_second_offer(
-                crate::store::Touched::DIRECTORY,
-                10_000,
-            ),
+            users: crate::domain::users::UserCache::new(crate::store::Touched::DIRECTORY, 10_000),
             rendered_users: crate::api::authentik::users::RenderedUsers::new(
                 crate::store::Touched::DIRECTORY,
                 20_000,

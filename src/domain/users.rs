@@ -788,7 +788,7 @@ pub async fn set_password(
     Ok(())
 }
 
-/// Users by id, exact under writes, each kept from its second read on (see `store::cache`).
+/// Users by id, exact under writes (see `store::cache`).
 pub type UserCache = crate::store::cache::EpochCache<i64, User>;
 
 /// The user with this id, from `cache` when nothing was written since it was read.

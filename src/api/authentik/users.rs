@@ -619,9 +619,9 @@ async fn retrieve(
         return Ok(json_response(StatusCode::OK, &*raw));
     }
     let epoch = state.rendered_users.epoch(changes);
-    // A rendering is kept only for a user the user cache holds (which keeps a user from its
-    // second read on): ids read once, as when a client walks a million users, would otherwise
-    // churn both caches, and freeing what they evict is most of an uncached read's tail.
+    // A rendering is kept from a user's second read in an epoch on (its first fills the user
+    // cache): ids read once, as when a client walks a million users, would otherwise fill both
+    // caches and empty them every second, a burst of frees and faults that stalled readers.
     let raw = match state.users.get(changes, &id) {
         Some(user) => rendered(state.as_ref(), &user, include, epoch)?,
         None => {
