@@ -620,8 +620,8 @@ async fn retrieve(
     }
     let epoch = state.rendered_users.epoch(changes);
     // A rendering is kept from a user's second read in an epoch on (its first fills the user
-    // cache): ids read once, as when a client walks a million users, would otherwise fill both
-    // caches and empty them every second, a burst of frees and faults that stalled readers.
+    // cache): ids read once, as when a client walks a million users, would otherwise churn both
+    // caches, and freeing what they evict is most of an uncached read's tail.
     let raw = match state.users.get(changes, &id) {
         Some(user) => rendered(state.as_ref(), &user, include, epoch)?,
         None => {
