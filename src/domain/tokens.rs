@@ -336,7 +336,7 @@ pub async fn create(
 }
 
 /// Changes a token. Deviations 1 and 2: without `user` the owner stays; without `expires` the
-/// expiry stays; without `intent` the intent stays.
+/// expiry stays, and a sent one is kept as sent; without `intent` the intent stays.
 /// `current` is the token as the caller last read it; the answer is the row as updated.
 pub async fn update(
     store: &Store,
@@ -369,12 +369,8 @@ pub async fn update(
     check_unique(&mut tx, &changes, Some(current.id), &mut errors).await?;
     errors.sort_by_order(&FIELD_ORDER);
     errors.into_result()?;
-    let expires = match (intent, changes.expires) {
-        (_, None) => None,
-        // An api token's expiry cannot be chosen: sending one renews it from now.
-        (Intent::Api, Some(_)) => Some(Some(now.plus_seconds(settings.default_duration_seconds).0)),
-        (_, Some(e)) => Some(e.map(|t| t.0)),
-    };
+    // Deviation 2: a sent expiry is kept as sent, an api token's included (authentik renews it).
+    let expires = changes.expires.map(|e| e.map(|t| t.0));
     let update = store_tokens::TokenUpdate {
         identifier: changes.identifier.clone(),
         intent: changes.intent.map(|i| i.as_str().to_string()),

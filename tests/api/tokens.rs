@@ -182,6 +182,58 @@ backend_test!(token_patch_rules, |srv| {
     assert_eq!(r.status, StatusCode::NO_CONTENT);
 });
 
+// Deviation 2: an `expires` the body sends is kept as sent, api tokens included (authentik renews
+// it on every write; gatehouse used to renew it when sent, so a client could not expire a token).
+// By PATCH with or without `expiring`, and by PUT: the key is then refused, the token still reads.
+backend_test!(token_write_keeps_sent_expiry, |srv| {
+    let alice = create_user(srv, "alice").await;
+    let past = "2020-01-02T03:04:05Z";
+    for (identifier, method, body) in [
+        ("by-patch", Method::PATCH, json!({"expires": past, "expiring": true})),
+        ("by-patch-expires-only", Method::PATCH, json!({"expires": past})),
+        ("by-put", Method::PUT, json!({"identifier": "by-put", "expires": past, "expiring": true})),
+    ] {
+        let r = srv.post("/api/v3/core/tokens/", &json!({"identifier": identifier, "intent": "api", "user": alice["pk"], "expiring": true})).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let key = srv
+            .get(&format!("/api/v3/core/tokens/{identifier}/view_key/"))
+            .await
+            .body["key"]
+            .as_str()
+            .expect("key")
+            .to_string();
+        let me = "/api/v3/core/users/me/";
+        let r = srv.send(Method::GET, me, Some(&key), None).await;
+        assert_eq!(r.status, StatusCode::OK, "{identifier}: the fresh key works");
+
+        let url = format!("/api/v3/core/tokens/{identifier}/");
+        let r = srv.send(method, &url, Some(&srv.token), Some(&body)).await;
+        assert_eq!(r.status, StatusCode::OK, "{identifier}: {}", r.text);
+        assert_eq!(r.body["expires"], past, "{identifier}: the sent expiry is kept");
+        assert_eq!(r.body["expiring"], true, "{identifier}");
+        let r = srv.send(Method::GET, me, Some(&key), None).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{identifier}: the expired key is refused");
+        let r = srv.get(&url).await;
+        assert_eq!(r.status, StatusCode::OK, "{identifier}: the token stays readable");
+        assert_eq!(r.body["expires"], past, "{identifier}");
+    }
+
+    // A later expiry is the client's too, and brings the key back.
+    let later = "2099-03-04T05:06:07Z";
+    let r = srv
+        .patch("/api/v3/core/tokens/by-patch/", &json!({"expires": later}))
+        .await;
+    assert_eq!(r.body["expires"], later);
+    let key = srv.get("/api/v3/core/tokens/by-patch/view_key/").await.body["key"]
+        .as_str()
+        .expect("key")
+        .to_string();
+    let r = srv
+        .send(Method::GET, "/api/v3/core/users/me/", Some(&key), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+});
+
 // Keys: view_key unseals, set_key replaces (deviation 6), old keys stop working at once.
 backend_test!(token_keys_authenticate, |srv| {
     let alice = create_user(srv, "alice").await;
