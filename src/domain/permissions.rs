@@ -139,6 +139,131 @@ pub const OBJECT_MODELS: [&str; 4] = [
     "authentik_rbac.role",
 ];
 
+/// The `model` values authentik's RBAC API accepts (its OpenAPI `ModelEnum`, 2025.12.4), in its
+/// order; anything else is "not a valid choice".
+pub const MODEL_CHOICES: [&str; 115] = [
+    "authentik_tenants.domain",
+    "authentik_core.group",
+    "authentik_core.user",
+    "authentik_core.application",
+    "authentik_core.applicationentitlement",
+    "authentik_core.token",
+    "authentik_crypto.certificatekeypair",
+    "authentik_endpoints.deviceuserbinding",
+    "authentik_endpoints.deviceaccessgroup",
+    "authentik_endpoints.endpointstage",
+    "authentik_endpoints_connectors_agent.agentconnector",
+    "authentik_endpoints_connectors_agent.agentdeviceuserbinding",
+    "authentik_endpoints_connectors_agent.enrollmenttoken",
+    "authentik_enterprise.license",
+    "authentik_events.event",
+    "authentik_events.notificationtransport",
+    "authentik_events.notification",
+    "authentik_events.notificationrule",
+    "authentik_events.notificationwebhookmapping",
+    "authentik_flows.flow",
+    "authentik_flows.flowstagebinding",
+    "authentik_outposts.dockerserviceconnection",
+    "authentik_outposts.kubernetesserviceconnection",
+    "authentik_outposts.outpost",
+    "authentik_policies_dummy.dummypolicy",
+    "authentik_policies_event_matcher.eventmatcherpolicy",
+    "authentik_policies_expiry.passwordexpirypolicy",
+    "authentik_policies_expression.expressionpolicy",
+    "authentik_policies_geoip.geoippolicy",
+    "authentik_policies_password.passwordpolicy",
+    "authentik_policies_reputation.reputationpolicy",
+    "authentik_policies.policybinding",
+    "authentik_providers_ldap.ldapprovider",
+    "authentik_providers_oauth2.scopemapping",
+    "authentik_providers_oauth2.oauth2provider",
+    "authentik_providers_proxy.proxyprovider",
+    "authentik_providers_rac.racprovider",
+    "authentik_providers_rac.endpoint",
+    "authentik_providers_rac.racpropertymapping",
+    "authentik_providers_radius.radiusprovider",
+    "authentik_providers_radius.radiusproviderpropertymapping",
+    "authentik_providers_saml.samlprovider",
+    "authentik_providers_saml.samlpropertymapping",
+    "authentik_providers_scim.scimprovider",
+    "authentik_providers_scim.scimmapping",
+    "authentik_rbac.role",
+    "authentik_rbac.initialpermissions",
+    "authentik_sources_kerberos.kerberossource",
+    "authentik_sources_kerberos.kerberossourcepropertymapping",
+    "authentik_sources_kerberos.userkerberossourceconnection",
+    "authentik_sources_kerberos.groupkerberossourceconnection",
+    "authentik_sources_ldap.ldapsource",
+    "authentik_sources_ldap.ldapsourcepropertymapping",
+    "authentik_sources_ldap.userldapsourceconnection",
+    "authentik_sources_ldap.groupldapsourceconnection",
+    "authentik_sources_oauth.oauthsource",
+    "authentik_sources_oauth.oauthsourcepropertymapping",
+    "authentik_sources_oauth.useroauthsourceconnection",
+    "authentik_sources_oauth.groupoauthsourceconnection",
+    "authentik_sources_plex.plexsource",
+    "authentik_sources_plex.plexsourcepropertymapping",
+    "authentik_sources_plex.userplexsourceconnection",
+    "authentik_sources_plex.groupplexsourceconnection",
+    "authentik_sources_saml.samlsource",
+    "authentik_sources_saml.samlsourcepropertymapping",
+    "authentik_sources_saml.usersamlsourceconnection",
+    "authentik_sources_saml.groupsamlsourceconnection",
+    "authentik_sources_scim.scimsource",
+    "authentik_sources_scim.scimsourcepropertymapping",
+    "authentik_sources_telegram.telegramsource",
+    "authentik_sources_telegram.telegramsourcepropertymapping",
+    "authentik_sources_telegram.usertelegramsourceconnection",
+    "authentik_sources_telegram.grouptelegramsourceconnection",
+    "authentik_stages_authenticator_duo.authenticatorduostage",
+    "authentik_stages_authenticator_duo.duodevice",
+    "authentik_stages_authenticator_email.authenticatoremailstage",
+    "authentik_stages_authenticator_email.emaildevice",
+    "authentik_stages_authenticator_sms.authenticatorsmsstage",
+    "authentik_stages_authenticator_sms.smsdevice",
+    "authentik_stages_authenticator_static.authenticatorstaticstage",
+    "authentik_stages_authenticator_static.staticdevice",
+    "authentik_stages_authenticator_totp.authenticatortotpstage",
+    "authentik_stages_authenticator_totp.totpdevice",
+    "authentik_stages_authenticator_validate.authenticatorvalidatestage",
+    "authentik_stages_authenticator_webauthn.authenticatorwebauthnstage",
+    "authentik_stages_authenticator_webauthn.webauthndevice",
+    "authentik_stages_captcha.captchastage",
+    "authentik_stages_consent.consentstage",
+    "authentik_stages_deny.denystage",
+    "authentik_stages_dummy.dummystage",
+    "authentik_stages_email.emailstage",
+    "authentik_stages_identification.identificationstage",
+    "authentik_stages_invitation.invitationstage",
+    "authentik_stages_invitation.invitation",
+    "authentik_stages_password.passwordstage",
+    "authentik_stages_prompt.prompt",
+    "authentik_stages_prompt.promptstage",
+    "authentik_stages_redirect.redirectstage",
+    "authentik_stages_user_delete.userdeletestage",
+    "authentik_stages_user_login.userloginstage",
+    "authentik_stages_user_logout.userlogoutstage",
+    "authentik_stages_user_write.userwritestage",
+    "authentik_tasks_schedules.schedule",
+    "authentik_brands.brand",
+    "authentik_blueprints.blueprintinstance",
+    "authentik_policies_unique_password.uniquepasswordpolicy",
+    "authentik_providers_google_workspace.googleworkspaceprovider",
+    "authentik_providers_google_workspace.googleworkspaceprovidermapping",
+    "authentik_providers_microsoft_entra.microsoftentraprovider",
+    "authentik_providers_microsoft_entra.microsoftentraprovidermapping",
+    "authentik_providers_ssf.ssfprovider",
+    "authentik_reports.dataexport",
+    "authentik_stages_authenticator_endpoint_gdtc.authenticatorendpointgdtcstage",
+    "authentik_stages_mtls.mutualtlsstage",
+    "authentik_stages_source.sourcestage",
+];
+
+/// Whether `model` (`app_label.model`) is one of [`MODEL_CHOICES`].
+pub fn is_model_choice(model: &str) -> bool {
+    MODEL_CHOICES.contains(&model)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,5 +289,14 @@ mod tests {
             by_model_codename("authentik_core.user", "view_user").map(|p| p.id),
             Some(20)
         );
+    }
+
+    #[test]
+    fn every_catalogued_object_model_is_a_model_choice() {
+        for model in OBJECT_MODELS {
+            assert!(is_model_choice(model), "{model}");
+        }
+        assert!(is_model_choice("authentik_events.event"));
+        assert!(!is_model_choice("authentik_core.nope"));
     }
 }

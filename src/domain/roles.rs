@@ -318,6 +318,8 @@ pub async fn resolve_target(
             })
         }
         (Some(model), Some(pk)) => {
+            // authentik's serializer looks the object up before anything reads the permissions.
+            let normalised = normalise_object(store, model, pk).await?;
             let mut out = Vec::new();
             for name in names {
                 let found = match name.split_once('.') {
@@ -331,7 +333,6 @@ pub async fn resolve_target(
                     )
                 })?);
             }
-            let normalised = normalise_object(store, model, pk).await?;
             Ok(GrantTarget {
                 permissions: out,
                 object_pk: Some(normalised),
@@ -344,17 +345,24 @@ pub async fn resolve_target(
     }
 }
 
-/// Checks that the object exists and returns its pk as grants store it.
+/// Checks that the object exists and returns its pk as grants store it. A pk its model's key
+/// cannot hold is Django's message under `non_field_errors`, as authentik's serializer raises it
+/// (for integer keys authentik crashes instead); a missing object is deviation 10's `object_pk`.
 async fn normalise_object(store: &Store, model: &str, pk: &str) -> Result<String, DomainError> {
-    let invalid = |msg: String| DomainError::Invalid(FieldErrors::single("object_pk", msg));
-    let missing = || invalid(format!("No {model} with pk {pk} exists."));
+    let malformed = |msg: String| DomainError::Invalid(FieldErrors::single("non_field_errors", msg));
+    let missing = || {
+        DomainError::Invalid(FieldErrors::single(
+            "object_pk",
+            format!("No {model} with pk {pk} exists."),
+        ))
+    };
     let mut db = store;
     match model {
         "authentik_core.user" => {
             let id: i64 = pk
                 .trim()
                 .parse()
-                .map_err(|_| invalid(format!("“{pk}” value must be an integer.")))?;
+                .map_err(|_| malformed(format!("“{pk}” value must be an integer.")))?;
             if store_groups::existing_user_ids(&mut db, &[id])
                 .await?
                 .is_empty()
@@ -363,9 +371,12 @@ async fn normalise_object(store: &Store, model: &str, pk: &str) -> Result<String
             }
             Ok(id.to_string())
         }
-        "authentik_core.group" | "authentik_rbac.role" | "authentik_core.token" => {
+        "authentik_core.group"
+        | "authentik_rbac.role"
+        | "authentik_core.token"
+        | "authentik_events.event" => {
             let uuid = uuid::Uuid::parse_str(pk.trim())
-                .map_err(|_| invalid(format!("“{pk}” is not a valid UUID.")))?
+                .map_err(|_| malformed(format!("“{pk}” is not a valid UUID.")))?
                 .to_string();
             let exists = match model {
                 "authentik_core.group" => {
@@ -374,7 +385,9 @@ async fn normalise_object(store: &Store, model: &str, pk: &str) -> Result<String
                         .is_empty()
                 }
                 "authentik_rbac.role" => store_roles::by_uuid(&mut db, &uuid).await?.is_some(),
-                _ => store_tokens::uuid_exists(&mut db, &uuid).await?,
+                "authentik_core.token" => store_tokens::uuid_exists(&mut db, &uuid).await?,
+                // Events carry no per-object grants here.
+                _ => false,
             };
             if exists {
                 Ok(uuid)

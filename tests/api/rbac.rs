@@ -486,6 +486,86 @@ backend_test!(permission_assignment_samples, |srv| {
     );
 });
 
+// What authentik answers (authentik-rbac-events.md §4.2) for a `model` outside its ModelEnum and
+// for an `object_pk` the model's pk field cannot hold, on assign and unassign alike; an object that
+// does not exist stays deviation 10's `object_pk` error.
+backend_test!(assign_rejects_bad_model_and_malformed_pk, |srv| {
+    let role = created(srv, "/api/v3/rbac/roles/", json!({"name": "checked"})).await;
+    let unassign_url = format!(
+        "/api/v3/rbac/permissions/assigned_by_roles/{}/unassign/",
+        role["pk"].as_str().unwrap_or_default()
+    );
+    let both = |body: Value| {
+        let assign = assign_url(&role);
+        let unassign = unassign_url.clone();
+        async move {
+            let a = srv.post(&assign, &body).await;
+            let u = srv
+                .send(Method::PATCH, &unassign, Some(&srv.token), Some(&body))
+                .await;
+            assert_eq!(a.status, StatusCode::BAD_REQUEST, "assign {body}: {}", a.text);
+            assert_eq!(a.body, u.body, "unassign answers as assign: {body}");
+            a.body
+        }
+    };
+
+    let body = both(json!({"permissions": ["view_user"], "model": "authentik_core.nope", "object_pk": "1"})).await;
+    assert_eq!(
+        body,
+        json!({"model": ["\"authentik_core.nope\" is not a valid choice."]})
+    );
+    let r = srv
+        .get("/api/v3/rbac/permissions/assigned_by_roles/?model=authentik_core.nope")
+        .await;
+    assert_eq!(
+        r.body,
+        json!({"model": ["Select a valid choice. authentik_core.nope is not one of the available choices."]})
+    );
+
+    for (model, permission) in [
+        ("authentik_core.group", "view_group"),
+        ("authentik_rbac.role", "view_role"),
+        ("authentik_core.token", "view_token"),
+        ("authentik_events.event", "view_event"),
+    ] {
+        let body = both(json!({"permissions": [permission], "model": model, "object_pk": "abc"})).await;
+        assert_eq!(
+            body,
+            json!({"non_field_errors": ["“abc” is not a valid UUID."]}),
+            "{model}"
+        );
+    }
+    let body = both(json!({"permissions": ["view_user"], "model": "authentik_core.user", "object_pk": "abc"})).await;
+    assert_eq!(
+        body,
+        json!({"non_field_errors": ["“abc” value must be an integer."]})
+    );
+
+    let missing = "6f1c2a4e-0000-4000-8000-000000000000";
+    let body = both(json!({"permissions": ["view_group"], "model": "authentik_core.group", "object_pk": missing})).await;
+    assert_eq!(
+        body,
+        json!({"object_pk": [format!("No authentik_core.group with pk {missing} exists.")]}),
+        "deviation 10"
+    );
+    let r = srv
+        .get(&format!(
+            "/api/v3/rbac/permissions/?role={}",
+            role["pk"].as_str().unwrap_or_default()
+        ))
+        .await;
+    assert_eq!(r.body["pagination"]["count"], 0, "nothing was granted");
+
+    // authentik 2025.12.4 has no `assigned_by_users` (rbac sample 31), nor does gatehouse.
+    let r = srv
+        .post(
+            "/api/v3/rbac/permissions/assigned_by_users/1/assign/",
+            &json!({"permissions": ["view_user"], "model": "authentik_core.nope", "object_pk": "1"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+});
+
 // Samples 32–37 and the matrix: what each kind of caller gets on each route.
 backend_test!(authorization_matrix, |srv| {
     let (alice, alice_key) = user_with_key(srv, "rbacsample-alice").await;

@@ -3,7 +3,7 @@
 //! missing or malformed objects are 400s naming the problem, never a crash or a global grant.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
@@ -570,11 +570,9 @@ fn not_found_permission() -> ApiError {
     ApiError::Domain(DomainError::NotFound(Kind::Permission))
 }
 
-/// `app_label.model` as the `model` parameter names it.
+/// One of authentik's `ModelEnum` values, as the `model` parameter must be.
 fn valid_model(model: &str) -> bool {
-    static RE: OnceLock<regex::Regex> = OnceLock::new();
-    RE.get_or_init(|| regex::Regex::new(r"^authentik_[a-z_]+\.[a-z]+$").expect("static regex"))
-        .is_match(model)
+    permissions::is_model_choice(model)
 }
 
 async fn assigned_by_roles(
