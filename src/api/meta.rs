@@ -4,7 +4,7 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRequestParts, OriginalUri};
 use axum::http::header;
 use axum::http::request::Parts;
 use serde_json::{Map, Value};
@@ -88,7 +88,13 @@ impl RequestMeta {
                 .extensions
                 .get::<ConnectInfo<std::net::SocketAddr>>()
                 .map(|c| c.0.ip().to_string()),
-            path: parts.uri.path().to_string(),
+            // The whole path, as authentik records it: a nested router sees it without its
+            // prefix (`/api/v3`).
+            path: parts
+                .extensions
+                .get::<OriginalUri>()
+                .map_or(parts.uri.path(), |original| original.0.path())
+                .to_string(),
             method: parts.method.to_string(),
             user_agent: parts
                 .headers

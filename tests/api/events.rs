@@ -201,6 +201,84 @@ backend_test!(changes_and_key_views_are_recorded, |srv| {
     );
 });
 
+// `context.http_request.path` is the whole request path, as authentik records it: `/api/v3/…`
+// (the router nests the dialect under that prefix, which must not cut it off) and `/api/v2/…`.
+backend_test!(events_record_the_full_request_path, |srv| {
+    let r = srv
+        .post(
+            "/api/v3/core/users/",
+            &json!({"username": "pathed", "name": "Pathed"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let pk = r.body["pk"].clone();
+    srv.patch(
+        &format!("/api/v3/core/users/{pk}/"),
+        &json!({"name": "Pathed again"}),
+    )
+    .await;
+    let r = srv
+        .send(
+            Method::POST,
+            "/api/v2/users/",
+            Some(&srv.token),
+            Some(&json!({"username": "awx-pathed", "password": "s3cret-pw"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let awx_pk = r.body["id"].clone();
+    let r = srv
+        .send(
+            Method::PATCH,
+            &format!("/api/v2/users/{awx_pk}/"),
+            Some(&srv.token),
+            Some(&json!({"first_name": "Awx"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+
+    let r = reqwest::Client::new()
+        .get(format!("{}/api/v2/me/", srv.base))
+        .basic_auth("awx-pathed", Some("wrong"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+
+    for (query, path) in [
+        (
+            "actions=login_failed&username=awx-pathed".to_string(),
+            "/api/v2/me/".to_string(),
+        ),
+        (
+            format!("actions=model_created&context_model_pk={pk}"),
+            "/api/v3/core/users/".to_string(),
+        ),
+        (
+            format!("actions=model_updated&context_model_pk={pk}"),
+            format!("/api/v3/core/users/{pk}/"),
+        ),
+        (
+            format!("actions=model_created&context_model_pk={awx_pk}"),
+            "/api/v2/users/".to_string(),
+        ),
+        (
+            format!("actions=model_updated&context_model_pk={awx_pk}"),
+            format!("/api/v2/users/{awx_pk}/"),
+        ),
+    ] {
+        let found = events(srv, &query).await;
+        assert!(!found.is_empty(), "{query}");
+        for e in found {
+            assert_eq!(
+                e["context"]["http_request"]["path"],
+                path.as_str(),
+                "{query}"
+            );
+        }
+    }
+});
+
 backend_test!(events_are_read_only_and_private, |srv| {
     let r = srv
         .post(
