@@ -349,7 +349,8 @@ pub async fn resolve_target(
 /// cannot hold is Django's message under `non_field_errors`, as authentik's serializer raises it
 /// (for integer keys authentik crashes instead); a missing object is deviation 10's `object_pk`.
 async fn normalise_object(store: &Store, model: &str, pk: &str) -> Result<String, DomainError> {
-    let malformed = |msg: String| DomainError::Invalid(FieldErrors::single("non_field_errors", msg));
+    let malformed =
+        |msg: String| DomainError::Invalid(FieldErrors::single("non_field_errors", msg));
     let missing = || {
         DomainError::Invalid(FieldErrors::single(
             "object_pk",

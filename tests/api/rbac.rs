@@ -503,13 +503,21 @@ backend_test!(assign_rejects_bad_model_and_malformed_pk, |srv| {
             let u = srv
                 .send(Method::PATCH, &unassign, Some(&srv.token), Some(&body))
                 .await;
-            assert_eq!(a.status, StatusCode::BAD_REQUEST, "assign {body}: {}", a.text);
+            assert_eq!(
+                a.status,
+                StatusCode::BAD_REQUEST,
+                "assign {body}: {}",
+                a.text
+            );
             assert_eq!(a.body, u.body, "unassign answers as assign: {body}");
             a.body
         }
     };
 
-    let body = both(json!({"permissions": ["view_user"], "model": "authentik_core.nope", "object_pk": "1"})).await;
+    let body = both(
+        json!({"permissions": ["view_user"], "model": "authentik_core.nope", "object_pk": "1"}),
+    )
+    .await;
     assert_eq!(
         body,
         json!({"model": ["\"authentik_core.nope\" is not a valid choice."]})
@@ -528,14 +536,18 @@ backend_test!(assign_rejects_bad_model_and_malformed_pk, |srv| {
         ("authentik_core.token", "view_token"),
         ("authentik_events.event", "view_event"),
     ] {
-        let body = both(json!({"permissions": [permission], "model": model, "object_pk": "abc"})).await;
+        let body =
+            both(json!({"permissions": [permission], "model": model, "object_pk": "abc"})).await;
         assert_eq!(
             body,
             json!({"non_field_errors": ["“abc” is not a valid UUID."]}),
             "{model}"
         );
     }
-    let body = both(json!({"permissions": ["view_user"], "model": "authentik_core.user", "object_pk": "abc"})).await;
+    let body = both(
+        json!({"permissions": ["view_user"], "model": "authentik_core.user", "object_pk": "abc"}),
+    )
+    .await;
     assert_eq!(
         body,
         json!({"non_field_errors": ["“abc” value must be an integer."]})

@@ -189,9 +189,21 @@ backend_test!(token_write_keeps_sent_expiry, |srv| {
     let alice = create_user(srv, "alice").await;
     let past = "2020-01-02T03:04:05Z";
     for (identifier, method, body) in [
-        ("by-patch", Method::PATCH, json!({"expires": past, "expiring": true})),
-        ("by-patch-expires-only", Method::PATCH, json!({"expires": past})),
-        ("by-put", Method::PUT, json!({"identifier": "by-put", "expires": past, "expiring": true})),
+        (
+            "by-patch",
+            Method::PATCH,
+            json!({"expires": past, "expiring": true}),
+        ),
+        (
+            "by-patch-expires-only",
+            Method::PATCH,
+            json!({"expires": past}),
+        ),
+        (
+            "by-put",
+            Method::PUT,
+            json!({"identifier": "by-put", "expires": past, "expiring": true}),
+        ),
     ] {
         let r = srv.post("/api/v3/core/tokens/", &json!({"identifier": identifier, "intent": "api", "user": alice["pk"], "expiring": true})).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
@@ -204,17 +216,32 @@ backend_test!(token_write_keeps_sent_expiry, |srv| {
             .to_string();
         let me = "/api/v3/core/users/me/";
         let r = srv.send(Method::GET, me, Some(&key), None).await;
-        assert_eq!(r.status, StatusCode::OK, "{identifier}: the fresh key works");
+        assert_eq!(
+            r.status,
+            StatusCode::OK,
+            "{identifier}: the fresh key works"
+        );
 
         let url = format!("/api/v3/core/tokens/{identifier}/");
         let r = srv.send(method, &url, Some(&srv.token), Some(&body)).await;
         assert_eq!(r.status, StatusCode::OK, "{identifier}: {}", r.text);
-        assert_eq!(r.body["expires"], past, "{identifier}: the sent expiry is kept");
+        assert_eq!(
+            r.body["expires"], past,
+            "{identifier}: the sent expiry is kept"
+        );
         assert_eq!(r.body["expiring"], true, "{identifier}");
         let r = srv.send(Method::GET, me, Some(&key), None).await;
-        assert_eq!(r.status, StatusCode::FORBIDDEN, "{identifier}: the expired key is refused");
+        assert_eq!(
+            r.status,
+            StatusCode::FORBIDDEN,
+            "{identifier}: the expired key is refused"
+        );
         let r = srv.get(&url).await;
-        assert_eq!(r.status, StatusCode::OK, "{identifier}: the token stays readable");
+        assert_eq!(
+            r.status,
+            StatusCode::OK,
+            "{identifier}: the token stays readable"
+        );
         assert_eq!(r.body["expires"], past, "{identifier}");
     }
 
