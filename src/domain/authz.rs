@@ -1,6 +1,7 @@
-//! Who may do what: the one authorization function every dialect asks (spec §2.3). Pure: it
-//! sees the caller (with the grants of every role it holds, directly or through groups and
-//! their ancestors) and the action, never HTTP or SQL.
+//! Who may do what: the one authorization function every dialect asks
+//! (docs/compatibility.md#rbac-and-permissions). Pure: it sees the caller (with the grants of
+//! every role it holds, directly or through groups and their ancestors) and the action, never
+//! HTTP or SQL.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

@@ -1,6 +1,7 @@
-//! First-start state (spec §7): the install id, group `authentik Admins`, user `akadmin` in it,
-//! and the bootstrap API token. Runs in one transaction, once: a later start changes nothing,
-//! and two PostgreSQL instances starting together create it exactly once.
+//! First-start state (docs/compatibility.md#bootstrap-and-a-fresh-install): the install id,
+//! group `authentik Admins`, user `akadmin` in it, and the bootstrap API token. Runs in one
+//! transaction, once: a later start changes nothing, and two PostgreSQL instances starting
+//! together create it exactly once.
 
 use super::{DomainError, Timestamp};
 use crate::auth::keys::{self, Sealer};

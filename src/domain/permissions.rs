@@ -4,7 +4,7 @@
 /// One permission.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Permission {
-    /// Stable id (authentik's numbering where the samples show it).
+    /// Stable id (authentik's numbering where its recorded answers show it, e.g. `view_user` = 20).
     pub id: i64,
     /// Django app label, e.g. `authentik_core`.
     pub app_label: &'static str,

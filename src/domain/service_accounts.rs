@@ -1,5 +1,6 @@
-//! Service accounts (spec §4.4): a `service_account` user, an app-password token for it and,
-//! optionally, a group of the same name — created together in one transaction.
+//! Service accounts (docs/compatibility.md#user-actions): a `service_account` user, an
+//! app-password token for it and, optionally, a group of the same name — created together in
+//! one transaction.
 
 use serde_json::json;
 

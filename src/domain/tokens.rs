@@ -195,7 +195,8 @@ async fn check_unique(
     Ok(())
 }
 
-/// Object-level rules (§6.2): intents, and app-password expiry under the owner's cap.
+/// Object-level rules (docs/compatibility.md#tokens): intents, and app-password expiry under
+/// the owner's cap.
 fn check_intent_and_expiry(
     changes: &mut TokenChanges,
     intent: Intent,
@@ -289,7 +290,7 @@ pub async fn create(
     let expiring = changes.expiring.unwrap_or(true);
     let default_expiry = now.plus_seconds(settings.default_duration_seconds);
     let expires = match intent {
-        // The client's expiry is discarded for api tokens (spec §6.2).
+        // The client's expiry is discarded for api tokens (docs/compatibility.md#tokens).
         Intent::Api => Some(default_expiry),
         _ => changes
             .expires

@@ -1,4 +1,5 @@
-//! AWX's `/api/v2/` dialect: the recorded AWX 24.6.1 samples (awx-samples/ and extra/) and the
+//! AWX's `/api/v2/` dialect: the recorded AWX 24.6.1 samples (numbered as in
+//! docs/compatibility.md#awx-samples, `extra/N` as in #awx-extra-samples) and the
 //! cross-dialect rules (one directory, two views).
 
 use crate::backend_test;
@@ -489,7 +490,7 @@ backend_test!(awx_users_crud, |srv| {
     );
 });
 
-// is_superuser / is_system_auditor map onto the directory (design.md "AWX's view of a user").
+// is_superuser / is_system_auditor map onto the directory (docs/compatibility.md#awx-mapping).
 backend_test!(awx_superuser_and_auditor_mapping, |srv| {
     let r = call(
         srv,

@@ -41,7 +41,8 @@ backend_test!(anonymous_and_bad_tokens_get_403_everywhere, |srv| {
     ] {
         let r = srv.send(Method::GET, path, None, None).await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}");
-        // Deviation 3 (sample 14 answers "You do not have permission…" on detail routes).
+        // Deviation 3 (authentik core sample 14 answers "You do not have permission…" on detail
+        // routes; docs/compatibility.md#authentication-answers).
         assert_eq!(
             r.body,
             json!({"detail": "Authentication credentials were not provided."}),

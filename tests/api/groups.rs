@@ -1,4 +1,5 @@
-//! `/api/v3/core/groups/`: samples 22–26 and 46, the hierarchy rules (deviation 5), membership.
+//! `/api/v3/core/groups/`: samples 22–26 and 46 (docs/compatibility.md#authentik-core-samples),
+//! the hierarchy rules (deviation 5), membership (docs/compatibility.md#groups).
 
 use crate::backend_test;
 use crate::common::TestServer;
@@ -188,7 +189,8 @@ backend_test!(hierarchy_rules, |srv| {
         .await
         .body;
     assert_eq!(u["is_superuser"], true);
-    // …but the users list filter is_superuser checks direct membership only (spec §10.12).
+    // …but the users list filter is_superuser checks direct membership only
+    // (docs/compatibility.md#filtering-search-and-ordering).
     let r = srv
         .get("/api/v3/core/users/?is_superuser=true&username=deep")
         .await;

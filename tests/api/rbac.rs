@@ -1,4 +1,5 @@
-//! `/api/v3/rbac/`: roles and permissions (authentik-rbac-samples), and the authorization
+//! `/api/v3/rbac/`: roles and permissions (samples numbered as in
+//! docs/compatibility.md#authentik-rbac-and-events-samples), and the authorization
 //! matrix: anonymous / plain user / token owner / role holder (global and per object) /
 //! superuser across the core routes.
 

@@ -1,4 +1,5 @@
-//! `/api/v3/core/tokens/`: samples 29–39, deviations 1, 2 and 6, keys, expiry and ownership.
+//! `/api/v3/core/tokens/`: samples 29–39 (docs/compatibility.md#authentik-core-samples),
+//! deviations 1, 2 and 6, keys, expiry and ownership (docs/compatibility.md#tokens).
 
 use crate::backend_test;
 use crate::common::TestServer;

@@ -1,4 +1,5 @@
-//! `/api/v3/core/users/`: the recorded authentik samples and the rules of spec §4.
+//! `/api/v3/core/users/`: the recorded authentik samples (numbered as in
+//! docs/compatibility.md#authentik-core-samples) and the rules of docs/compatibility.md#users.
 
 use crate::backend_test;
 use crate::common::TestServer;
@@ -349,7 +350,7 @@ backend_test!(list_pagination_and_filters, |srv| {
     );
 });
 
-// Sample 08 and the fallback search of §1.5.
+// Sample 08 and the fallback search (docs/compatibility.md#filtering-search-and-ordering).
 backend_test!(search_and_attribute_filters, |srv| {
     create(srv, json!({"username": "sample-alice-s1", "name": "Alice Sample", "email": "alice@example.com", "attributes": {"team": "blue", "n": 1, "nested": {"k": "v"}}})).await;
     create(
@@ -578,7 +579,7 @@ backend_test!(counts_follow_writes, |srv| {
     assert_eq!(check(srv, &filters, "deleted").await, before);
 });
 
-// Samples 27, 28 and §10.6: PUT resets omitted groups, PATCH leaves them.
+// Samples 27, 28: PUT resets omitted groups, PATCH leaves them (docs/compatibility.md#users).
 backend_test!(group_membership_through_users, |srv| {
     let admin = srv.get("/api/v3/core/users/?username=akadmin").await.body["results"][0].clone();
     let admins_group = admin["groups"][0].as_str().expect("group uuid").to_string();
@@ -605,7 +606,7 @@ backend_test!(group_membership_through_users, |srv| {
     assert_eq!(r.body["is_superuser"], false);
 });
 
-// Sample 16 and spec §11: `me` for a token client.
+// Sample 16 and docs/compatibility.md#newest-generated-clients: `me` for a token client.
 backend_test!(me_for_the_caller, |srv| {
     let r = srv.get("/api/v3/core/users/me/").await;
     assert_eq!(r.status, StatusCode::OK);
@@ -721,7 +722,8 @@ backend_test!(pages_of_one_hundred, |srv| {
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 });
 
-// Spec §4.4: service accounts answer 200 with the app password; it is no Bearer key.
+// Service accounts answer 200 with the app password; it is no Bearer key
+// (docs/compatibility.md#user-actions).
 backend_test!(service_account_creation, |srv| {
     let r = srv
         .post(
@@ -914,7 +916,8 @@ async fn user_id(srv: &TestServer, username: &str) -> i64 {
     r.body["results"][0]["pk"].as_i64().unwrap_or(-1)
 }
 
-// §1.5: `search` is parsed as a DjangoQL expression first, with plain search as the fallback.
+// `search` is parsed as a DjangoQL expression first, with plain search as the fallback
+// (docs/compatibility.md#djangoql-search).
 backend_test!(structured_search, |srv| {
     create(
         srv,
@@ -993,8 +996,9 @@ async fn user_with_key(srv: &TestServer, username: &str) -> (i64, String) {
     (user["pk"].as_i64().unwrap_or_default(), key)
 }
 
-// Spec §4.4 and trap 20: the actions gatehouse has no feature behind answer as a fresh authentik
-// (no recovery flow, impersonation disabled, no enterprise licence) — never a route 404.
+// The actions gatehouse has no feature behind answer as a fresh authentik (no recovery flow,
+// impersonation disabled, no enterprise licence) — never a route 404
+// (docs/compatibility.md#user-actions).
 backend_test!(actions_without_a_feature_answer_as_fresh_authentik, |srv| {
     let nomail = create(srv, json!({"username": "nomail", "name": "No Mail"})).await;
     let nomail = nomail["pk"].as_i64().unwrap_or_default();

@@ -4,7 +4,7 @@ Three jobs, nothing else:
 
 1. `before_load_schema` amends authentik's OpenAPI document with responses authentik itself
    gives but its generated schema does not declare (each one cited from
-   `shared/spec/authentik-api.md`, which wins over the OpenAPI subset per `shared/design.md`).
+   `docs/compatibility.md`; recorded behaviour wins over the OpenAPI document there too).
    Every amendment is narrow: one status or one field shape on the operations that answer it.
 2. `before_call` keeps the run from locking itself out: a superuser fuzzing its own account
    (PATCH `is_active: false`), its own groups (PUT `users: []`) or its own token would turn every
@@ -57,38 +57,41 @@ def before_load_schema(context, raw_schema):
     schemas = raw_schema["components"]["schemas"]
     for path, method, operation in _operations(raw_schema):
         responses = operation["responses"]
-        # §1.1: a lookup that matches nothing is a 404 `{"detail": …}` on every detail route and
-        # action; §10.8: a page past the end of a list is a 404 `Invalid page.`. The schema
-        # declares 404 only on add_user/remove_user/view_key/set_key (§8).
+        # A lookup that matches nothing is a 404 `{"detail": …}` on every detail route and
+        # action (docs/compatibility.md#urls-and-content-types); a page past the end of a list is
+        # a 404 `Invalid page.` (#pagination-envelope). The schema declares 404 only on
+        # add_user/remove_user/view_key/set_key.
         if "{" in path or _has_query(raw_schema, operation, "page"):
             responses.setdefault("404", _json_response(GENERIC_ERROR))
-        # §1.3, §10.9: the JSON `attributes` filter rejects bad input with a top-level array
-        # (`["filter: failed to parse JSON"]`), not an object.
+        # The JSON `attributes` filter rejects bad input with a top-level array
+        # (`["filter: failed to parse JSON"]`), not an object (docs/compatibility.md#error-shapes).
         if _has_query(raw_schema, operation, "attributes") and "400" in responses:
             responses["400"] = _json_response(
                 {"oneOf": [{"$ref": "#/components/schemas/ValidationError"},
                            {"type": "array", "items": {"type": "string"}}]}
             )
-        # §1.3, §10.9: errors raised inside recovery, recovery_email and impersonate are bare
-        # strings (`{"non_field_errors": "No recovery flow set."}`), not lists.
+        # Errors raised inside recovery, recovery_email and impersonate are bare strings
+        # (`{"non_field_errors": "No recovery flow set."}`), not lists
+        # (docs/compatibility.md#error-shapes).
         if path.endswith(("/recovery/", "/recovery_email/", "/impersonate/")):
             responses["400"] = _json_response({"type": "object", "additionalProperties": {}})
-        # Deviation 11 (README, design.md): the audit log is read-only through the API, so
+        # Deviation 11 (README): the audit log is read-only through the API, so
         # creating, changing or deleting an event is a 405 `Method "…" not allowed.`.
         if path.startswith("/events/events/") and method != "get" and not path.endswith("/export/"):
             responses.setdefault("405", _json_response(GENERIC_ERROR))
-        # §2.2, §4.4: impersonate answers 401 with an empty body when impersonation is disabled,
-        # which is what gatehouse (no browser sessions) always answers.
+        # impersonate answers 401 with an empty body when impersonation is disabled, which is
+        # what gatehouse (no browser sessions) always answers (docs/compatibility.md#user-actions).
         if path.endswith("/impersonate/"):
             responses.setdefault("401", {"description": "Impersonation disabled"})
-    # Recorded samples (02, 07, 27, …): users without an address have `"email": ""` — Django's
-    # EmailField is blank=True — which `format: email` would reject. Response shapes only.
+    # Recorded samples (02, 07, 27, … in docs/compatibility.md#authentik-core-samples): users
+    # without an address have `"email": ""` — Django's EmailField is blank=True — which
+    # `format: email` would reject. Response shapes only.
     for name in ("User", "PartialUser", "UserSelf"):
         email = schemas.get(name, {}).get("properties", {}).get("email")
         if email is not None and email.get("format") == "email":
             email.pop("format")
             email["anyOf"] = [{"format": "email"}, {"maxLength": 0}]
-    # authentik-rbac-events.md §7.2: volume's `time` is a bucket start without offset
+    # docs/compatibility.md#audit-events: volume's `time` is a bucket start without offset
     # (`2026-11-23T12:00:00`), which `format: date-time` rejects.
     time = schemas.get("EventVolume", {}).get("properties", {}).get("time")
     if time is not None and time.get("format") == "date-time":

@@ -365,8 +365,8 @@ async fn list(
     Ok(json_response(StatusCode::OK, &envelope))
 }
 
-/// Reads the writable group fields (§5.2). `full` = POST/PUT: `name` is required and omitted
-/// `parents`/`users` reset to `[]`.
+/// Reads the writable group fields (docs/compatibility.md#groups). `full` = POST/PUT: `name` is
+/// required and omitted `parents`/`users` reset to `[]`.
 pub(crate) fn read_group_changes(
     body: JsonBody,
     full: bool,
@@ -396,8 +396,8 @@ pub(crate) fn read_group_changes(
     Ok((changes, input.errors))
 }
 
-/// §5.2's `is_superuser` rule: setting it (on create: to true; on update: to a new value) needs
-/// `enable_group_superuser` / `disable_group_superuser`.
+/// The `is_superuser` rule (docs/compatibility.md#groups): setting it (on create: to true; on
+/// update: to a new value) needs `enable_group_superuser` / `disable_group_superuser`.
 fn check_superuser_flag(
     caller: &Principal,
     changes: &GroupChanges,

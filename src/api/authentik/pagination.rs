@@ -1,5 +1,5 @@
-//! authentik's page-number pagination (§1.4): `page` / `page_size`, the 7-number envelope,
-//! `Invalid page.` for pages out of range.
+//! authentik's page-number pagination (docs/compatibility.md#pagination-envelope): `page` /
+//! `page_size`, the 7-number envelope, `Invalid page.` for pages out of range.
 
 use serde::Serialize;
 

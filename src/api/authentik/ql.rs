@@ -1,5 +1,6 @@
-//! DjangoQL for `?search=` (spec §1.5): a hand-written lexer and recursive-descent parser for the
-//! subset authentik clients use, compiled against a model's QL fields into the filter algebra.
+//! DjangoQL for `?search=` (docs/compatibility.md#djangoql-search): a hand-written lexer and
+//! recursive-descent parser for the subset authentik clients use, compiled against a model's QL
+//! fields into the filter algebra.
 //! `None` from the public functions means "not a valid DjangoQL expression for this model"
 //! (syntax or schema error), and the caller falls back to plain search.
 //!
@@ -66,8 +67,8 @@ fn user_field(name: &str) -> Option<Kind<UserField>> {
         "name" => Kind::Text(UserField::Name),
         "email" => Kind::Text(UserField::Email),
         "path" => Kind::Text(UserField::Path),
-        // The QL schema declares `is_active` nullable (spec §1.4 autocomplete): `= None` is valid
-        // and matches nothing, as in authentik.
+        // The QL schema declares `is_active` nullable (docs/compatibility.md#djangoql-search):
+        // `= None` is valid and matches nothing, as in authentik.
         "is_active" => Kind::Bool {
             field: UserField::IsActive,
             nullable: true,

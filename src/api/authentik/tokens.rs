@@ -233,7 +233,8 @@ fn valid_slug(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
-/// Reads the writable token fields (§6.2). `full` = POST/PUT: `identifier` is required.
+/// Reads the writable token fields (docs/compatibility.md#tokens). `full` = POST/PUT:
+/// `identifier` is required.
 pub(crate) fn read_token_changes(
     body: JsonBody,
     full: bool,

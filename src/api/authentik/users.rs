@@ -305,7 +305,8 @@ fn ordering(params: &Params) -> Vec<(UserSort, Direction)> {
 
 use super::query::choice_error;
 
-/// Translates the list's query parameters into a user filter (spec §4.3).
+/// Translates the list's query parameters into a user filter
+/// (docs/compatibility.md#filtering-search-and-ordering).
 async fn list_filter(state: &AppState, params: &Params) -> Result<UserFilter, ApiError> {
     let mut parts: Vec<UserFilter> = Vec::new();
     let mut errors = FieldErrors::new();
@@ -546,8 +547,8 @@ fn render(state: &AppState, user: &User, include: Include) -> Result<Arc<RawValu
     )
 }
 
-/// Reads the writable user fields of a request (§4.2). `full` = POST/PUT: `username` and `name`
-/// are required and omitted `groups`/`roles` reset to `[]`.
+/// Reads the writable user fields of a request (docs/compatibility.md#users). `full` = POST/PUT:
+/// `username` and `name` are required and omitted `groups`/`roles` reset to `[]`.
 pub(crate) fn read_user_changes(
     body: JsonBody,
     full: bool,
@@ -812,7 +813,7 @@ async fn paths(
     Ok(json_response(StatusCode::OK, &json!({ "paths": paths })))
 }
 
-/// `POST /core/users/service_account/` (spec §4.4): answers 200, not 201.
+/// `POST /core/users/service_account/` (docs/compatibility.md#user-actions): answers 200, not 201.
 async fn service_account(
     State(state): State<Arc<AppState>>,
     Caller(caller): Caller,
@@ -885,7 +886,8 @@ async fn action_target(state: &AppState, caller: &Principal, raw: &str) -> Resul
     Ok(users::get_cached(&state.store, &state.users, id).await?)
 }
 
-/// A 400 raised inside an authentik view: `non_field_errors` is a bare string there (spec §1.3).
+/// A 400 raised inside an authentik view: `non_field_errors` is a bare string there
+/// (docs/compatibility.md#error-shapes).
 fn view_error(message: &str) -> ApiError {
     ApiError::Json(
         StatusCode::BAD_REQUEST,
@@ -893,7 +895,7 @@ fn view_error(message: &str) -> ApiError {
     )
 }
 
-/// gatehouse has no flows, so no brand has a recovery flow (spec §4.4, trap 20).
+/// gatehouse has no flows, so no brand has a recovery flow (docs/compatibility.md#user-actions).
 const NO_RECOVERY_FLOW: &str = "No recovery flow set.";
 
 /// The recovery actions' checks before their body: the target (404/403), then
@@ -1017,7 +1019,7 @@ async fn impersonate(
     Ok(StatusCode::UNAUTHORIZED.into_response())
 }
 
-/// `GET /core/users/impersonate_end/`: 204 always (spec §4.4).
+/// `GET /core/users/impersonate_end/`: 204 always (docs/compatibility.md#user-actions).
 async fn impersonate_end(Caller(_caller): Caller) -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
