@@ -8,5 +8,6 @@ pub mod config;
 pub mod domain;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod query;
 pub mod server;
 pub mod store;

@@ -49,12 +49,6 @@ pub enum ApiError {
     EmptyBadRequest,
 }
 
-impl From<crate::store::StoreError> for ApiError {
-    fn from(err: crate::store::StoreError) -> Self {
-        ApiError::Domain(err.into())
-    }
-}
-
 /// Renders field errors as DRF does: `{"field": ["msg", …]}`.
 pub fn field_errors_json(
     errors: &FieldErrors,

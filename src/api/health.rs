@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::error::json_response;
 use crate::app::AppState;
-use crate::store::health::NotReady;
+use crate::domain::health::{self, NotReady};
 
 /// `/-/health/live/` and `/-/health/ready/`.
 pub fn routes() -> Router<Arc<AppState>> {
@@ -26,7 +26,7 @@ async fn live() -> StatusCode {
 }
 
 async fn ready(State(state): State<Arc<AppState>>) -> Response {
-    match crate::store::health::ready(&state.store).await {
+    match health::ready(&state.store).await {
         Ok(()) => StatusCode::OK.into_response(),
         Err(err) => {
             tracing::warn!(error = %err, "readiness check failed");

@@ -1,6 +1,8 @@
 //! HTTP: router assembly and the middleware every route shares (request id, access log,
 //! limits, JSON 404/405). Dialect modules parse, authorize, call the domain and serialize;
-//! they never write SQL.
+//! they never write SQL and never name `crate::store`: every read and write, existence checks
+//! and audit-log reads included, is a domain operation, and errors arrive as `DomainError`.
+//! Queries are built from `crate::query`'s words. tests/layering.rs fails the build otherwise.
 
 pub mod authentik;
 pub mod awx;

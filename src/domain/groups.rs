@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 
 use super::audit::{self, AuditContext, Diff, ModelRef};
 use super::error::{FieldErrors, Kind};
-use super::filter::{Direction, Filter};
+use super::filter::Direction;
 use super::users::{num_pk, parse_attributes, resolve_uuids, RoleSummary};
 use super::{DomainError, Timestamp};
 use crate::store::{groups as store_groups, Store};
@@ -76,49 +76,8 @@ impl Group {
     }
 }
 
-/// Filterable group fields.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GroupField {
-    /// Internal id.
-    Id,
-    /// UUID.
-    Uuid,
-    /// Name.
-    Name,
-    /// Superuser flag.
-    IsSuperuser,
-    /// Attributes (JSON).
-    Attributes,
-}
-
-/// Relations a group filter can test.
-#[derive(Debug, Clone, PartialEq)]
-pub enum GroupRel {
-    /// Has a direct member with one of these ids.
-    MemberIds(Vec<i64>),
-    /// Has a direct member with one of these usernames.
-    MemberUsernames(Vec<String>),
-    /// Is one of these groups.
-    Ids(Vec<i64>),
-}
-
-/// A filter over groups.
-pub type GroupFilter = Filter<GroupField, GroupRel>;
-
-/// Sort keys for groups.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GroupSort {
-    /// A column.
-    Field(GroupField),
-    /// Smallest parent uuid.
-    Parents,
-    /// Smallest child uuid.
-    Children,
-    /// Smallest member id.
-    Users,
-    /// Smallest role uuid.
-    Roles,
-}
+// What a group query can name lives below the domain, where the store can see it.
+pub use crate::query::groups::{GroupField, GroupFilter, GroupRel, GroupSort};
 
 /// Requested changes to a group; `None` leaves a field alone.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -8,7 +8,7 @@ use serde_json::{json, Map};
 use super::audit::{self, AuditContext, Diff, ModelRef};
 use super::authz::Grants;
 use super::error::{FieldErrors, Kind};
-use super::filter::{Direction, Filter};
+use super::filter::Direction;
 use super::permissions::{self, Permission};
 use super::DomainError;
 use crate::store::roles::{self as store_roles, RoleRow};
@@ -38,49 +38,8 @@ impl From<RoleRow> for Role {
     }
 }
 
-/// Filterable role fields.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RoleField {
-    /// Internal id.
-    Id,
-    /// UUID.
-    Uuid,
-    /// Name.
-    Name,
-    /// Managed marker.
-    Managed,
-}
-
-/// Relations a role filter can test.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RoleRel {
-    /// Held by the user directly (or, `inherited`, through its groups and their ancestors).
-    HeldByUser {
-        /// The user.
-        user_id: i64,
-        /// Include roles of the user's groups and ancestors.
-        inherited: bool,
-    },
-    /// Held by the group (or, `inherited`, by it or an ancestor).
-    HeldByGroup {
-        /// The group's uuid.
-        group_uuid: String,
-        /// Include ancestors' roles.
-        inherited: bool,
-    },
-    /// One of these roles.
-    Uuids(Vec<String>),
-}
-
-/// A filter over roles.
-pub type RoleFilter = Filter<RoleField, RoleRel>;
-
-/// Sort keys for roles.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RoleSort {
-    /// A column.
-    Field(RoleField),
-}
+// What a role query can name lives below the domain, where the store can see it.
+pub use crate::query::roles::{RoleField, RoleFilter, RoleRel, RoleSort};
 
 /// Managed marker of the built-in role behind AWX's `is_system_auditor`.
 pub const AUDITOR_MANAGED: &str = "gatehouse:system-auditor";

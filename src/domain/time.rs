@@ -1,12 +1,11 @@
 //! Points in time as stored (microseconds since the Unix epoch, UTC) and as DRF writes and
-//! reads them (`2026-04-20T08:47:25.123456Z`).
+//! reads them (`2026-04-20T08:47:25.123456Z`). The type itself is the query vocabulary's
+//! (`query::time`), so filters can compare against it; what it means to the directory is here.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use std::sync::OnceLock;
 
-/// Microseconds since 1970-01-01T00:00:00Z.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Timestamp(pub i64);
+pub use crate::query::time::Timestamp;
 
 impl Timestamp {
     /// The current time, truncated to microseconds.

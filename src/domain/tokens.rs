@@ -84,44 +84,8 @@ impl Token {
     }
 }
 
-/// Filterable token fields.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenField {
-    /// Integer id.
-    Id,
-    /// UUID.
-    Uuid,
-    /// Identifier.
-    Identifier,
-    /// Intent.
-    Intent,
-    /// Owner id.
-    UserId,
-    /// Owner username.
-    Username,
-    /// Description.
-    Description,
-    /// Expiry.
-    Expires,
-    /// Expiring flag.
-    Expiring,
-    /// Managed marker.
-    Managed,
-}
-
-/// Tokens have no relation filters.
-#[derive(Debug, Clone, PartialEq)]
-pub enum TokenRel {}
-
-/// A filter over tokens.
-pub type TokenFilter = Filter<TokenField, TokenRel>;
-
-/// Sort keys for tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenSort {
-    /// A column.
-    Field(TokenField),
-}
+// What a token query can name lives below the domain, where the store can see it.
+pub use crate::query::tokens::{TokenField, TokenFilter, TokenRel, TokenSort};
 
 /// Requested token changes; `None` leaves a field alone.
 #[derive(Debug, Clone, Default)]

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 use super::audit::{self, AuditContext, Diff, ModelRef};
 use super::error::{FieldErrors, Kind};
-use super::filter::{Direction, Filter};
+use super::filter::Direction;
 use super::{avatar, DomainError, Timestamp};
 use crate::auth::password;
 use crate::store::{groups, users as store_users, Store, Touched};
@@ -155,75 +155,8 @@ impl User {
     }
 }
 
-/// Filterable user fields.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UserField {
-    /// Integer id.
-    Id,
-    /// UUID.
-    Uuid,
-    /// Username.
-    Username,
-    /// Display name.
-    Name,
-    /// AWX first name.
-    FirstName,
-    /// AWX last name.
-    LastName,
-    /// E-mail.
-    Email,
-    /// Active flag.
-    IsActive,
-    /// Account type.
-    Type,
-    /// Path.
-    Path,
-    /// Attributes (JSON).
-    Attributes,
-    /// Last login.
-    LastLogin,
-    /// Creation time.
-    DateJoined,
-    /// Last password change.
-    PasswordChangeDate,
-    /// Last modification.
-    LastUpdated,
-}
-
-/// Relations a user filter can test.
-#[derive(Debug, Clone, PartialEq)]
-pub enum UserRel {
-    /// Direct member of a group with one of these names.
-    GroupNames(Vec<String>),
-    /// Direct member of a group with one of these uuids.
-    GroupUuids(Vec<String>),
-    /// Holds a role with one of these names.
-    RoleNames(Vec<String>),
-    /// Holds a role with one of these uuids.
-    RoleUuids(Vec<String>),
-    /// Case-insensitive (Unicode) substring of username, name, email or uuid.
-    SearchTerm(String),
-    /// Direct member of a superuser group (authentik's `is_superuser` filter).
-    DirectSuperuser(bool),
-    /// Superuser through any group or ancestor.
-    EffectiveSuperuser(bool),
-}
-
-/// A filter over users.
-pub type UserFilter = Filter<UserField, UserRel>;
-
-/// Sort keys for users.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UserSort {
-    /// A column.
-    Field(UserField),
-    /// The smallest direct group uuid.
-    Groups,
-    /// The smallest direct role uuid.
-    Roles,
-    /// Effective superuser status.
-    IsSuperuser,
-}
+// What a user query can name lives below the domain, where the store can see it.
+pub use crate::query::users::{UserField, UserFilter, UserRel, UserSort};
 
 /// Requested changes to a user; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -788,8 +721,8 @@ pub async fn set_password(
     Ok(())
 }
 
-/// Users by id, exact under writes (see `store::cache`).
-pub type UserCache = crate::store::cache::EpochCache<i64, User>;
+/// Users by id, exact under writes (see `domain::cache`).
+pub type UserCache = super::cache::EpochCache<i64, User>;
 
 /// The user with this id, from `cache` when nothing was written since it was read.
 pub async fn get_cached(store: &Store, cache: &UserCache, id: i64) -> Result<User, DomainError> {
@@ -815,8 +748,8 @@ pub async fn get(store: &Store, id: i64) -> Result<User, DomainError> {
         .ok_or(DomainError::NotFound(Kind::User))
 }
 
-/// Counts by filter, exact under writes (see `store::cache`).
-pub type CountCache = crate::store::cache::EpochCache<String, i64>;
+/// Counts by filter, exact under writes (see `domain::cache`).
+pub type CountCache = super::cache::EpochCache<String, i64>;
 
 /// How many users match, from `cache` when nothing was written since it was counted
 /// (a count scans every matching row).

@@ -2,7 +2,8 @@
 //! the events API (pages, per-action volume, per-application counts), purged once expired.
 
 use super::{Dialect, Reader, Sql, Store, StoreError, Tx};
-use crate::domain::filter::Direction;
+use crate::query::events::{EventQuery, EventSort};
+use crate::query::filter::Direction;
 
 /// A new event row.
 #[derive(Debug, Clone)]
@@ -92,33 +93,6 @@ pub struct EventRow {
     pub expires: i64,
 }
 
-/// Filters of the events list, already validated.
-#[derive(Debug, Clone, Default)]
-pub struct EventQuery {
-    /// Substring of the action.
-    pub action_contains: Option<String>,
-    /// Exact actions (any of).
-    pub actions: Vec<String>,
-    /// Exact client address.
-    pub client_ip: Option<String>,
-    /// Acting user's username.
-    pub username: Option<String>,
-    /// `context.model.pk`.
-    pub model_pk: Option<String>,
-    /// `context.model.model_name`.
-    pub model_name: Option<String>,
-    /// `context.model.app`.
-    pub model_app: Option<String>,
-    /// Plain search terms (each must match).
-    pub search: Vec<String>,
-    /// `context.authorized_application.pk`.
-    pub authorized_app: Option<String>,
-    /// One event by uuid.
-    pub uuid: Option<String>,
-    /// No event can match (a filter value no event carries, e.g. another brand's name).
-    pub nothing: bool,
-}
-
 fn where_clause(q: &EventQuery, dialect: Dialect, sql: &mut Sql) {
     sql.push(" WHERE 1 = 1");
     if q.nothing {
@@ -179,11 +153,25 @@ pub async fn count(store: &Store, q: &EventQuery) -> Result<i64, StoreError> {
     store.fetch_scalar_i64(&sql).await
 }
 
-/// One page of events in `order` (column, direction) order, ties by id.
+/// The column an event sort key orders by.
+fn sort_column(key: EventSort) -> &'static str {
+    match key {
+        EventSort::Uuid => "uuid",
+        EventSort::Username => "username",
+        EventSort::Action => "action",
+        EventSort::App => "app",
+        EventSort::Context => "context",
+        EventSort::ClientIp => "client_ip",
+        EventSort::Created => "created",
+        EventSort::Expires => "expires",
+    }
+}
+
+/// One page of events in `order` order, ties by id.
 pub async fn page(
     store: &Store,
     q: &EventQuery,
-    order: &[(&'static str, Direction)],
+    order: &[(EventSort, Direction)],
     limit: i64,
     offset: i64,
 ) -> Result<Vec<EventRow>, StoreError> {
@@ -191,7 +179,10 @@ pub async fn page(
         "SELECT uuid, action, app, user_json, context, client_ip, created, expires FROM events",
     );
     where_clause(q, store.dialect(), &mut sql);
-    let keys: Vec<(String, Direction)> = order.iter().map(|(c, d)| (c.to_string(), *d)).collect();
+    let keys: Vec<(String, Direction)> = order
+        .iter()
+        .map(|(key, d)| (sort_column(*key).to_string(), *d))
+        .collect();
     super::filter::order_by(&mut sql, &keys, "id DESC");
     sql.push(" LIMIT ")
         .bind(limit)

@@ -1,8 +1,8 @@
-//! Compiles the domain's filter algebra and sort keys to SQL, once for both backends. The
-//! only backend-specific part is JSON path access.
+//! Compiles the query vocabulary's filter algebra and sort keys to SQL, once for both
+//! backends. The only backend-specific part is JSON path access.
 
 use super::{Dialect, Sql};
-use crate::domain::filter::{Cmp, Direction, Filter, Literal};
+use crate::query::filter::{Cmp, Direction, Filter, Literal};
 
 /// How an entity's fields and relations become SQL.
 pub trait Schema {

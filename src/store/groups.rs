@@ -119,8 +119,8 @@ pub async fn add_member(tx: &mut Tx, group_id: i64, user_id: i64) -> Result<(), 
 
 use super::filter::{self, Schema};
 use super::Store;
-use crate::domain::filter::Direction;
-use crate::domain::groups::{GroupField, GroupFilter, GroupRel, GroupSort};
+use crate::query::filter::Direction;
+use crate::query::groups::{GroupField, GroupFilter, GroupRel, GroupSort};
 
 /// One row of `groups`.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]

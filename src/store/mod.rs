@@ -1,10 +1,11 @@
 //! Persistence. SQLite and PostgreSQL differ here and only here: connection set-up, DDL
 //! (the migrations), a few SQL fragments (`Dialect`) and the mapping of database errors.
 //! Every query is written once as text with `$n` placeholders and runs on either backend.
-//! This module never sees HTTP types and makes no business decisions.
+//! This module never sees HTTP types and makes no business decisions. It sits below the domain:
+//! it takes queries in `crate::query`'s words and never names `domain`, `api` or `auth`
+//! (tests/layering.rs checks).
 
 pub mod bulk;
-pub mod cache;
 pub mod events;
 pub mod filter;
 pub mod gate;

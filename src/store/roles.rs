@@ -3,8 +3,8 @@
 
 use super::filter::{self, Schema};
 use super::{Reader, Sql, Store, StoreError, Tx};
-use crate::domain::filter::Direction;
-use crate::domain::roles::{RoleField, RoleFilter, RoleRel, RoleSort};
+use crate::query::filter::Direction;
+use crate::query::roles::{RoleField, RoleFilter, RoleRel, RoleSort};
 
 /// One row of `roles`.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]

@@ -113,8 +113,8 @@ pub async fn principal_by_key_hash(
 // ------------------------------------------------------------------ the tokens resource
 
 use super::filter::{self, Schema};
-use crate::domain::filter::Direction;
-use crate::domain::tokens::{TokenField, TokenFilter, TokenRel, TokenSort};
+use crate::query::filter::Direction;
+use crate::query::tokens::{TokenField, TokenFilter, TokenRel, TokenSort};
 
 /// One row of `tokens` (the sealed key included; never the key itself).
 #[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]

@@ -3,8 +3,8 @@
 use super::filter::{self, Schema};
 use super::search::{Lookup, SearchPlan};
 use super::{Reader, Sql, Store, StoreError, Tx};
-use crate::domain::filter::{Direction, Filter};
-use crate::domain::users::{UserField, UserFilter, UserRel, UserSort};
+use crate::query::filter::{Direction, Filter};
+use crate::query::users::{UserField, UserFilter, UserRel, UserSort};
 
 /// One row of `users`.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]

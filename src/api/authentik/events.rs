@@ -21,10 +21,9 @@ use crate::api::allow;
 use crate::api::error::{json_response, ApiError};
 use crate::app::AppState;
 use crate::domain::authz::Visibility;
-use crate::domain::error::Kind;
+use crate::domain::events::{self, Event, EventQuery, EventSort};
 use crate::domain::filter::Direction;
 use crate::domain::{DomainError, FieldErrors, Timestamp};
-use crate::store::events::{self as store_events, EventQuery, EventRow};
 
 const VIEW_EVENT: &str = "authentik_events.view_event";
 
@@ -109,17 +108,16 @@ fn brand(state: &AppState) -> Value {
     json!({"app": "authentik_brands", "model_name": "brand", "pk": state.install_id.replace('-', ""), "name": BRAND_NAME})
 }
 
-fn event_json(state: &AppState, row: &EventRow) -> Value {
-    let parse = |text: &str| serde_json::from_str::<Value>(text).unwrap_or_else(|_| json!({}));
+fn event_json(state: &AppState, event: &Event) -> Value {
     json!({
-        "pk": row.uuid,
-        "user": parse(&row.user_json),
-        "action": row.action,
-        "app": row.app,
-        "context": parse(&row.context),
-        "client_ip": row.client_ip,
-        "created": Timestamp(row.created).to_drf(),
-        "expires": Timestamp(row.expires).to_drf(),
+        "pk": event.uuid,
+        "user": event.user,
+        "action": event.action,
+        "app": event.app,
+        "context": event.context,
+        "client_ip": event.client_ip,
+        "created": event.created.to_drf(),
+        "expires": event.expires.to_drf(),
         "brand": brand(state),
     })
 }
@@ -136,15 +134,15 @@ fn autocomplete() -> &'static Value {
     })
 }
 
-const ORDERABLE: [(&str, &str); 8] = [
-    ("pk", "uuid"),
-    ("user", "username"),
-    ("action", "action"),
-    ("app", "app"),
-    ("context", "context"),
-    ("client_ip", "client_ip"),
-    ("created", "created"),
-    ("expires", "expires"),
+const ORDERABLE: [(&str, EventSort); 8] = [
+    ("pk", EventSort::Uuid),
+    ("user", EventSort::Username),
+    ("action", EventSort::Action),
+    ("app", EventSort::App),
+    ("context", EventSort::Context),
+    ("client_ip", EventSort::ClientIp),
+    ("created", EventSort::Created),
+    ("expires", EventSort::Expires),
 ];
 
 fn query(params: &Params) -> Result<EventQuery, ApiError> {
@@ -199,8 +197,8 @@ async fn list(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let (params, q) = listing(&caller, raw.as_deref())?;
-    let keys: Vec<(&'static str, Direction)> = params
-        .ordering(&ORDERABLE, "created")
+    let keys: Vec<(EventSort, Direction)> = params
+        .ordering(&ORDERABLE, EventSort::Created)
         .into_iter()
         .map(|(c, d)| {
             (
@@ -213,11 +211,10 @@ async fn list(
             )
         })
         .collect();
-    let count = store_events::count(&state.store, &q).await?;
+    let count = events::count(&state.store, &q).await?;
     let pagination = PageRequest::from_params(&params).resolve(count)?;
-    let rows =
-        store_events::page(&state.store, &q, &keys, pagination.limit, pagination.offset).await?;
-    let results: Vec<Value> = rows.iter().map(|r| event_json(&state, r)).collect();
+    let rows = events::page(&state.store, &q, &keys, pagination.limit, pagination.offset).await?;
+    let results: Vec<Value> = rows.iter().map(|e| event_json(&state, e)).collect();
     Ok(json_response(
         StatusCode::OK,
         &Envelope {
@@ -239,15 +236,8 @@ async fn retrieve(
     let uuid = uuid::Uuid::parse_str(&raw)
         .map_err(|_| ApiError::BadLookup)?
         .to_string();
-    let q = EventQuery {
-        uuid: Some(uuid),
-        ..EventQuery::default()
-    };
-    let row = store_events::page(&state.store, &q, &[], 1, 0)
-        .await?
-        .pop()
-        .ok_or(ApiError::Domain(DomainError::NotFound(Kind::Event)))?;
-    Ok(json_response(StatusCode::OK, &event_json(&state, &row)))
+    let event = events::get(&state.store, uuid).await?;
+    Ok(json_response(StatusCode::OK, &event_json(&state, &event)))
 }
 
 /// A non-negative integer query parameter read as DRF's IntegerField reads it (`"7"`, `" 7 "`,
@@ -292,13 +282,13 @@ async fn volume(
     let (params, q) = listing(&caller, raw.as_deref())?;
     let days = count_param(&params, "history_days", HISTORY_DAYS_DEFAULT)?.min(HISTORY_DAYS_MAX);
     let since = Timestamp::now().plus_seconds(-days * 86_400);
-    let rows = store_events::volume(&state.store, &q, since.0).await?;
+    let rows = events::volume(&state.store, &q, since).await?;
     let body: Vec<Value> = rows
         .iter()
         .map(|r| {
             json!({
                 // authentik renders the bucket without an offset.
-                "time": Timestamp(r.bucket).to_datetime().format("%Y-%m-%dT%H:%M:%S").to_string(),
+                "time": r.bucket.to_datetime().format("%Y-%m-%dT%H:%M:%S").to_string(),
                 "action": r.action,
                 "count": r.count,
             })
@@ -322,12 +312,12 @@ async fn top_per_user(
     if !sees_all || top_n == 0 {
         return Ok(json_response(StatusCode::OK, &Vec::<Value>::new()));
     }
-    let rows = store_events::top_per_application(&state.store, action, top_n).await?;
+    let rows = events::top_per_application(&state.store, action, top_n).await?;
     let body: Vec<Value> = rows
         .iter()
         .map(|r| {
             json!({
-                "application": serde_json::from_str::<Value>(&r.application).unwrap_or_else(|_| json!({})),
+                "application": r.application,
                 "counted_events": r.counted_events,
                 "unique_users": r.unique_users,
             })

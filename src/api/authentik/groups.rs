@@ -27,12 +27,12 @@ use crate::api::meta::RequestMeta;
 use crate::app::AppState;
 use crate::domain::authz::{authorize, Action, Principal, Visibility};
 use crate::domain::error::Kind;
+use crate::domain::existence;
 use crate::domain::filter::{Cmp, Filter, Literal};
 use crate::domain::groups::{
     self, Group, GroupChanges, GroupField, GroupFilter, GroupRel, GroupSort,
 };
 use crate::domain::{DomainError, FieldErrors, Timestamp};
-use crate::store::groups as store_groups;
 
 /// The groups routes.
 pub fn routes() -> Router<Arc<AppState>> {
@@ -258,7 +258,6 @@ async fn list_filter(state: &AppState, params: &Params) -> Result<GroupFilter, A
             Literal::Bool(b),
         ));
     }
-    let mut db = &state.store;
     let pks: Vec<&str> = params
         .all("members_by_pk")
         .into_iter()
@@ -276,7 +275,7 @@ async fn list_filter(state: &AppState, params: &Params) -> Result<GroupFilter, A
             }
         }
         if !errors.has("members_by_pk") {
-            let found = store_groups::existing_user_ids(&mut db, &ids).await?;
+            let found = existence::user_ids(&state.store, &ids).await?;
             match ids.iter().find(|id| !found.contains(id)) {
                 Some(missing) => errors.add("members_by_pk", choice_error(&missing.to_string())),
                 None => parts.push(Filter::Rel(GroupRel::MemberIds(ids))),
@@ -290,7 +289,7 @@ async fn list_filter(state: &AppState, params: &Params) -> Result<GroupFilter, A
         .map(String::from)
         .collect();
     if !names.is_empty() {
-        let found = store_groups::existing_usernames(&mut db, &names).await?;
+        let found = existence::usernames(&state.store, &names).await?;
         match names.iter().find(|n| !found.contains(n)) {
             Some(missing) => errors.add("members_by_username", choice_error(missing)),
             None => parts.push(Filter::Rel(GroupRel::MemberUsernames(names))),

@@ -28,11 +28,11 @@ use crate::api::meta::RequestMeta;
 use crate::app::AppState;
 use crate::domain::authz::{authorize, Action, Principal, Visibility};
 use crate::domain::error::Kind;
+use crate::domain::existence;
 use crate::domain::filter::{Cmp, Direction, Filter, Literal};
 use crate::domain::permissions::{self, Permission};
 use crate::domain::roles::{self, Role, RoleField, RoleFilter, RoleRel, RoleSort};
 use crate::domain::{groups, tokens, users, DomainError, FieldErrors};
-use crate::store::groups as store_groups;
 
 const VIEW_ROLE: &str = "authentik_rbac.view_role";
 
@@ -497,11 +497,7 @@ async fn list_permissions(
             .trim()
             .parse()
             .map_err(|_| invalid(format!("“{raw}” value must be an integer.")))?;
-        let mut db = &state.store;
-        if store_groups::existing_user_ids(&mut db, &[id])
-            .await?
-            .is_empty()
-        {
+        if existence::user_ids(&state.store, &[id]).await?.is_empty() {
             return Err(invalid(
                 "Select a valid choice. That choice is not one of the available choices.".into(),
             ));

@@ -28,7 +28,9 @@ use crate::api::fields::{Input, Str};
 use crate::api::meta::RequestMeta;
 use crate::app::AppState;
 use crate::domain::authz::{authorize, may_see, Action, Principal, TokenRef, Visibility};
+use crate::domain::cache::EpochCache;
 use crate::domain::error::Kind;
+use crate::domain::existence;
 use crate::domain::filter::{Cmp, Direction, Filter, Literal};
 use crate::domain::service_accounts::{self, ServiceAccountRequest};
 use crate::domain::tokens::{self, TokenField, TokenSort};
@@ -36,8 +38,6 @@ use crate::domain::users::{
     self, User, UserChanges, UserField, UserFilter, UserRel, UserSort, UserType,
 };
 use crate::domain::{DomainError, FieldErrors, Timestamp};
-use crate::store::cache::EpochCache;
-use crate::store::groups as store_groups;
 
 /// The users routes.
 pub fn routes() -> Router<Arc<AppState>> {
@@ -384,7 +384,6 @@ async fn list_filter(state: &AppState, params: &Params) -> Result<UserFilter, Ap
         let f = Filter::IsNull(UserField::LastLogin);
         parts.push(if b { f } else { Filter::Not(Box::new(f)) });
     }
-    let mut db = &state.store;
     // groups_by_name / roles_by_name: every value must name an existing object.
     for (param, is_group) in [("groups_by_name", true), ("roles_by_name", false)] {
         let names: Vec<String> = params
@@ -397,9 +396,9 @@ async fn list_filter(state: &AppState, params: &Params) -> Result<UserFilter, Ap
             continue;
         }
         let existing = if is_group {
-            store_groups::existing_group_names(&mut db, &names).await?
+            existence::group_names(&state.store, &names).await?
         } else {
-            store_groups::existing_role_names(&mut db, &names).await?
+            existence::role_names(&state.store, &names).await?
         };
         if let Some(missing) = names.iter().find(|n| !existing.contains(n)) {
             errors.add(param, choice_error(missing));
@@ -436,14 +435,11 @@ async fn list_filter(state: &AppState, params: &Params) -> Result<UserFilter, Ap
             continue;
         }
         let existing = if is_group {
-            store_groups::groups_by_uuid(&mut db, &uuids).await?
+            existence::group_uuids(&state.store, &uuids).await?
         } else {
-            store_groups::roles_by_uuid(&mut db, &uuids).await?
+            existence::role_uuids(&state.store, &uuids).await?
         };
-        if let Some(missing) = uuids
-            .iter()
-            .find(|u| !existing.iter().any(|e| &e.uuid == *u))
-        {
+        if let Some(missing) = uuids.iter().find(|u| !existing.contains(u)) {
             errors.add(param, choice_error(missing));
             continue;
         }

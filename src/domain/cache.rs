@@ -1,12 +1,13 @@
 //! A small cache of derived values that is exact under writes: an entry is only served in the
-//! write epoch it was filled in (`Changes`), and never while another instance's writes could be
-//! missed. Bounded: when full, 1/256 of its entries (arbitrary ones) make room.
+//! write epoch it was filled in (the store's `Changes`), and never while another instance's
+//! writes could be missed. Bounded: when full, 1/256 of its entries (arbitrary ones) make room.
+//! The domain's caches are of this kind, and so are a front end's caches of what it renders.
 
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::RwLock;
 
-use super::{Changes, Touched};
+use crate::store::{Changes, Touched};
 
 /// Values by key, each valid for one write epoch of the topic they derive from.
 pub struct EpochCache<K, V> {

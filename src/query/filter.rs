@@ -1,4 +1,4 @@
-//! The filter algebra both dialects compile their query parameters to, and the store compiles
+//! The filter algebra every front end compiles its query parameters to, and the store compiles
 //! to SQL once. Fields and relations are typed per entity, so a dialect cannot name a column
 //! that does not exist.
 
