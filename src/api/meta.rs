@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::app::AppState;
 use crate::domain::audit::{is_secret_key, AuditContext, MASK};
-use crate::domain::authz::Principal;
+use crate::domain::authz::{Principal, Scope};
 
 /// The id the request-context middleware gave this request.
 #[derive(Debug, Clone)]
@@ -35,6 +35,7 @@ impl RequestMeta {
         AuditContext {
             actor: who.map(|p| (p.user_id, p.username.clone())),
             actor_email: who.map(|p| p.email.clone()),
+            actor_scope: who.map_or(Scope::Write, |p| p.scope),
             client_ip: self.client_ip.clone(),
             request_id: self.request_id.clone(),
             path: self.path.clone(),

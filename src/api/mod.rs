@@ -45,6 +45,18 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
+/// What a request method does in authorization's terms (HTTP's safe methods only read).
+pub fn request_kind(method: &Method) -> crate::domain::authz::RequestKind {
+    if matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    ) {
+        crate::domain::authz::RequestKind::Safe
+    } else {
+        crate::domain::authz::RequestKind::Unsafe
+    }
+}
+
 async fn not_found() -> ApiError {
     ApiError::RouteNotFound
 }

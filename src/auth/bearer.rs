@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use super::keys::lookup_hash;
-use crate::domain::authz::Principal;
+use crate::domain::authz::{Principal, Scope};
 use crate::domain::{roles, DomainError, Timestamp};
 use crate::store::{tokens, users, Store, Touched};
 
@@ -67,7 +67,7 @@ pub async fn principal_for(
         email,
         is_superuser,
         grants,
-        read_only: false,
+        scope: Scope::Write,
     })
 }
 
@@ -98,7 +98,8 @@ pub async fn authenticate(
         return Err(DomainError::InvalidCredentials);
     }
     let mut principal = principal_for(store, row.user_id, row.username, row.email).await?;
-    principal.read_only = row.scope == "read";
+    // An unknown scope in the row reads as the narrowest.
+    principal.scope = Scope::parse(&row.scope).unwrap_or(Scope::Read);
     if trustworthy {
         cache.put(
             hash,

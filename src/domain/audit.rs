@@ -4,6 +4,7 @@
 
 use serde_json::{json, Map, Value};
 
+use super::authz::Scope;
 use super::{DomainError, Timestamp};
 use crate::store::events::{self as store_events, NewEvent};
 use crate::store::Tx;
@@ -18,6 +19,9 @@ pub struct AuditContext {
     pub actor: Option<(i64, String)>,
     /// The acting user's e-mail, when the caller already knows it (else it is read).
     pub actor_email: Option<String>,
+    /// Scope of the actor's credential. Every change and every secret handed out is recorded
+    /// here, so `record` refusing a `Read` actor backs up `authz` for any path that forgot it.
+    pub actor_scope: Scope,
     /// Client address.
     pub client_ip: Option<String>,
     /// The request's id (`X-authentik-id`).
@@ -39,6 +43,7 @@ impl Default for AuditContext {
         AuditContext {
             actor: None,
             actor_email: None,
+            actor_scope: Scope::Write,
             client_ip: None,
             request_id: None,
             path: String::new(),
@@ -198,6 +203,10 @@ pub async fn record(
     diff: Option<Diff>,
     extra: Map<String, Value>,
 ) -> Result<(), DomainError> {
+    // A read-scoped credential changes nothing and sees no secret (authz refuses it first).
+    if ctx.actor_scope != Scope::Write {
+        return Err(DomainError::Forbidden);
+    }
     let user = match &ctx.actor {
         Some((id, username)) => {
             let email = match &ctx.actor_email {

@@ -25,6 +25,35 @@ impl Grants {
     }
 }
 
+/// How much of its owner's rights a credential carries. Passwords and sessions carry `Write`;
+/// a token carries the scope it was created with. Ordered: `Read` < `Write`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Scope {
+    /// Safe reads only: no write, and no read that reveals a secret (a token's key).
+    Read,
+    /// Everything the owner may do.
+    Write,
+}
+
+impl Scope {
+    /// Wire name (AWX's OAuth2 scope, the `scope` column).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::Write => "write",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Scope> {
+        match s {
+            "read" => Some(Scope::Read),
+            "write" => Some(Scope::Write),
+            _ => None,
+        }
+    }
+}
+
 /// The authenticated caller of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
@@ -38,8 +67,15 @@ pub struct Principal {
     pub is_superuser: bool,
     /// Grants of the user's effective roles.
     pub grants: Arc<Grants>,
-    /// Authenticated with a read-scoped token: every write is refused.
-    pub read_only: bool,
+    /// Scope of the credential the request came with: a `Read` credential may only read.
+    pub scope: Scope,
+}
+
+impl Principal {
+    /// Whether the credential may change anything at all.
+    pub fn may_write(&self) -> bool {
+        self.scope == Scope::Write
+    }
 }
 
 /// Something a caller wants to do. Objects are named by the pk their grants use: a user's id,
@@ -80,8 +116,16 @@ pub enum Action {
     DisableGroupSuperuser(Option<String>),
     /// List every token (not just one's own).
     ViewAllTokens,
-    /// Create a token (for oneself unless superuser).
+    /// Create a token at all (for oneself unless superuser); see `GrantToken` for the token.
     AddToken,
+    /// Create a token owned by `owner` carrying `scope`: never more than the creating
+    /// credential holds (its scope, and its own account unless it is a superuser's).
+    GrantToken {
+        /// The new token's owner.
+        owner: i64,
+        /// The new token's scope.
+        scope: Scope,
+    },
     /// Create a service account: a user and its token (global add_user and add_token).
     CreateServiceAccount,
     /// Read a token.
@@ -124,8 +168,9 @@ pub enum Action {
 }
 
 impl Action {
-    /// Whether the action only reads.
-    pub fn is_read(&self) -> bool {
+    /// Whether the action only reads and reveals no secret: all a `Read` credential may do.
+    /// Reading a token's key is not safe: the key carries its owner's full rights.
+    pub fn is_safe(&self) -> bool {
         matches!(
             self,
             Action::ViewSelf
@@ -133,9 +178,28 @@ impl Action {
                 | Action::ViewGroup(_)
                 | Action::ViewAllTokens
                 | Action::ViewToken(_)
-                | Action::ViewTokenKey(_)
                 | Action::ViewRole(_)
         )
+    }
+}
+
+/// Whether a request method only reads (HTTP's safe methods). Every dialect asks
+/// `authorize_request` with it before its handlers run, so a `Read` credential is refused every
+/// other method even on a route that forgets to ask `authorize`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestKind {
+    /// GET, HEAD, OPTIONS (and TRACE): reads.
+    Safe,
+    /// Anything else: may write.
+    Unsafe,
+}
+
+/// Decides whether a credential may make a request of this kind at all, before any action
+/// is known: a `Read` credential may only make safe requests.
+pub fn authorize_request(principal: &Principal, kind: RequestKind) -> Result<(), Denied> {
+    match kind {
+        RequestKind::Unsafe if !principal.may_write() => Err(Denied::Forbidden),
+        _ => Ok(()),
     }
 }
 
@@ -198,13 +262,23 @@ pub fn may_see(principal: &Principal, view_permission: &str, object: &str) -> Re
     }
 }
 
-/// Decides whether `principal` may perform `action`. Superusers pass everything; any caller
-/// may read itself and create tokens; token owners manage their own tokens (and read their
-/// keys, as authentik grants through the creator's managed role); everything else needs the
-/// permission, globally or on the object.
+/// Decides whether `principal` may perform `action`. A `Read` credential may only do safe
+/// actions; a new token never carries more than the creating credential (its scope, and its
+/// own account unless a superuser's). Beyond that, superusers pass everything; any caller may
+/// read itself and create tokens for itself; token owners manage their own tokens (and read
+/// their keys, as authentik grants through the creator's managed role); everything else needs
+/// the permission, globally or on the object.
 pub fn authorize(principal: &Principal, action: Action) -> Result<(), Denied> {
-    if principal.read_only && !action.is_read() {
+    if !principal.may_write() && !action.is_safe() {
         return Err(Denied::Forbidden);
+    }
+    if let Action::GrantToken { owner, scope } = action {
+        return if scope > principal.scope || (owner != principal.user_id && !principal.is_superuser)
+        {
+            Err(Denied::Forbidden)
+        } else {
+            Ok(())
+        };
     }
     // Protections that hold for superusers too.
     if let Action::RemoveAccount { id, last_superuser } = action {
@@ -217,6 +291,8 @@ pub fn authorize(principal: &Principal, action: Action) -> Result<(), Denied> {
     }
     let (permission, object): (&str, Option<String>) = match action {
         Action::ViewSelf | Action::AddToken => return Ok(()),
+        // Decided above, before the superuser shortcut.
+        Action::GrantToken { .. } => return Err(Denied::Forbidden),
         Action::EditUserProfile(id) | Action::DropOwnAuditor(id) if id == principal.user_id => {
             return Ok(())
         }
@@ -303,7 +379,7 @@ mod tests {
             email: String::new(),
             is_superuser,
             grants: Arc::new(grants),
-            read_only: false,
+            scope: Scope::Write,
         }
     }
 
@@ -339,6 +415,59 @@ mod tests {
             visibility(&p, "authentik_core.view_user"),
             Visibility::Nothing
         );
+    }
+
+    #[test]
+    fn read_scope_only_reads_and_sees_no_key() {
+        let mut p = principal(true, Grants::default());
+        p.scope = Scope::Read;
+        let own = TokenRef {
+            owner: 7,
+            uuid: "t".into(),
+        };
+        assert_eq!(authorize(&p, Action::ViewUser(3)), Ok(()));
+        assert_eq!(authorize(&p, Action::ViewToken(own.clone())), Ok(()));
+        for action in [
+            Action::ViewTokenKey(own.clone()),
+            Action::SetTokenKey(own),
+            Action::AddToken,
+            Action::CreateServiceAccount,
+            Action::DeleteUser(3),
+        ] {
+            assert_eq!(authorize(&p, action), Err(Denied::Forbidden));
+        }
+        assert_eq!(
+            authorize_request(&p, RequestKind::Unsafe),
+            Err(Denied::Forbidden)
+        );
+        assert_eq!(authorize_request(&p, RequestKind::Safe), Ok(()));
+    }
+
+    #[test]
+    fn a_new_token_never_exceeds_its_creator() {
+        let grant = |owner, scope| Action::GrantToken { owner, scope };
+        let plain = principal(false, Grants::default());
+        assert_eq!(authorize(&plain, grant(7, Scope::Write)), Ok(()));
+        assert_eq!(authorize(&plain, grant(7, Scope::Read)), Ok(()));
+        assert_eq!(
+            authorize(&plain, grant(8, Scope::Read)),
+            Err(Denied::Forbidden)
+        );
+        let admin = principal(true, Grants::default());
+        assert_eq!(authorize(&admin, grant(8, Scope::Write)), Ok(()));
+        let mut admin_read = admin.clone();
+        admin_read.scope = Scope::Read;
+        for owner in [7, 8] {
+            for scope in [Scope::Read, Scope::Write] {
+                assert_eq!(
+                    authorize(&admin_read, grant(owner, scope)),
+                    Err(Denied::Forbidden)
+                );
+            }
+        }
+        assert!(Scope::Read < Scope::Write);
+        assert_eq!(Scope::parse("read"), Some(Scope::Read));
+        assert_eq!(Scope::parse("admin"), None);
     }
 
     #[test]

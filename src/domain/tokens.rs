@@ -4,7 +4,7 @@
 use serde_json::{json, Map};
 
 use super::audit::{self, AuditContext, Diff, ModelRef};
-use super::authz::Principal;
+use super::authz::{authorize, Action, Principal, Scope};
 use super::error::{FieldErrors, Kind};
 use super::filter::{Direction, Filter};
 use super::users::{self, User, UserField};
@@ -104,8 +104,8 @@ pub struct TokenChanges {
     pub expiring: Option<bool>,
     /// Managed marker (inner `None` = none).
     pub managed: Option<Option<String>>,
-    /// OAuth2 scope for tokens made through AWX's dialect (`read` or `write`).
-    pub scope: Option<String>,
+    /// OAuth2 scope for tokens made through AWX's dialect (`write` when absent).
+    pub scope: Option<Scope>,
 }
 
 /// Settings that shape token expiry.
@@ -195,6 +195,17 @@ fn check_intent_and_expiry(
     }
 }
 
+/// Whether a non-superuser's tokens must expire: the owner's `token-expires` attribute, true
+/// unless it says otherwise. Holds on creation and on every later change, so an owner cannot
+/// lift the expiry of a token (an app password's cap included) by editing it.
+fn forced_expiring(owner: &User) -> bool {
+    owner
+        .attributes
+        .get(TOKEN_EXPIRES_ATTRIBUTE)
+        .and_then(|v| v.as_bool())
+        .unwrap_or(true)
+}
+
 /// Creates a token for `caller` (non-superusers always own their tokens and follow their own
 /// `token-expires` attribute). Returns the token and its new key.
 pub async fn create(
@@ -213,13 +224,18 @@ pub async fn create(
     } else {
         caller.user_id
     };
+    let scope = changes.scope.unwrap_or(Scope::Write);
+    // Every door that makes a token comes through here: it never carries more than its creator.
+    authorize(
+        caller,
+        Action::GrantToken {
+            owner: owner_id,
+            scope,
+        },
+    )
+    .map_err(|_| DomainError::Forbidden)?;
     if !caller.is_superuser {
-        let forced = caller_user
-            .attributes
-            .get(TOKEN_EXPIRES_ATTRIBUTE)
-            .and_then(|v| v.as_bool())
-            .unwrap_or(true);
-        changes.expiring = Some(forced);
+        changes.expiring = Some(forced_expiring(&caller_user));
     }
     let owner = if owner_id == caller.user_id {
         Some(caller_user)
@@ -273,7 +289,7 @@ pub async fn create(
         expiring,
         managed: changes.managed.clone().flatten(),
         created: now.0,
-        scope: changes.scope.clone().unwrap_or_else(|| "write".into()),
+        scope: scope.as_str().to_string(),
     };
     let id = store_tokens::insert(&mut tx, &row).await?;
     let diff = Diff::created(&[
@@ -300,11 +316,12 @@ pub async fn create(
     Ok((get_by_id(store, id).await?, key))
 }
 
-/// Changes a token. Deviations 1 and 2: without `user` the owner stays; without `expires` the
-/// expiry stays, and a sent one is kept as sent; without `intent` the intent stays.
+/// Changes a token for `caller`. Deviations 1 and 2: without `user` the owner stays; without
+/// `expires` the expiry stays, and a sent one is kept as sent; without `intent` the intent stays.
 /// `current` is the token as the caller last read it; the answer is the row as updated.
 pub async fn update(
     store: &Store,
+    caller: &Principal,
     current: Token,
     mut changes: TokenChanges,
     mut errors: FieldErrors,
@@ -312,6 +329,15 @@ pub async fn update(
     audit: &AuditContext,
 ) -> Result<Token, DomainError> {
     let now = Timestamp::now();
+    // As on creation (and unlike authentik, trap 5): a non-superuser cannot make an expiring
+    // token stop expiring against its owner's `token-expires` attribute; the flag stays.
+    if !caller.is_superuser
+        && changes.expiring == Some(false)
+        && current.expiring
+        && forced_expiring(&current.user)
+    {
+        changes.expiring = None;
+    }
     if let Some(user) = changes.user {
         if user != current.user.id && !errors.has("user") {
             errors.add("user", "User cannot be changed");

@@ -15,5 +15,6 @@ mod properties;
 mod rbac;
 mod schema;
 mod secrets;
+mod token_scope;
 mod tokens;
 mod users;

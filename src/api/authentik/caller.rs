@@ -1,5 +1,6 @@
 //! Who is calling: `Authorization: Bearer <key>` → `Principal`, with authentik's answers for
-//! missing and bad credentials (both 403, on every route — deviation 3).
+//! missing and bad credentials (both 403, on every route — deviation 3). A read-scoped token
+//! is refused every unsafe method here, before any handler runs.
 
 use std::sync::Arc;
 
@@ -8,9 +9,10 @@ use axum::http::header;
 use axum::http::request::Parts;
 
 use crate::api::error::ApiError;
+use crate::api::request_kind;
 use crate::app::AppState;
 use crate::auth::bearer;
-use crate::domain::authz::Principal;
+use crate::domain::authz::{authorize_request, Principal};
 use crate::domain::DomainError;
 
 /// The authenticated caller of an `/api/v3/` request.
@@ -37,6 +39,7 @@ impl FromRequestParts<Arc<AppState>> for Caller {
     ) -> Result<Self, Self::Rejection> {
         let key = bearer_key(parts).ok_or(ApiError::Domain(DomainError::Unauthenticated))?;
         let principal = bearer::authenticate(&state.store, &state.principals, &key).await?;
+        authorize_request(&principal, request_kind(&parts.method)).map_err(super::denied)?;
         Ok(Caller(principal))
     }
 }

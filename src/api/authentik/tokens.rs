@@ -335,6 +335,7 @@ async fn write(
     let (changes, errors) = read_token_changes(body, full)?;
     let token = tokens::update(
         &state.store,
+        caller,
         current,
         changes,
         errors,

@@ -1,6 +1,7 @@
 //! Who is calling the AWX dialect: `Bearer` (a gatehouse API token), `Basic` (username and
 //! password), or the `awx_sessionid` cookie of an `/api/login/` session — which must also carry
-//! a CSRF token on unsafe methods. Failed credentials read as anonymous, as in AWX.
+//! a CSRF token on unsafe methods. Failed credentials read as anonymous, as in AWX. A
+//! read-scoped token is refused every unsafe method here, before any handler runs.
 
 use std::sync::Arc;
 
@@ -10,9 +11,10 @@ use axum::http::{header, Method, StatusCode};
 use base64::Engine;
 
 use super::{detail, AwxError};
+use crate::api::request_kind;
 use crate::app::AppState;
 use crate::auth::{bearer, session};
-use crate::domain::authz::Principal;
+use crate::domain::authz::{authorize_request, Principal};
 use crate::domain::DomainError;
 
 /// Name of the session cookie.
@@ -175,6 +177,15 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Principal>, A
     Ok(None)
 }
 
+/// The caller, refused when its credential's scope does not allow this request's method.
+async fn resolve_scoped(parts: &Parts, state: &AppState) -> Result<Option<Principal>, AwxError> {
+    let principal = resolve(parts, state).await?;
+    if let Some(p) = &principal {
+        authorize_request(p, request_kind(&parts.method)).map_err(|_| super::forbidden())?;
+    }
+    Ok(principal)
+}
+
 impl FromRequestParts<Arc<AppState>> for AwxCaller {
     type Rejection = AwxError;
 
@@ -182,7 +193,7 @@ impl FromRequestParts<Arc<AppState>> for AwxCaller {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
-        match resolve(parts, state).await? {
+        match resolve_scoped(parts, state).await? {
             Some(p) => Ok(AwxCaller(p)),
             None => Err(AwxError(DomainError::Unauthenticated.into())),
         }
@@ -196,6 +207,6 @@ impl FromRequestParts<Arc<AppState>> for MaybeCaller {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
-        Ok(MaybeCaller(resolve(parts, state).await?))
+        Ok(MaybeCaller(resolve_scoped(parts, state).await?))
     }
 }

@@ -12,7 +12,7 @@ use axum::Router;
 use serde_json::{json, Value};
 
 use super::caller::AwxCaller;
-use super::users::resolve_user;
+use super::users::{may_see, resolve_user};
 use super::{forbidden, with_allow, AwxError, AwxPage};
 use crate::api::authentik::query::Params;
 use crate::api::authentik::Lookup;
@@ -21,12 +21,13 @@ use crate::api::error::json_response;
 use crate::api::fields::{Input, Str};
 use crate::api::meta::RequestMeta;
 use crate::app::AppState;
-use crate::domain::authz::{authorize, Action, Principal, TokenRef};
+use crate::domain::authz::{authorize, Action, Principal, Scope, TokenRef};
 use crate::domain::error::Kind;
 use crate::domain::filter::{Cmp, Direction, Filter, Literal};
 use crate::domain::tokens::{
     self, Intent, Token, TokenChanges, TokenField, TokenFilter, TokenSettings, TokenSort,
 };
+use crate::domain::users::User;
 use crate::domain::{DomainError, FieldErrors, Timestamp};
 
 const LIST_ALLOW: &str = "GET, POST, HEAD, OPTIONS";
@@ -84,10 +85,11 @@ async fn create(
     let obj = body.into_object()?;
     let mut input = Input::new(&obj);
     let description = input.string("description", Str::TEXT).unwrap_or_default();
-    let scope = input
-        .string("scope", Str::TEXT)
-        .unwrap_or_else(|| "write".into());
-    if !matches!(scope.as_str(), "read" | "write") {
+    let scope = match input.string("scope", Str::TEXT) {
+        None => Some(Scope::Write),
+        Some(s) => Scope::parse(&s),
+    };
+    if scope.is_none() && !input.errors.has("scope") {
         input.errors.add(
             "scope",
             "Must be a simple space-separated string with allowed scopes ['read', 'write'].",
@@ -100,6 +102,17 @@ async fn create(
         );
     }
     input.errors.into_result()?;
+    let scope = scope.unwrap_or(Scope::Read);
+    // A token for someone else, or wider than the caller's own credential, is refused (403)
+    // rather than quietly made for the caller, as authentik's dialect would.
+    authorize(
+        caller,
+        Action::GrantToken {
+            owner: owner_id,
+            scope,
+        },
+    )
+    .map_err(|_| forbidden())?;
     let changes = TokenChanges {
         identifier: Some(format!("awx-token-{}", uuid::Uuid::new_v4().simple())),
         intent: Some(Intent::Api),
@@ -109,7 +122,6 @@ async fn create(
         scope: Some(scope),
         ..TokenChanges::default()
     };
-    // Tokens made for someone else are a superuser's business; the domain enforces that too.
     let settings = TokenSettings {
         default_duration_seconds: state.config.token_duration_seconds,
     };
@@ -150,11 +162,19 @@ async fn create_personal(
     Lookup(key): Lookup,
     body: JsonBody,
 ) -> Result<Response, AwxError> {
-    let user = resolve_user(&state, &key).await?;
-    if user.id != caller.user_id && !caller.is_superuser {
-        return Err(forbidden());
-    }
+    let user = visible_user(&state, &caller, &key).await?;
     create(&state, &caller, &meta, user.id, body).await
+}
+
+/// The user a `/users/{key}/…tokens/` route names, when the caller may see it: a user it may
+/// not see answers 404 exactly as one that does not exist, so the route tells no usernames.
+async fn visible_user(state: &AppState, caller: &Principal, key: &str) -> Result<User, AwxError> {
+    let user = resolve_user(state, key).await?;
+    if may_see(caller, &user) {
+        Ok(user)
+    } else {
+        Err(AwxError(DomainError::NotFound(Kind::User).into()))
+    }
 }
 
 async fn page_of(
@@ -210,7 +230,7 @@ async fn list_user(
     RawQuery(query): RawQuery,
     uri: axum::http::Uri,
 ) -> Result<Response, AwxError> {
-    let user = resolve_user(&state, &key).await?;
+    let user = visible_user(&state, &caller, &key).await?;
     let path = uri.path().to_string();
     page_of(
         &state,

@@ -61,7 +61,7 @@ pub async fn resolve_user(state: &AppState, key: &str) -> Result<User, AwxError>
 
 /// Whether the caller may see a user in AWX's terms: every user with view permission
 /// (superusers, system auditors), otherwise oneself and the superusers.
-fn may_see(caller: &Principal, user: &User) -> bool {
+pub(crate) fn may_see(caller: &Principal, user: &User) -> bool {
     user.id == caller.user_id
         || user.is_superuser
         || crate::domain::authz::may_see(caller, "authentik_core.view_user", &user.id.to_string())
