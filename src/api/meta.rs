@@ -42,6 +42,7 @@ impl RequestMeta {
             user_agent: self.user_agent.clone(),
             args: self.args.clone(),
             retention_seconds: self.retention_seconds,
+            actor_session: who.and_then(|p| p.session.clone()),
         }
     }
 }

@@ -39,6 +39,8 @@ pub struct Principal {
     pub grants: Arc<Grants>,
     /// Authenticated with a read-scoped token: every write is refused.
     pub read_only: bool,
+    /// The lookup hash of the login session it came from (AWX cookie login), if any.
+    pub session: Option<String>,
 }
 
 /// Something a caller wants to do. Objects are named by the pk their grants use: a user's id,
@@ -303,6 +305,7 @@ mod tests {
             is_superuser,
             grants: Arc::new(grants),
             read_only: false,
+            session: None,
         }
     }
 

@@ -11,6 +11,7 @@ pub mod groups;
 pub mod permissions;
 pub mod roles;
 pub mod service_accounts;
+pub mod sessions;
 pub mod time;
 pub mod tokens;
 pub mod users;

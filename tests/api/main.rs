@@ -15,5 +15,6 @@ mod properties;
 mod rbac;
 mod schema;
 mod secrets;
+mod sessions;
 mod tokens;
 mod users;
