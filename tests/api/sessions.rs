@@ -334,3 +334,101 @@ backend_test!(csrf_tokens_are_the_servers_and_tied_to_the_session, |srv| {
         "its own"
     );
 });
+
+/// How a password is changed in the property below.
+#[derive(Debug, Clone, Copy)]
+enum Door {
+    AuthentikSetPassword,
+    AwxAdminPatch,
+    AwxAdminPut,
+    AwxOwnPatch,
+}
+
+backend_test!(property_no_old_session_survives_a_password_change, |srv| {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestCaseError, TestRunner};
+
+    let strategy = (
+        1usize..4,
+        prop_oneof![
+            Just(Door::AuthentikSetPassword),
+            Just(Door::AwxAdminPatch),
+            Just(Door::AwxAdminPut),
+            Just(Door::AwxOwnPatch),
+        ],
+    );
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(6);
+    let mut runner = TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        max_shrink_iters: 20,
+        ..Config::default()
+    });
+    let handle = tokio::runtime::Handle::current();
+    let counter = std::sync::atomic::AtomicUsize::new(0);
+    let outcome = tokio::task::block_in_place(|| {
+        runner.run(&strategy, |(sessions, door)| {
+            handle.block_on(async {
+                let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let name = format!("prop{n}");
+                let id = user(srv, &name, "old-pw-1", false).await;
+                let mut held = Vec::new();
+                for _ in 0..sessions {
+                    held.push(session(srv, &name, "old-pw-1").await);
+                }
+                let path = format!("/api/v2/users/{id}/");
+                let status = match door {
+                    Door::AuthentikSetPassword => {
+                        srv.post(
+                            &format!("/api/v3/core/users/{id}/set_password/"),
+                            &json!({"password": "new-pw-2"}),
+                        )
+                        .await
+                        .status
+                    }
+                    Door::AwxAdminPatch => {
+                        srv.patch(&path, &json!({"password": "new-pw-2"}))
+                            .await
+                            .status
+                    }
+                    Door::AwxAdminPut => {
+                        srv.put(&path, &json!({"username": name, "password": "new-pw-2"}))
+                            .await
+                            .status
+                    }
+                    Door::AwxOwnPatch => {
+                        let (client, csrf) = &held[0];
+                        client
+                            .patch(format!("{}{path}", srv.base))
+                            .header("X-CSRFToken", csrf)
+                            .json(&json!({"password": "new-pw-2"}))
+                            .send()
+                            .await
+                            .expect("sent")
+                            .status()
+                    }
+                };
+                if !status.is_success() {
+                    return Err(TestCaseError::fail(format!("change answered {status}")));
+                }
+                let own = matches!(door, Door::AwxOwnPatch);
+                for (i, (client, _)) in held.iter().enumerate() {
+                    let kept = own && i == 0;
+                    let ok = me_status(srv, client).await == StatusCode::OK;
+                    if ok != kept {
+                        return Err(TestCaseError::fail(format!(
+                            "session {i} of {sessions} after {door:?}: works={ok}"
+                        )));
+                    }
+                }
+                Ok(())
+            })
+        })
+    });
+    if let Err(e) = outcome {
+        panic!("no old session survives a password change: {e}");
+    }
+});
