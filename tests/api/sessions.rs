@@ -432,3 +432,20 @@ backend_test!(property_no_old_session_survives_a_password_change, |srv| {
         panic!("no old session survives a password change: {e}");
     }
 });
+
+backend_test!(a_failed_login_stores_a_bounded_user_agent, |srv| {
+    let r = Client::new()
+        .get(format!("{}/api/v2/me/", srv.base))
+        .basic_auth("nobody", Some("wrong"))
+        .header("User-Agent", "u".repeat(20_000))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let events = srv.get("/api/v3/events/events/?action=login_failed").await;
+    let agent = events.body["results"][0]["context"]["http_request"]["user_agent"]
+        .as_str()
+        .expect("user agent")
+        .to_string();
+    assert!(agent.len() <= 512, "{} characters stored", agent.len());
+});
