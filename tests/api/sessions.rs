@@ -139,6 +139,7 @@ backend_test!(
 );
 
 backend_test!(sessions_end_on_deactivation_and_superuser_removal, |srv| {
+    user(srv, "sam2", "pw-sam2-1", false).await;
     let id = user(srv, "dee", "pw-dee-1", false).await;
     let (s, _) = session(srv, "dee", "pw-dee-1").await;
     // AWX does not write `is_active`; authentik does.
@@ -193,6 +194,32 @@ backend_test!(sessions_end_on_deactivation_and_superuser_removal, |srv| {
         me_status(srv, &s).await,
         StatusCode::OK,
         "demoted through authentik"
+    );
+
+    // authentik: a group stops granting superuser status.
+    let id = user(srv, "gus", "pw-gus-1", false).await;
+    let g = srv
+        .post(
+            "/api/v3/core/groups/",
+            &json!({"name": "admins-2", "is_superuser": true, "users": [id]}),
+        )
+        .await;
+    assert_eq!(g.status, StatusCode::CREATED, "{}", g.text);
+    let (s, _) = session(srv, "gus", "pw-gus-1").await;
+    let (kept, _) = session(srv, "sam2", "pw-sam2-1").await;
+    let group = g.body["pk"].as_str().expect("pk").to_string();
+    let r = srv
+        .patch(
+            &format!("/api/v3/core/groups/{group}/"),
+            &json!({"is_superuser": false}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_ne!(me_status(srv, &s).await, StatusCode::OK, "the group's flag");
+    assert_eq!(
+        me_status(srv, &kept).await,
+        StatusCode::OK,
+        "others keep theirs"
     );
 });
 
