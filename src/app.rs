@@ -27,6 +27,8 @@ pub struct AppState {
     pub config: Config,
     /// Token → principal cache (invalidated by every committed write).
     pub principals: PrincipalCache,
+    /// Derives and checks the AWX dialect's CSRF tokens.
+    pub csrf: crate::auth::csrf::CsrfKey,
     /// Failed password logins, for throttling.
     pub logins: crate::auth::throttle::LoginThrottle,
     /// Users by id (the hot read), exact under writes.
@@ -74,6 +76,7 @@ pub async fn prepare(config: Config) -> Result<Prepared, StartError> {
     store.migrate().await?;
     let secret = resolve_secret(&config)?;
     let sealer = Sealer::new(&secret);
+    let csrf = crate::auth::csrf::CsrfKey::new(&secret);
     let values = BootstrapValues {
         email: config.bootstrap_email.clone(),
         password: config.bootstrap_password.clone(),
@@ -97,6 +100,7 @@ pub async fn prepare(config: Config) -> Result<Prepared, StartError> {
             install_id,
             config,
             principals: PrincipalCache::default(),
+            csrf,
             logins: Default::default(),
             users: crate::domain::users::UserCache::new(crate::store::Touched::DIRECTORY, 10_000),
             rendered_users: crate::api::authentik::users::RenderedUsers::new(

@@ -13,6 +13,9 @@ use crate::app::AppState;
 use crate::domain::audit::{is_secret_key, AuditContext, MASK};
 use crate::domain::authz::{Principal, Scope};
 
+/// Longest user agent an audit event keeps (real ones are a few hundred characters).
+pub const USER_AGENT_MAX_CHARS: usize = 512;
+
 /// The id the request-context middleware gave this request.
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
@@ -43,6 +46,7 @@ impl RequestMeta {
             user_agent: self.user_agent.clone(),
             args: self.args.clone(),
             retention_seconds: self.retention_seconds,
+            actor_session: who.and_then(|p| p.session.clone()),
         }
     }
 }
@@ -102,7 +106,10 @@ impl RequestMeta {
                 .get(header::USER_AGENT)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("")
-                .to_string(),
+                // The client's text, stored with unauthenticated events too (failed logins).
+                .chars()
+                .take(USER_AGENT_MAX_CHARS)
+                .collect(),
             args,
             retention_seconds: state.config.event_retention_seconds,
         }

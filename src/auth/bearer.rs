@@ -68,6 +68,7 @@ pub async fn principal_for(
         is_superuser,
         grants,
         scope: Scope::Write,
+        session: None,
     })
 }
 

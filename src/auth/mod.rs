@@ -2,6 +2,7 @@
 //! sealed copy of each key, and turning a presented credential into a `Principal`.
 
 pub mod bearer;
+pub mod csrf;
 pub mod keys;
 pub mod password;
 pub mod session;

@@ -1,5 +1,11 @@
 //! Password logins: HTTP Basic credentials and the AWX dialect's login sessions (a random key
 //! in a cookie; only its hash is stored, server-side, so every instance honours it).
+//!
+//! A session ends when its user's password changes, the user is deactivated or stops being a
+//! superuser: the transaction making that change deletes the user's session rows
+//! (`domain::sessions`), so on every instance the next request with them fails. A login whose
+//! password check raced with such a change is not turned into a session: `start` creates it
+//! only if the password hash it verified is still the user's and the user is still active.
 
 use super::bearer::principal_for;
 use super::keys::{generate_key, lookup_hash};
@@ -11,17 +17,31 @@ use crate::store::{sessions, users, Store, Touched};
 /// How long a session lives without use, seconds (AWX's `SESSION_COOKIE_AGE`).
 pub const SESSION_SECONDS: i64 = 1800;
 
+/// Longest username that can exist (the field's limit); longer ones are not looked up.
+pub const USERNAME_MAX_CHARS: usize = 150;
+
+/// A successful password check: who, and the hash the password matched (a session is only
+/// started while it is still the user's).
+#[derive(Debug, Clone)]
+pub struct Verified {
+    /// The authenticated user.
+    pub principal: Principal,
+    /// The stored hash the password was verified against.
+    pub password_hash: String,
+}
+
 /// Checks a username and password; `InvalidCredentials` for an unknown user, a wrong or
-/// unusable password, or an inactive account (the same answer for each).
+/// unusable password, or an inactive account (the same answer, and the same argon2id work, for
+/// each).
 pub async fn verify_password(
     store: &Store,
     username: &str,
     password_text: &str,
-) -> Result<Principal, DomainError> {
+) -> Result<Verified, DomainError> {
     let mut db = store;
-    // No username holds a NUL (PostgreSQL text cannot): such a login fails like any unknown
-    // name, still paying for one password verification.
-    let row = if username.contains('\0') {
+    // No username holds a NUL (PostgreSQL text cannot) or is longer than the field allows:
+    // such a login fails like any unknown name, still paying for one password verification.
+    let row = if username.contains('\0') || username.chars().count() > USERNAME_MAX_CHARS {
         None
     } else {
         users::by_username(&mut db, username).await?
@@ -32,16 +52,32 @@ pub async fn verify_password(
     };
     let ok = password::verify(password_text.to_string(), stored).await?;
     match user {
-        Some(u) if ok && u.is_active => principal_for(store, u.id, u.username, u.email).await,
+        Some(u) if ok && u.is_active => {
+            let password_hash = u.password_hash.unwrap_or_default();
+            let principal = principal_for(store, u.id, u.username, u.email).await?;
+            Ok(Verified {
+                principal,
+                password_hash,
+            })
+        }
         _ => Err(DomainError::InvalidCredentials),
     }
 }
 
-/// Starts a session for a user, recording the login; returns the session key (for the cookie).
-pub async fn start(store: &Store, user_id: i64) -> Result<String, DomainError> {
+/// Starts a session for a verified login, recording the login; returns the session key (for
+/// the cookie). `InvalidCredentials` if the password or the account's activity changed since
+/// the password was checked.
+pub async fn start(store: &Store, login: &Verified) -> Result<String, DomainError> {
     let key = generate_key();
     let now = Timestamp::now();
+    let user_id = login.principal.user_id;
     let mut tx = store.begin().await?;
+    // First, so that on PostgreSQL the user's row is locked: a concurrent password change
+    // either committed before (and this matches nothing) or waits for this commit and then
+    // deletes the new session with the others.
+    if !users::record_login(&mut tx, user_id, &login.password_hash, now.0).await? {
+        return Err(DomainError::InvalidCredentials);
+    }
     sessions::insert(
         &mut tx,
         &lookup_hash(&key),
@@ -50,7 +86,6 @@ pub async fn start(store: &Store, user_id: i64) -> Result<String, DomainError> {
         now.0,
     )
     .await?;
-    users::record_login(&mut tx, user_id, now.0).await?;
     // `last_login` is shown; nothing a principal derives from changed.
     tx.touches(Touched::DIRECTORY);
     tx.commit().await?;
@@ -79,7 +114,9 @@ pub async fn resume(store: &Store, key: &str) -> Result<Principal, DomainError> 
     if !user.is_active {
         return Err(DomainError::InvalidCredentials);
     }
-    principal_for(store, user.id, user.username, user.email).await
+    let mut principal = principal_for(store, user.id, user.username, user.email).await?;
+    principal.session = Some(hash);
+    Ok(principal)
 }
 
 /// Ends a session (and sweeps expired ones).

@@ -36,6 +36,9 @@ pub struct AuditContext {
     pub args: Map<String, Value>,
     /// How long the events of this request are kept, seconds (the configured retention).
     pub retention_seconds: i64,
+    /// The lookup hash of the login session the actor used, if any: kept when the actor
+    /// changes its own password (Django's `update_session_auth_hash`).
+    pub actor_session: Option<String>,
 }
 
 impl Default for AuditContext {
@@ -51,6 +54,7 @@ impl Default for AuditContext {
             user_agent: String::new(),
             args: Map::new(),
             retention_seconds: RETENTION_SECONDS,
+            actor_session: None,
         }
     }
 }
@@ -61,6 +65,7 @@ impl AuditContext {
         AuditContext {
             actor: Some((id, username.to_string())),
             actor_email: None,
+            actor_session: None,
             ..self.clone()
         }
     }
@@ -230,6 +235,7 @@ pub async fn record(
     // stored as `\u0000`, which PostgreSQL's jsonb refuses, and every later query reading the
     // context as jsonb would fail.
     replace_nul_in(&mut context);
+    cap_context(&mut context);
     let now = Timestamp::now();
     let event = NewEvent {
         // Time-ordered (UUIDv7): each new event's key lands at the end of the uuid index
@@ -299,6 +305,44 @@ pub async fn record_alone(
     Ok(())
 }
 
+/// Largest context an event stores, bytes of JSON: every door's events pass through `record`,
+/// and some carry the client's text (failed-login names, query arguments, attribute diffs).
+pub const CONTEXT_CAP_BYTES: usize = 64 * 1024;
+/// Longest string kept whole in a context over the cap.
+const CAPPED_STRING_CHARS: usize = 1024;
+
+/// Keeps a context within `CONTEXT_CAP_BYTES`: first every long string is cut (marked `…`);
+/// if that is not enough, only the model and request keys stay, with `"truncated": true`.
+fn cap_context(context: &mut Map<String, Value>) {
+    let size = |c: &Map<String, Value>| Value::Object(c.clone()).to_string().len();
+    if size(context) <= CONTEXT_CAP_BYTES {
+        return;
+    }
+    for value in context.values_mut() {
+        cut_strings(value);
+    }
+    context.insert("truncated".into(), Value::Bool(true));
+    if size(context) > CONTEXT_CAP_BYTES {
+        context.retain(|k, _| matches!(k.as_str(), "model" | "http_request" | "truncated"));
+        if size(context) > CONTEXT_CAP_BYTES {
+            context.retain(|k, _| k == "truncated");
+        }
+    }
+}
+
+fn cut_strings(value: &mut Value) {
+    match value {
+        Value::String(s) if s.chars().count() > CAPPED_STRING_CHARS => {
+            let mut cut: String = s.chars().take(CAPPED_STRING_CHARS).collect();
+            cut.push('…');
+            *s = cut;
+        }
+        Value::Array(items) => items.iter_mut().for_each(cut_strings),
+        Value::Object(map) => map.values_mut().for_each(cut_strings),
+        _ => {}
+    }
+}
+
 /// Events deleted per purge transaction: small enough that the SQLite writer is never held for
 /// long, large enough that a backlog clears quickly.
 pub const PURGE_BATCH: i64 = 1_000;
@@ -344,3 +388,31 @@ pub fn is_secret_key(key: &str) -> bool {
 
 /// The mask secret values get.
 pub const MASK: &str = "********************";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contexts_over_the_cap_are_cut() {
+        let mut small = Map::new();
+        small.insert("username".into(), json!("bob"));
+        let before = small.clone();
+        cap_context(&mut small);
+        assert_eq!(small, before, "small contexts are kept whole");
+
+        let mut long_name = Map::new();
+        long_name.insert("username".into(), json!("a".repeat(1_000_000)));
+        cap_context(&mut long_name);
+        assert!(Value::Object(long_name.clone()).to_string().len() <= CONTEXT_CAP_BYTES);
+        assert_eq!(long_name["truncated"], json!(true));
+
+        let mut many = Map::new();
+        many.insert("http_request".into(), json!({"path": "/x"}));
+        let items: Vec<Value> = (0..100_000).map(|i| json!(i)).collect();
+        many.insert("diff".into(), Value::Array(items));
+        cap_context(&mut many);
+        assert!(Value::Object(many.clone()).to_string().len() <= CONTEXT_CAP_BYTES);
+        assert!(many.contains_key("http_request") && !many.contains_key("diff"));
+    }
+}

@@ -69,6 +69,8 @@ pub struct Principal {
     pub grants: Arc<Grants>,
     /// Scope of the credential the request came with: a `Read` credential may only read.
     pub scope: Scope,
+    /// The lookup hash of the login session it came from (AWX cookie login), if any.
+    pub session: Option<String>,
 }
 
 impl Principal {
@@ -380,6 +382,7 @@ mod tests {
             is_superuser,
             grants: Arc::new(grants),
             scope: Scope::Write,
+            session: None,
         }
     }
 

@@ -8,6 +8,7 @@ use serde_json::{json, Map, Value};
 use super::audit::{self, AuditContext, Diff, ModelRef};
 use super::error::{FieldErrors, Kind};
 use super::filter::Direction;
+use super::sessions;
 use super::users::{num_pk, parse_attributes, resolve_uuids, RoleSummary};
 use super::{DomainError, Timestamp};
 use crate::store::{groups as store_groups, Store};
@@ -239,6 +240,13 @@ pub async fn update(
     let refs = check_references(&mut tx, &changes, Some(current.id), &mut errors).await?;
     errors.sort_by_order(&FIELD_ORDER);
     errors.into_result()?;
+    // Superuser status flows through the flag, the hierarchy and the members.
+    let superusers_before =
+        if changes.is_superuser.is_some() || changes.parents.is_some() || changes.users.is_some() {
+            sessions::superusers_with_sessions(&mut tx).await?
+        } else {
+            Vec::new()
+        };
     let attributes = changes.attributes.as_ref().map(attributes_text);
     store_groups::update(
         &mut tx,
@@ -257,6 +265,7 @@ pub async fn update(
     if changes.roles.is_some() {
         store_groups::replace_roles(&mut tx, current.id, &refs.role_ids).await?;
     }
+    sessions::end_for_demoted(&mut tx, &superusers_before, audit).await?;
     let mut diff = Diff::default();
     if let Some(name) = &changes.name {
         diff.field("name", json!(current.name), json!(name));
@@ -302,7 +311,9 @@ pub async fn delete(store: &Store, uuid: &str, audit: &AuditContext) -> Result<(
         Map::new(),
     )
     .await?;
+    let superusers_before = sessions::superusers_with_sessions(&mut tx).await?;
     store_groups::delete(&mut tx, current.id).await?;
+    sessions::end_for_demoted(&mut tx, &superusers_before, audit).await?;
     let ids = super::roles::model_permission_ids("authentik_core.group");
     crate::store::roles::forget_object(&mut tx, &ids, &current.uuid).await?;
     tx.commit().await?;
@@ -330,7 +341,9 @@ pub async fn set_membership(
     if member {
         store_groups::add_member(&mut tx, group.id, user_id).await?;
     } else {
+        let superusers_before = sessions::superusers_with_sessions(&mut tx).await?;
         store_groups::remove_member(&mut tx, group.id, user_id).await?;
+        sessions::end_for_demoted(&mut tx, &superusers_before, audit).await?;
     }
     let mut diff = Diff::default();
     let (added, removed) = if member {

@@ -17,6 +17,7 @@ pub mod health;
 pub mod permissions;
 pub mod roles;
 pub mod service_accounts;
+pub mod sessions;
 pub mod time;
 pub mod tokens;
 pub mod users;

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use super::audit::{self, AuditContext, Diff, ModelRef};
 use super::error::{FieldErrors, Kind};
 use super::filter::Direction;
+use super::sessions;
 use super::{avatar, DomainError, Timestamp};
 use crate::auth::password;
 use crate::store::{groups, users as store_users, Store, Touched};
@@ -530,9 +531,17 @@ pub async fn update(
             )
         }),
     };
+    let superusers_before = if changes.groups.is_some() || changes.superuser == Some(false) {
+        sessions::superusers_with_sessions(&mut tx).await?
+    } else {
+        Vec::new()
+    };
     let Some(row) = store_users::update(&mut tx, id, &update, now).await? else {
         return Err(DomainError::NotFound(Kind::User));
     };
+    if update.password_hash.is_some() || update.is_active == Some(false) {
+        sessions::end_for(&mut tx, id, audit).await?;
+    }
     let mut diff = Diff::default();
     let pairs: [(&str, Value, Option<Value>); 9] = [
         (
@@ -614,6 +623,7 @@ pub async fn update(
         store_users::replace_roles(&mut tx, id, &role_ids).await?;
     }
     apply_awx_flags(&mut tx, id, &changes).await?;
+    sessions::end_for_demoted(&mut tx, &superusers_before, audit).await?;
     // Principals derive from names, e-mail, activity, type and memberships; the rest is only
     // shown.
     let changes_principals = changes.username.is_some()
@@ -689,6 +699,7 @@ pub async fn set_password(
         return Err(DomainError::NotFound(Kind::User));
     };
     store_users::update(&mut tx, id, &update, now).await?;
+    sessions::end_for(&mut tx, id, audit).await?;
     let mut diff = Diff::default();
     diff.field(
         "password_change_date",

@@ -59,3 +59,29 @@ pub async fn delete(tx: &mut Tx, key_hash: &str, now: i64) -> Result<(), StoreEr
     tx.execute(&sql).await?;
     Ok(())
 }
+
+/// Ends every session of a user except the one with the `keep` hash; returns how many ended.
+pub async fn delete_for_user(
+    tx: &mut Tx,
+    user_id: i64,
+    keep: Option<&str>,
+) -> Result<u64, StoreError> {
+    let mut sql = Sql::new("DELETE FROM sessions WHERE user_id = ");
+    sql.bind(user_id);
+    if let Some(keep) = keep {
+        sql.push(" AND key_hash <> ").bind(keep);
+    }
+    tx.execute(&sql).await
+}
+
+/// The users holding at least one session, live or not yet swept.
+pub async fn users_with_sessions(tx: &mut Tx) -> Result<Vec<i64>, StoreError> {
+    #[derive(sqlx::FromRow, serde::Deserialize)]
+    struct IdRow {
+        user_id: i64,
+    }
+    let rows: Vec<IdRow> = tx
+        .fetch_all(&Sql::new("SELECT DISTINCT user_id FROM sessions"))
+        .await?;
+    Ok(rows.into_iter().map(|r| r.user_id).collect())
+}

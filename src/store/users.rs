@@ -694,10 +694,20 @@ pub async fn effective_roles(store: &Store, user_id: i64) -> Result<Vec<UserRole
         .await
 }
 
-/// Records a successful interactive login.
-pub async fn record_login(tx: &mut Tx, id: i64, now: i64) -> Result<(), StoreError> {
+/// Records a successful interactive login, if the user is still active with this password
+/// hash (whether a row matched).
+pub async fn record_login(
+    tx: &mut Tx,
+    id: i64,
+    password_hash: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
     let mut sql = Sql::new("UPDATE users SET last_login = ");
-    sql.bind(now).push(" WHERE id = ").bind(id);
-    tx.execute(&sql).await?;
-    Ok(())
+    sql.bind(now)
+        .push(" WHERE id = ")
+        .bind(id)
+        .push(" AND password_hash = ")
+        .bind(password_hash)
+        .push(" AND is_active = TRUE");
+    Ok(tx.execute(&sql).await? == 1)
 }

@@ -15,6 +15,7 @@ mod properties;
 mod rbac;
 mod schema;
 mod secrets;
+mod sessions;
 mod token_scope;
 mod tokens;
 mod users;

@@ -60,26 +60,31 @@ pub fn throttled(seconds: i64) -> AwxError {
     AwxError(crate::api::error::ApiError::Throttled(seconds))
 }
 
-/// A password login (Basic or the login form), throttled per account and per client.
+/// A password login (Basic or the login form), throttled per account and per client: the
+/// attempt is counted before the password is checked and taken back only if it succeeds.
 pub async fn password_login(
     state: &AppState,
     username: &str,
     password: &str,
     ip: Option<std::net::IpAddr>,
     meta: &crate::api::meta::RequestMeta,
-) -> Result<Option<Principal>, AwxError> {
-    let keys = crate::auth::throttle::keys(username, ip);
-    state.logins.check(&keys).map_err(throttled)?;
+) -> Result<Option<session::Verified>, AwxError> {
+    let attempt = state
+        .logins
+        .reserve(crate::auth::throttle::keys(username, ip))
+        .map_err(throttled)?;
     match session::verify_password(&state.store, username, password).await {
-        Ok(p) => Ok(Some(p)),
+        Ok(v) => {
+            attempt.release();
+            Ok(Some(v))
+        }
         Err(DomainError::InvalidCredentials) => {
-            state.logins.fail(&keys);
-            tracing::warn!(username = %username, client = ?ip, "failed password authentication");
+            drop(attempt);
+            // The name is the client's text: no longer than any account's in logs and events.
+            let shown = bounded_username(username);
+            tracing::warn!(username = %shown, client = ?ip, "failed password authentication");
             let mut context = serde_json::Map::new();
-            context.insert(
-                "username".into(),
-                serde_json::Value::String(username.to_string()),
-            );
+            context.insert("username".into(), serde_json::Value::String(shown));
             context.insert(
                 "password".into(),
                 serde_json::Value::String(crate::domain::audit::MASK.into()),
@@ -97,6 +102,17 @@ pub async fn password_login(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// A failed login's username as logs and events show it: cut to the field's limit, marked.
+fn bounded_username(username: &str) -> String {
+    let max = session::USERNAME_MAX_CHARS;
+    if username.chars().count() <= max {
+        return username.to_string();
+    }
+    let mut shown: String = username.chars().take(max).collect();
+    shown.push('…');
+    shown
 }
 
 async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Principal>, AwxError> {
@@ -128,7 +144,11 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Principal>, A
                 let Ok(meta) =
                     crate::api::meta::RequestMeta::from_request_parts(&mut parts.clone(), state)
                         .await;
-                return password_login(state, username, password, client_ip(parts), &meta).await;
+                return Ok(
+                    password_login(state, username, password, client_ip(parts), &meta)
+                        .await?
+                        .map(|v| v.principal),
+                );
             }
         }
     }
@@ -138,7 +158,8 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Principal>, A
             Err(DomainError::InvalidCredentials) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        // Django's CSRF check: unsafe methods must echo the csrftoken cookie in X-CSRFToken.
+        // Django's CSRF check: unsafe methods must send, in X-CSRFToken, a token of this
+        // session (the cookie set at login holds one; any masking of it is accepted).
         let safe = matches!(
             parts.method,
             Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
@@ -149,9 +170,9 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Principal>, A
                 .headers
                 .get("x-csrftoken")
                 .and_then(|v| v.to_str().ok());
+            let session_hash = principal.session.as_deref().unwrap_or_default();
             match (expected, sent) {
-                (Some(e), Some(s))
-                    if crate::auth::keys::constant_time_eq(e.as_bytes(), s.as_bytes()) => {}
+                (Some(_), Some(s)) if state.csrf.check_session(session_hash, s) => {}
                 (None, _) => {
                     return Err(detail(
                         StatusCode::FORBIDDEN,

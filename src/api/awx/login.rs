@@ -1,6 +1,8 @@
-//! `/api/login/` and `/api/logout/`: Django's form login as the `awx` CLI drives it. A CSRF
-//! cookie must be echoed in the form or the `X-CSRFToken` header; success sets the session
-//! cookie (server-side session, 30 minutes sliding) and rotates the CSRF token.
+//! `/api/login/` and `/api/logout/`: Django's form login as the `awx` CLI drives it. The CSRF
+//! token this server set in the cookie must come back in the form or the `X-CSRFToken` header
+//! (a self-made one is refused); success sets the session cookie (server-side session,
+//! 30 minutes sliding) and a CSRF token of that session. `next` redirects only to paths of
+//! this origin.
 
 use std::sync::Arc;
 
@@ -11,8 +13,9 @@ use axum::routing::get;
 use axum::Router;
 
 use super::caller::{cookie_in, CSRF_COOKIE, SESSION_COOKIE};
-use super::root::{csrf_cookie, new_csrf_token};
+use super::root::csrf_cookie;
 use crate::app::AppState;
+use crate::auth::keys::lookup_hash;
 use crate::auth::session;
 
 /// Login and logout routes.
@@ -33,21 +36,18 @@ fn html(status: StatusCode, body: &str) -> Response {
 
 const FORM: &str = "<!DOCTYPE html><html><head><title>Log in</title></head><body><form method=\"post\" action=\"/api/login/\"><input type=\"hidden\" name=\"csrfmiddlewaretoken\" value=\"\"><label>Username <input name=\"username\"></label><label>Password <input name=\"password\" type=\"password\"></label><input type=\"hidden\" name=\"next\" value=\"/api/\"><button type=\"submit\">Log in</button></form></body></html>";
 
-async fn form(headers: HeaderMap) -> Response {
+async fn form(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     let mut r = html(StatusCode::OK, FORM);
-    if cookie_in(&headers, CSRF_COOKIE).is_none() {
-        r.headers_mut()
-            .append(header::SET_COOKIE, csrf_cookie(&new_csrf_token()));
+    // A login needs a pre-login token of this server's; anything else is replaced.
+    let usable =
+        cookie_in(&headers, CSRF_COOKIE).is_some_and(|c| state.csrf.check_anonymous(&c, &c));
+    if !usable {
+        r.headers_mut().append(
+            header::SET_COOKIE,
+            csrf_cookie(&state.csrf.anonymous_token()),
+        );
     }
     r
-}
-
-/// Only local redirects: anything else goes to `/api/`.
-fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
-        _ => "/api/".to_string(),
-    }
 }
 
 async fn login(
@@ -70,7 +70,8 @@ async fn login(
         .get("x-csrftoken")
         .and_then(|v| v.to_str().ok())
         .or_else(|| get("csrfmiddlewaretoken"));
-    let csrf_ok = matches!((&expected, sent), (Some(e), Some(s)) if crate::auth::keys::constant_time_eq(e.as_bytes(), s.as_bytes()));
+    let csrf_ok =
+        matches!((&expected, sent), (Some(e), Some(s)) if state.csrf.check_anonymous(e, s));
     if !csrf_ok {
         return html(
             StatusCode::FORBIDDEN,
@@ -80,17 +81,21 @@ async fn login(
     let (Some(username), Some(password)) = (get("username"), get("password")) else {
         return html(StatusCode::UNAUTHORIZED, FORM);
     };
-    let principal =
+    let verified =
         match super::caller::password_login(&state, username, password, Some(peer.ip()), &meta)
             .await
         {
-            Ok(Some(p)) => p,
+            Ok(Some(v)) => v,
             Ok(None) => return html(StatusCode::UNAUTHORIZED, FORM),
             Err(e) => return e.into_response(),
         };
 
-    let key = match session::start(&state.store, principal.user_id).await {
+    let key = match session::start(&state.store, &verified).await {
         Ok(k) => k,
+        // The password changed (or the account was deactivated) while it was being checked.
+        Err(crate::domain::DomainError::InvalidCredentials) => {
+            return html(StatusCode::UNAUTHORIZED, FORM)
+        }
         Err(e) => return crate::api::error::ApiError::Domain(e).into_response(),
     };
     let mut r = (StatusCode::FOUND, "").into_response();
@@ -99,7 +104,7 @@ async fn login(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
-    if let Ok(v) = HeaderValue::from_str(&safe_next(get("next"))) {
+    if let Ok(v) = HeaderValue::from_str(&super::redirect::safe_next(get("next"))) {
         h.insert(header::LOCATION, v);
     }
     h.insert(
@@ -115,7 +120,10 @@ async fn login(
         header::SET_COOKIE,
         HeaderValue::from_static("userLoggedIn=true; Path=/; SameSite=Lax"),
     );
-    h.append(header::SET_COOKIE, csrf_cookie(&new_csrf_token()));
+    h.append(
+        header::SET_COOKIE,
+        csrf_cookie(&state.csrf.session_token(&lookup_hash(&key))),
+    );
     if let Ok(v) = HeaderValue::from_str(&format!(
         "{SESSION_COOKIE}={key}; HttpOnly; Max-Age={}; Path=/; SameSite=Lax",
         session::SESSION_SECONDS

@@ -4,6 +4,7 @@
 
 pub mod caller;
 pub mod login;
+pub mod redirect;
 pub mod root;
 pub mod tokens;
 pub mod users;

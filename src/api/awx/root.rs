@@ -32,9 +32,16 @@ pub fn routes() -> Router<Arc<AppState>> {
     router
 }
 
-/// A fresh CSRF token (Django's are 32 characters; these are 60).
-pub fn new_csrf_token() -> String {
-    crate::auth::keys::generate_key()
+/// A fresh pre-login CSRF cookie for a client that holds none, or one that is not a token at
+/// all (a session's token is kept: the client needs it for its writes).
+pub fn csrf_cookie_if_missing(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+) -> Option<HeaderValue> {
+    match super::caller::cookie_in(headers, CSRF_COOKIE) {
+        Some(c) if crate::auth::csrf::well_formed(&c) => None,
+        _ => Some(csrf_cookie(&state.csrf.anonymous_token())),
+    }
 }
 
 /// The `Set-Cookie` value for a CSRF token.
@@ -43,7 +50,7 @@ pub fn csrf_cookie(token: &str) -> HeaderValue {
         .unwrap_or(HeaderValue::from_static("csrftoken=; Path=/"))
 }
 
-async fn api_root(headers: axum::http::HeaderMap) -> Response {
+async fn api_root(State(state): State<Arc<AppState>>, headers: axum::http::HeaderMap) -> Response {
     let body = json!({
         "description": "AWX REST API",
         "current_version": "/api/v2/",
@@ -54,10 +61,8 @@ async fn api_root(headers: axum::http::HeaderMap) -> Response {
         "login_redirect_override": ""
     });
     let mut response = with_allow(json_response(StatusCode::OK, &body), "GET, HEAD, OPTIONS");
-    if super::caller::cookie_in(&headers, CSRF_COOKIE).is_none() {
-        response
-            .headers_mut()
-            .append(header::SET_COOKIE, csrf_cookie(&new_csrf_token()));
+    if let Some(cookie) = csrf_cookie_if_missing(&state, &headers) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     response
 }
