@@ -244,3 +244,44 @@ backend_test!(awx_allow_matches_served_methods, |srv| {
     }
 });
 
+// Each dialect renders the errors of the extractors both share: a form body is AWX's own 415
+// on its routes (awx-samples/extra/33) and DRF's on authentik's (foundation tests).
+backend_test!(shared_extractor_errors_render_per_dialect, |srv| {
+    let r = srv
+        .send_raw(
+            Method::POST,
+            "/api/v2/users/",
+            Some("application/x-www-form-urlencoded"),
+            b"username=alice".to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(
+        r.body,
+        json!({"detail": "You did not use correct Content-Type in your HTTP request. If you are using our REST API, the Content-Type must be application/json"})
+    );
+    assert_eq!(r.header("x-api-product-name").as_deref(), Some("AWX"));
+    let r = srv
+        .send_raw(
+            Method::POST,
+            "/api/v3/core/users/",
+            Some("application/x-www-form-urlencoded"),
+            b"username=alice".to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(
+        r.body,
+        json!({"detail": "Unsupported media type \"application/x-www-form-urlencoded\" in request."})
+    );
+    // A bad token keeps authentik's wording there, and AWX's 401 on its routes.
+    let r = srv
+        .send(Method::GET, "/api/v3/core/users/", Some("not-a-key"), None)
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.body, json!({"detail": "Token invalid/expired"}));
+    let r = srv
+        .send(Method::GET, "/api/v2/users/", Some("not-a-key"), None)
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+});
