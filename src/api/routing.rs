@@ -39,6 +39,15 @@ impl Methods {
     /// `OPTIONS`.
     pub const OPTIONS: Methods = Methods(64);
 
+    /// DRF's list view with create (`ListCreateAPIView`).
+    pub const LIST_CREATE: Methods = Methods::GET.and(Methods::POST).and(Methods::OPTIONS);
+    /// DRF's detail view (`RetrieveUpdateDestroyAPIView`).
+    pub const RETRIEVE_UPDATE_DESTROY: Methods = Methods::GET
+        .and(Methods::PUT)
+        .and(Methods::PATCH)
+        .and(Methods::DELETE)
+        .and(Methods::OPTIONS);
+
     /// Both sets.
     pub const fn and(self, other: Methods) -> Methods {
         Methods(self.0 | other.0)
@@ -154,5 +163,25 @@ impl<S: Clone + Send + Sync + 'static> Route<S> {
             view
         );
         self.router
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Methods;
+
+    #[test]
+    fn allow_lists_methods_in_drf_order_with_head_where_get_is() {
+        assert_eq!(
+            Methods::RETRIEVE_UPDATE_DESTROY.allow(),
+            "GET, PUT, PATCH, DELETE, HEAD, OPTIONS"
+        );
+        assert_eq!(Methods::LIST_CREATE.allow(), "GET, POST, HEAD, OPTIONS");
+        assert_eq!(
+            Methods::OPTIONS.and(Methods::PATCH).allow(),
+            "PATCH, OPTIONS"
+        );
+        assert!(Methods::RETRIEVE_UPDATE_DESTROY.contains(Methods::GET.and(Methods::DELETE)));
+        assert!(!Methods::LIST_CREATE.contains(Methods::PUT));
     }
 }

@@ -30,13 +30,9 @@ use crate::domain::tokens::{
 use crate::domain::{DomainError, FieldErrors, Timestamp};
 
 /// The token list views' methods (`/tokens/` and a user's `/tokens/`).
-const LIST: Methods = Methods::GET.and(Methods::POST).and(Methods::OPTIONS);
+const LIST: Methods = Methods::LIST_CREATE;
 /// The token detail view's methods (AWX's; gatehouse serves GET and DELETE of them).
-const DETAIL: Methods = Methods::GET
-    .and(Methods::PUT)
-    .and(Methods::PATCH)
-    .and(Methods::DELETE)
-    .and(Methods::OPTIONS);
+const DETAIL: Methods = Methods::RETRIEVE_UPDATE_DESTROY;
 
 /// The token routes.
 pub fn routes() -> Router<Arc<AppState>> {

@@ -28,13 +28,9 @@ use crate::domain::users::{self, User, UserChanges, UserField, UserFilter, UserR
 use crate::domain::{DomainError, FieldErrors, Timestamp};
 
 /// The users list view's methods.
-const LIST: Methods = Methods::GET.and(Methods::POST).and(Methods::OPTIONS);
+const LIST: Methods = Methods::LIST_CREATE;
 /// The user detail view's methods.
-const DETAIL: Methods = Methods::GET
-    .and(Methods::PUT)
-    .and(Methods::PATCH)
-    .and(Methods::DELETE)
-    .and(Methods::OPTIONS);
+const DETAIL: Methods = Methods::RETRIEVE_UPDATE_DESTROY;
 
 /// The users routes.
 pub fn routes() -> Router<Arc<AppState>> {
