@@ -2,6 +2,8 @@
 //! `Allow` header is computed from that declaration (DRF's order, `HEAD` wherever `GET` is)
 //! instead of being written out by hand beside it.
 
+use std::sync::OnceLock;
+
 use axum::handler::Handler;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::map_response;
@@ -58,15 +60,26 @@ impl Methods {
         self.0 & other.0 == other.0
     }
 
-    /// The `Allow` value: the methods in DRF's order (`GET, POST, HEAD, OPTIONS`).
+    /// The `Allow` value: the methods in DRF's order (`GET, POST, HEAD, OPTIONS`), computed
+    /// once per set (AWX handlers ask on every answer).
     pub fn allow(self) -> HeaderValue {
-        let names: Vec<&str> = ORDER
-            .iter()
-            .filter(|(_, bit)| self.0 & bit != 0)
-            .map(|(name, _)| *name)
-            .collect();
-        HeaderValue::from_str(&names.join(", ")).unwrap_or(HeaderValue::from_static(""))
+        static VALUES: OnceLock<Vec<HeaderValue>> = OnceLock::new();
+        let values = VALUES.get_or_init(|| (0..=u8::MAX >> 1).map(allow_value).collect());
+        values
+            .get(usize::from(self.0))
+            .cloned()
+            .unwrap_or_else(|| allow_value(self.0))
     }
+}
+
+/// The `Allow` value of a set of method bits.
+fn allow_value(bits: u8) -> HeaderValue {
+    let names: Vec<&str> = ORDER
+        .iter()
+        .filter(|(_, bit)| bits & bit != 0)
+        .map(|(name, _)| *name)
+        .collect();
+    HeaderValue::from_str(&names.join(", ")).unwrap_or(HeaderValue::from_static(""))
 }
 
 /// One route being declared: its handlers, and the methods they serve.
