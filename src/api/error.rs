@@ -1,11 +1,15 @@
-//! One error type for every HTTP-level failure, rendered in authentik's DRF shapes in exactly one
-//! place. (The AWX dialect renders the same values in its own shape in `api::awx`.)
+//! One error type for every HTTP-level failure, neutral between the dialects. A handler or
+//! extractor that fails answers a pending error (`ApiError::into_response`); each dialect renders
+//! the pending errors of its routes in its own shape (`api::authentik::error`, `api::awx::error`),
+//! and the server renders what is left, from routes outside both dialects (health, unknown
+//! routes, 405s, limits), in DRF's stock shapes (`stock_response`), which both dialects start from.
+
+use std::sync::Arc;
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
-use crate::domain::error::Kind;
 use crate::domain::{DomainError, FieldErrors};
 
 /// Everything a request can fail with.
@@ -83,115 +87,142 @@ pub fn json_response<T: serde::Serialize + ?Sized>(status: StatusCode, body: &T)
     response
 }
 
-fn detail(status: StatusCode, message: &str) -> Response {
+/// A `{"detail": message}` answer.
+pub fn detail(status: StatusCode, message: &str) -> Response {
     json_response(status, &json!({ "detail": message }))
 }
 
-/// authentik's message for a refused permission.
+/// DRF's message for a refused permission.
 pub const PERMISSION_DENIED: &str = "You do not have permission to perform this action.";
 
+/// An error a handler answered with, waiting in the response's extensions for the dialect's
+/// renderer (taken out exactly once).
+#[derive(Clone)]
+struct Pending(Arc<ApiError>);
+
 impl IntoResponse for ApiError {
+    /// A pending error: a bare 500 carrying the error, which `render_pending` turns into the
+    /// answer of the dialect whose route it came from.
     fn into_response(self) -> Response {
-        match self {
-            ApiError::Domain(err) => match err {
-                DomainError::Unauthenticated => detail(
-                    StatusCode::FORBIDDEN,
-                    "Authentication credentials were not provided.",
-                ),
-                DomainError::InvalidCredentials => {
-                    detail(StatusCode::FORBIDDEN, "Token invalid/expired")
-                }
-                DomainError::Forbidden => detail(StatusCode::FORBIDDEN, PERMISSION_DENIED),
-                DomainError::NotFound(kind) => detail(
-                    StatusCode::NOT_FOUND,
-                    &format!("No {} matches the given query.", kind_name(kind)),
-                ),
-                DomainError::Invalid(errors) => json_response(
-                    StatusCode::BAD_REQUEST,
-                    &field_errors_json(&errors, |_, _, _| None),
-                ),
-                DomainError::Conflict(target) => {
-                    let (field, message) = conflict_message(&target);
-                    json_response(StatusCode::BAD_REQUEST, &json!({ field: [message] }))
-                }
-                DomainError::Unavailable(reason) => {
-                    tracing::warn!(%reason, "database unavailable");
-                    let mut r = detail(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "The database is unavailable; try again shortly.",
-                    );
-                    r.headers_mut()
-                        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-                    r
-                }
-                DomainError::Internal(reason) => {
-                    tracing::error!(%reason, "internal error");
-                    detail(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "A server error occurred.",
-                    )
-                }
-            },
-            ApiError::MalformedJson(msg) => detail(
-                StatusCode::BAD_REQUEST,
-                &format!("JSON parse error - {msg}"),
-            ),
-            ApiError::UnsupportedMediaType(ct) => detail(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                &format!("Unsupported media type \"{ct}\" in request."),
-            ),
-            ApiError::PayloadTooLarge => {
-                let mut r = detail(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "Request body exceeds the limit of 1048576 bytes.",
-                );
-                // The rest of the body is never read, so the connection cannot carry another
-                // request: say so, or a pooling client reuses it and fails its next request.
-                r.headers_mut()
-                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
-                r
-            }
-            ApiError::MethodNotAllowed(method) => detail(
-                StatusCode::METHOD_NOT_ALLOWED,
-                &format!("Method \"{method}\" not allowed."),
-            ),
-            ApiError::RouteNotFound | ApiError::BadLookup => {
-                detail(StatusCode::NOT_FOUND, "Not found.")
-            }
-            ApiError::InvalidPage => detail(StatusCode::NOT_FOUND, "Invalid page."),
-            ApiError::FilterMessages(messages) => {
-                json_response(StatusCode::BAD_REQUEST, &json!(messages))
-            }
-            ApiError::Json(status, body) => json_response(status, &body),
-            ApiError::Throttled(seconds) => {
-                let mut r = detail(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    &format!("Request was throttled. Expected available in {seconds} seconds."),
-                );
-                if let Ok(v) = HeaderValue::from_str(&seconds.to_string()) {
-                    r.headers_mut().insert(header::RETRY_AFTER, v);
-                }
-                r
-            }
-            ApiError::EmptyBadRequest => StatusCode::BAD_REQUEST.into_response(),
-        }
+        let mut response = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        response.extensions_mut().insert(Pending(Arc::new(self)));
+        response
     }
 }
 
-/// The field and authentik's message for a unique value another request took first.
-pub fn conflict_message(target: &str) -> (&str, &'static str) {
-    let field = target.rsplit('.').next().unwrap_or(target);
-    let message = match target {
-        "groups.name" => "Group with this name already exists.",
-        "tokens.identifier" => "Token with this identifier already exists.",
-        "tokens.managed" => "Token with this Managed by authentik already exists.",
-        "tokens.key_hash" => return ("key", "This key is already used by another token."),
-        "roles.name" => "Role with this name already exists.",
-        _ => crate::domain::users::UNIQUE_MESSAGE,
+/// Renders a pending error with `render`, keeping the headers layers added to it on the way
+/// (`Allow`, `Connection`, `Retry-After`) where the rendering does not set them; any other
+/// response passes unchanged.
+pub fn render_pending(
+    mut response: Response,
+    render: impl FnOnce(ApiError) -> Response,
+) -> Response {
+    let Some(Pending(error)) = response.extensions_mut().remove::<Pending>() else {
+        return response;
     };
-    (field, message)
+    let error = Arc::try_unwrap(error).unwrap_or_else(|shared| {
+        ApiError::Domain(DomainError::Internal(format!(
+            "error answered twice: {shared}"
+        )))
+    });
+    let mut rendered = render(error);
+    let own: Vec<header::HeaderName> = rendered.headers().keys().cloned().collect();
+    for (name, value) in response.headers() {
+        if !own.contains(name) {
+            rendered.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    rendered
 }
 
-fn kind_name(kind: Kind) -> &'static str {
-    kind.model_name()
+/// DRF's stock answer to an error, the shape both dialects start from and the one routes
+/// outside both dialects answer in.
+pub fn stock_response(error: ApiError) -> Response {
+    match error {
+        ApiError::Domain(err) => match err {
+            DomainError::Unauthenticated => detail(
+                StatusCode::FORBIDDEN,
+                "Authentication credentials were not provided.",
+            ),
+            DomainError::InvalidCredentials => detail(
+                StatusCode::FORBIDDEN,
+                "Incorrect authentication credentials.",
+            ),
+            DomainError::Forbidden => detail(StatusCode::FORBIDDEN, PERMISSION_DENIED),
+            DomainError::NotFound(kind) => detail(
+                StatusCode::NOT_FOUND,
+                &format!("No {} matches the given query.", kind.model_name()),
+            ),
+            DomainError::Invalid(errors) => json_response(
+                StatusCode::BAD_REQUEST,
+                &field_errors_json(&errors, |_, _, _| None),
+            ),
+            DomainError::Conflict(target) => {
+                let field = target.rsplit('.').next().unwrap_or(&target);
+                json_response(
+                    StatusCode::BAD_REQUEST,
+                    &json!({ field: [crate::domain::users::UNIQUE_MESSAGE] }),
+                )
+            }
+            DomainError::Unavailable(reason) => {
+                tracing::warn!(%reason, "database unavailable");
+                let mut r = detail(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The database is unavailable; try again shortly.",
+                );
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                r
+            }
+            DomainError::Internal(reason) => {
+                tracing::error!(%reason, "internal error");
+                detail(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "A server error occurred.",
+                )
+            }
+        },
+        ApiError::MalformedJson(msg) => detail(
+            StatusCode::BAD_REQUEST,
+            &format!("JSON parse error - {msg}"),
+        ),
+        ApiError::UnsupportedMediaType(ct) => detail(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            &format!("Unsupported media type \"{ct}\" in request."),
+        ),
+        ApiError::PayloadTooLarge => {
+            let mut r = detail(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Request body exceeds the limit of 1048576 bytes.",
+            );
+            // The rest of the body is never read, so the connection cannot carry another
+            // request: say so, or a pooling client reuses it and fails its next request.
+            r.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            r
+        }
+        ApiError::MethodNotAllowed(method) => detail(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &format!("Method \"{method}\" not allowed."),
+        ),
+        ApiError::RouteNotFound | ApiError::BadLookup => {
+            detail(StatusCode::NOT_FOUND, "Not found.")
+        }
+        ApiError::InvalidPage => detail(StatusCode::NOT_FOUND, "Invalid page."),
+        ApiError::FilterMessages(messages) => {
+            json_response(StatusCode::BAD_REQUEST, &json!(messages))
+        }
+        ApiError::Json(status, body) => json_response(status, &body),
+        ApiError::Throttled(seconds) => {
+            let mut r = detail(
+                StatusCode::TOO_MANY_REQUESTS,
+                &format!("Request was throttled. Expected available in {seconds} seconds."),
+            );
+            if let Ok(v) = HeaderValue::from_str(&seconds.to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            r
+        }
+        ApiError::EmptyBadRequest => StatusCode::BAD_REQUEST.into_response(),
+    }
 }

@@ -8,10 +8,12 @@ pub mod authentik;
 pub mod awx;
 pub mod body;
 pub mod error;
+pub mod extract;
 pub mod fields;
 pub mod health;
 pub mod limits;
 pub mod meta;
+pub mod routing;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -19,7 +21,7 @@ use std::time::Instant;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Router;
 use tracing::Instrument;
 
@@ -73,12 +75,16 @@ async fn request_context(mut req: Request, next: Next) -> Response {
     let span = tracing::info_span!("request", request_id = %id, method = %method, path = %req.uri().path());
     req.extensions_mut().insert(meta::RequestId(id.clone()));
     let started = Instant::now();
-    let mut response = next.run(req).instrument(span.clone()).await;
+    // What neither dialect rendered (routes outside both, limits) answers in DRF's stock shapes.
+    let mut response = error::render_pending(
+        next.run(req).instrument(span.clone()).await,
+        error::stock_response,
+    );
     if response.status() == StatusCode::METHOD_NOT_ALLOWED
         && !response.headers().contains_key(header::CONTENT_TYPE)
     {
         let allow = response.headers().get(header::ALLOW).cloned();
-        response = ApiError::MethodNotAllowed(method.to_string()).into_response();
+        response = error::stock_response(ApiError::MethodNotAllowed(method.to_string()));
         if let Some(allow) = allow {
             response.headers_mut().insert(header::ALLOW, allow);
         }
@@ -96,21 +102,4 @@ async fn request_context(mut req: Request, next: Next) -> Response {
         }
     });
     response
-}
-
-/// Adds a fixed `Allow` header to every response of a route, as DRF does.
-pub fn allow(methods: &'static str) -> impl Fn(Response) -> std::future::Ready<Response> + Clone {
-    move |mut response: Response| {
-        if response.status() != StatusCode::METHOD_NOT_ALLOWED {
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static(methods));
-        }
-        std::future::ready(response)
-    }
-}
-
-/// Whether a method is one a route declares, for OPTIONS answers.
-pub fn is_options(method: &Method) -> bool {
-    method == Method::OPTIONS
 }

@@ -13,6 +13,7 @@ mod limits;
 mod outage;
 mod properties;
 mod rbac;
+mod routing;
 mod schema;
 mod secrets;
 mod sessions;

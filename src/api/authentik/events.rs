@@ -7,9 +7,7 @@ use std::sync::{Arc, OnceLock};
 
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use axum::middleware::map_response;
 use axum::response::Response;
-use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Value};
 
@@ -17,8 +15,8 @@ use super::caller::Caller;
 use super::pagination::{Envelope, PageRequest};
 use super::query::{choice_error, search_terms, Params};
 use super::{options, require_visibility, Lookup};
-use crate::api::allow;
 use crate::api::error::{json_response, ApiError};
+use crate::api::routing::Route;
 use crate::app::AppState;
 use crate::domain::authz::Visibility;
 use crate::domain::events::{self, Event, EventQuery, EventSort};
@@ -74,33 +72,38 @@ pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route(
             "/events/events/",
-            get(list)
+            Route::new()
+                .get(list)
                 .options(options)
-                .layer(map_response(allow("GET, HEAD, OPTIONS"))),
+                .allow_on_every_answer(),
         )
         .route(
             "/events/events/actions/",
-            get(actions)
+            Route::new()
+                .get(actions)
                 .options(options)
-                .layer(map_response(allow("GET, HEAD, OPTIONS"))),
+                .allow_on_every_answer(),
         )
         .route(
             "/events/events/volume/",
-            get(volume)
+            Route::new()
+                .get(volume)
                 .options(options)
-                .layer(map_response(allow("GET, HEAD, OPTIONS"))),
+                .allow_on_every_answer(),
         )
         .route(
             "/events/events/top_per_user/",
-            get(top_per_user)
+            Route::new()
+                .get(top_per_user)
                 .options(options)
-                .layer(map_response(allow("GET, HEAD, OPTIONS"))),
+                .allow_on_every_answer(),
         )
         .route(
             "/events/events/{uuid}/",
-            get(retrieve)
+            Route::new()
+                .get(retrieve)
                 .options(options)
-                .layer(map_response(allow("GET, HEAD, OPTIONS"))),
+                .allow_on_every_answer(),
         )
 }
 

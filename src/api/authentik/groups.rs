@@ -5,9 +5,7 @@ use std::sync::{Arc, OnceLock};
 
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use axum::middleware::map_response;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::Router;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -19,11 +17,12 @@ use super::parse_uuid;
 use super::query::{choice_error, search_terms, Params};
 use super::Lookup;
 use super::{denied, require_sight, require_visibility};
-use crate::api::allow;
 use crate::api::body::JsonBody;
 use crate::api::error::{json_response, ApiError};
+use crate::api::extract::WriteMode;
 use crate::api::fields::{Input, Str};
 use crate::api::meta::RequestMeta;
+use crate::api::routing::Route;
 use crate::app::AppState;
 use crate::domain::authz::{authorize, Action, Principal, Visibility};
 use crate::domain::error::Kind;
@@ -39,39 +38,42 @@ pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route(
             "/core/groups/",
-            get(list)
+            Route::new()
+                .get(list)
                 .post(create)
                 .options(options)
-                .layer(map_response(allow("GET, POST, HEAD, OPTIONS"))),
+                .allow_on_every_answer(),
         )
         .route(
             "/core/groups/{uuid}/",
-            get(retrieve)
-                .put(update)
-                .patch(partial_update)
+            Route::new()
+                .get(retrieve)
+                .put(write)
+                .patch(write)
                 .delete(destroy)
                 .options(options)
-                .layer(map_response(allow(
-                    "GET, PUT, PATCH, DELETE, HEAD, OPTIONS",
-                ))),
+                .allow_on_every_answer(),
         )
         .route(
             "/core/groups/{uuid}/add_user/",
-            post(add_user)
+            Route::new()
+                .post(add_user)
                 .options(options)
-                .layer(map_response(allow("POST, OPTIONS"))),
+                .allow_on_every_answer(),
         )
         .route(
             "/core/groups/{uuid}/remove_user/",
-            post(remove_user)
+            Route::new()
+                .post(remove_user)
                 .options(options)
-                .layer(map_response(allow("POST, OPTIONS"))),
+                .allow_on_every_answer(),
         )
         .route(
             "/core/groups/{uuid}/used_by/",
-            get(used_by)
+            Route::new()
+                .get(used_by)
                 .options(options)
-                .layer(map_response(allow("GET, HEAD, OPTIONS"))),
+                .allow_on_every_answer(),
         )
 }
 
@@ -467,25 +469,26 @@ async fn retrieve(
     ))
 }
 
+/// PUT and PATCH of one group.
 async fn write(
-    state: &AppState,
-    caller: &Principal,
-    meta: &RequestMeta,
-    raw: &str,
-    query: Option<String>,
+    State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
+    meta: RequestMeta,
+    mode: WriteMode,
+    Lookup(uuid): Lookup,
+    RawQuery(query): RawQuery,
     body: JsonBody,
-    full: bool,
 ) -> Result<Response, ApiError> {
-    let current = visible_group(state, caller, raw).await?;
-    authorize(caller, Action::ChangeGroup(current.uuid.clone())).map_err(denied)?;
-    let (changes, mut errors) = read_group_changes(body, full)?;
-    check_superuser_flag(caller, &changes, Some(&current), &mut errors);
+    let current = visible_group(&state, &caller, &uuid).await?;
+    authorize(&caller, Action::ChangeGroup(current.uuid.clone())).map_err(denied)?;
+    let (changes, mut errors) = read_group_changes(body, mode.is_full())?;
+    check_superuser_flag(&caller, &changes, Some(&current), &mut errors);
     let group = groups::update(
         &state.store,
         &current.uuid,
         changes,
         errors,
-        &meta.audit(Some(caller)),
+        &meta.audit(Some(&caller)),
     )
     .await?;
     let include = Include::from_params(&Params::parse(query.as_deref()));
@@ -493,28 +496,6 @@ async fn write(
         StatusCode::OK,
         &group_out(&group, &state.install_id, include),
     ))
-}
-
-async fn update(
-    State(state): State<Arc<AppState>>,
-    Caller(caller): Caller,
-    meta: RequestMeta,
-    Lookup(uuid): Lookup,
-    RawQuery(query): RawQuery,
-    body: JsonBody,
-) -> Result<Response, ApiError> {
-    write(&state, &caller, &meta, &uuid, query, body, true).await
-}
-
-async fn partial_update(
-    State(state): State<Arc<AppState>>,
-    Caller(caller): Caller,
-    meta: RequestMeta,
-    Lookup(uuid): Lookup,
-    RawQuery(query): RawQuery,
-    body: JsonBody,
-) -> Result<Response, ApiError> {
-    write(&state, &caller, &meta, &uuid, query, body, false).await
 }
 
 async fn destroy(

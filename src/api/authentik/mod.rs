@@ -2,6 +2,7 @@
 //! authentication failure.
 
 pub mod caller;
+pub mod error;
 pub mod events;
 pub mod groups;
 pub mod pagination;
@@ -66,26 +67,7 @@ pub fn require_sight(
     })
 }
 
-/// The lookup segment of a detail URL (`{id}`, `{uuid}`, `{identifier}`). A segment that is not
-/// valid UTF-8, or holds a NUL character (which no stored key can hold, and PostgreSQL refuses
-/// in text), cannot name anything: a JSON 404 like any other unknown lookup.
-pub struct Lookup(pub String);
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Lookup {
-    type Rejection = crate::api::error::ApiError;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &S,
-    ) -> Result<Self, Self::Rejection> {
-        axum::extract::Path::<String>::from_request_parts(parts, state)
-            .await
-            .ok()
-            .filter(|axum::extract::Path(s)| !s.contains('\0'))
-            .map(|axum::extract::Path(s)| Lookup(s))
-            .ok_or(crate::api::error::ApiError::BadLookup)
-    }
-}
+pub use crate::api::extract::Lookup;
 
 /// DRF's `OPTIONS` metadata, for every `/api/v3/` route (authenticated, like the rest).
 pub async fn options(caller::Caller(_caller): caller::Caller) -> axum::response::Response {
@@ -108,4 +90,5 @@ pub fn routes() -> Router<Arc<AppState>> {
         .merge(tokens::routes())
         .merge(rbac::routes())
         .merge(events::routes())
+        .layer(axum::middleware::map_response(error::render_errors))
 }

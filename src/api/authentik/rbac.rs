@@ -7,9 +7,7 @@ use std::sync::Arc;
 
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use axum::middleware::map_response;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post};
 use axum::Router;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -20,11 +18,12 @@ use super::pagination::{Envelope, PageRequest};
 use super::parse_uuid;
 use super::query::{choice_error, search_terms, Params};
 use super::{denied, options, require_sight, require_visibility, Lookup};
-use crate::api::allow;
 use crate::api::body::JsonBody;
 use crate::api::error::{json_response, ApiError};
+use crate::api::extract::WriteMode;
 use crate::api::fields::{Input, Str};
 use crate::api::meta::RequestMeta;
+use crate::api::routing::Route;
 use crate::app::AppState;
 use crate::domain::authz::{authorize, Action, Principal, Visibility};
 use crate::domain::error::Kind;
@@ -41,75 +40,84 @@ pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route(
             "/rbac/roles/",
-            get(list_roles)
+            Route::new()
+                .get(list_roles)
                 .post(create_role)
                 .options(options)
-                .layer(map_response(allow("GET, POST, HEAD, OPTIONS"))),
+                .allow_on_every_answer(),
         )
         .route(
             "/rbac/roles/{uuid}/",
-            get(retrieve_role)
-                .put(update_role)
-                .patch(partial_update_role)
+            Route::new()
+                .get(retrieve_role)
+                .put(write_role)
+                .patch(write_role)
                 .delete(destroy_role)
                 .options(options)
-                .layer(map_response(allow(
-                    "GET, PUT, PATCH, DELETE, HEAD, OPTIONS",
-                ))),
+                .allow_on_every_answer(),
         )
         .route(
             "/rbac/roles/{uuid}/used_by/",
-            get(role_used_by)
+            Route::new()
+                .get(role_used_by)
                 .options(options)
-                .layer(map_response(allow("GET, HEAD, OPTIONS"))),
+                .allow_on_every_answer(),
         )
         .route(
             "/rbac/roles/{uuid}/add_user/",
-            post(role_add_user)
+            Route::new()
+                .post(role_add_user)
                 .options(options)
-                .layer(map_response(allow("POST, OPTIONS"))),
+                .allow_on_every_answer(),
         )
         .route(
             "/rbac/roles/{uuid}/remove_user/",
-            post(role_remove_user)
+            Route::new()
+                .post(role_remove_user)
                 .options(options)
-                .layer(map_response(allow("POST, OPTIONS"))),
+                .allow_on_every_answer(),
         )
         .route(
             "/rbac/permissions/",
-            get(list_permissions)
+            Route::new()
+                .get(list_permissions)
                 .options(options)
-                .layer(map_response(allow("GET, HEAD, OPTIONS"))),
+                .allow_on_every_answer(),
         )
         .route(
             "/rbac/permissions/roles/",
-            get(role_object_grants)
+            Route::new()
+                .get(role_object_grants)
                 .options(options)
-                .layer(map_response(allow("GET, HEAD, OPTIONS"))),
+                .allow_on_every_answer(),
         )
         .route(
             "/rbac/permissions/assigned_by_roles/",
-            get(assigned_by_roles)
+            Route::new()
+                .get(assigned_by_roles)
                 .options(options)
-                .layer(map_response(allow("GET, HEAD, OPTIONS"))),
+                .allow_on_every_answer(),
         )
         .route(
             "/rbac/permissions/assigned_by_roles/{uuid}/assign/",
-            post(assign)
+            Route::new()
+                .post(assign)
                 .options(options)
-                .layer(map_response(allow("POST, OPTIONS"))),
+                .allow_on_every_answer(),
         )
         .route(
             "/rbac/permissions/assigned_by_roles/{uuid}/unassign/",
-            patch(unassign)
+            Route::new()
+                .patch(unassign)
                 .options(options)
-                .layer(map_response(allow("PATCH, OPTIONS"))),
+                .allow_on_every_answer(),
         )
         .route(
             "/rbac/permissions/{id}/",
-            get(retrieve_permission)
+            Route::new()
+                .get(retrieve_permission)
                 .options(options)
-                .layer(map_response(allow("GET, HEAD, OPTIONS"))),
+                .allow_on_every_answer(),
         )
 }
 
@@ -286,45 +294,26 @@ async fn retrieve_role(
     Ok(json_response(StatusCode::OK, &role_out(&role)))
 }
 
+/// PUT and PATCH of one role.
 async fn write_role(
-    state: &AppState,
-    caller: &Principal,
-    meta: &RequestMeta,
-    raw: &str,
+    State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
+    meta: RequestMeta,
+    mode: WriteMode,
+    Lookup(uuid): Lookup,
     body: JsonBody,
-    full: bool,
 ) -> Result<Response, ApiError> {
-    let role = visible_role(state, caller, raw).await?;
-    authorize(caller, Action::ChangeRole(role.uuid.clone())).map_err(denied)?;
-    let name = read_role_name(body, full)?;
+    let role = visible_role(&state, &caller, &uuid).await?;
+    authorize(&caller, Action::ChangeRole(role.uuid.clone())).map_err(denied)?;
+    let name = read_role_name(body, mode.is_full())?;
     let role = roles::update(
         &state.store,
         &role.uuid,
         name.as_deref(),
-        &meta.audit(Some(caller)),
+        &meta.audit(Some(&caller)),
     )
     .await?;
     Ok(json_response(StatusCode::OK, &role_out(&role)))
-}
-
-async fn update_role(
-    State(state): State<Arc<AppState>>,
-    Caller(caller): Caller,
-    meta: RequestMeta,
-    Lookup(uuid): Lookup,
-    body: JsonBody,
-) -> Result<Response, ApiError> {
-    write_role(&state, &caller, &meta, &uuid, body, true).await
-}
-
-async fn partial_update_role(
-    State(state): State<Arc<AppState>>,
-    Caller(caller): Caller,
-    meta: RequestMeta,
-    Lookup(uuid): Lookup,
-    body: JsonBody,
-) -> Result<Response, ApiError> {
-    write_role(&state, &caller, &meta, &uuid, body, false).await
 }
 
 async fn destroy_role(

@@ -5,9 +5,7 @@ use std::sync::Arc;
 
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use axum::middleware::map_response;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::Router;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -20,11 +18,12 @@ use super::pagination::{Envelope, PageRequest};
 use super::query::{choice_error, search_terms, Params};
 use super::users::{user_json, Include};
 use super::Lookup;
-use crate::api::allow;
 use crate::api::body::JsonBody;
 use crate::api::error::{json_response, ApiError};
+use crate::api::extract::WriteMode;
 use crate::api::fields::{Input, Str};
 use crate::api::meta::RequestMeta;
+use crate::api::routing::Route;
 use crate::app::AppState;
 use crate::domain::authz::{authorize, Action, Principal, TokenRef};
 use crate::domain::error::Kind;
@@ -39,39 +38,42 @@ pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route(
             "/core/tokens/",
-            get(list)
+            Route::new()
+                .get(list)
                 .post(create)
                 .options(options)
-                .layer(map_response(allow("GET, POST, HEAD, OPTIONS"))),
+                .allow_on_every_answer(),
         )
         .route(
             "/core/tokens/{identifier}/",
-            get(retrieve)
-                .put(update)
-                .patch(partial_update)
+            Route::new()
+                .get(retrieve)
+                .put(write)
+                .patch(write)
                 .delete(destroy)
                 .options(options)
-                .layer(map_response(allow(
-                    "GET, PUT, PATCH, DELETE, HEAD, OPTIONS",
-                ))),
+                .allow_on_every_answer(),
         )
         .route(
             "/core/tokens/{identifier}/view_key/",
-            get(view_key)
+            Route::new()
+                .get(view_key)
                 .options(options)
-                .layer(map_response(allow("GET, HEAD, OPTIONS"))),
+                .allow_on_every_answer(),
         )
         .route(
             "/core/tokens/{identifier}/set_key/",
-            post(set_key)
+            Route::new()
+                .post(set_key)
                 .options(options)
-                .layer(map_response(allow("POST, OPTIONS"))),
+                .allow_on_every_answer(),
         )
         .route(
             "/core/tokens/{identifier}/used_by/",
-            get(used_by)
+            Route::new()
+                .get(used_by)
                 .options(options)
-                .layer(map_response(allow("GET, HEAD, OPTIONS"))),
+                .allow_on_every_answer(),
         )
 }
 
@@ -321,26 +323,27 @@ async fn retrieve(
     ))
 }
 
+/// PUT and PATCH of one token.
 async fn write(
-    state: &AppState,
-    caller: &Principal,
-    meta: &RequestMeta,
-    identifier: &str,
-    query: Option<String>,
+    State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
+    meta: RequestMeta,
+    mode: WriteMode,
+    Lookup(identifier): Lookup,
+    RawQuery(query): RawQuery,
     body: JsonBody,
-    full: bool,
 ) -> Result<Response, ApiError> {
-    let current = visible_token(state, caller, identifier).await?;
-    authorize(caller, Action::ChangeToken(token_ref(&current))).map_err(denied)?;
-    let (changes, errors) = read_token_changes(body, full)?;
+    let current = visible_token(&state, &caller, &identifier).await?;
+    authorize(&caller, Action::ChangeToken(token_ref(&current))).map_err(denied)?;
+    let (changes, errors) = read_token_changes(body, mode.is_full())?;
     let token = tokens::update(
         &state.store,
-        caller,
+        &caller,
         current,
         changes,
         errors,
-        settings(state),
-        &meta.audit(Some(caller)),
+        settings(&state),
+        &meta.audit(Some(&caller)),
     )
     .await?;
     let include = Include::from_params(&Params::parse(query.as_deref()));
@@ -348,28 +351,6 @@ async fn write(
         StatusCode::OK,
         &token_out(&token, &state.install_id, include),
     ))
-}
-
-async fn update(
-    State(state): State<Arc<AppState>>,
-    Caller(caller): Caller,
-    meta: RequestMeta,
-    Lookup(identifier): Lookup,
-    RawQuery(query): RawQuery,
-    body: JsonBody,
-) -> Result<Response, ApiError> {
-    write(&state, &caller, &meta, &identifier, query, body, true).await
-}
-
-async fn partial_update(
-    State(state): State<Arc<AppState>>,
-    Caller(caller): Caller,
-    meta: RequestMeta,
-    Lookup(identifier): Lookup,
-    RawQuery(query): RawQuery,
-    body: JsonBody,
-) -> Result<Response, ApiError> {
-    write(&state, &caller, &meta, &identifier, query, body, false).await
 }
 
 async fn destroy(

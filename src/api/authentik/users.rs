@@ -7,9 +7,7 @@ use std::sync::{Arc, OnceLock};
 
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use axum::middleware::map_response;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::Router;
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -21,11 +19,12 @@ use super::pagination::{Envelope, PageRequest};
 use super::query::{search_terms, Params};
 use super::Lookup;
 use super::{denied, require_sight, require_visibility};
-use crate::api::allow;
 use crate::api::body::JsonBody;
 use crate::api::error::{json_response, ApiError};
+use crate::api::extract::WriteMode;
 use crate::api::fields::{Input, Str};
 use crate::api::meta::RequestMeta;
+use crate::api::routing::Route;
 use crate::app::AppState;
 use crate::domain::authz::{authorize, may_see, Action, Principal, TokenRef, Visibility};
 use crate::domain::cache::EpochCache;
@@ -44,81 +43,91 @@ pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route(
             "/core/users/",
-            get(list)
+            Route::new()
+                .get(list)
                 .post(create)
                 .options(options)
-                .layer(map_response(allow("GET, POST, HEAD, OPTIONS"))),
+                .allow_on_every_answer(),
         )
         .route(
             "/core/users/me/",
-            get(me)
+            Route::new()
+                .get(me)
                 .options(options)
-                .layer(map_response(allow("GET, HEAD, OPTIONS"))),
+                .allow_on_every_answer(),
         )
         .route(
             "/core/users/paths/",
-            get(paths)
+            Route::new()
+                .get(paths)
                 .options(options)
-                .layer(map_response(allow("GET, HEAD, OPTIONS"))),
+                .allow_on_every_answer(),
         )
         .route(
             "/core/users/impersonate_end/",
-            get(impersonate_end)
+            Route::new()
+                .get(impersonate_end)
                 .options(options)
-                .layer(map_response(allow("GET, HEAD, OPTIONS"))),
+                .allow_on_every_answer(),
         )
         .route(
             "/core/users/export/",
-            post(export)
+            Route::new()
+                .post(export)
                 .options(options)
-                .layer(map_response(allow("POST, OPTIONS"))),
+                .allow_on_every_answer(),
         )
         .route(
             "/core/users/service_account/",
-            post(service_account)
+            Route::new()
+                .post(service_account)
                 .options(options)
-                .layer(map_response(allow("POST, OPTIONS"))),
+                .allow_on_every_answer(),
         )
         .route(
             "/core/users/{id}/",
-            get(retrieve)
-                .put(update)
-                .patch(partial_update)
+            Route::new()
+                .get(retrieve)
+                .put(write)
+                .patch(write)
                 .delete(destroy)
                 .options(options)
-                .layer(map_response(allow(
-                    "GET, PUT, PATCH, DELETE, HEAD, OPTIONS",
-                ))),
+                .allow_on_every_answer(),
         )
         .route(
             "/core/users/{id}/set_password/",
-            post(set_password)
+            Route::new()
+                .post(set_password)
                 .options(options)
-                .layer(map_response(allow("POST, OPTIONS"))),
+                .allow_on_every_answer(),
         )
         .route(
             "/core/users/{id}/used_by/",
-            get(used_by)
+            Route::new()
+                .get(used_by)
                 .options(options)
-                .layer(map_response(allow("GET, HEAD, OPTIONS"))),
+                .allow_on_every_answer(),
         )
         .route(
             "/core/users/{id}/recovery/",
-            post(recovery)
+            Route::new()
+                .post(recovery)
                 .options(options)
-                .layer(map_response(allow("POST, OPTIONS"))),
+                .allow_on_every_answer(),
         )
         .route(
             "/core/users/{id}/recovery_email/",
-            post(recovery_email)
+            Route::new()
+                .post(recovery_email)
                 .options(options)
-                .layer(map_response(allow("POST, OPTIONS"))),
+                .allow_on_every_answer(),
         )
         .route(
             "/core/users/{id}/impersonate/",
-            post(impersonate)
+            Route::new()
+                .post(impersonate)
                 .options(options)
-                .layer(map_response(allow("POST, OPTIONS"))),
+                .allow_on_every_answer(),
         )
 }
 
@@ -629,48 +638,34 @@ async fn retrieve(
     Ok(json_response(StatusCode::OK, &*raw))
 }
 
+/// PUT and PATCH of one user.
 async fn write(
-    state: &AppState,
-    caller: &crate::domain::authz::Principal,
-    meta: &RequestMeta,
-    id: &str,
-    query: Option<String>,
+    State(state): State<Arc<AppState>>,
+    Caller(caller): Caller,
+    meta: RequestMeta,
+    mode: WriteMode,
+    Lookup(id): Lookup,
+    RawQuery(query): RawQuery,
     body: JsonBody,
-    full: bool,
 ) -> Result<Response, ApiError> {
-    require_visibility(caller, VIEW_USER)?;
-    let id = parse_id(id)?;
-    require_sight(caller, VIEW_USER, &id.to_string(), Kind::User)?;
-    authorize(caller, Action::ChangeUser(id)).map_err(denied)?;
-    let (changes, errors) = read_user_changes(body, full)?;
-    let user = users::update(&state.store, id, changes, errors, &meta.audit(Some(caller))).await?;
+    require_visibility(&caller, VIEW_USER)?;
+    let id = parse_id(&id)?;
+    require_sight(&caller, VIEW_USER, &id.to_string(), Kind::User)?;
+    authorize(&caller, Action::ChangeUser(id)).map_err(denied)?;
+    let (changes, errors) = read_user_changes(body, mode.is_full())?;
+    let user = users::update(
+        &state.store,
+        id,
+        changes,
+        errors,
+        &meta.audit(Some(&caller)),
+    )
+    .await?;
     let include = Include::from_params(&Params::parse(query.as_deref()));
     Ok(json_response(
         StatusCode::OK,
         &user_out(&user, &state.install_id, include),
     ))
-}
-
-async fn update(
-    State(state): State<Arc<AppState>>,
-    Caller(caller): Caller,
-    meta: RequestMeta,
-    Lookup(id): Lookup,
-    RawQuery(query): RawQuery,
-    body: JsonBody,
-) -> Result<Response, ApiError> {
-    write(&state, &caller, &meta, &id, query, body, true).await
-}
-
-async fn partial_update(
-    State(state): State<Arc<AppState>>,
-    Caller(caller): Caller,
-    meta: RequestMeta,
-    Lookup(id): Lookup,
-    RawQuery(query): RawQuery,
-    body: JsonBody,
-) -> Result<Response, ApiError> {
-    write(&state, &caller, &meta, &id, query, body, false).await
 }
 
 async fn destroy(

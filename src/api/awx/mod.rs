@@ -3,22 +3,24 @@
 //! and its authentication (Bearer tokens, Basic, and `/api/login/` sessions with CSRF).
 
 pub mod caller;
+pub mod error;
 pub mod login;
 pub mod redirect;
 pub mod root;
 pub mod tokens;
 pub mod users;
 
+pub use error::{detail, forbidden, AwxError, NOT_AUTHENTICATED};
+
 use std::sync::Arc;
 
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Router;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
-use super::error::{field_errors_json, json_response, ApiError};
+use super::routing::Methods;
 use crate::app::AppState;
-use crate::domain::DomainError;
 
 /// The version gatehouse answers as, so clients that compare major versions stay quiet.
 pub const PRODUCT_VERSION: &str = "24.6.1";
@@ -30,6 +32,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .merge(login::routes())
         .merge(users::routes())
         .merge(tokens::routes())
+        .layer(axum::middleware::map_response(error::render_errors))
         .layer(axum::middleware::map_response(product_headers))
 }
 
@@ -43,76 +46,6 @@ async fn product_headers(mut response: Response) -> Response {
         );
     }
     response
-}
-
-/// AWX's 401 text, the same for every cause.
-pub const NOT_AUTHENTICATED: &str = "Authentication credentials were not provided. To establish a login session, visit /api/login/.";
-
-/// An error rendered in AWX's shapes.
-#[derive(Debug)]
-pub struct AwxError(pub ApiError);
-
-impl<E: Into<ApiError>> From<E> for AwxError {
-    fn from(e: E) -> Self {
-        AwxError(e.into())
-    }
-}
-
-/// A `{"detail": …}` answer.
-pub fn detail(status: StatusCode, message: &str) -> AwxError {
-    AwxError(ApiError::Json(status, json!({ "detail": message })))
-}
-
-/// AWX's generic 403.
-pub fn forbidden() -> AwxError {
-    detail(StatusCode::FORBIDDEN, crate::api::error::PERMISSION_DENIED)
-}
-
-fn reword(field: &str, code: &str, _message: &str) -> Option<String> {
-    (field == "username" && code == "unique")
-        .then(|| "A user with that username already exists.".to_string())
-}
-
-impl IntoResponse for AwxError {
-    fn into_response(self) -> Response {
-        match self.0 {
-            ApiError::Domain(DomainError::Unauthenticated | DomainError::InvalidCredentials) => {
-                let mut r = json_response(
-                    StatusCode::UNAUTHORIZED,
-                    &json!({ "detail": NOT_AUTHENTICATED }),
-                );
-                r.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static(
-                        "Bearer realm=api authorization_url=/api/o/authorize/",
-                    ),
-                );
-                r
-            }
-            ApiError::Domain(DomainError::Invalid(errors)) => {
-                let mut body = field_errors_json(&errors, reword);
-                if let Some(map) = body.as_object_mut() {
-                    if let Some(v) = map.remove("non_field_errors") {
-                        let rest: Map<String, Value> = std::mem::take(map);
-                        map.insert("__all__".into(), v);
-                        map.extend(rest);
-                    }
-                }
-                json_response(StatusCode::BAD_REQUEST, &body)
-            }
-            ApiError::Domain(DomainError::Conflict(target)) if target == "users.username" => {
-                json_response(
-                    StatusCode::BAD_REQUEST,
-                    &json!({"username": ["A user with that username already exists."]}),
-                )
-            }
-            ApiError::UnsupportedMediaType(_) => json_response(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                &json!({"detail": "You did not use correct Content-Type in your HTTP request. If you are using our REST API, the Content-Type must be application/json"}),
-            ),
-            other => other.into_response(),
-        }
-    }
 }
 
 /// AWX's page-number pagination: `count, next, previous, results` with relative links.
@@ -202,10 +135,9 @@ impl AwxPage {
     }
 }
 
-/// Adds a fixed `Allow` header (AWX sends the view's methods on every answer).
-pub fn with_allow(mut response: Response, methods: &'static str) -> Response {
-    response
-        .headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static(methods));
+/// Adds the `Allow` header of an AWX view: the methods the view declares, which its route is
+/// built `within` (AWX sends them on its answers).
+pub fn with_allow(mut response: Response, view: Methods) -> Response {
+    response.headers_mut().insert(header::ALLOW, view.allow());
     response
 }

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
-use axum::routing::{get, options};
 use axum::Router;
 use serde_json::{json, Value};
 
@@ -15,19 +14,32 @@ use super::users::{user_json, users_metadata_fields};
 use super::{with_allow, AwxError, AwxPage, PRODUCT_VERSION};
 use crate::api::authentik::query::Params;
 use crate::api::error::json_response;
+use crate::api::routing::{Methods, Route};
 use crate::app::AppState;
 use crate::domain::users;
+
+/// The methods of AWX's read-only views (roots, ping, config, me). AWX answers their OPTIONS;
+/// gatehouse serves it on `me` only.
+const READ_ONLY: Methods = Methods::GET.and(Methods::OPTIONS);
+/// The methods of a probed resource gatehouse does not serve.
+const PROBE: Methods = Methods::OPTIONS;
 
 /// Root, discovery and probe routes.
 pub fn routes() -> Router<Arc<AppState>> {
     let mut router = Router::new()
-        .route("/api/", get(api_root))
-        .route("/api/v2/", get(v2_root))
-        .route("/api/v2/ping/", get(ping))
-        .route("/api/v2/config/", get(config))
-        .route("/api/v2/me/", get(me).options(me_options));
+        .route("/api/", Route::new().get(api_root).within(READ_ONLY))
+        .route("/api/v2/", Route::new().get(v2_root).within(READ_ONLY))
+        .route("/api/v2/ping/", Route::new().get(ping).within(READ_ONLY))
+        .route(
+            "/api/v2/config/",
+            Route::new().get(config).within(READ_ONLY),
+        )
+        .route(
+            "/api/v2/me/",
+            Route::new().get(me).options(me_options).within(READ_ONLY),
+        );
     for (path, _, _, _, _) in PROBES {
-        router = router.route(path, options(probe));
+        router = router.route(path, Route::new().options(probe).within(PROBE));
     }
     router
 }
@@ -60,7 +72,7 @@ async fn api_root(State(state): State<Arc<AppState>>, headers: axum::http::Heade
         "custom_login_info": "",
         "login_redirect_override": ""
     });
-    let mut response = with_allow(json_response(StatusCode::OK, &body), "GET, HEAD, OPTIONS");
+    let mut response = with_allow(json_response(StatusCode::OK, &body), READ_ONLY);
     if let Some(cookie) = csrf_cookie_if_missing(&state, &headers) {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
@@ -83,7 +95,7 @@ async fn v2_root() -> Response {
     }
     with_allow(
         json_response(StatusCode::OK, &Value::Object(map)),
-        "GET, HEAD, OPTIONS",
+        READ_ONLY,
     )
 }
 
@@ -96,7 +108,7 @@ async fn ping(State(state): State<Arc<AppState>>) -> Response {
         "instances": [{"node": "gatehouse", "node_type": "hybrid", "uuid": state.install_id, "heartbeat": null, "capacity": 0, "version": env!("CARGO_PKG_VERSION")}],
         "instance_groups": []
     });
-    with_allow(json_response(StatusCode::OK, &body), "GET, HEAD, OPTIONS")
+    with_allow(json_response(StatusCode::OK, &body), READ_ONLY)
 }
 
 async fn config(AwxCaller(_caller): AwxCaller) -> Response {
@@ -113,7 +125,7 @@ async fn config(AwxCaller(_caller): AwxCaller) -> Response {
         "project_local_paths": [],
         "custom_virtualenvs": []
     });
-    with_allow(json_response(StatusCode::OK, &body), "GET, HEAD, OPTIONS")
+    with_allow(json_response(StatusCode::OK, &body), READ_ONLY)
 }
 
 async fn me(
@@ -126,10 +138,7 @@ async fn me(
     let page = AwxPage::resolve(&params, 1)?;
     let row = user_json(&state, &caller, &user, false).await?;
     let body = page.envelope("/api/v2/me/", query.as_deref(), 1, vec![row]);
-    Ok(with_allow(
-        json_response(StatusCode::OK, &body),
-        "GET, HEAD, OPTIONS",
-    ))
+    Ok(with_allow(json_response(StatusCode::OK, &body), READ_ONLY))
 }
 
 async fn me_options(AwxCaller(_caller): AwxCaller) -> Response {
@@ -144,7 +153,7 @@ async fn me_options(AwxCaller(_caller): AwxCaller) -> Response {
         "related_search_fields": [],
         "max_page_size": 200
     });
-    with_allow(json_response(StatusCode::OK, &body), "GET, HEAD, OPTIONS")
+    with_allow(json_response(StatusCode::OK, &body), READ_ONLY)
 }
 
 /// A resource the CLI probes: (path, name, type, search fields, object roles).
@@ -253,5 +262,5 @@ async fn probe(AwxCaller(_caller): AwxCaller, uri: axum::http::Uri) -> Response 
         "object_roles": roles,
         "max_page_size": 200
     });
-    with_allow(json_response(StatusCode::OK, &body), "OPTIONS")
+    with_allow(json_response(StatusCode::OK, &body), PROBE)
 }

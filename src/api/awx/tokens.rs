@@ -7,7 +7,6 @@ use std::sync::Arc;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Value};
 
@@ -15,11 +14,12 @@ use super::caller::AwxCaller;
 use super::users::{may_see, resolve_user};
 use super::{forbidden, with_allow, AwxError, AwxPage};
 use crate::api::authentik::query::Params;
-use crate::api::authentik::Lookup;
 use crate::api::body::JsonBody;
 use crate::api::error::json_response;
+use crate::api::extract::Lookup;
 use crate::api::fields::{Input, Str};
 use crate::api::meta::RequestMeta;
+use crate::api::routing::{Methods, Route};
 use crate::app::AppState;
 use crate::domain::authz::{authorize, Action, Principal, Scope, TokenRef};
 use crate::domain::error::Kind;
@@ -30,23 +30,39 @@ use crate::domain::tokens::{
 use crate::domain::users::User;
 use crate::domain::{DomainError, FieldErrors, Timestamp};
 
-const LIST_ALLOW: &str = "GET, POST, HEAD, OPTIONS";
+/// The token list views' methods (`/tokens/` and a user's `/tokens/`).
+const LIST: Methods = Methods::LIST_CREATE;
+/// The token detail view's methods (AWX's; gatehouse serves GET and DELETE of them).
+const DETAIL: Methods = Methods::RETRIEVE_UPDATE_DESTROY;
 
 /// The token routes.
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route(
             "/api/v2/tokens/",
-            get(list_all).post(create_own).options(tokens_options),
+            Route::new()
+                .get(list_all)
+                .post(create_own)
+                .options(tokens_options)
+                .within(LIST),
         )
-        .route("/api/v2/tokens/{id}/", get(retrieve).delete(destroy))
+        .route(
+            "/api/v2/tokens/{id}/",
+            Route::new().get(retrieve).delete(destroy).within(DETAIL),
+        )
         .route(
             "/api/v2/users/{key}/tokens/",
-            get(list_user).post(create_personal),
+            Route::new()
+                .get(list_user)
+                .post(create_personal)
+                .within(LIST),
         )
         .route(
             "/api/v2/users/{key}/personal_tokens/",
-            get(list_user).post(create_personal),
+            Route::new()
+                .get(list_user)
+                .post(create_personal)
+                .within(LIST),
         )
 }
 
@@ -137,7 +153,7 @@ async fn create(
     .await?;
     let mut r = with_allow(
         json_response(StatusCode::CREATED, &render(&token, Some(&key))),
-        LIST_ALLOW,
+        LIST,
     );
     if let Ok(v) = HeaderValue::from_str(&format!("/api/v2/tokens/{}/", token.id)) {
         r.headers_mut().insert(header::LOCATION, v);
@@ -212,7 +228,7 @@ async fn page_of(
         count,
         rows.iter().map(|t| render(t, None)).collect(),
     );
-    Ok(with_allow(json_response(StatusCode::OK, &body), LIST_ALLOW))
+    Ok(with_allow(json_response(StatusCode::OK, &body), LIST))
 }
 
 async fn list_all(
@@ -270,7 +286,7 @@ async fn retrieve(
     let token = visible(&state, &caller, &id).await?;
     Ok(with_allow(
         json_response(StatusCode::OK, &render(&token, None)),
-        "GET, PUT, PATCH, DELETE, HEAD, OPTIONS",
+        DETAIL,
     ))
 }
 
@@ -311,5 +327,5 @@ async fn tokens_options(AwxCaller(_caller): AwxCaller) -> Response {
         "related_search_fields": [],
         "max_page_size": 200
     });
-    with_allow(json_response(StatusCode::OK, &body), LIST_ALLOW)
+    with_allow(json_response(StatusCode::OK, &body), LIST)
 }

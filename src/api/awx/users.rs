@@ -8,18 +8,18 @@ use std::sync::Arc;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Map, Value};
 
 use super::caller::AwxCaller;
 use super::{detail, forbidden, with_allow, AwxError, AwxPage};
 use crate::api::authentik::query::{search_terms, Params};
-use crate::api::authentik::Lookup;
 use crate::api::body::JsonBody;
 use crate::api::error::json_response;
+use crate::api::extract::{Lookup, WriteMode};
 use crate::api::fields::{Input, Str};
 use crate::api::meta::RequestMeta;
+use crate::api::routing::{Methods, Route};
 use crate::app::AppState;
 use crate::domain::authz::{authorize, visibility, Action, Denied, Principal, Visibility};
 use crate::domain::error::Kind;
@@ -27,23 +27,31 @@ use crate::domain::filter::{Cmp, Direction, Filter, Literal};
 use crate::domain::users::{self, User, UserChanges, UserField, UserFilter, UserRel, UserSort};
 use crate::domain::{DomainError, FieldErrors, Timestamp};
 
-const LIST_ALLOW: &str = "GET, POST, HEAD, OPTIONS";
-const DETAIL_ALLOW: &str = "GET, PUT, PATCH, DELETE, HEAD, OPTIONS";
+/// The users list view's methods.
+const LIST: Methods = Methods::LIST_CREATE;
+/// The user detail view's methods.
+const DETAIL: Methods = Methods::RETRIEVE_UPDATE_DESTROY;
 
 /// The users routes.
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route(
             "/api/v2/users/",
-            get(list).post(create).options(list_options),
+            Route::new()
+                .get(list)
+                .post(create)
+                .options(list_options)
+                .within(LIST),
         )
         .route(
             "/api/v2/users/{key}/",
-            get(retrieve)
-                .put(update)
-                .patch(partial_update)
+            Route::new()
+                .get(retrieve)
+                .put(write)
+                .patch(write)
                 .delete(destroy)
-                .options(detail_options),
+                .options(detail_options)
+                .within(DETAIL),
         )
 }
 
@@ -269,7 +277,7 @@ async fn list_options(AwxCaller(caller): AwxCaller) -> Response {
         "related_search_fields": [],
         "max_page_size": 200
     });
-    with_allow(json_response(StatusCode::OK, &body), LIST_ALLOW)
+    with_allow(json_response(StatusCode::OK, &body), LIST)
 }
 
 /// The detail OPTIONS: `Allow` whatever the object (the CLI probes id 1 for every resource).
@@ -293,7 +301,7 @@ async fn detail_options(
         "actions": actions,
         "types": ["user"]
     });
-    with_allow(json_response(StatusCode::OK, &body), DETAIL_ALLOW)
+    with_allow(json_response(StatusCode::OK, &body), DETAIL)
 }
 
 // ---------------------------------------------------------------- filters
@@ -625,7 +633,7 @@ async fn list(
         .map(|u| render(u, &caller, superusers, false))
         .collect();
     let body = page.envelope("/api/v2/users/", query.as_deref(), count, results);
-    Ok(with_allow(json_response(StatusCode::OK, &body), LIST_ALLOW))
+    Ok(with_allow(json_response(StatusCode::OK, &body), LIST))
 }
 
 /// What an AWX body asks to change; `creating` requires `username` and `password`.
@@ -705,7 +713,7 @@ fn sync_name(c: &mut UserChanges, current: Option<&User>) {
 }
 
 fn created_response(value: Value, id: i64, status: StatusCode) -> Response {
-    let mut r = with_allow(json_response(status, &value), LIST_ALLOW);
+    let mut r = with_allow(json_response(status, &value), LIST);
     if status == StatusCode::CREATED {
         if let Ok(v) = HeaderValue::from_str(&format!("/api/v2/users/{id}/")) {
             r.headers_mut().insert(header::LOCATION, v);
@@ -746,35 +754,33 @@ async fn retrieve(
         return Err(AwxError(DomainError::NotFound(Kind::User).into()));
     }
     let value = user_json(&state, &caller, &user, true).await?;
-    Ok(with_allow(
-        json_response(StatusCode::OK, &value),
-        DETAIL_ALLOW,
-    ))
+    Ok(with_allow(json_response(StatusCode::OK, &value), DETAIL))
 }
 
+/// PUT and PATCH of one user.
 async fn write(
-    state: &AppState,
-    caller: &Principal,
-    meta: &RequestMeta,
-    key: &str,
+    State(state): State<Arc<AppState>>,
+    AwxCaller(caller): AwxCaller,
+    meta: RequestMeta,
+    mode: WriteMode,
+    Lookup(key): Lookup,
     body: JsonBody,
-    full: bool,
 ) -> Result<Response, AwxError> {
-    let user = resolve_user(state, key).await?;
-    if !may_see(caller, &user) {
+    let user = resolve_user(&state, &key).await?;
+    if !may_see(&caller, &user) {
         return Err(AwxError(DomainError::NotFound(Kind::User).into()));
     }
-    let (mut changes, errors) = read_changes(body, false, full)?;
+    let (mut changes, errors) = read_changes(body, false, mode.is_full())?;
     // AWX's rules, decided by the one authorization function: anyone may edit their own
     // profile; renaming needs change_user; superuser and auditor status are for superusers, but
     // users may drop their own auditor status.
-    authorize(caller, Action::EditUserProfile(user.id)).map_err(|_| forbidden())?;
+    authorize(&caller, Action::EditUserProfile(user.id)).map_err(|_| forbidden())?;
     if changes
         .username
         .as_ref()
         .is_some_and(|u| *u != user.username)
     {
-        authorize(caller, Action::RenameUser(user.id)).map_err(|d| match d {
+        authorize(&caller, Action::RenameUser(user.id)).map_err(|d| match d {
             Denied::Protected => detail(StatusCode::FORBIDDEN, "Cannot change username."),
             _ => forbidden(),
         })?;
@@ -789,7 +795,7 @@ async fn write(
         } else {
             Action::ChangePrivileges(user.id)
         };
-        authorize(caller, action).map_err(|_| forbidden())?;
+        authorize(&caller, action).map_err(|_| forbidden())?;
     }
     if !flips_superuser {
         changes.superuser = None;
@@ -797,7 +803,8 @@ async fn write(
     if !flips_auditor {
         changes.system_auditor = None;
     }
-    if changes.superuser == Some(false) && user.is_superuser && superuser_count(state).await? <= 1 {
+    if changes.superuser == Some(false) && user.is_superuser && superuser_count(&state).await? <= 1
+    {
         return Err(AwxError(
             DomainError::Invalid(FieldErrors::single(
                 "is_superuser",
@@ -812,34 +819,11 @@ async fn write(
         user.id,
         changes,
         errors,
-        &meta.audit(Some(caller)),
+        &meta.audit(Some(&caller)),
     )
     .await?;
-    let value = user_json(state, caller, &updated, true).await?;
-    Ok(with_allow(
-        json_response(StatusCode::OK, &value),
-        DETAIL_ALLOW,
-    ))
-}
-
-async fn update(
-    State(state): State<Arc<AppState>>,
-    AwxCaller(caller): AwxCaller,
-    meta: RequestMeta,
-    Lookup(key): Lookup,
-    body: JsonBody,
-) -> Result<Response, AwxError> {
-    write(&state, &caller, &meta, &key, body, true).await
-}
-
-async fn partial_update(
-    State(state): State<Arc<AppState>>,
-    AwxCaller(caller): AwxCaller,
-    meta: RequestMeta,
-    Lookup(key): Lookup,
-    body: JsonBody,
-) -> Result<Response, AwxError> {
-    write(&state, &caller, &meta, &key, body, false).await
+    let value = user_json(&state, &caller, &updated, true).await?;
+    Ok(with_allow(json_response(StatusCode::OK, &value), DETAIL))
 }
 
 async fn destroy(
