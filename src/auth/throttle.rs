@@ -8,6 +8,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use tokio::sync::Notify;
+
 use crate::domain::Timestamp;
 
 /// Failures allowed in one window.
@@ -20,80 +22,133 @@ const CAPACITY: usize = 100_000;
 const KEY_USERNAME_CHARS: usize = 150;
 
 /// Attempt counters by key (`account:<username>`, `client:<address>`): the times of failed
-/// attempts and of those still being verified.
+/// attempts, and how many attempts are being verified right now.
 #[derive(Default)]
 pub struct LoginThrottle {
-    attempts: Mutex<HashMap<String, Vec<i64>>>,
+    counts: Mutex<Counts>,
+    /// Woken whenever an attempt ends, for attempts waiting on a key held by ones in flight.
+    ended: Notify,
 }
 
-/// An attempt counted against its keys; dropped, it stays counted (a failure, or an attempt
-/// abandoned mid-way); `release` takes it back after a success.
-#[must_use = "an attempt stays counted as a failure unless released"]
+#[derive(Default)]
+struct Counts {
+    failures: HashMap<String, Vec<i64>>,
+    in_flight: HashMap<String, usize>,
+}
+
+/// An attempt counted against its keys while its password is verified. `release` takes it
+/// back after a success; dropped without it, it becomes a failure (a wrong password, or an
+/// attempt abandoned mid-way).
+#[must_use = "an attempt becomes a failure unless released"]
 pub struct Reservation<'a> {
     throttle: &'a LoginThrottle,
     keys: Vec<String>,
-    at: i64,
+    succeeded: bool,
 }
 
 impl Reservation<'_> {
     /// The attempt succeeded: it no longer counts.
-    pub fn release(self) {
-        let Ok(mut map) = self.throttle.attempts.lock() else {
-            return;
-        };
-        for key in &self.keys {
-            if let Some(times) = map.get_mut(key) {
-                if let Some(i) = times.iter().position(|t| *t == self.at) {
-                    times.swap_remove(i);
+    pub fn release(mut self) {
+        self.succeeded = true;
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut counts) = self.throttle.counts.lock() {
+            let now = Timestamp::now().0;
+            for key in &self.keys {
+                if let Some(n) = counts.in_flight.get_mut(key) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        counts.in_flight.remove(key);
+                    }
                 }
-                if times.is_empty() {
-                    map.remove(key);
+                if !self.succeeded {
+                    counts.failures.entry(key.clone()).or_default().push(now);
                 }
             }
         }
+        self.throttle.ended.notify_waiters();
     }
 }
 
 impl LoginThrottle {
-    /// Counts an attempt against every key, or `Err(seconds)` when any key is already at the
-    /// limit: how long until its oldest attempt leaves the window. Check and count are one
-    /// step under one lock, so at most `LIMIT` attempts per key are ever in flight or failed.
-    pub fn reserve(&self, keys: Vec<String>) -> Result<Reservation<'_>, i64> {
-        let now = Timestamp::now().0;
-        let window = WINDOW_SECONDS * 1_000_000;
-        let Ok(mut map) = self.attempts.lock() else {
-            // A poisoned lock (a panic elsewhere) must not lock everyone out.
-            return Ok(Reservation {
-                throttle: self,
-                keys: Vec::new(),
-                at: now,
-            });
-        };
-        let mut wait = 0;
-        for key in &keys {
-            if let Some(times) = map.get_mut(key) {
-                times.retain(|t| now - t < window);
-                if times.len() >= LIMIT {
-                    let oldest = times.iter().min().copied().unwrap_or(now);
-                    wait = wait.max(((oldest + window - now) / 1_000_000).max(1));
+    /// Counts an attempt against every key, or `Err(seconds)` when any key already has `LIMIT`
+    /// failures: how long until its oldest one leaves the window. Check and count are one step
+    /// under one lock, so failures plus attempts in flight never exceed `LIMIT` for a key: an
+    /// attempt that would exceed it waits for one in flight to end (a burst of right passwords
+    /// queues; a burst of wrong ones turns into 429s once `LIMIT` of them have failed).
+    pub async fn reserve(&self, keys: Vec<String>) -> Result<Reservation<'_>, i64> {
+        loop {
+            let ended = self.ended.notified();
+            tokio::pin!(ended);
+            ended.as_mut().enable();
+            match self.try_reserve(&keys) {
+                Attempt::Counted => {
+                    return Ok(Reservation {
+                        throttle: self,
+                        keys,
+                        succeeded: false,
+                    })
                 }
+                Attempt::Refused(wait) => return Err(wait),
+                Attempt::Busy => ended.await,
             }
         }
-        if wait > 0 {
-            return Err(wait);
-        }
-        if map.len() >= CAPACITY {
-            map.retain(|_, times| times.iter().any(|t| now - t < window));
-        }
-        for key in &keys {
-            map.entry(key.clone()).or_default().push(now);
-        }
-        Ok(Reservation {
-            throttle: self,
-            keys,
-            at: now,
-        })
     }
+
+    fn try_reserve(&self, keys: &[String]) -> Attempt {
+        let now = Timestamp::now().0;
+        let window = WINDOW_SECONDS * 1_000_000;
+        let Ok(mut guard) = self.counts.lock() else {
+            // A poisoned lock (a panic elsewhere) must not lock everyone out.
+            return Attempt::Counted;
+        };
+        let counts = &mut *guard;
+        let mut wait = 0;
+        let mut busy = false;
+        for key in keys {
+            let failed = match counts.failures.get_mut(key) {
+                Some(times) => {
+                    times.retain(|t| now - t < window);
+                    if times.len() >= LIMIT {
+                        let oldest = times.iter().min().copied().unwrap_or(now);
+                        wait = wait.max(((oldest + window - now) / 1_000_000).max(1));
+                    }
+                    times.len()
+                }
+                None => 0,
+            };
+            let pending = counts.in_flight.get(key).copied().unwrap_or(0);
+            busy |= failed + pending >= LIMIT;
+        }
+        if wait > 0 {
+            return Attempt::Refused(wait);
+        }
+        if busy {
+            return Attempt::Busy;
+        }
+        if counts.failures.len() >= CAPACITY {
+            counts
+                .failures
+                .retain(|_, times| times.iter().any(|t| now - t < window));
+        }
+        for key in keys {
+            *counts.in_flight.entry(key.clone()).or_default() += 1;
+        }
+        Attempt::Counted
+    }
+}
+
+/// What one look at the counters decided.
+enum Attempt {
+    /// Counted as in flight.
+    Counted,
+    /// A key is at the limit of failures: retry after this many seconds.
+    Refused(i64),
+    /// A key is at the limit only through attempts in flight: wait for one to end.
+    Busy,
 }
 
 /// The throttle keys of a login attempt (an over-long username is cut: no account has one).
@@ -109,38 +164,56 @@ pub fn keys(username: &str, client: Option<std::net::IpAddr>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
-    #[test]
-    fn ten_failures_then_refused() {
+    #[tokio::test]
+    async fn ten_failures_then_refused() {
         let t = LoginThrottle::default();
         for _ in 0..LIMIT {
-            drop(t.reserve(keys("bob", None)).expect("under the limit"));
+            drop(t.reserve(keys("bob", None)).await.expect("under the limit"));
         }
-        let wait = t.reserve(keys("bob", None)).err().expect("throttled");
+        let wait = t.reserve(keys("bob", None)).await.err().expect("throttled");
         assert!((1..=WINDOW_SECONDS).contains(&wait));
         assert!(
-            t.reserve(keys("alice", None)).is_ok(),
+            t.reserve(keys("alice", None)).await.is_ok(),
             "other accounts are unaffected"
         );
     }
 
-    #[test]
-    fn attempts_in_flight_count_and_successes_are_released() {
+    #[tokio::test]
+    async fn attempts_in_flight_count_and_successes_are_released() {
         let t = LoginThrottle::default();
-        let held: Vec<_> = (0..LIMIT)
-            .map(|_| t.reserve(keys("bob", None)).expect("under the limit"))
-            .collect();
+        let mut held = Vec::new();
+        for _ in 0..LIMIT {
+            held.push(t.reserve(keys("bob", None)).await.expect("under the limit"));
+        }
+        let waiting = tokio::time::timeout(Duration::from_millis(50), t.reserve(keys("bob", None)));
         assert!(
-            t.reserve(keys("bob", None)).is_err(),
-            "in-flight attempts count"
+            waiting.await.is_err(),
+            "an attempt beyond those in flight waits instead of being verified"
         );
         for r in held {
             r.release();
         }
-        assert!(
-            t.reserve(keys("bob", None)).is_ok(),
-            "successes are taken back"
-        );
+        let after = t.reserve(keys("bob", None)).await;
+        assert!(after.is_ok(), "successes are taken back");
+    }
+
+    #[tokio::test]
+    async fn a_waiting_attempt_is_refused_once_those_in_flight_fail() {
+        let t = std::sync::Arc::new(LoginThrottle::default());
+        let mut held = Vec::new();
+        for _ in 0..LIMIT {
+            held.push(t.reserve(keys("bob", None)).await.expect("under the limit"));
+        }
+        let waiter = {
+            let t = t.clone();
+            tokio::spawn(async move { t.reserve(keys("bob", None)).await.map(|r| r.release()) })
+        };
+        tokio::task::yield_now().await;
+        drop(held);
+        let outcome = waiter.await.expect("the waiter finishes");
+        assert!(outcome.is_err(), "ten failures refuse the waiting attempt");
     }
 
     #[test]

@@ -256,6 +256,29 @@ backend_test!(
     }
 );
 
+backend_test!(concurrent_right_passwords_are_not_throttled, |srv| {
+    // The throttle counts attempts in flight; a burst of right passwords beyond its limit
+    // (a client running many Basic requests at once) must queue, not be refused.
+    user(srv, "una", "right-pw", false).await;
+    let client = Client::new();
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..24 {
+        let sent = client
+            .get(format!("{}/api/v2/me/", srv.base))
+            .basic_auth("una", Some("right-pw"))
+            .send();
+        requests.spawn(sent);
+    }
+    let mut statuses = Vec::new();
+    while let Some(r) = requests.join_next().await {
+        statuses.push(r.expect("joined").expect("sent").status());
+    }
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::OK),
+        "{statuses:?}"
+    );
+});
+
 backend_test!(a_failed_login_stores_a_bounded_username, |srv| {
     let client = browser();
     let csrf = login_form(srv, &client).await;

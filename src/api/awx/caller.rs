@@ -72,6 +72,7 @@ pub async fn password_login(
     let attempt = state
         .logins
         .reserve(crate::auth::throttle::keys(username, ip))
+        .await
         .map_err(throttled)?;
     match session::verify_password(&state.store, username, password).await {
         Ok(v) => {
