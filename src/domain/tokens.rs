@@ -329,7 +329,7 @@ pub async fn update(
     audit: &AuditContext,
 ) -> Result<Token, DomainError> {
     let now = Timestamp::now();
-    // As on creation (and unlike authentik, trap 5): a non-superuser cannot make an expiring
+    // As on creation (and unlike authentik: deviation 12, docs/compatibility.md#tokens): a non-superuser cannot make an expiring
     // token stop expiring against its owner's `token-expires` attribute; the flag stays.
     if !caller.is_superuser
         && changes.expiring == Some(false)

@@ -487,7 +487,7 @@ backend_test!(permission_assignment_samples, |srv| {
     );
 });
 
-// What authentik answers (authentik-rbac-events.md §4.2) for a `model` outside its ModelEnum and
+// What authentik answers (docs/compatibility.md#rbac-and-permissions) for a `model` outside its ModelEnum and
 // for an `object_pk` the model's pk field cannot hold, on assign and unassign alike; an object that
 // does not exist stays deviation 10's `object_pk` error.
 backend_test!(assign_rejects_bad_model_and_malformed_pk, |srv| {

@@ -239,7 +239,7 @@ backend_test!(token_for_someone_else_needs_a_superuser, |srv| {
         );
     }
     assert_eq!(token_count(srv).await, before);
-    // authentik's dialect quietly makes the token the caller's own (spec §9).
+    // authentik's dialect quietly makes the token the caller's own (docs/compatibility.md#tokens).
     let r = as_key(
         srv,
         &alice_key,
