@@ -1,0 +1,100 @@
+//! Read access shared by the store, a read snapshot and a write transaction (`Reader`), so a
+//! check can run inside the transaction that acts on it.
+
+use super::{lookup, Record, Sql, Store, StoreError, Tx};
+
+/// Read access shared by the store (autocommit) and a transaction, so a check can run inside
+/// the transaction that acts on it.
+pub trait Reader {
+    /// Runs a query and decodes every row.
+    fn fetch_all<T: Record>(
+        &mut self,
+        sql: &Sql,
+    ) -> impl std::future::Future<Output = Result<Vec<T>, StoreError>> + Send;
+    /// Runs a query and decodes the first row, if any.
+    fn fetch_optional<T: Record>(
+        &mut self,
+        sql: &Sql,
+    ) -> impl std::future::Future<Output = Result<Option<T>, StoreError>> + Send;
+    /// Runs a query returning one integer.
+    fn fetch_scalar_i64(
+        &mut self,
+        sql: &Sql,
+    ) -> impl std::future::Future<Output = Result<i64, StoreError>> + Send;
+}
+
+/// The store's `Reader` runs point lookups (what the `Reader` functions of `store` are: rows by
+/// key, one page's relations); on SQLite synchronously, see `lookup`.
+impl Reader for &Store {
+    async fn fetch_all<T: Record>(&mut self, sql: &Sql) -> Result<Vec<T>, StoreError> {
+        match &self.lookups {
+            Some(lookups) => lookups.fetch_all(sql),
+            None => Store::fetch_all(self, sql).await,
+        }
+    }
+    async fn fetch_optional<T: Record>(&mut self, sql: &Sql) -> Result<Option<T>, StoreError> {
+        match &self.lookups {
+            Some(lookups) => lookups.fetch_optional(sql),
+            None => Store::fetch_optional(self, sql).await,
+        }
+    }
+    async fn fetch_scalar_i64(&mut self, sql: &Sql) -> Result<i64, StoreError> {
+        match &self.lookups {
+            Some(lookups) => lookups.fetch_scalar_i64(sql),
+            None => Store::fetch_scalar_i64(self, sql).await,
+        }
+    }
+}
+
+/// Point lookups for one answer: on SQLite one read transaction on one lookup connection, so
+/// every statement sees the same commit and the read is begun and ended once; on PostgreSQL the
+/// store's own statements.
+pub enum Snapshot<'a> {
+    /// SQLite: a lookup connection holding a read transaction.
+    Sqlite(lookup::Snapshot<'a>),
+    /// PostgreSQL: the pool.
+    Store(&'a Store),
+}
+
+impl Store {
+    /// Lookups that share one read (see `Snapshot`); hold it only for the reads of one answer.
+    pub fn snapshot(&self) -> Result<Snapshot<'_>, StoreError> {
+        match &self.lookups {
+            Some(lookups) => Ok(Snapshot::Sqlite(lookups.snapshot()?)),
+            None => Ok(Snapshot::Store(self)),
+        }
+    }
+}
+
+impl Reader for Snapshot<'_> {
+    async fn fetch_all<T: Record>(&mut self, sql: &Sql) -> Result<Vec<T>, StoreError> {
+        match self {
+            Snapshot::Sqlite(held) => held.fetch_all(sql),
+            Snapshot::Store(store) => Store::fetch_all(store, sql).await,
+        }
+    }
+    async fn fetch_optional<T: Record>(&mut self, sql: &Sql) -> Result<Option<T>, StoreError> {
+        match self {
+            Snapshot::Sqlite(held) => held.fetch_optional(sql),
+            Snapshot::Store(store) => Store::fetch_optional(store, sql).await,
+        }
+    }
+    async fn fetch_scalar_i64(&mut self, sql: &Sql) -> Result<i64, StoreError> {
+        match self {
+            Snapshot::Sqlite(held) => held.fetch_scalar_i64(sql),
+            Snapshot::Store(store) => Store::fetch_scalar_i64(store, sql).await,
+        }
+    }
+}
+
+impl Reader for Tx {
+    async fn fetch_all<T: Record>(&mut self, sql: &Sql) -> Result<Vec<T>, StoreError> {
+        Tx::fetch_all(self, sql).await
+    }
+    async fn fetch_optional<T: Record>(&mut self, sql: &Sql) -> Result<Option<T>, StoreError> {
+        Tx::fetch_optional(self, sql).await
+    }
+    async fn fetch_scalar_i64(&mut self, sql: &Sql) -> Result<i64, StoreError> {
+        Tx::fetch_scalar_i64(self, sql).await
+    }
+}
