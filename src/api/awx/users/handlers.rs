@@ -1,0 +1,287 @@
+//! The users list and detail handlers (list, create, retrieve, PUT/PATCH, delete) and the AWX
+//! request body they read.
+
+use std::sync::Arc;
+
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use super::filters::{list_filter, ordering};
+use super::render::{remove_action, render, user_json};
+use super::{may_see, resolve_user, superuser_count, DETAIL, LIST};
+use crate::api::authentik::query::Params;
+use crate::api::awx::caller::AwxCaller;
+use crate::api::awx::{detail, forbidden, with_allow, AwxError, AwxPage};
+use crate::api::body::JsonBody;
+use crate::api::error::json_response;
+use crate::api::extract::{Lookup, WriteMode};
+use crate::api::fields::{Input, Str};
+use crate::api::meta::RequestMeta;
+use crate::app::AppState;
+use crate::domain::authz::{authorize, visibility, Action, Denied, Visibility};
+use crate::domain::error::Kind;
+use crate::domain::filter::{Cmp, Filter, Literal};
+use crate::domain::users::{self, User, UserChanges, UserField, UserRel};
+use crate::domain::{DomainError, FieldErrors};
+
+pub(super) async fn list(
+    State(state): State<Arc<AppState>>,
+    AwxCaller(caller): AwxCaller,
+    RawQuery(query): RawQuery,
+) -> Result<Response, AwxError> {
+    let params = Params::parse(query.as_deref());
+    let pairs: Vec<(String, String)> = query
+        .as_deref()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    let mut filter = list_filter(&params, &pairs)?;
+    let visible = match visibility(&caller, "authentik_core.view_user") {
+        Visibility::All => Filter::All,
+        Visibility::Only(ids) => Filter::Or(vec![
+            Filter::Compare(UserField::Id, Cmp::Eq, Literal::Int(caller.user_id)),
+            Filter::Rel(UserRel::EffectiveSuperuser(true)),
+            Filter::In(
+                UserField::Id,
+                ids.iter()
+                    .filter_map(|i| i.parse().ok())
+                    .map(Literal::Int)
+                    .collect(),
+            ),
+        ]),
+        Visibility::Nothing => Filter::Or(vec![
+            Filter::Compare(UserField::Id, Cmp::Eq, Literal::Int(caller.user_id)),
+            Filter::Rel(UserRel::EffectiveSuperuser(true)),
+        ]),
+    };
+    filter = Filter::and(vec![visible, filter]);
+    let sort = ordering(&params)?;
+    let count = users::count_cached(&state.store, &state.user_counts, &filter).await?;
+    let page = AwxPage::resolve(&params, count)?;
+    let rows = users::list_cached(
+        &state.store,
+        &state.users,
+        &filter,
+        &sort,
+        page.limit,
+        page.offset,
+    )
+    .await?;
+    let superusers = superuser_count(&state).await?;
+    let results = rows
+        .iter()
+        .map(|u| render(u, &caller, superusers, false))
+        .collect();
+    let body = page.envelope("/api/v2/users/", query.as_deref(), count, results);
+    Ok(with_allow(json_response(StatusCode::OK, &body), LIST))
+}
+
+/// What an AWX body asks to change; `creating` requires `username` and `password`.
+pub(crate) fn read_changes(
+    body: JsonBody,
+    creating: bool,
+    full: bool,
+) -> Result<(UserChanges, FieldErrors), AwxError> {
+    let obj = body.into_object()?;
+    let mut input = Input::new(&obj);
+    let mut c = UserChanges::default();
+    if !(creating || full) || input.require("username") {
+        c.username = input.string("username", Str::REQUIRED_TEXT.max(150));
+    }
+    for (name, slot) in [
+        ("first_name", &mut c.first_name),
+        ("last_name", &mut c.last_name),
+    ] {
+        *slot = match obj.get(name) {
+            Some(Value::Null) => Some(String::new()),
+            _ => input.string(name, Str::TEXT.max(150)),
+        };
+    }
+    c.email = match obj.get("email") {
+        Some(Value::Null) => Some(String::new()),
+        _ => input.string("email", Str::TEXT.max(254)),
+    };
+    c.superuser = match obj.get("is_superuser") {
+        Some(Value::Null) => Some(false),
+        Some(Value::String(s)) if s.is_empty() => Some(false),
+        _ => input.boolean("is_superuser"),
+    };
+    c.system_auditor = input.boolean("is_system_auditor");
+    let password = match obj.get("password") {
+        None | Some(Value::Null) => None,
+        Some(_) => input.string(
+            "password",
+            Str {
+                allow_blank: true,
+                max_len: None,
+                trim: false,
+            },
+        ),
+    };
+    match password.as_deref() {
+        None | Some("") | Some("$encrypted$") => {
+            if creating {
+                input
+                    .errors
+                    .add("password", "Password required for new User.");
+            }
+        }
+        Some(p) if p.chars().count() > 128 => {
+            input.errors.add("password", "Password max length is 128")
+        }
+        Some(p) => c.password = Some(Some(p.to_string())),
+    }
+    Ok((c, input.errors))
+}
+
+/// `name` = "first last" whenever AWX sets either part.
+fn sync_name(c: &mut UserChanges, current: Option<&User>) {
+    if c.first_name.is_none() && c.last_name.is_none() {
+        return;
+    }
+    let first = c
+        .first_name
+        .clone()
+        .or_else(|| current.map(|u| u.first_name.clone()))
+        .unwrap_or_default();
+    let last = c
+        .last_name
+        .clone()
+        .or_else(|| current.map(|u| u.last_name.clone()))
+        .unwrap_or_default();
+    c.name = Some(format!("{first} {last}").trim().to_string());
+}
+
+fn created_response(value: Value, id: i64, status: StatusCode) -> Response {
+    let mut r = with_allow(json_response(status, &value), LIST);
+    if status == StatusCode::CREATED {
+        if let Ok(v) = HeaderValue::from_str(&format!("/api/v2/users/{id}/")) {
+            r.headers_mut().insert(header::LOCATION, v);
+        }
+    }
+    r
+}
+
+pub(super) async fn create(
+    State(state): State<Arc<AppState>>,
+    AwxCaller(caller): AwxCaller,
+    meta: RequestMeta,
+    body: JsonBody,
+) -> Result<Response, AwxError> {
+    authorize(&caller, Action::AddUser).map_err(|_| forbidden())?;
+    let (mut changes, errors) = read_changes(body, true, true)?;
+    if (changes.superuser == Some(true) || changes.system_auditor == Some(true))
+        && !caller.is_superuser
+    {
+        return Err(forbidden());
+    }
+    sync_name(&mut changes, None);
+    if changes.name.is_none() {
+        changes.name = Some(String::new());
+    }
+    let user = users::create(&state.store, changes, errors, &meta.audit(Some(&caller))).await?;
+    let value = user_json(&state, &caller, &user, true).await?;
+    Ok(created_response(value, user.id, StatusCode::CREATED))
+}
+
+pub(super) async fn retrieve(
+    State(state): State<Arc<AppState>>,
+    AwxCaller(caller): AwxCaller,
+    Lookup(key): Lookup,
+) -> Result<Response, AwxError> {
+    let user = resolve_user(&state, &key).await?;
+    if !may_see(&caller, &user) {
+        return Err(AwxError(DomainError::NotFound(Kind::User).into()));
+    }
+    let value = user_json(&state, &caller, &user, true).await?;
+    Ok(with_allow(json_response(StatusCode::OK, &value), DETAIL))
+}
+
+/// PUT and PATCH of one user.
+pub(super) async fn write(
+    State(state): State<Arc<AppState>>,
+    AwxCaller(caller): AwxCaller,
+    meta: RequestMeta,
+    mode: WriteMode,
+    Lookup(key): Lookup,
+    body: JsonBody,
+) -> Result<Response, AwxError> {
+    let user = resolve_user(&state, &key).await?;
+    if !may_see(&caller, &user) {
+        return Err(AwxError(DomainError::NotFound(Kind::User).into()));
+    }
+    let (mut changes, errors) = read_changes(body, false, mode.is_full())?;
+    // AWX's rules, decided by the one authorization function: anyone may edit their own
+    // profile; renaming needs change_user; superuser and auditor status are for superusers, but
+    // users may drop their own auditor status.
+    authorize(&caller, Action::EditUserProfile(user.id)).map_err(|_| forbidden())?;
+    if changes
+        .username
+        .as_ref()
+        .is_some_and(|u| *u != user.username)
+    {
+        authorize(&caller, Action::RenameUser(user.id)).map_err(|d| match d {
+            Denied::Protected => detail(StatusCode::FORBIDDEN, "Cannot change username."),
+            _ => forbidden(),
+        })?;
+    }
+    let flips_superuser = changes.superuser.is_some_and(|s| s != user.is_superuser);
+    let flips_auditor = changes
+        .system_auditor
+        .is_some_and(|a| a != user.is_system_auditor);
+    if flips_superuser || flips_auditor {
+        let action = if !flips_superuser && changes.system_auditor == Some(false) {
+            Action::DropOwnAuditor(user.id)
+        } else {
+            Action::ChangePrivileges(user.id)
+        };
+        authorize(&caller, action).map_err(|_| forbidden())?;
+    }
+    if !flips_superuser {
+        changes.superuser = None;
+    }
+    if !flips_auditor {
+        changes.system_auditor = None;
+    }
+    if changes.superuser == Some(false) && user.is_superuser && superuser_count(&state).await? <= 1
+    {
+        return Err(AwxError(
+            DomainError::Invalid(FieldErrors::single(
+                "is_superuser",
+                "Cannot remove the last superuser.",
+            ))
+            .into(),
+        ));
+    }
+    sync_name(&mut changes, Some(&user));
+    let updated = users::update(
+        &state.store,
+        user.id,
+        changes,
+        errors,
+        &meta.audit(Some(&caller)),
+    )
+    .await?;
+    let value = user_json(&state, &caller, &updated, true).await?;
+    Ok(with_allow(json_response(StatusCode::OK, &value), DETAIL))
+}
+
+pub(super) async fn destroy(
+    State(state): State<Arc<AppState>>,
+    AwxCaller(caller): AwxCaller,
+    meta: RequestMeta,
+    Lookup(key): Lookup,
+) -> Result<Response, AwxError> {
+    let user = resolve_user(&state, &key).await?;
+    if !may_see(&caller, &user) {
+        return Err(AwxError(DomainError::NotFound(Kind::User).into()));
+    }
+    let superusers = superuser_count(&state).await?;
+    authorize(&caller, remove_action(&user, superusers)).map_err(|d| match d {
+        Denied::Protected => detail(StatusCode::FORBIDDEN, "Cannot delete user."),
+        _ => forbidden(),
+    })?;
+    users::delete(&state.store, user.id, &meta.audit(Some(&caller))).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -1,0 +1,87 @@
+//! `/api/v2/users/`: AWX's user shape and rules over the same directory rows authentik's
+//! dialect shows. `first_name`/`last_name` are columns of their own (and set `name`),
+//! `is_superuser` is direct membership of the superuser group, `is_system_auditor` a built-in
+//! role; permissions go through the one authorization function.
+
+mod filters;
+mod handlers;
+mod metadata;
+mod render;
+
+pub(crate) use filters::{list_filter, ordering};
+pub use filters::{MAX_FILTER_TERMS, MAX_FILTER_VALUES};
+pub(crate) use handlers::read_changes;
+pub use metadata::users_metadata_fields;
+pub use render::user_json;
+
+use std::sync::Arc;
+
+use axum::Router;
+
+use super::AwxError;
+use crate::api::routing::{Methods, Route};
+use crate::app::AppState;
+use crate::domain::authz::Principal;
+use crate::domain::error::Kind;
+use crate::domain::filter::{Cmp, Filter, Literal};
+use crate::domain::users::{self, User, UserField, UserRel};
+use crate::domain::DomainError;
+use handlers::{create, destroy, list, retrieve, write};
+use metadata::{detail_options, list_options};
+
+/// The users list view's methods.
+const LIST: Methods = Methods::LIST_CREATE;
+/// The user detail view's methods.
+const DETAIL: Methods = Methods::RETRIEVE_UPDATE_DESTROY;
+
+/// The users routes.
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route(
+            "/api/v2/users/",
+            Route::new()
+                .get(list)
+                .post(create)
+                .options(list_options)
+                .within(LIST),
+        )
+        .route(
+            "/api/v2/users/{key}/",
+            Route::new()
+                .get(retrieve)
+                .put(write)
+                .patch(write)
+                .delete(destroy)
+                .options(detail_options)
+                .within(DETAIL),
+        )
+}
+
+/// The user a URL segment names: a numeric id, or a username (AWX's named URL).
+pub async fn resolve_user(state: &AppState, key: &str) -> Result<User, AwxError> {
+    if let Ok(id) = key.parse::<i64>() {
+        return Ok(users::get(&state.store, id).await?);
+    }
+    let filter = Filter::Compare(UserField::Username, Cmp::Eq, Literal::Text(key.to_string()));
+    users::list(&state.store, &filter, &[], 1, 0)
+        .await?
+        .pop()
+        .ok_or(AwxError(DomainError::NotFound(Kind::User).into()))
+}
+
+/// Whether the caller may see a user in AWX's terms: every user with view permission
+/// (superusers, system auditors), otherwise oneself and the superusers.
+pub(crate) fn may_see(caller: &Principal, user: &User) -> bool {
+    user.id == caller.user_id
+        || user.is_superuser
+        || crate::domain::authz::may_see(caller, "authentik_core.view_user", &user.id.to_string())
+            .is_ok()
+}
+
+async fn superuser_count(state: &AppState) -> Result<i64, AwxError> {
+    Ok(users::count(
+        &state.store,
+        &Filter::Rel(UserRel::EffectiveSuperuser(true)),
+    )
+    .await?)
+}
