@@ -1,0 +1,22 @@
+//! Users: the domain value, its validation rules, and the operations both dialects call.
+//!
+//! `model` holds the value and what a write asks for, `rules` the validation, `writes` the
+//! operations that change users and `reads` those that look them up (with their caches); all
+//! of it is re-exported here, so callers name `domain::users::…` as before.
+
+mod model;
+mod reads;
+mod rules;
+mod writes;
+
+pub use model::{
+    num_pk, uid_of, GroupSummary, RoleSummary, User, UserChanges, UserField, UserFilter, UserRel,
+    UserSort, UserType,
+};
+pub use reads::{
+    count, count_cached, get, get_cached, list, list_cached, parse_attributes, paths, self_view,
+    CountCache, SelfView, UserCache, SUPERUSER_SYSTEM_PERMISSIONS,
+};
+pub(crate) use rules::resolve_uuids;
+pub use rules::{check_email, check_path, check_username, FIELD_ORDER, UNIQUE_MESSAGE};
+pub use writes::{create, delete, set_password, update};

@@ -1,0 +1,273 @@
+//! User reads: one user, counts, pages and paths (with the caches that keep them exact under
+//! writes), turning stored rows into `User`s, and the caller's own view (`me`).
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+
+use super::model::{GroupSummary, RoleSummary, User, UserFilter, UserSort, UserType};
+use crate::domain::error::Kind;
+use crate::domain::filter::Direction;
+use crate::domain::{avatar, DomainError, Timestamp};
+use crate::store::{users as store_users, Store};
+
+/// Users by id, exact under writes (see `domain::cache`).
+pub type UserCache = crate::domain::cache::EpochCache<i64, User>;
+
+/// The user with this id, from `cache` when nothing was written since it was read.
+pub async fn get_cached(store: &Store, cache: &UserCache, id: i64) -> Result<User, DomainError> {
+    let changes = store.changes();
+    if let Some(user) = cache.get(changes, &id) {
+        return Ok(user);
+    }
+    let epoch = cache.epoch(changes);
+    let user = get(store, id).await?;
+    cache.put(changes, epoch, id, user.clone());
+    Ok(user)
+}
+
+/// The user with this id (its row and relations read in one snapshot).
+pub async fn get(store: &Store, id: i64) -> Result<User, DomainError> {
+    let mut db = store.snapshot()?;
+    let row = store_users::by_id(&mut db, id)
+        .await?
+        .ok_or(DomainError::NotFound(Kind::User))?;
+    hydrate(&mut db, vec![row])
+        .await?
+        .pop()
+        .ok_or(DomainError::NotFound(Kind::User))
+}
+
+/// Counts by filter, exact under writes (see `domain::cache`).
+pub type CountCache = crate::domain::cache::EpochCache<String, i64>;
+
+/// How many users match, from `cache` when nothing was written since it was counted
+/// (a count scans every matching row).
+pub async fn count_cached(
+    store: &Store,
+    cache: &CountCache,
+    filter: &UserFilter,
+) -> Result<i64, DomainError> {
+    let changes = store.changes();
+    let key = format!("{filter:?}");
+    if let Some(n) = cache.get(changes, &key) {
+        return Ok(n);
+    }
+    let epoch = cache.epoch(changes);
+    let n = count(store, filter).await?;
+    cache.put(changes, epoch, key, n);
+    Ok(n)
+}
+
+/// How many users match.
+pub async fn count(store: &Store, filter: &UserFilter) -> Result<i64, DomainError> {
+    Ok(store_users::count(store, filter).await?)
+}
+
+/// One page of matching users, with groups, roles and superuser status (three queries for
+/// the whole page, whatever its size).
+pub async fn list(
+    store: &Store,
+    filter: &UserFilter,
+    sort: &[(UserSort, Direction)],
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<User>, DomainError> {
+    let rows = store_users::page(store, filter, sort, limit, offset).await?;
+    hydrate(&mut &*store, rows).await
+}
+
+/// One page of matching users like `list`, taking every user already loaded in this write
+/// epoch from `cache` (only the page's ids are read; the rest is loaded in one batch).
+pub async fn list_cached(
+    store: &Store,
+    cache: &UserCache,
+    filter: &UserFilter,
+    sort: &[(UserSort, Direction)],
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<User>, DomainError> {
+    let changes = store.changes();
+    let epoch = cache.epoch(changes);
+    let ids = store_users::page_ids(store, filter, sort, limit, offset).await?;
+    let mut found: HashMap<i64, User> = HashMap::with_capacity(ids.len());
+    let mut missing = Vec::new();
+    for id in &ids {
+        match cache.get(changes, id) {
+            Some(user) => {
+                found.insert(*id, user);
+            }
+            None => missing.push(*id),
+        }
+    }
+    if !missing.is_empty() {
+        let rows = store_users::by_ids(store, &missing).await?;
+        for user in hydrate(&mut &*store, rows).await? {
+            cache.put(changes, epoch, user.id, user.clone());
+            found.insert(user.id, user);
+        }
+    }
+    Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
+}
+
+/// Distinct paths of matching users, sorted.
+pub async fn paths(store: &Store, filter: &UserFilter) -> Result<Vec<String>, DomainError> {
+    Ok(store_users::distinct_paths(store, filter).await?)
+}
+
+/// Stored attributes text as a JSON object (anything unreadable reads as `{}`).
+pub fn parse_attributes(text: &str) -> Value {
+    serde_json::from_str::<Value>(text)
+        .ok()
+        .filter(Value::is_object)
+        .unwrap_or_else(|| Value::Object(Map::new()))
+}
+
+pub(super) async fn hydrate<R: crate::store::Reader>(
+    db: &mut R,
+    rows: Vec<store_users::UserRow>,
+) -> Result<Vec<User>, DomainError> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let relations = store_users::relations(db, &ids).await?;
+    let mut groups_of: HashMap<i64, Vec<GroupSummary>> = HashMap::new();
+    let mut roles_of: HashMap<i64, Vec<RoleSummary>> = HashMap::new();
+    let mut auditors: Vec<i64> = Vec::new();
+    let mut superusers: Vec<i64> = Vec::new();
+    for r in relations {
+        match r.kind {
+            store_users::RELATION_GROUP => {
+                groups_of.entry(r.user_id).or_default().push(GroupSummary {
+                    uuid: r.uuid,
+                    name: r.name,
+                    is_superuser: r.is_superuser,
+                    attributes: parse_attributes(&r.attributes),
+                });
+            }
+            store_users::RELATION_ROLE => {
+                if r.managed.as_deref() == Some(crate::domain::roles::AUDITOR_MANAGED) {
+                    auditors.push(r.user_id);
+                }
+                roles_of.entry(r.user_id).or_default().push(RoleSummary {
+                    uuid: r.uuid,
+                    name: r.name,
+                });
+            }
+            _ => superusers.push(r.user_id),
+        }
+    }
+    Ok(rows
+        .into_iter()
+        .map(|row| User {
+            avatar_uri: avatar::initials_data_uri(&row.name, &row.username),
+            is_superuser: superusers.contains(&row.id),
+            is_system_auditor: auditors.contains(&row.id),
+            groups: groups_of.remove(&row.id).unwrap_or_default(),
+            roles: roles_of.remove(&row.id).unwrap_or_default(),
+            id: row.id,
+            uuid: row.uuid,
+            username: row.username,
+            name: row.name,
+            first_name: row.first_name,
+            last_name: row.last_name,
+            email: row.email,
+            has_password: row.password_hash.is_some(),
+            is_active: row.is_active,
+            user_type: UserType::parse(&row.user_type).unwrap_or(UserType::Internal),
+            path: row.path,
+            attributes: parse_attributes(&row.attributes),
+            last_login: row.last_login.map(Timestamp),
+            date_joined: Timestamp(row.date_joined),
+            password_change_date: Timestamp(row.password_change_date),
+            last_updated: Timestamp(row.last_updated),
+        })
+        .collect())
+}
+
+/// The system permissions a superuser holds (authentik's `authentik_rbac` codenames).
+pub const SUPERUSER_SYSTEM_PERMISSIONS: [&str; 16] = [
+    "access_admin_interface",
+    "add_initialpermissions",
+    "add_role",
+    "assign_role_permissions",
+    "change_initialpermissions",
+    "change_role",
+    "delete_initialpermissions",
+    "delete_role",
+    "edit_system_settings",
+    "manage_media_files",
+    "unassign_role_permissions",
+    "view_initialpermissions",
+    "view_media_files",
+    "view_role",
+    "view_system_info",
+    "view_system_settings",
+];
+
+/// What `me` shows: the user plus everything reached through groups and ancestors.
+#[derive(Debug, Clone)]
+pub struct SelfView {
+    /// The user.
+    pub user: User,
+    /// Every group, direct or ancestor, by name: (uuid, name).
+    pub all_groups: Vec<(String, String)>,
+    /// Effective roles by name: (uuid, name).
+    pub effective_roles: Vec<(String, String)>,
+    /// `settings` merged from groups (by name) then the user's attributes.
+    pub settings: Value,
+    /// System permission codenames.
+    pub system_permissions: Vec<String>,
+}
+
+/// Deep-merges `overlay` into `base` (objects merge key by key; anything else replaces).
+fn merge_into(base: &mut Value, overlay: &Value) {
+    match (base, overlay) {
+        (Value::Object(b), Value::Object(o)) => {
+            for (k, v) in o {
+                merge_into(b.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+        (b, o) => *b = o.clone(),
+    }
+}
+
+/// The caller's own view (`me`).
+pub async fn self_view(store: &Store, user_id: i64) -> Result<SelfView, DomainError> {
+    let user = get(store, user_id).await?;
+    let groups = store_users::ancestor_groups(store, user_id).await?;
+    let roles = store_users::effective_roles(store, user_id).await?;
+    let mut settings = Value::Object(Map::new());
+    for g in &groups {
+        if let Some(s) = parse_attributes(&g.attributes)
+            .get("settings")
+            .filter(|s| s.is_object())
+        {
+            merge_into(&mut settings, s);
+        }
+    }
+    if let Some(s) = user.attributes.get("settings").filter(|s| s.is_object()) {
+        merge_into(&mut settings, s);
+    }
+    let system_permissions = if user.is_superuser {
+        SUPERUSER_SYSTEM_PERMISSIONS
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    } else {
+        // The caller's global `authentik_rbac` permissions, by codename.
+        let grants = crate::domain::roles::effective_grants(store, user_id).await?;
+        let mut names: Vec<String> = crate::domain::permissions::CATALOGUE
+            .iter()
+            .filter(|p| p.app_label == "authentik_rbac" && grants.global.contains(&p.id))
+            .map(|p| p.codename.to_string())
+            .collect();
+        names.sort();
+        names
+    };
+    Ok(SelfView {
+        all_groups: groups.into_iter().map(|g| (g.uuid, g.name)).collect(),
+        effective_roles: roles.into_iter().map(|r| (r.uuid, r.name)).collect(),
+        settings,
+        system_permissions,
+        user,
+    })
+}
