@@ -9,7 +9,6 @@ use std::sync::Arc;
 use rand::RngCore;
 use tokio::net::TcpListener;
 
-use crate::auth::bearer::PrincipalCache;
 use crate::auth::keys::Sealer;
 use crate::config::Config;
 use crate::domain::bootstrap::{self, BootstrapValues, Outcome};
@@ -25,19 +24,12 @@ pub struct AppState {
     pub install_id: String,
     /// The configuration it runs with.
     pub config: Config,
-    /// Token → principal cache (invalidated by every committed write).
-    pub principals: PrincipalCache,
+    /// The directory's reads and their caches (users, counts, principals), exact under writes.
+    pub directory: crate::domain::Directory,
     /// Derives and checks the AWX dialect's CSRF tokens.
     pub csrf: crate::auth::csrf::CsrfKey,
     /// Failed password logins, for throttling.
     pub logins: crate::auth::throttle::LoginThrottle,
-    /// Users by id (the hot read), exact under writes.
-    pub users: crate::domain::users::UserCache,
-    /// User counts by filter, exact under writes.
-    pub user_counts: crate::domain::users::CountCache,
-    /// Users as authentik's list renders them (id and include flags → JSON), exact under
-    /// writes like `users`.
-    pub rendered_users: crate::api::authentik::users::RenderedUsers,
 }
 
 /// Start-up failures, each with a message an operator can act on.
@@ -95,22 +87,13 @@ pub async fn prepare(config: Config) -> Result<Prepared, StartError> {
     }
     Ok(Prepared {
         state: Arc::new(AppState {
+            directory: crate::domain::Directory::new(store.clone()),
             store,
             sealer,
             install_id,
             config,
-            principals: PrincipalCache::default(),
             csrf,
             logins: Default::default(),
-            users: crate::domain::users::UserCache::new(crate::store::Touched::DIRECTORY, 10_000),
-            rendered_users: crate::api::authentik::users::RenderedUsers::new(
-                crate::store::Touched::DIRECTORY,
-                20_000,
-            ),
-            user_counts: crate::domain::users::CountCache::new(
-                crate::store::Touched::DIRECTORY,
-                1_000,
-            ),
         }),
         generated_token,
     })

@@ -8,11 +8,12 @@
 
 use serde_json::Value;
 
-use crate::api::authentik::pagination::{parse_python_int, PageRequest};
-use crate::api::authentik::query::{attributes_filter, search_terms, Params};
+use crate::api::authentik::pagination::PageRequest;
 use crate::api::authentik::{groups, ql, rbac, tokens, users};
 use crate::api::awx::AwxPage;
 use crate::api::body::JsonBody;
+use crate::api::query::parse_python_int;
+use crate::api::query::{attributes_filter, search_terms, Params};
 use crate::domain::filter::Filter;
 use crate::domain::groups::GroupField;
 use crate::domain::users::UserField;

@@ -13,6 +13,7 @@ pub mod fields;
 pub mod health;
 pub mod limits;
 pub mod meta;
+pub mod query;
 pub mod routing;
 
 use std::sync::Arc;

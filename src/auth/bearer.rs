@@ -1,115 +1,13 @@
-//! Bearer authentication: a presented key → the `Principal` it stands for, or why not. The hot
-//! path, so resolved principals are cached by key hash and dropped as soon as anything in the
-//! directory changes (the store's write epoch), so a revoked token, a deactivated user or a
-//! removed membership takes effect on the very next request.
-
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+//! Bearer authentication: a presented key → the `Principal` it stands for, or why not. Only the
+//! key's lookup hash leaves this module; the directory resolves it (and caches the answer for
+//! one write epoch, see `domain::principals`).
 
 use super::keys::lookup_hash;
-use crate::domain::authz::{Principal, Scope};
-use crate::domain::{roles, DomainError, Timestamp};
-use crate::store::{tokens, users, Store, Touched};
-
-/// Most principals kept at once; the cache is emptied when full.
-const CAPACITY: usize = 10_000;
-
-#[derive(Clone)]
-struct Entry {
-    principal: Principal,
-    epoch: u64,
-    /// When the token stops authenticating by itself (µs), if it expires.
-    expires: Option<i64>,
-}
-
-/// Cache of key hash → principal, valid for one write epoch.
-#[derive(Default)]
-pub struct PrincipalCache {
-    entries: RwLock<HashMap<String, Entry>>,
-}
-
-impl PrincipalCache {
-    fn get(&self, hash: &str, epoch: u64, now: i64) -> Option<Principal> {
-        let entries = self.entries.read().ok()?;
-        let entry = entries.get(hash)?;
-        (entry.epoch == epoch && entry.expires.is_none_or(|e| e >= now))
-            .then(|| entry.principal.clone())
-    }
-
-    fn put(&self, hash: String, entry: Entry) {
-        if let Ok(mut entries) = self.entries.write() {
-            if entries.len() >= CAPACITY {
-                entries.clear();
-            }
-            entries.insert(hash, entry);
-        }
-    }
-}
-
-/// The principal of a user: superuser status and, for others, the grants of every role.
-pub async fn principal_for(
-    store: &Store,
-    user_id: i64,
-    username: String,
-    email: String,
-) -> Result<Principal, DomainError> {
-    let mut db = store;
-    let is_superuser = !users::superusers(&mut db, &[user_id]).await?.is_empty();
-    // Superusers pass every check, so their grants need not be loaded.
-    let grants = if is_superuser {
-        Arc::default()
-    } else {
-        roles::effective_grants(store, user_id).await?
-    };
-    Ok(Principal {
-        user_id,
-        username,
-        email,
-        is_superuser,
-        grants,
-        scope: Scope::Write,
-        session: None,
-    })
-}
+use crate::domain::authz::Principal;
+use crate::domain::{Directory, DomainError};
 
 /// Resolves an API token key. Only `api` tokens that are not expired and whose owner is active
 /// authenticate; anything else is `InvalidCredentials`.
-pub async fn authenticate(
-    store: &Store,
-    cache: &PrincipalCache,
-    key: &str,
-) -> Result<Principal, DomainError> {
-    let hash = lookup_hash(key);
-    let now = Timestamp::now().0;
-    let changes = store.changes();
-    // Read the epoch before the database: a write that lands meanwhile makes this entry stale.
-    let epoch = changes.epoch(Touched::AUTH);
-    let trustworthy = changes.trustworthy();
-    if trustworthy {
-        if let Some(principal) = cache.get(&hash, epoch, now) {
-            return Ok(principal);
-        }
-    }
-    let Some(row) = tokens::principal_by_key_hash(store, &hash).await? else {
-        return Err(DomainError::InvalidCredentials);
-    };
-    let expires = row.expires.filter(|_| row.expiring);
-    let expired = expires.is_some_and(|e| e < now);
-    if row.intent != "api" || expired || !row.is_active {
-        return Err(DomainError::InvalidCredentials);
-    }
-    let mut principal = principal_for(store, row.user_id, row.username, row.email).await?;
-    // An unknown scope in the row reads as the narrowest.
-    principal.scope = Scope::parse(&row.scope).unwrap_or(Scope::Read);
-    if trustworthy {
-        cache.put(
-            hash,
-            Entry {
-                principal: principal.clone(),
-                epoch,
-                expires,
-            },
-        );
-    }
-    Ok(principal)
+pub async fn authenticate(directory: &Directory, key: &str) -> Result<Principal, DomainError> {
+    directory.principal_by_key_hash(&lookup_hash(key)).await
 }

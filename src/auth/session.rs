@@ -7,12 +7,12 @@
 //! password check raced with such a change is not turned into a session: `start` creates it
 //! only if the password hash it verified is still the user's and the user is still active.
 
-use super::bearer::principal_for;
 use super::keys::{generate_key, lookup_hash};
 use super::password;
 use crate::domain::authz::Principal;
-use crate::domain::{DomainError, Timestamp};
-use crate::store::{sessions, users, Store, Touched};
+use crate::domain::principals::principal_for;
+use crate::domain::sessions;
+use crate::domain::{Directory, DomainError, Timestamp};
 
 /// How long a session lives without use, seconds (AWX's `SESSION_COOKIE_AGE`).
 pub const SESSION_SECONDS: i64 = 1800;
@@ -34,27 +34,23 @@ pub struct Verified {
 /// unusable password, or an inactive account (the same answer, and the same argon2id work, for
 /// each).
 pub async fn verify_password(
-    store: &Store,
+    directory: &Directory,
     username: &str,
     password_text: &str,
 ) -> Result<Verified, DomainError> {
-    let mut db = store;
     // No username holds a NUL (PostgreSQL text cannot) or is longer than the field allows:
     // such a login fails like any unknown name, still paying for one password verification.
-    let row = if username.contains('\0') || username.chars().count() > USERNAME_MAX_CHARS {
+    let account = if username.contains('\0') || username.chars().count() > USERNAME_MAX_CHARS {
         None
     } else {
-        users::by_username(&mut db, username).await?
+        sessions::login_account(directory.store(), username).await?
     };
-    let (stored, user) = match row {
-        Some(u) => (u.password_hash.clone(), Some(u)),
-        None => (None, None),
-    };
+    let stored = account.as_ref().and_then(|a| a.password_hash.clone());
     let ok = password::verify(password_text.to_string(), stored).await?;
-    match user {
-        Some(u) if ok && u.is_active => {
-            let password_hash = u.password_hash.unwrap_or_default();
-            let principal = principal_for(store, u.id, u.username, u.email).await?;
+    match account {
+        Some(a) if ok && a.is_active => {
+            let password_hash = a.password_hash.unwrap_or_default();
+            let principal = principal_for(directory.store(), a.id, a.username, a.email).await?;
             Ok(Verified {
                 principal,
                 password_hash,
@@ -67,62 +63,26 @@ pub async fn verify_password(
 /// Starts a session for a verified login, recording the login; returns the session key (for
 /// the cookie). `InvalidCredentials` if the password or the account's activity changed since
 /// the password was checked.
-pub async fn start(store: &Store, login: &Verified) -> Result<String, DomainError> {
+pub async fn start(directory: &Directory, login: &Verified) -> Result<String, DomainError> {
     let key = generate_key();
-    let now = Timestamp::now();
-    let user_id = login.principal.user_id;
-    let mut tx = store.begin().await?;
-    // First, so that on PostgreSQL the user's row is locked: a concurrent password change
-    // either committed before (and this matches nothing) or waits for this commit and then
-    // deletes the new session with the others.
-    if !users::record_login(&mut tx, user_id, &login.password_hash, now.0).await? {
-        return Err(DomainError::InvalidCredentials);
-    }
-    sessions::insert(
-        &mut tx,
+    let expires = Timestamp::now().plus_seconds(SESSION_SECONDS);
+    sessions::start(
+        directory.store(),
+        login.principal.user_id,
+        &login.password_hash,
         &lookup_hash(&key),
-        user_id,
-        now.plus_seconds(SESSION_SECONDS).0,
-        now.0,
+        expires,
     )
     .await?;
-    // `last_login` is shown; nothing a principal derives from changed.
-    tx.touches(Touched::DIRECTORY);
-    tx.commit().await?;
     Ok(key)
 }
 
 /// The principal of a live session, sliding its expiry forward.
-pub async fn resume(store: &Store, key: &str) -> Result<Principal, DomainError> {
-    let hash = lookup_hash(key);
-    let now = Timestamp::now();
-    let session = sessions::find(store, &hash, now.0)
-        .await?
-        .ok_or(DomainError::InvalidCredentials)?;
-    // Extend at most once a minute: a write per request would serialise readers on SQLite.
-    if session.expires - now.0 < (SESSION_SECONDS - 60) * 1_000_000 {
-        let mut tx = store.begin().await?;
-        sessions::extend(&mut tx, &hash, now.plus_seconds(SESSION_SECONDS).0).await?;
-        // Sessions are looked up afresh on every request; no cache derives from them.
-        tx.touches(Touched::NONE);
-        tx.commit().await?;
-    }
-    let mut db = store;
-    let user = users::by_id(&mut db, session.user_id)
-        .await?
-        .ok_or(DomainError::InvalidCredentials)?;
-    if !user.is_active {
-        return Err(DomainError::InvalidCredentials);
-    }
-    let mut principal = principal_for(store, user.id, user.username, user.email).await?;
-    principal.session = Some(hash);
-    Ok(principal)
+pub async fn resume(directory: &Directory, key: &str) -> Result<Principal, DomainError> {
+    sessions::resume(directory.store(), &lookup_hash(key), SESSION_SECONDS).await
 }
 
 /// Ends a session (and sweeps expired ones).
-pub async fn end(store: &Store, key: &str) -> Result<(), DomainError> {
-    let mut tx = store.begin().await?;
-    sessions::delete(&mut tx, &lookup_hash(key), Timestamp::now().0).await?;
-    tx.commit().await?;
-    Ok(())
+pub async fn end(directory: &Directory, key: &str) -> Result<(), DomainError> {
+    sessions::end(directory.store(), &lookup_hash(key)).await
 }

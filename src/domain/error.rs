@@ -76,7 +76,7 @@ impl FieldErrors {
 
 /// The kinds of object the directory holds, for "not found" messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub enum ObjectKind {
     /// A user.
     User,
     /// A group.
@@ -91,16 +91,16 @@ pub enum Kind {
     Event,
 }
 
-impl Kind {
+impl ObjectKind {
     /// Django's model name.
     pub fn model_name(self) -> &'static str {
         match self {
-            Kind::User => "User",
-            Kind::Group => "Group",
-            Kind::Token => "Token",
-            Kind::Role => "Role",
-            Kind::Permission => "Permission",
-            Kind::Event => "Event",
+            ObjectKind::User => "User",
+            ObjectKind::Group => "Group",
+            ObjectKind::Token => "Token",
+            ObjectKind::Role => "Role",
+            ObjectKind::Permission => "Permission",
+            ObjectKind::Event => "Event",
         }
     }
 }
@@ -119,7 +119,7 @@ pub enum DomainError {
     Forbidden,
     /// The addressed object does not exist (or is invisible to the caller).
     #[error("{} not found", .0.model_name())]
-    NotFound(Kind),
+    NotFound(ObjectKind),
     /// The input broke validation rules.
     #[error("invalid input: {0:?}")]
     Invalid(FieldErrors),

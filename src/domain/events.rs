@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use super::error::Kind;
+use super::error::ObjectKind;
 use super::filter::Direction;
 use super::{DomainError, Timestamp};
 use crate::store::events::{self as store_events, EventRow};
@@ -102,7 +102,7 @@ pub async fn get(store: &Store, uuid: String) -> Result<Event, DomainError> {
         .await?
         .pop()
         .map(Event::from)
-        .ok_or(DomainError::NotFound(Kind::Event))
+        .ok_or(DomainError::NotFound(ObjectKind::Event))
 }
 
 /// Matching events created at or after `since`, counted per action per six-hour bucket,

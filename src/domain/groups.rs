@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde_json::{json, Map, Value};
 
 use super::audit::{self, AuditContext, Diff, ModelRef};
-use super::error::{FieldErrors, Kind};
+use super::error::{FieldErrors, ObjectKind};
 use super::filter::Direction;
 use super::sessions;
 use super::users::{num_pk, parse_attributes, resolve_uuids, RoleSummary};
@@ -236,7 +236,7 @@ pub async fn update(
     store_groups::lock_hierarchy(&mut tx).await?;
     let current = store_groups::by_uuid(&mut tx, uuid)
         .await?
-        .ok_or(DomainError::NotFound(Kind::Group))?;
+        .ok_or(DomainError::NotFound(ObjectKind::Group))?;
     let refs = check_references(&mut tx, &changes, Some(current.id), &mut errors).await?;
     errors.sort_by_order(&FIELD_ORDER);
     errors.into_result()?;
@@ -300,7 +300,7 @@ pub async fn delete(store: &Store, uuid: &str, audit: &AuditContext) -> Result<(
     let mut tx = store.begin().await?;
     let current = store_groups::by_uuid(&mut tx, uuid)
         .await?
-        .ok_or(DomainError::NotFound(Kind::Group))?;
+        .ok_or(DomainError::NotFound(ObjectKind::Group))?;
     audit::record(
         &mut tx,
         audit,
@@ -331,12 +331,12 @@ pub async fn set_membership(
     let mut tx = store.begin().await?;
     let group = store_groups::by_uuid(&mut tx, uuid)
         .await?
-        .ok_or(DomainError::NotFound(Kind::Group))?;
+        .ok_or(DomainError::NotFound(ObjectKind::Group))?;
     if store_groups::existing_user_ids(&mut tx, &[user_id])
         .await?
         .is_empty()
     {
-        return Err(DomainError::NotFound(Kind::User));
+        return Err(DomainError::NotFound(ObjectKind::User));
     }
     if member {
         store_groups::add_member(&mut tx, group.id, user_id).await?;
@@ -371,11 +371,11 @@ pub async fn get(store: &Store, uuid: &str) -> Result<Group, DomainError> {
     let mut db = store;
     let row = store_groups::by_uuid(&mut db, uuid)
         .await?
-        .ok_or(DomainError::NotFound(Kind::Group))?;
+        .ok_or(DomainError::NotFound(ObjectKind::Group))?;
     hydrate(store, vec![row])
         .await?
         .pop()
-        .ok_or(DomainError::NotFound(Kind::Group))
+        .ok_or(DomainError::NotFound(ObjectKind::Group))
 }
 
 /// How many groups match.

@@ -7,7 +7,7 @@ use serde_json::{json, Map};
 
 use super::audit::{self, AuditContext, Diff, ModelRef};
 use super::authz::Grants;
-use super::error::{FieldErrors, Kind};
+use super::error::{FieldErrors, ObjectKind};
 use super::filter::Direction;
 use super::permissions::{self, Permission};
 use super::DomainError;
@@ -86,7 +86,7 @@ pub async fn get(store: &Store, uuid: &str) -> Result<Role, DomainError> {
     let mut db = store;
     Ok(store_roles::by_uuid(&mut db, uuid)
         .await?
-        .ok_or(DomainError::NotFound(Kind::Role))?
+        .ok_or(DomainError::NotFound(ObjectKind::Role))?
         .into())
 }
 
@@ -145,7 +145,7 @@ pub async fn update(
     let mut tx = store.begin().await?;
     let role = store_roles::by_uuid(&mut tx, uuid)
         .await?
-        .ok_or(DomainError::NotFound(Kind::Role))?;
+        .ok_or(DomainError::NotFound(ObjectKind::Role))?;
     if let Some(name) = name {
         if store_roles::name_taken(&mut tx, name, Some(role.id)).await? {
             return Err(DomainError::Invalid(FieldErrors::single(
@@ -178,7 +178,7 @@ pub async fn delete(store: &Store, uuid: &str, audit: &AuditContext) -> Result<(
     let mut tx = store.begin().await?;
     let role = store_roles::by_uuid(&mut tx, uuid)
         .await?
-        .ok_or(DomainError::NotFound(Kind::Role))?;
+        .ok_or(DomainError::NotFound(ObjectKind::Role))?;
     audit::record(
         &mut tx,
         audit,
@@ -205,12 +205,12 @@ pub async fn set_user(
     let mut tx = store.begin().await?;
     let role = store_roles::by_uuid(&mut tx, uuid)
         .await?
-        .ok_or(DomainError::NotFound(Kind::Role))?;
+        .ok_or(DomainError::NotFound(ObjectKind::Role))?;
     if store_groups::existing_user_ids(&mut tx, &[user_id])
         .await?
         .is_empty()
     {
-        return Err(DomainError::NotFound(Kind::User));
+        return Err(DomainError::NotFound(ObjectKind::User));
     }
     if hold {
         store_roles::add_user(&mut tx, role.id, user_id).await?;

@@ -5,7 +5,7 @@ use serde_json::{json, Map};
 
 use super::audit::{self, AuditContext, Diff, ModelRef};
 use super::authz::{authorize, Action, Principal, Scope};
-use super::error::{FieldErrors, Kind};
+use super::error::{FieldErrors, ObjectKind};
 use super::filter::{Direction, Filter};
 use super::users::{self, User, UserField};
 use super::{DomainError, Timestamp};
@@ -373,7 +373,7 @@ pub async fn update(
     };
     let row = store_tokens::update(&mut tx, current.id, &update)
         .await?
-        .ok_or(DomainError::NotFound(Kind::Token))?;
+        .ok_or(DomainError::NotFound(ObjectKind::Token))?;
     let mut diff = Diff::default();
     if let Some(v) = &update.identifier {
         diff.field("identifier", json!(current.identifier), json!(v));
@@ -429,7 +429,7 @@ pub async fn delete(
     let mut tx = store.begin().await?;
     let row = store_tokens::by_identifier(&mut tx, identifier)
         .await?
-        .ok_or(DomainError::NotFound(Kind::Token))?;
+        .ok_or(DomainError::NotFound(ObjectKind::Token))?;
     audit::record(
         &mut tx,
         audit,
@@ -457,7 +457,7 @@ pub async fn view_key(
     let mut tx = store.begin().await?;
     let row = store_tokens::by_identifier(&mut tx, identifier)
         .await?
-        .ok_or(DomainError::NotFound(Kind::Token))?;
+        .ok_or(DomainError::NotFound(ObjectKind::Token))?;
     let key = sealer.open(&row.key_sealed).map_err(|_| {
         DomainError::Internal(format!(
             "token {} cannot be unsealed with this secret key",
@@ -496,7 +496,7 @@ pub async fn set_key(
     let mut tx = store.begin().await?;
     let row = store_tokens::by_identifier(&mut tx, identifier)
         .await?
-        .ok_or(DomainError::NotFound(Kind::Token))?;
+        .ok_or(DomainError::NotFound(ObjectKind::Token))?;
     if store_tokens::taken(&mut tx, TokenUnique::KeyHash, &hash, Some(row.id)).await? {
         return Err(DomainError::Invalid(FieldErrors::single(
             "key",
@@ -509,7 +509,7 @@ pub async fn set_key(
     };
     store_tokens::update(&mut tx, row.id, &update)
         .await?
-        .ok_or(DomainError::NotFound(Kind::Token))?;
+        .ok_or(DomainError::NotFound(ObjectKind::Token))?;
     audit::record(
         &mut tx,
         audit,
@@ -530,11 +530,11 @@ pub async fn get(store: &Store, identifier: &str) -> Result<Token, DomainError> 
     let mut db = store;
     let row = store_tokens::by_identifier(&mut db, identifier)
         .await?
-        .ok_or(DomainError::NotFound(Kind::Token))?;
+        .ok_or(DomainError::NotFound(ObjectKind::Token))?;
     hydrate(store, vec![row])
         .await?
         .pop()
-        .ok_or(DomainError::NotFound(Kind::Token))
+        .ok_or(DomainError::NotFound(ObjectKind::Token))
 }
 
 /// The token with this uuid.
@@ -542,11 +542,11 @@ pub async fn get_by_uuid(store: &Store, uuid: &str) -> Result<Token, DomainError
     let mut db = store;
     let row = store_tokens::by_uuid(&mut db, uuid)
         .await?
-        .ok_or(DomainError::NotFound(Kind::Token))?;
+        .ok_or(DomainError::NotFound(ObjectKind::Token))?;
     hydrate(store, vec![row])
         .await?
         .pop()
-        .ok_or(DomainError::NotFound(Kind::Token))
+        .ok_or(DomainError::NotFound(ObjectKind::Token))
 }
 
 /// The token with this integer id.
@@ -554,11 +554,11 @@ pub async fn get_by_id(store: &Store, id: i64) -> Result<Token, DomainError> {
     let mut db = store;
     let row = store_tokens::by_id(&mut db, id)
         .await?
-        .ok_or(DomainError::NotFound(Kind::Token))?;
+        .ok_or(DomainError::NotFound(ObjectKind::Token))?;
     hydrate(store, vec![row])
         .await?
         .pop()
-        .ok_or(DomainError::NotFound(Kind::Token))
+        .ok_or(DomainError::NotFound(ObjectKind::Token))
 }
 
 /// How many tokens match.
@@ -625,7 +625,7 @@ fn token_of(row: TokenRow, user: User) -> Token {
 }
 
 /// The token with this identifier, its owner from `users` when nothing was written since.
-pub async fn get_cached(
+pub(super) async fn get_cached(
     store: &Store,
     users: &super::users::UserCache,
     identifier: &str,
@@ -633,7 +633,7 @@ pub async fn get_cached(
     let mut db = store;
     let row = store_tokens::by_identifier(&mut db, identifier)
         .await?
-        .ok_or(DomainError::NotFound(Kind::Token))?;
+        .ok_or(DomainError::NotFound(ObjectKind::Token))?;
     let owner = super::users::get_cached(store, users, row.user_id).await?;
     Ok(token_of(row, owner))
 }

@@ -56,10 +56,10 @@ impl Lookups {
     /// A connection holding one read transaction until the snapshot is dropped: every statement
     /// run through it sees the same commit (a row and its relations, say), and the transaction
     /// is begun and ended once instead of once per statement.
-    pub fn snapshot(&self) -> Result<Snapshot<'_>, StoreError> {
+    pub fn snapshot(&self) -> Result<ReadTx<'_>, StoreError> {
         let conn = self.take()?;
         writer::execute(&conn, &Sql::new("BEGIN"))?;
-        Ok(Snapshot {
+        Ok(ReadTx {
             lookups: self,
             conn: Some(conn),
         })
@@ -105,13 +105,13 @@ impl Lookups {
 }
 
 /// One read transaction on a lookup connection (see `Lookups::snapshot`); ended when dropped.
-pub struct Snapshot<'a> {
+pub struct ReadTx<'a> {
     lookups: &'a Lookups,
     /// Taken back on drop.
     conn: Option<Connection>,
 }
 
-impl Snapshot<'_> {
+impl ReadTx<'_> {
     /// Runs a lookup and decodes every row.
     pub fn fetch_all<T: DeserializeOwned>(&self, sql: &Sql) -> Result<Vec<T>, StoreError> {
         writer::fetch(self.conn()?, sql, usize::MAX)
@@ -134,7 +134,7 @@ impl Snapshot<'_> {
     }
 }
 
-impl Drop for Snapshot<'_> {
+impl Drop for ReadTx<'_> {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
             // A connection whose transaction did not end is closed rather than reused.

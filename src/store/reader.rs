@@ -51,7 +51,7 @@ impl Reader for &Store {
 /// store's own statements.
 pub enum Snapshot<'a> {
     /// SQLite: a lookup connection holding a read transaction.
-    Sqlite(lookup::Snapshot<'a>),
+    Sqlite(lookup::ReadTx<'a>),
     /// PostgreSQL: the pool.
     Store(&'a Store),
 }

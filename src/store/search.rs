@@ -43,7 +43,7 @@ const SCAN_SHARE: i64 = 4;
 
 /// How a search term finds its candidates.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Lookup {
+pub enum CandidateSource {
     /// Every row is tested with `LIKE` (short terms, terms whose every trigram is common).
     Scan,
     /// The rows holding all of these trigrams are tested.
@@ -52,7 +52,7 @@ pub enum Lookup {
     WordStart(String),
 }
 
-impl Lookup {
+impl CandidateSource {
     /// FTS5 query text for the chosen trigrams (each quoted; `"` doubled).
     pub fn match_query(trigrams: &[String]) -> String {
         trigrams
@@ -66,13 +66,13 @@ impl Lookup {
 /// The lookups chosen for the search terms of one query, by term.
 #[derive(Debug, Default)]
 pub struct SearchPlan {
-    lookups: HashMap<String, Lookup>,
+    lookups: HashMap<String, CandidateSource>,
 }
 
 impl SearchPlan {
     /// The lookup for `term` (a scan when the term was not planned).
-    pub fn lookup(&self, term: &str) -> &Lookup {
-        self.lookups.get(term).unwrap_or(&Lookup::Scan)
+    pub fn lookup(&self, term: &str) -> &CandidateSource {
+        self.lookups.get(term).unwrap_or(&CandidateSource::Scan)
     }
 }
 
@@ -103,7 +103,7 @@ pub fn trigrams(term: &str) -> Vec<String> {
     seen
 }
 
-impl Lookup {
+impl CandidateSource {
     /// FTS5 query text for the words starting with `start` (quoted, `"` doubled, then `*`).
     pub fn prefix_query(start: &str) -> String {
         format!("\"{}\"*", start.replace('"', "\"\""))
@@ -141,26 +141,26 @@ pub fn choose_with_words(
     trigrams: Vec<(String, i64)>,
     words: Vec<(String, i64)>,
     rows: i64,
-) -> Lookup {
+) -> CandidateSource {
     let rarest_trigram = trigrams.iter().map(|(_, n)| *n).min();
     let rarest_word = words.into_iter().min_by_key(|(_, n)| *n);
     match (rarest_word, rarest_trigram) {
-        (Some((word, n)), Some(t)) if n < t => Lookup::WordStart(word),
+        (Some((word, n)), Some(t)) if n < t => CandidateSource::WordStart(word),
         _ => choose(trigrams, rows),
     }
 }
 
 /// Chooses the lookup for one term from estimated document counts of its trigrams (`rows` is
 /// the number of users, estimated).
-pub fn choose(mut counts: Vec<(String, i64)>, rows: i64) -> Lookup {
+pub fn choose(mut counts: Vec<(String, i64)>, rows: i64) -> CandidateSource {
     // Stable: among equal counts the earlier trigram wins.
     counts.sort_by_key(|(_, n)| *n);
     let Some((_, rarest)) = counts.first() else {
-        return Lookup::Scan;
+        return CandidateSource::Scan;
     };
     let rarest = *rarest;
     if rarest >= COUNT_CAP && rarest.saturating_mul(SCAN_SHARE) >= rows {
-        return Lookup::Scan;
+        return CandidateSource::Scan;
     }
     let limit = rarest
         .saturating_mul(SPREAD)
@@ -172,7 +172,7 @@ pub fn choose(mut counts: Vec<(String, i64)>, rows: i64) -> Lookup {
         .take(MAX_CHOSEN)
         .map(|(_, (t, _))| t)
         .collect();
-    Lookup::Trigrams(chosen)
+    CandidateSource::Trigrams(chosen)
 }
 
 /// A count (of a trigram's rows, or of users) and when it was taken.
@@ -209,14 +209,14 @@ impl TrigramStats {
         Ok(plan)
     }
 
-    async fn plan_term(&self, store: &Store, term: &str) -> Result<Lookup, StoreError> {
+    async fn plan_term(&self, store: &Store, term: &str) -> Result<CandidateSource, StoreError> {
         let wanted = trigrams(term);
         if wanted.is_empty() {
-            return Ok(Lookup::Scan);
+            return Ok(CandidateSource::Scan);
         }
         let trigram_counts = self
             .estimate(store, "users_search", &wanted, |t| {
-                Lookup::match_query(std::slice::from_ref(&t.to_string()))
+                CandidateSource::match_query(std::slice::from_ref(&t.to_string()))
             })
             .await?;
         let words = word_starts(term);
@@ -224,7 +224,7 @@ impl TrigramStats {
         let word_keys: Vec<String> = words.iter().map(|w| format!("\0{w}")).collect();
         let word_counts = self
             .estimate(store, "users_words", &word_keys, |k| {
-                Lookup::prefix_query(&k[1..])
+                CandidateSource::prefix_query(&k[1..])
             })
             .await?
             .into_iter()
@@ -380,7 +380,7 @@ mod tests {
         );
         assert_eq!(
             lookup,
-            Lookup::Trigrams(vec!["500".into(), "000".into(), "001".into(), "050".into()])
+            CandidateSource::Trigrams(vec!["500".into(), "000".into(), "001".into(), "050".into()])
         );
     }
 
@@ -392,28 +392,28 @@ mod tests {
         );
         assert_eq!(
             lookup,
-            Lookup::Trigrams(vec!["abc".into(), "bcd".into(), "cde".into()])
+            CandidateSource::Trigrams(vec!["abc".into(), "bcd".into(), "cde".into()])
         );
     }
 
     #[test]
     fn an_absent_trigram_alone_decides() {
         let lookup = choose(counts(&[("abc", 40_000), ("zzz", 0)]), 1_000_000);
-        assert_eq!(lookup, Lookup::Trigrams(vec!["zzz".into()]));
+        assert_eq!(lookup, CandidateSource::Trigrams(vec!["zzz".into()]));
     }
 
     #[test]
     fn terms_made_of_common_trigrams_scan() {
         assert_eq!(
             choose(counts(&[("use", 65_536), ("ser", 65_536)]), 200_000),
-            Lookup::Scan
+            CandidateSource::Scan
         );
         // In a table much larger than the cap, a capped trigram may still be selective.
         assert!(matches!(
             choose(counts(&[("use", 65_536)]), 10_000_000),
-            Lookup::Trigrams(_)
+            CandidateSource::Trigrams(_)
         ));
-        assert_eq!(choose(Vec::new(), 10), Lookup::Scan);
+        assert_eq!(choose(Vec::new(), 10), CandidateSource::Scan);
     }
 
     #[test]
@@ -435,19 +435,19 @@ mod tests {
         let trigrams = counts(&[("-05", 65_536), ("500", 8_800), ("001", 18_600)]);
         assert_eq!(
             choose_with_words(trigrams.clone(), counts(&[("0500001", 1)]), 1_000_000),
-            Lookup::WordStart("0500001".into())
+            CandidateSource::WordStart("0500001".into())
         );
         assert_eq!(
             choose_with_words(trigrams, counts(&[("user", 65_536)]), 1_000_000),
-            Lookup::Trigrams(vec!["500".into(), "001".into()])
+            CandidateSource::Trigrams(vec!["500".into(), "001".into()])
         );
-        assert_eq!(Lookup::prefix_query("a\"b"), "\"a\"\"b\"*");
+        assert_eq!(CandidateSource::prefix_query("a\"b"), "\"a\"\"b\"*");
     }
 
     #[test]
     fn match_queries_quote_every_trigram() {
         assert_eq!(
-            Lookup::match_query(&["a\"b".into(), "xyz".into()]),
+            CandidateSource::match_query(&["a\"b".into(), "xyz".into()]),
             "\"a\"\"b\" AND \"xyz\""
         );
     }

@@ -1,7 +1,7 @@
 //! Users: rows, the SQL shape of the user filter, and the statements that read and write them.
 
 use super::filter::{self, Schema};
-use super::search::{Lookup, SearchPlan};
+use super::search::{CandidateSource, SearchPlan};
 use super::{Reader, Sql, Store, StoreError, Tx};
 use crate::query::filter::{Direction, Filter};
 use crate::query::users::{UserField, UserFilter, UserRel, UserSort};
@@ -113,21 +113,21 @@ impl Schema for UserSchema {
                 out.push("(");
                 if dialect == super::Dialect::Sqlite {
                     match plan.lookup(&folded) {
-                        Lookup::Trigrams(trigrams) => {
+                        CandidateSource::Trigrams(trigrams) => {
                             out.push(
                                 "u.id IN (SELECT rowid FROM users_search WHERE users_search MATCH ",
                             )
-                            .bind(Lookup::match_query(trigrams))
+                            .bind(CandidateSource::match_query(trigrams))
                             .push(") AND ");
                         }
-                        Lookup::WordStart(start) => {
+                        CandidateSource::WordStart(start) => {
                             out.push(
                                 "u.id IN (SELECT rowid FROM users_words WHERE users_words MATCH ",
                             )
-                            .bind(Lookup::prefix_query(start))
+                            .bind(CandidateSource::prefix_query(start))
                             .push(") AND ");
                         }
-                        Lookup::Scan => {}
+                        CandidateSource::Scan => {}
                     }
                 }
                 out.push("u.search_text LIKE ")

@@ -38,7 +38,7 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
         let key = bearer_key(parts).ok_or(ApiError::Domain(DomainError::Unauthenticated))?;
-        let principal = bearer::authenticate(&state.store, &state.principals, &key).await?;
+        let principal = bearer::authenticate(&state.directory, &key).await?;
         authorize_request(&principal, request_kind(&parts.method)).map_err(super::denied)?;
         Ok(Caller(principal))
     }

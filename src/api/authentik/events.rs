@@ -13,9 +13,9 @@ use serde_json::{json, Value};
 
 use super::caller::Caller;
 use super::pagination::{Envelope, PageRequest};
-use super::query::{choice_error, search_terms, Params};
 use super::{options, require_visibility, Lookup};
 use crate::api::error::{json_response, ApiError};
+use crate::api::query::{choice_error, search_terms, Params};
 use crate::api::routing::Route;
 use crate::app::AppState;
 use crate::domain::authz::Visibility;

@@ -14,7 +14,6 @@ use super::caller::Caller;
 use super::options;
 use super::pagination::{Envelope, PageRequest};
 use super::parse_uuid;
-use super::query::{choice_error, search_terms, Params};
 use super::Lookup;
 use super::{denied, require_sight, require_visibility};
 use crate::api::body::JsonBody;
@@ -22,10 +21,11 @@ use crate::api::error::{json_response, ApiError};
 use crate::api::extract::WriteMode;
 use crate::api::fields::{Input, Str};
 use crate::api::meta::RequestMeta;
+use crate::api::query::{choice_error, search_terms, Params};
 use crate::api::routing::Route;
 use crate::app::AppState;
 use crate::domain::authz::{authorize, Action, Principal, Visibility};
-use crate::domain::error::Kind;
+use crate::domain::error::ObjectKind;
 use crate::domain::existence;
 use crate::domain::filter::{Cmp, Filter, Literal};
 use crate::domain::groups::{
@@ -299,7 +299,7 @@ async fn list_filter(state: &AppState, params: &Params) -> Result<GroupFilter, A
     }
     errors.into_result()?;
     if let Some(raw) = params.last("attributes").filter(|v| !v.is_empty()) {
-        parts.push(super::query::attributes_filter(
+        parts.push(crate::api::query::attributes_filter(
             raw,
             GroupField::Attributes,
         )?);
@@ -451,7 +451,7 @@ async fn create(
 async fn visible_group(state: &AppState, caller: &Principal, raw: &str) -> Result<Group, ApiError> {
     require_visibility(caller, VIEW_GROUP)?;
     let uuid = parse_uuid(raw)?;
-    require_sight(caller, VIEW_GROUP, &uuid, Kind::Group)?;
+    require_sight(caller, VIEW_GROUP, &uuid, ObjectKind::Group)?;
     Ok(groups::get(&state.store, &uuid).await?)
 }
 
@@ -550,7 +550,7 @@ async fn membership(
     .await
     {
         Ok(()) => Ok(StatusCode::NO_CONTENT.into_response()),
-        Err(DomainError::NotFound(Kind::User)) => Err(ApiError::BadLookup),
+        Err(DomainError::NotFound(ObjectKind::User)) => Err(ApiError::BadLookup),
         Err(e) => Err(e.into()),
     }
 }

@@ -7,7 +7,6 @@ pub mod events;
 pub mod groups;
 pub mod pagination;
 pub mod ql;
-pub mod query;
 pub mod rbac;
 pub mod tokens;
 pub mod users;
@@ -55,7 +54,7 @@ pub fn require_sight(
     caller: &crate::domain::authz::Principal,
     view_permission: &str,
     object: &str,
-    kind: crate::domain::error::Kind,
+    kind: crate::domain::error::ObjectKind,
 ) -> Result<(), crate::api::error::ApiError> {
     crate::domain::authz::may_see(caller, view_permission, object).map_err(|d| match d {
         crate::domain::authz::Denied::Forbidden | crate::domain::authz::Denied::Protected => {

@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
-use super::query::Params;
 use crate::api::error::ApiError;
+use crate::api::query::{parse_python_int, Params};
 
 /// Default page size.
 pub const DEFAULT_PAGE_SIZE: i64 = 20;
@@ -79,29 +79,6 @@ impl PageRequest {
             offset,
         })
     }
-}
-
-/// Python's `int()` of a query value: optional sign, digits, underscores between digits.
-pub fn parse_python_int(s: &str) -> Option<i64> {
-    let t = s.trim();
-    let (neg, digits) = match t.as_bytes().first() {
-        Some(b'-') => (true, &t[1..]),
-        Some(b'+') => (false, &t[1..]),
-        _ => (false, t),
-    };
-    if digits.is_empty()
-        || digits.starts_with('_')
-        || digits.ends_with('_')
-        || digits.contains("__")
-    {
-        return None;
-    }
-    let cleaned: String = digits.chars().filter(|c| *c != '_').collect();
-    if !cleaned.chars().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    let value: i64 = cleaned.parse().unwrap_or(i64::MAX);
-    Some(if neg { -value } else { value })
 }
 
 /// The `pagination` object of the envelope.

@@ -50,7 +50,7 @@ pub fn parse_group_query(text: &str) -> Option<GroupFilter> {
 
 /// How a QL field compares.
 #[derive(Clone, Copy)]
-enum Kind<F> {
+enum FieldKind<F> {
     /// A string column.
     Text(F),
     /// A string column restricted to known values (checked for `=`, `!=`, `in`, `not in`).
@@ -61,32 +61,32 @@ enum Kind<F> {
     Json(F),
 }
 
-fn user_field(name: &str) -> Option<Kind<UserField>> {
+fn user_field(name: &str) -> Option<FieldKind<UserField>> {
     Some(match name {
-        "username" => Kind::Text(UserField::Username),
-        "name" => Kind::Text(UserField::Name),
-        "email" => Kind::Text(UserField::Email),
-        "path" => Kind::Text(UserField::Path),
+        "username" => FieldKind::Text(UserField::Username),
+        "name" => FieldKind::Text(UserField::Name),
+        "email" => FieldKind::Text(UserField::Email),
+        "path" => FieldKind::Text(UserField::Path),
         // The QL schema declares `is_active` nullable (docs/compatibility.md#djangoql-search):
         // `= None` is valid and matches nothing, as in authentik.
-        "is_active" => Kind::Bool {
+        "is_active" => FieldKind::Bool {
             field: UserField::IsActive,
             nullable: true,
         },
-        "type" => Kind::Choice(UserField::Type, |s| UserType::parse(s).is_some()),
-        "attributes" => Kind::Json(UserField::Attributes),
+        "type" => FieldKind::Choice(UserField::Type, |s| UserType::parse(s).is_some()),
+        "attributes" => FieldKind::Json(UserField::Attributes),
         _ => return None,
     })
 }
 
-fn group_field(name: &str) -> Option<Kind<GroupField>> {
+fn group_field(name: &str) -> Option<FieldKind<GroupField>> {
     Some(match name {
-        "name" => Kind::Text(GroupField::Name),
-        "is_superuser" => Kind::Bool {
+        "name" => FieldKind::Text(GroupField::Name),
+        "is_superuser" => FieldKind::Bool {
             field: GroupField::IsSuperuser,
             nullable: true,
         },
-        "attributes" => Kind::Json(GroupField::Attributes),
+        "attributes" => FieldKind::Json(GroupField::Attributes),
         _ => return None,
     })
 }
@@ -547,7 +547,7 @@ impl Parser {
 
 fn compile<F: Copy, R>(
     expr: &Expr,
-    resolve: &dyn Fn(&str) -> Option<Kind<F>>,
+    resolve: &dyn Fn(&str) -> Option<FieldKind<F>>,
 ) -> Option<Filter<F, R>> {
     match expr {
         Expr::And(parts) => Some(Filter::And(
@@ -565,13 +565,13 @@ fn compile<F: Copy, R>(
         Expr::Compare(c) => {
             let (head, path) = c.name.split_first()?;
             let base = match (resolve(head)?, path.is_empty()) {
-                (Kind::Json(field), false) => json_compare(field, path, c.op.kind, &c.value)?,
-                (Kind::Json(_), true) | (_, false) => return None,
-                (Kind::Text(field), true) => text_compare(field, None, c.op.kind, &c.value)?,
-                (Kind::Choice(field, valid), true) => {
+                (FieldKind::Json(field), false) => json_compare(field, path, c.op.kind, &c.value)?,
+                (FieldKind::Json(_), true) | (_, false) => return None,
+                (FieldKind::Text(field), true) => text_compare(field, None, c.op.kind, &c.value)?,
+                (FieldKind::Choice(field, valid), true) => {
                     text_compare(field, Some(valid), c.op.kind, &c.value)?
                 }
-                (Kind::Bool { field, nullable }, true) => {
+                (FieldKind::Bool { field, nullable }, true) => {
                     bool_compare(field, nullable, c.op.kind, &c.value)?
                 }
             };

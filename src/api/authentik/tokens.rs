@@ -15,7 +15,6 @@ use super::denied;
 use super::empty_autocomplete;
 use super::options;
 use super::pagination::{Envelope, PageRequest};
-use super::query::{choice_error, search_terms, Params};
 use super::users::{user_json, Include};
 use super::Lookup;
 use crate::api::body::JsonBody;
@@ -23,10 +22,11 @@ use crate::api::error::{json_response, ApiError};
 use crate::api::extract::WriteMode;
 use crate::api::fields::{Input, Str};
 use crate::api::meta::RequestMeta;
+use crate::api::query::{choice_error, search_terms, Params};
 use crate::api::routing::Route;
 use crate::app::AppState;
 use crate::domain::authz::{authorize, Action, Principal, TokenRef};
-use crate::domain::error::Kind;
+use crate::domain::error::ObjectKind;
 use crate::domain::filter::{Cmp, Filter, Literal};
 use crate::domain::tokens::{
     self, Intent, Token, TokenChanges, TokenField, TokenFilter, TokenSettings, TokenSort,
@@ -303,9 +303,9 @@ async fn visible_token(
     caller: &Principal,
     identifier: &str,
 ) -> Result<Token, ApiError> {
-    let token = tokens::get_cached(&state.store, &state.users, identifier).await?;
+    let token = state.directory.token(identifier).await?;
     authorize(caller, Action::ViewToken(token_ref(&token)))
-        .map_err(|_| ApiError::Domain(DomainError::NotFound(Kind::Token)))?;
+        .map_err(|_| ApiError::Domain(DomainError::NotFound(ObjectKind::Token)))?;
     Ok(token)
 }
 

@@ -74,7 +74,7 @@ pub async fn password_login(
         .reserve(crate::auth::throttle::keys(username, ip))
         .await
         .map_err(throttled)?;
-    match session::verify_password(&state.store, username, password).await {
+    match session::verify_password(&state.directory, username, password).await {
         Ok(v) => {
             attempt.release();
             Ok(Some(v))
@@ -125,9 +125,7 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Principal>, A
         if let Some((scheme, credentials)) = value.trim().split_once(' ') {
             let credentials = credentials.trim();
             if scheme.eq_ignore_ascii_case("bearer") && !credentials.is_empty() {
-                return match bearer::authenticate(&state.store, &state.principals, credentials)
-                    .await
-                {
+                return match bearer::authenticate(&state.directory, credentials).await {
                     Ok(p) => Ok(Some(p)),
                     Err(DomainError::InvalidCredentials) => Ok(None),
                     Err(e) => Err(e.into()),
@@ -154,7 +152,7 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Principal>, A
         }
     }
     if let Some(key) = cookie(parts, SESSION_COOKIE).filter(|k| !k.is_empty()) {
-        let principal = match session::resume(&state.store, &key).await {
+        let principal = match session::resume(&state.directory, &key).await {
             Ok(p) => p,
             Err(DomainError::InvalidCredentials) => return Ok(None),
             Err(e) => return Err(e.into()),

@@ -90,7 +90,7 @@ async fn login(
             Err(e) => return e.into_response(),
         };
 
-    let key = match session::start(&state.store, &verified).await {
+    let key = match session::start(&state.directory, &verified).await {
         Ok(k) => k,
         // The password changed (or the account was deactivated) while it was being checked.
         Err(crate::domain::DomainError::InvalidCredentials) => {
@@ -135,7 +135,7 @@ async fn login(
 
 async fn logout(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     if let Some(key) = cookie_in(&headers, SESSION_COOKIE).filter(|k| !k.is_empty()) {
-        if let Err(e) = session::end(&state.store, &key).await {
+        if let Err(e) = session::end(&state.directory, &key).await {
             return crate::api::error::ApiError::Domain(e).into_response();
         }
     }

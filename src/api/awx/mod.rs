@@ -65,11 +65,8 @@ pub const MAX_PAGE_SIZE: i64 = 200;
 
 impl AwxPage {
     /// Resolves `page`/`page_size` against a count; a page out of range is 404 "Invalid page.".
-    pub fn resolve(
-        params: &crate::api::authentik::query::Params,
-        count: i64,
-    ) -> Result<AwxPage, AwxError> {
-        use crate::api::authentik::pagination::parse_python_int;
+    pub fn resolve(params: &crate::api::query::Params, count: i64) -> Result<AwxPage, AwxError> {
+        use crate::api::query::parse_python_int;
         let size = params
             .last("page_size")
             .and_then(parse_python_int)

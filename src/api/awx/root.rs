@@ -12,11 +12,10 @@ use serde_json::{json, Value};
 use super::caller::{AwxCaller, CSRF_COOKIE};
 use super::users::{user_json, users_metadata_fields};
 use super::{with_allow, AwxError, AwxPage, PRODUCT_VERSION};
-use crate::api::authentik::query::Params;
 use crate::api::error::json_response;
+use crate::api::query::Params;
 use crate::api::routing::{Methods, Route};
 use crate::app::AppState;
-use crate::domain::users;
 
 /// The methods of AWX's read-only views (roots, ping, config, me). AWX answers their OPTIONS;
 /// gatehouse serves it on `me` only.
@@ -133,7 +132,7 @@ async fn me(
     AwxCaller(caller): AwxCaller,
     RawQuery(query): RawQuery,
 ) -> Result<Response, AwxError> {
-    let user = users::get(&state.store, caller.user_id).await?;
+    let user = state.directory.user(caller.user_id).await?;
     let params = Params::parse(query.as_deref());
     let page = AwxPage::resolve(&params, 1)?;
     let row = user_json(&state, &caller, &user, false).await?;

@@ -13,16 +13,16 @@ use serde_json::{json, Value};
 use super::caller::AwxCaller;
 use super::users::{may_see, resolve_user};
 use super::{forbidden, with_allow, AwxError, AwxPage};
-use crate::api::authentik::query::Params;
 use crate::api::body::JsonBody;
 use crate::api::error::json_response;
 use crate::api::extract::Lookup;
 use crate::api::fields::{Input, Str};
 use crate::api::meta::RequestMeta;
+use crate::api::query::Params;
 use crate::api::routing::{Methods, Route};
 use crate::app::AppState;
 use crate::domain::authz::{authorize, Action, Principal, Scope, TokenRef};
-use crate::domain::error::Kind;
+use crate::domain::error::ObjectKind;
 use crate::domain::filter::{Cmp, Direction, Filter, Literal};
 use crate::domain::tokens::{
     self, Intent, Token, TokenChanges, TokenField, TokenFilter, TokenSettings, TokenSort,
@@ -189,7 +189,7 @@ async fn visible_user(state: &AppState, caller: &Principal, key: &str) -> Result
     if may_see(caller, &user) {
         Ok(user)
     } else {
-        Err(AwxError(DomainError::NotFound(Kind::User).into()))
+        Err(AwxError(DomainError::NotFound(ObjectKind::User).into()))
     }
 }
 
@@ -265,7 +265,7 @@ async fn list_user(
 async fn visible(state: &AppState, caller: &Principal, raw: &str) -> Result<Token, AwxError> {
     let id: i64 = raw
         .parse()
-        .map_err(|_| AwxError(DomainError::NotFound(Kind::Token).into()))?;
+        .map_err(|_| AwxError(DomainError::NotFound(ObjectKind::Token).into()))?;
     let token = tokens::get_by_id(&state.store, id).await?;
     authorize(
         caller,
@@ -274,7 +274,7 @@ async fn visible(state: &AppState, caller: &Principal, raw: &str) -> Result<Toke
             uuid: token.uuid.clone(),
         }),
     )
-    .map_err(|_| AwxError(DomainError::NotFound(Kind::Token).into()))?;
+    .map_err(|_| AwxError(DomainError::NotFound(ObjectKind::Token).into()))?;
     Ok(token)
 }
 

@@ -13,9 +13,10 @@ pub use model::{
     num_pk, uid_of, GroupSummary, RoleSummary, User, UserChanges, UserField, UserFilter, UserRel,
     UserSort, UserType,
 };
+pub(in crate::domain) use reads::{count_cached, get, get_cached, list, list_cached};
 pub use reads::{
-    count, count_cached, get, get_cached, list, list_cached, parse_attributes, paths, self_view,
-    CountCache, SelfView, UserCache, SUPERUSER_SYSTEM_PERMISSIONS,
+    parse_attributes, paths, self_view, CountCache, SelfView, UserCache,
+    SUPERUSER_SYSTEM_PERMISSIONS,
 };
 pub(crate) use rules::resolve_uuids;
 pub use rules::{check_email, check_path, check_username, FIELD_ORDER, UNIQUE_MESSAGE};

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 
 use super::model::{GroupSummary, RoleSummary, User, UserFilter, UserSort, UserType};
-use crate::domain::error::Kind;
+use crate::domain::error::ObjectKind;
 use crate::domain::filter::Direction;
 use crate::domain::{avatar, DomainError, Timestamp};
 use crate::store::{users as store_users, Store};
@@ -31,11 +31,11 @@ pub async fn get(store: &Store, id: i64) -> Result<User, DomainError> {
     let mut db = store.snapshot()?;
     let row = store_users::by_id(&mut db, id)
         .await?
-        .ok_or(DomainError::NotFound(Kind::User))?;
+        .ok_or(DomainError::NotFound(ObjectKind::User))?;
     hydrate(&mut db, vec![row])
         .await?
         .pop()
-        .ok_or(DomainError::NotFound(Kind::User))
+        .ok_or(DomainError::NotFound(ObjectKind::User))
 }
 
 /// Counts by filter, exact under writes (see `domain::cache`).

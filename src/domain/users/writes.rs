@@ -8,7 +8,7 @@ use super::reads::{hydrate, parse_attributes};
 use super::rules::{check_fields, check_references, FIELD_ORDER};
 use crate::auth::password;
 use crate::domain::audit::{self, AuditContext, Diff, ModelRef};
-use crate::domain::error::{FieldErrors, Kind};
+use crate::domain::error::{FieldErrors, ObjectKind};
 use crate::domain::sessions;
 use crate::domain::{DomainError, Timestamp};
 use crate::store::{groups, users as store_users, Store, Touched};
@@ -148,11 +148,11 @@ pub async fn create(
     // after the commit.
     let row = store_users::by_id(&mut tx, id)
         .await?
-        .ok_or(DomainError::NotFound(Kind::User))?;
+        .ok_or(DomainError::NotFound(ObjectKind::User))?;
     let user = hydrate(&mut tx, vec![row])
         .await?
         .pop()
-        .ok_or(DomainError::NotFound(Kind::User))?;
+        .ok_or(DomainError::NotFound(ObjectKind::User))?;
     tx.commit().await?;
     Ok(user)
 }
@@ -170,7 +170,7 @@ pub async fn update(
     let mut tx = store.begin().await?;
     let current = store_users::by_id(&mut tx, id)
         .await?
-        .ok_or(DomainError::NotFound(Kind::User))?;
+        .ok_or(DomainError::NotFound(ObjectKind::User))?;
     let current_type = UserType::parse(&current.user_type).unwrap_or(UserType::Internal);
     if current_type == UserType::InternalServiceAccount {
         if let (Some(t), false) = (changes.user_type, errors.has("type")) {
@@ -223,7 +223,7 @@ pub async fn update(
         Vec::new()
     };
     let Some(row) = store_users::update(&mut tx, id, &update, now).await? else {
-        return Err(DomainError::NotFound(Kind::User));
+        return Err(DomainError::NotFound(ObjectKind::User));
     };
     if update.password_hash.is_some() || update.is_active == Some(false) {
         sessions::end_for(&mut tx, id, audit).await?;
@@ -330,7 +330,7 @@ pub async fn update(
     let user = hydrate(&mut tx, vec![row])
         .await?
         .pop()
-        .ok_or(DomainError::NotFound(Kind::User))?;
+        .ok_or(DomainError::NotFound(ObjectKind::User))?;
     tx.commit().await?;
     Ok(user)
 }
@@ -340,7 +340,7 @@ pub async fn delete(store: &Store, id: i64, audit: &AuditContext) -> Result<(), 
     let mut tx = store.begin().await?;
     let current = store_users::by_id(&mut tx, id)
         .await?
-        .ok_or(DomainError::NotFound(Kind::User))?;
+        .ok_or(DomainError::NotFound(ObjectKind::User))?;
     // Recorded first: the event names the acting user, who may be the one deleted.
     audit::record(
         &mut tx,
@@ -353,7 +353,7 @@ pub async fn delete(store: &Store, id: i64, audit: &AuditContext) -> Result<(), 
     )
     .await?;
     if store_users::delete(&mut tx, id).await? == 0 {
-        return Err(DomainError::NotFound(Kind::User));
+        return Err(DomainError::NotFound(ObjectKind::User));
     }
     // Grants on the user go with it (authentik leaves them dangling).
     let ids = crate::domain::roles::model_permission_ids("authentik_core.user");
@@ -382,7 +382,7 @@ pub async fn set_password(
         ..store_users::UserUpdate::default()
     };
     let Some(target) = store_users::by_id(&mut tx, id).await? else {
-        return Err(DomainError::NotFound(Kind::User));
+        return Err(DomainError::NotFound(ObjectKind::User));
     };
     store_users::update(&mut tx, id, &update, now).await?;
     sessions::end_for(&mut tx, id, audit).await?;

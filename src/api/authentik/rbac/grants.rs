@@ -13,17 +13,17 @@ use crate::api::authentik::caller::Caller;
 use crate::api::authentik::empty_autocomplete;
 use crate::api::authentik::pagination::{Envelope, PageRequest};
 use crate::api::authentik::parse_uuid;
-use crate::api::authentik::query::{choice_error, search_terms, Params};
 use crate::api::authentik::{denied, require_visibility, Lookup};
 use crate::api::body::JsonBody;
 use crate::api::error::{json_response, ApiError};
 use crate::api::fields::{Input, Str};
 use crate::api::meta::RequestMeta;
+use crate::api::query::{choice_error, search_terms, Params};
 use crate::app::AppState;
 use crate::domain::authz::{authorize, Action, Visibility};
 use crate::domain::filter::{Filter, Literal};
 use crate::domain::roles::{self, RoleField, RoleRel, RoleSort};
-use crate::domain::{groups, tokens, users, DomainError, FieldErrors};
+use crate::domain::{groups, tokens, DomainError, FieldErrors};
 
 use super::permissions::valid_model;
 use super::render::page_of;
@@ -272,7 +272,7 @@ async fn object_description(
 ) -> Result<Option<String>, ApiError> {
     let found = match model {
         "authentik_core.user" => match pk.parse::<i64>() {
-            Ok(id) => users::get(&state.store, id).await.map(|u| u.username),
+            Ok(id) => state.directory.user(id).await.map(|u| u.username),
             Err(_) => return Ok(None),
         },
         "authentik_core.group" => groups::get(&state.store, pk)

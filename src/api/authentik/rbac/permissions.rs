@@ -9,11 +9,11 @@ use axum::response::Response;
 use crate::api::authentik::caller::Caller;
 use crate::api::authentik::empty_autocomplete;
 use crate::api::authentik::pagination::Envelope;
-use crate::api::authentik::query::{search_terms, Params};
 use crate::api::authentik::Lookup;
 use crate::api::error::{json_response, ApiError};
+use crate::api::query::{search_terms, Params};
 use crate::app::AppState;
-use crate::domain::error::Kind;
+use crate::domain::error::ObjectKind;
 use crate::domain::existence;
 use crate::domain::filter::Direction;
 use crate::domain::permissions::{self, Permission};
@@ -142,7 +142,7 @@ pub(super) async fn retrieve_permission(
 }
 
 fn not_found_permission() -> ApiError {
-    ApiError::Domain(DomainError::NotFound(Kind::Permission))
+    ApiError::Domain(DomainError::NotFound(ObjectKind::Permission))
 }
 
 /// One of authentik's `ModelEnum` values, as the `model` parameter must be.

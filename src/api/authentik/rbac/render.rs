@@ -3,8 +3,8 @@
 use serde::Serialize;
 
 use crate::api::authentik::pagination::PageRequest;
-use crate::api::authentik::query::Params;
 use crate::api::error::ApiError;
+use crate::api::query::Params;
 use crate::domain::permissions::Permission;
 use crate::domain::roles::Role;
 

@@ -11,16 +11,16 @@ use crate::api::authentik::caller::Caller;
 use crate::api::authentik::empty_autocomplete;
 use crate::api::authentik::pagination::{Envelope, PageRequest};
 use crate::api::authentik::parse_uuid;
-use crate::api::authentik::query::{choice_error, search_terms, Params};
 use crate::api::authentik::{denied, require_sight, require_visibility, Lookup};
 use crate::api::body::JsonBody;
 use crate::api::error::{json_response, ApiError};
 use crate::api::extract::WriteMode;
 use crate::api::fields::{Input, Str};
 use crate::api::meta::RequestMeta;
+use crate::api::query::{choice_error, search_terms, Params};
 use crate::app::AppState;
 use crate::domain::authz::{authorize, Action, Principal, Visibility};
-use crate::domain::error::Kind;
+use crate::domain::error::ObjectKind;
 use crate::domain::filter::{Cmp, Filter, Literal};
 use crate::domain::roles::{self, Role, RoleField, RoleFilter, RoleRel, RoleSort};
 use crate::domain::{DomainError, FieldErrors};
@@ -173,7 +173,7 @@ pub(super) async fn create_role(
 async fn visible_role(state: &AppState, caller: &Principal, raw: &str) -> Result<Role, ApiError> {
     require_visibility(caller, VIEW_ROLE)?;
     let uuid = parse_uuid(raw)?;
-    require_sight(caller, VIEW_ROLE, &uuid, Kind::Role)?;
+    require_sight(caller, VIEW_ROLE, &uuid, ObjectKind::Role)?;
     Ok(roles::get(&state.store, &uuid).await?)
 }
 
@@ -262,7 +262,7 @@ async fn role_membership(
         .map_err(|_| ApiError::BadLookup)?;
     match roles::set_user(&state.store, &role.uuid, user_id, hold).await {
         Ok(()) => Ok(StatusCode::NO_CONTENT.into_response()),
-        Err(DomainError::NotFound(Kind::User)) => Err(ApiError::BadLookup),
+        Err(DomainError::NotFound(ObjectKind::User)) => Err(ApiError::BadLookup),
         Err(e) => Err(e.into()),
     }
 }

@@ -3,8 +3,8 @@
 
 use axum::http::StatusCode;
 
-use crate::api::authentik::query::{search_terms, Params};
 use crate::api::awx::{detail, AwxError};
+use crate::api::query::{search_terms, Params};
 use crate::domain::filter::{Cmp, Direction, Filter, Literal};
 use crate::domain::users::{UserField, UserFilter, UserRel, UserSort};
 use crate::domain::Timestamp;

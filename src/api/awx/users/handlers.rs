@@ -11,7 +11,6 @@ use serde_json::Value;
 use super::filters::{list_filter, ordering};
 use super::render::{remove_action, render, user_json};
 use super::{may_see, resolve_user, superuser_count, DETAIL, LIST};
-use crate::api::authentik::query::Params;
 use crate::api::awx::caller::AwxCaller;
 use crate::api::awx::{detail, forbidden, with_allow, AwxError, AwxPage};
 use crate::api::body::JsonBody;
@@ -19,9 +18,10 @@ use crate::api::error::json_response;
 use crate::api::extract::{Lookup, WriteMode};
 use crate::api::fields::{Input, Str};
 use crate::api::meta::RequestMeta;
+use crate::api::query::Params;
 use crate::app::AppState;
 use crate::domain::authz::{authorize, visibility, Action, Denied, Visibility};
-use crate::domain::error::Kind;
+use crate::domain::error::ObjectKind;
 use crate::domain::filter::{Cmp, Filter, Literal};
 use crate::domain::users::{self, User, UserChanges, UserField, UserRel};
 use crate::domain::{DomainError, FieldErrors};
@@ -57,17 +57,12 @@ pub(super) async fn list(
     };
     filter = Filter::and(vec![visible, filter]);
     let sort = ordering(&params)?;
-    let count = users::count_cached(&state.store, &state.user_counts, &filter).await?;
+    let count = state.directory.count_users(&filter).await?;
     let page = AwxPage::resolve(&params, count)?;
-    let rows = users::list_cached(
-        &state.store,
-        &state.users,
-        &filter,
-        &sort,
-        page.limit,
-        page.offset,
-    )
-    .await?;
+    let rows = state
+        .directory
+        .list_users(&filter, &sort, page.limit, page.offset)
+        .await?;
     let superusers = superuser_count(&state).await?;
     let results = rows
         .iter()
@@ -192,7 +187,7 @@ pub(super) async fn retrieve(
 ) -> Result<Response, AwxError> {
     let user = resolve_user(&state, &key).await?;
     if !may_see(&caller, &user) {
-        return Err(AwxError(DomainError::NotFound(Kind::User).into()));
+        return Err(AwxError(DomainError::NotFound(ObjectKind::User).into()));
     }
     let value = user_json(&state, &caller, &user, true).await?;
     Ok(with_allow(json_response(StatusCode::OK, &value), DETAIL))
@@ -209,7 +204,7 @@ pub(super) async fn write(
 ) -> Result<Response, AwxError> {
     let user = resolve_user(&state, &key).await?;
     if !may_see(&caller, &user) {
-        return Err(AwxError(DomainError::NotFound(Kind::User).into()));
+        return Err(AwxError(DomainError::NotFound(ObjectKind::User).into()));
     }
     let (mut changes, errors) = read_changes(body, false, mode.is_full())?;
     // AWX's rules, decided by the one authorization function: anyone may edit their own
@@ -275,7 +270,7 @@ pub(super) async fn destroy(
 ) -> Result<Response, AwxError> {
     let user = resolve_user(&state, &key).await?;
     if !may_see(&caller, &user) {
-        return Err(AwxError(DomainError::NotFound(Kind::User).into()));
+        return Err(AwxError(DomainError::NotFound(ObjectKind::User).into()));
     }
     let superusers = superuser_count(&state).await?;
     authorize(&caller, remove_action(&user, superusers)).map_err(|d| match d {

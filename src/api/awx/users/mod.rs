@@ -22,9 +22,9 @@ use super::AwxError;
 use crate::api::routing::{Methods, Route};
 use crate::app::AppState;
 use crate::domain::authz::Principal;
-use crate::domain::error::Kind;
+use crate::domain::error::ObjectKind;
 use crate::domain::filter::{Cmp, Filter, Literal};
-use crate::domain::users::{self, User, UserField, UserRel};
+use crate::domain::users::{User, UserField, UserRel};
 use crate::domain::DomainError;
 use handlers::{create, destroy, list, retrieve, write};
 use metadata::{detail_options, list_options};
@@ -60,13 +60,15 @@ pub fn routes() -> Router<Arc<AppState>> {
 /// The user a URL segment names: a numeric id, or a username (AWX's named URL).
 pub async fn resolve_user(state: &AppState, key: &str) -> Result<User, AwxError> {
     if let Ok(id) = key.parse::<i64>() {
-        return Ok(users::get(&state.store, id).await?);
+        return Ok(state.directory.user(id).await?);
     }
     let filter = Filter::Compare(UserField::Username, Cmp::Eq, Literal::Text(key.to_string()));
-    users::list(&state.store, &filter, &[], 1, 0)
+    state
+        .directory
+        .list_users(&filter, &[], 1, 0)
         .await?
         .pop()
-        .ok_or(AwxError(DomainError::NotFound(Kind::User).into()))
+        .ok_or(AwxError(DomainError::NotFound(ObjectKind::User).into()))
 }
 
 /// Whether the caller may see a user in AWX's terms: every user with view permission
@@ -79,9 +81,8 @@ pub(crate) fn may_see(caller: &Principal, user: &User) -> bool {
 }
 
 async fn superuser_count(state: &AppState) -> Result<i64, AwxError> {
-    Ok(users::count(
-        &state.store,
-        &Filter::Rel(UserRel::EffectiveSuperuser(true)),
-    )
-    .await?)
+    Ok(state
+        .directory
+        .count_users(&Filter::Rel(UserRel::EffectiveSuperuser(true)))
+        .await?)
 }

@@ -1,5 +1,5 @@
-//! Query strings as Django's `QueryDict` reads them: repeated keys kept in order, `get` = the
-//! last value.
+//! Query strings as Django's `QueryDict` reads them (both dialects are Django applications):
+//! repeated keys kept in order, `get` = the last value; DRF's search terms; Python's `int()`.
 
 use serde_json::Value;
 
@@ -166,6 +166,29 @@ fn split_terms(search: &str) -> Vec<String> {
         terms.push(current);
     }
     terms
+}
+
+/// Python's `int()` of a query value: optional sign, digits, underscores between digits.
+pub fn parse_python_int(s: &str) -> Option<i64> {
+    let t = s.trim();
+    let (neg, digits) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    if digits.is_empty()
+        || digits.starts_with('_')
+        || digits.ends_with('_')
+        || digits.contains("__")
+    {
+        return None;
+    }
+    let cleaned: String = digits.chars().filter(|c| *c != '_').collect();
+    if !cleaned.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let value: i64 = cleaned.parse().unwrap_or(i64::MAX);
+    Some(if neg { -value } else { value })
 }
 
 #[cfg(test)]

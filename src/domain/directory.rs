@@ -1,0 +1,115 @@
+//! The directory as front doors read it: one handle owning the store and every cache of
+//! domain values (users by id, user counts, principals by key hash), each exact under writes
+//! (`domain::cache`). A front door asks it for "user 42" and gets the cached value when nothing
+//! was written since, the database otherwise: there is no uncached or stale path to pick by
+//! mistake. Writes still go through the domain operations, which take `store()`.
+//!
+//! Dialect renderings are not kept here: a door that caches what it renders keeps a
+//! `Renderings` of its own, on the same epochs.
+
+use std::hash::Hash;
+
+use super::authz::Principal;
+use super::cache::EpochCache;
+use super::principals::{self, PrincipalCache};
+use super::tokens::{self, Token};
+use super::users::{self, CountCache, User, UserCache, UserFilter, UserSort};
+use super::DomainError;
+use crate::query::filter::Direction;
+use crate::store::{Store, Touched};
+
+/// Most users kept by id.
+const USER_CAPACITY: usize = 10_000;
+/// Most user counts kept by filter.
+const COUNT_CAPACITY: usize = 1_000;
+
+/// The store and the caches of what is read from it.
+pub struct Directory {
+    store: Store,
+    users: UserCache,
+    user_counts: CountCache,
+    principals: PrincipalCache,
+}
+
+impl Directory {
+    /// A directory over `store` with empty caches.
+    pub fn new(store: Store) -> Self {
+        Directory {
+            store,
+            users: UserCache::new(Touched::DIRECTORY, USER_CAPACITY),
+            user_counts: CountCache::new(Touched::DIRECTORY, COUNT_CAPACITY),
+            principals: PrincipalCache::default(),
+        }
+    }
+
+    /// The store, for the domain's write operations and uncached reads.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The user with this id.
+    pub async fn user(&self, id: i64) -> Result<User, DomainError> {
+        users::get_cached(&self.store, &self.users, id).await
+    }
+
+    /// The user with this id if it is cached for the current epoch (no database read).
+    pub fn cached_user(&self, id: i64) -> Option<User> {
+        self.users.get(self.store.changes(), &id)
+    }
+
+    /// How many users match.
+    pub async fn count_users(&self, filter: &UserFilter) -> Result<i64, DomainError> {
+        users::count_cached(&self.store, &self.user_counts, filter).await
+    }
+
+    /// One page of matching users.
+    pub async fn list_users(
+        &self,
+        filter: &UserFilter,
+        sort: &[(UserSort, Direction)],
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<User>, DomainError> {
+        users::list_cached(&self.store, &self.users, filter, sort, limit, offset).await
+    }
+
+    /// The token with this identifier, with its owner.
+    pub async fn token(&self, identifier: &str) -> Result<Token, DomainError> {
+        tokens::get_cached(&self.store, &self.users, identifier).await
+    }
+
+    /// The principal of the API token whose key has this lookup hash (see `domain::principals`).
+    pub async fn principal_by_key_hash(&self, hash: &str) -> Result<Principal, DomainError> {
+        principals::by_key_hash(&self.store, &self.principals, hash).await
+    }
+}
+
+/// A front door's cache of what it renders from directory values, exact like the directory's
+/// own: an entry is served only in the write epoch it was rendered in.
+pub struct Renderings<K, V>(EpochCache<K, V>);
+
+/// A rendering's epoch, read before the values it renders.
+#[derive(Debug, Clone, Copy)]
+pub struct RenderEpoch(u64);
+
+impl<K: Eq + Hash + Clone, V: Clone> Renderings<K, V> {
+    /// An empty cache of at most `capacity` renderings of users, groups, roles or tokens.
+    pub fn new(capacity: usize) -> Self {
+        Renderings(EpochCache::new(Touched::DIRECTORY, capacity))
+    }
+
+    /// The current epoch (read it *before* loading what will be rendered).
+    pub fn epoch(&self, directory: &Directory) -> RenderEpoch {
+        RenderEpoch(self.0.epoch(directory.store.changes()))
+    }
+
+    /// The rendering of `key` if it was made in the current epoch.
+    pub fn get(&self, directory: &Directory, key: &K) -> Option<V> {
+        self.0.get(directory.store.changes(), key)
+    }
+
+    /// Keeps a rendering made from values read at `epoch`.
+    pub fn put(&self, directory: &Directory, epoch: RenderEpoch, key: K, value: V) {
+        self.0.put(directory.store.changes(), epoch.0, key, value)
+    }
+}
