@@ -10,7 +10,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use super::{gate, lookup, search, writer, Changes, Dialect, Record, Sql, StoreError};
+use super::{gate, lookup, search, trace, writer, Changes, Dialect, Record, Sql, StoreError};
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -26,6 +26,8 @@ pub struct Store {
     pub(super) lookups: Option<Arc<lookup::Lookups>>,
     /// SQLite: estimates that steer user search through the trigram index.
     search: Arc<search::TrigramStats>,
+    /// The statements run while a test traces them.
+    pub(super) trace: Arc<trace::StatementTrace>,
 }
 
 /// Which backend a database URL selects, and the pools to reach it.
@@ -77,6 +79,7 @@ impl Store {
                 gate: None,
                 lookups: None,
                 search: Arc::default(),
+                trace: Arc::default(),
             })
         } else if let Some(path) = url
             .strip_prefix("sqlite://")
@@ -141,7 +144,8 @@ impl Store {
             let config = writer::WriterConfig {
                 path: std::path::PathBuf::from(file),
             };
-            let lookups = lookup::Lookups::new(config.clone());
+            let trace: Arc<trace::StatementTrace> = Arc::default();
+            let lookups = lookup::Lookups::new(config.clone(), trace.clone());
             let gate = gate::WriteGate::new(config, changes.clone());
             Ok(Store {
                 pools: Pools::Sqlite { read, write },
@@ -149,6 +153,7 @@ impl Store {
                 gate: Some(Arc::new(gate)),
                 lookups: Some(Arc::new(lookups)),
                 search: Arc::default(),
+                trace,
             })
         } else {
             Err(StoreError::Config(format!(
@@ -250,6 +255,7 @@ impl Store {
 
     /// Runs a read query and decodes every row.
     pub async fn fetch_all<T: Record>(&self, sql: &Sql) -> Result<Vec<T>, StoreError> {
+        self.trace.record(sql);
         on_backend!(
             self,
             sql,
@@ -264,6 +270,7 @@ impl Store {
 
     /// Runs a read query and decodes the first row, if any.
     pub async fn fetch_optional<T: Record>(&self, sql: &Sql) -> Result<Option<T>, StoreError> {
+        self.trace.record(sql);
         on_backend!(
             self,
             sql,
@@ -278,6 +285,7 @@ impl Store {
 
     /// Runs a read query returning one integer.
     pub async fn fetch_scalar_i64(&self, sql: &Sql) -> Result<i64, StoreError> {
+        self.trace.record(sql);
         on_backend!(
             self,
             sql,

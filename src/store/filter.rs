@@ -103,8 +103,20 @@ pub fn compile<S: Schema>(
         ),
         Filter::StartsWith(field, text) => {
             // Case-sensitive prefix: a range the column's index can use, made exact by SUBSTR.
+            // The range is in code point order (SQLite's BINARY; `COLLATE "C"` on PostgreSQL,
+            // the collation of its username column): every string with the prefix lies between
+            // the prefix and the prefix with its last character advanced.
             let column = S::column(field);
+            let bytewise = match dialect {
+                Dialect::Sqlite => "",
+                Dialect::Postgres => " COLLATE \"C\"",
+            };
             out.push("(").push(column).push(" >= ").bind(text.clone());
+            out.push(bytewise);
+            if let Some(upper) = prefix_successor(text) {
+                out.push(" AND ").push(column).push(" < ").bind(upper);
+                out.push(bytewise);
+            }
             out.push(" AND SUBSTR(").push(column).push(", 1, CAST(");
             out.bind(text.chars().count() as i64)
                 .push(" AS INTEGER)) = ")
@@ -273,9 +285,37 @@ pub fn order_by(out: &mut Sql, keys: &[(String, Direction)], tiebreak: &str) {
     out.push(tiebreak);
 }
 
+/// The least string above every string that starts with `prefix` in code point order: the
+/// prefix with its last character advanced (`None` for an empty prefix or one ending in the
+/// last code point).
+fn prefix_successor(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    let last = chars.pop()?;
+    let next = (last as u32 + 1..=char::MAX as u32).find_map(char::from_u32)?;
+    chars.push(next);
+    Some(chars.into_iter().collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_prefix_successor_is_above_every_string_with_the_prefix() {
+        assert_eq!(
+            prefix_successor("bench-user-00001").as_deref(),
+            Some("bench-user-00002")
+        );
+        assert_eq!(prefix_successor("az").as_deref(), Some("a{"));
+        assert_eq!(prefix_successor(""), None);
+        // The surrogate gap is skipped.
+        assert_eq!(prefix_successor("\u{d7ff}").as_deref(), Some("\u{e000}"));
+        assert_eq!(prefix_successor("a\u{10ffff}"), None);
+        let upper = prefix_successor("ab").expect("successor");
+        for s in ["ab", "ab\u{10ffff}", "abzzz", "ab\u{1f600}"] {
+            assert!(s < upper.as_str(), "{s:?}");
+        }
+    }
 
     #[test]
     fn like_escapes_wildcards() {

@@ -9,11 +9,12 @@
 //! A connection is only held for the duration of one synchronous call, never across an await,
 //! so the pool holds about as many connections as threads that look up at once.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OpenFlags};
 use serde::de::DeserializeOwned;
 
+use super::trace::StatementTrace;
 use super::writer::{self, WriterConfig};
 use super::{Sql, StoreError};
 
@@ -26,30 +27,35 @@ const STATEMENT_CACHE: usize = 256;
 /// The pool of synchronous read connections to one database file.
 pub struct Lookups {
     config: WriterConfig,
+    trace: Arc<StatementTrace>,
     idle: Mutex<Vec<Connection>>,
 }
 
 impl Lookups {
     /// A pool over the database file `config` names; connections open on first use.
-    pub fn new(config: WriterConfig) -> Lookups {
+    pub fn new(config: WriterConfig, trace: Arc<StatementTrace>) -> Lookups {
         Lookups {
             config,
+            trace,
             idle: Mutex::new(Vec::new()),
         }
     }
 
     /// Runs a lookup and decodes every row.
     pub fn fetch_all<T: DeserializeOwned>(&self, sql: &Sql) -> Result<Vec<T>, StoreError> {
+        self.trace.record(sql);
         self.with(|conn| writer::fetch(conn, sql, usize::MAX))
     }
 
     /// Runs a lookup and decodes the first row, if any.
     pub fn fetch_optional<T: DeserializeOwned>(&self, sql: &Sql) -> Result<Option<T>, StoreError> {
+        self.trace.record(sql);
         self.with(|conn| writer::fetch_optional(conn, sql))
     }
 
     /// Runs a lookup returning one integer.
     pub fn fetch_scalar_i64(&self, sql: &Sql) -> Result<i64, StoreError> {
+        self.trace.record(sql);
         self.with(|conn| writer::fetch_scalar_i64(conn, sql))
     }
 
@@ -73,6 +79,13 @@ impl Lookups {
     }
 
     /// Runs `work` on an idle connection (or a new one) and puts the connection back.
+    pub(super) fn with_connection<R>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        self.with(work)
+    }
+
     fn with<R>(
         &self,
         work: impl FnOnce(&Connection) -> Result<R, StoreError>,
@@ -114,16 +127,19 @@ pub struct ReadTx<'a> {
 impl ReadTx<'_> {
     /// Runs a lookup and decodes every row.
     pub fn fetch_all<T: DeserializeOwned>(&self, sql: &Sql) -> Result<Vec<T>, StoreError> {
+        self.lookups.trace.record(sql);
         writer::fetch(self.conn()?, sql, usize::MAX)
     }
 
     /// Runs a lookup and decodes the first row, if any.
     pub fn fetch_optional<T: DeserializeOwned>(&self, sql: &Sql) -> Result<Option<T>, StoreError> {
+        self.lookups.trace.record(sql);
         writer::fetch_optional(self.conn()?, sql)
     }
 
     /// Runs a lookup returning one integer.
     pub fn fetch_scalar_i64(&self, sql: &Sql) -> Result<i64, StoreError> {
+        self.lookups.trace.record(sql);
         writer::fetch_scalar_i64(self.conn()?, sql)
     }
 

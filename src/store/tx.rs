@@ -26,6 +26,7 @@ impl Store {
         };
         Ok(Tx {
             inner,
+            trace: self.trace.clone(),
             changes: self.changes.clone(),
             touched: Touched::ALL,
         })
@@ -37,6 +38,7 @@ impl Store {
 /// instances).
 pub struct Tx {
     inner: TxInner,
+    trace: Arc<super::trace::StatementTrace>,
     changes: Arc<Changes>,
     touched: Touched,
 }
@@ -77,6 +79,7 @@ impl Tx {
 
     /// Runs a statement, returning the number of rows it touched.
     pub async fn execute(&mut self, sql: &Sql) -> Result<u64, StoreError> {
+        self.trace.record(sql);
         on_tx!(self, sql, |w| writer::execute(w, sql), |conn, args| Ok(
             sqlx::query_with(sql.text(), args)
                 .execute(conn)
@@ -87,6 +90,7 @@ impl Tx {
 
     /// Runs a query and decodes every row.
     pub async fn fetch_all<T: Record>(&mut self, sql: &Sql) -> Result<Vec<T>, StoreError> {
+        self.trace.record(sql);
         on_tx!(
             self,
             sql,
@@ -99,6 +103,7 @@ impl Tx {
 
     /// Runs a query and decodes the first row, if any.
     pub async fn fetch_optional<T: Record>(&mut self, sql: &Sql) -> Result<Option<T>, StoreError> {
+        self.trace.record(sql);
         on_tx!(
             self,
             sql,
@@ -111,6 +116,7 @@ impl Tx {
 
     /// Runs a query returning one integer.
     pub async fn fetch_scalar_i64(&mut self, sql: &Sql) -> Result<i64, StoreError> {
+        self.trace.record(sql);
         on_tx!(
             self,
             sql,

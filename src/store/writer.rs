@@ -300,6 +300,17 @@ pub fn fetch_scalar_i64(conn: &Connection, sql: &Sql) -> Result<i64, StoreError>
     }
 }
 
+/// How many virtual-machine steps SQLite takes to run a read statement to its end, on a
+/// statement prepared afresh (the measure `Store::cost` reports).
+pub fn vm_steps(conn: &Connection, sql: &Sql) -> Result<u64, StoreError> {
+    let mut stmt = prepare(conn, sql)?;
+    stmt.reset_status(rusqlite::StatementStatus::VmStep);
+    let mut rows = stmt.raw_query();
+    while rows.next().map_err(map_error)?.is_some() {}
+    drop(rows);
+    Ok(stmt.get_status(rusqlite::StatementStatus::VmStep).max(0) as u64)
+}
+
 /// The cached prepared statement for `sql`, with its arguments bound by placeholder number.
 fn prepare<'c>(
     conn: &'c Connection,
