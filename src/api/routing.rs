@@ -149,16 +149,17 @@ impl<S: Clone + Send + Sync + 'static> Route<S> {
         self.served
     }
 
-    /// DRF's views: every answer but a 405 carries `Allow` naming the methods served. (The
-    /// router answers a 405 itself, with the methods in the order they were declared.)
-    pub fn allow_on_every_answer(self) -> MethodRouter<S> {
+    /// DRF's views: every answer but a 405 carries `Allow` naming the methods served (the
+    /// router answers a 405 itself, with the methods in the order they were declared); then
+    /// the dialect's `finish`.
+    pub fn allow_on_every_answer(self, finish: Finish) -> MethodRouter<S> {
         let allow = self.served.allow();
         self.router
             .layer(map_response(move |mut response: Response| {
                 if response.status() != StatusCode::METHOD_NOT_ALLOWED {
                     response.headers_mut().insert(header::ALLOW, allow.clone());
                 }
-                std::future::ready(response)
+                std::future::ready(finish(response))
             }))
     }
 
@@ -168,15 +169,30 @@ impl<S: Clone + Send + Sync + 'static> Route<S> {
     /// # Panics
     /// When the route serves a method the view does not name: a route table out of step with
     /// its declaration, caught when the router is built (at start-up, and by every test).
-    pub fn within(self, view: Methods) -> MethodRouter<S> {
+    pub fn within(self, view: Methods, finish: Finish) -> MethodRouter<S> {
         assert!(
             view.contains(self.served),
             "a route serves methods its view does not declare: {:?} outside {:?}",
             self.served,
             view
         );
-        self.router
+        finished(self.router, finish)
     }
+}
+
+/// How a dialect finishes every answer of its routes: renders a pending error in its shape and
+/// adds its headers. Each route applies it in its one layer (a layer per router would wrap
+/// every route once more, and each layer is a service cloned on every request).
+pub type Finish = fn(Response) -> Response;
+
+/// A method router whose answers `finish` completes (for routes declared without `Route`).
+pub fn finished<S: Clone + Send + Sync + 'static>(
+    router: MethodRouter<S>,
+    finish: Finish,
+) -> MethodRouter<S> {
+    router.layer(map_response(move |response: Response| {
+        std::future::ready(finish(response))
+    }))
 }
 
 #[cfg(test)]

@@ -23,8 +23,9 @@ pub fn render(error: ApiError) -> Response {
     }
 }
 
-/// Renders the pending error of an `/api/v3/` answer (a layer on every authentik route).
-pub async fn render_errors(response: Response) -> Response {
+/// Finishes an `/api/v3/` answer (in the one layer of every authentik route): renders its
+/// pending error.
+pub fn finish(response: Response) -> Response {
     render_pending(response, render)
 }
 

@@ -3,6 +3,7 @@
 //! per six hours) and `top_per_user` (events per authorized application). Read-only through the
 //! API (deviation 11): no route writes an event.
 
+use crate::api::authentik::error::finish as authentik_finish;
 use std::sync::{Arc, OnceLock};
 
 use axum::extract::{RawQuery, State};
@@ -75,35 +76,35 @@ pub fn routes() -> Router<Arc<AppState>> {
             Route::new()
                 .get(list)
                 .options(options)
-                .allow_on_every_answer(),
+                .allow_on_every_answer(authentik_finish),
         )
         .route(
             "/events/events/actions/",
             Route::new()
                 .get(actions)
                 .options(options)
-                .allow_on_every_answer(),
+                .allow_on_every_answer(authentik_finish),
         )
         .route(
             "/events/events/volume/",
             Route::new()
                 .get(volume)
                 .options(options)
-                .allow_on_every_answer(),
+                .allow_on_every_answer(authentik_finish),
         )
         .route(
             "/events/events/top_per_user/",
             Route::new()
                 .get(top_per_user)
                 .options(options)
-                .allow_on_every_answer(),
+                .allow_on_every_answer(authentik_finish),
         )
         .route(
             "/events/events/{uuid}/",
             Route::new()
                 .get(retrieve)
                 .options(options)
-                .allow_on_every_answer(),
+                .allow_on_every_answer(authentik_finish),
         )
 }
 

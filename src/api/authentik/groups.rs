@@ -1,6 +1,7 @@
 //! `/api/v3/core/groups/`: list, create, retrieve, update, partial update, destroy, `add_user`,
 //! `remove_user`, `used_by`.
 
+use crate::api::authentik::error::finish as authentik_finish;
 use std::sync::{Arc, OnceLock};
 
 use axum::extract::{RawQuery, State};
@@ -42,7 +43,7 @@ pub fn routes() -> Router<Arc<AppState>> {
                 .get(list)
                 .post(create)
                 .options(options)
-                .allow_on_every_answer(),
+                .allow_on_every_answer(authentik_finish),
         )
         .route(
             "/core/groups/{uuid}/",
@@ -52,28 +53,28 @@ pub fn routes() -> Router<Arc<AppState>> {
                 .patch(write)
                 .delete(destroy)
                 .options(options)
-                .allow_on_every_answer(),
+                .allow_on_every_answer(authentik_finish),
         )
         .route(
             "/core/groups/{uuid}/add_user/",
             Route::new()
                 .post(add_user)
                 .options(options)
-                .allow_on_every_answer(),
+                .allow_on_every_answer(authentik_finish),
         )
         .route(
             "/core/groups/{uuid}/remove_user/",
             Route::new()
                 .post(remove_user)
                 .options(options)
-                .allow_on_every_answer(),
+                .allow_on_every_answer(authentik_finish),
         )
         .route(
             "/core/groups/{uuid}/used_by/",
             Route::new()
                 .get(used_by)
                 .options(options)
-                .allow_on_every_answer(),
+                .allow_on_every_answer(authentik_finish),
         )
 }
 

@@ -89,5 +89,4 @@ pub fn routes() -> Router<Arc<AppState>> {
         .merge(tokens::routes())
         .merge(rbac::routes())
         .merge(events::routes())
-        .layer(axum::middleware::map_response(error::render_errors))
 }

@@ -1,6 +1,7 @@
 //! `/api/v3/core/tokens/`: list, create, retrieve, update, partial update, destroy by
 //! `identifier`, `view_key`, `set_key`, `used_by`.
 
+use crate::api::authentik::error::finish as authentik_finish;
 use std::sync::Arc;
 
 use axum::extract::{RawQuery, State};
@@ -42,7 +43,7 @@ pub fn routes() -> Router<Arc<AppState>> {
                 .get(list)
                 .post(create)
                 .options(options)
-                .allow_on_every_answer(),
+                .allow_on_every_answer(authentik_finish),
         )
         .route(
             "/core/tokens/{identifier}/",
@@ -52,28 +53,28 @@ pub fn routes() -> Router<Arc<AppState>> {
                 .patch(write)
                 .delete(destroy)
                 .options(options)
-                .allow_on_every_answer(),
+                .allow_on_every_answer(authentik_finish),
         )
         .route(
             "/core/tokens/{identifier}/view_key/",
             Route::new()
                 .get(view_key)
                 .options(options)
-                .allow_on_every_answer(),
+                .allow_on_every_answer(authentik_finish),
         )
         .route(
             "/core/tokens/{identifier}/set_key/",
             Route::new()
                 .post(set_key)
                 .options(options)
-                .allow_on_every_answer(),
+                .allow_on_every_answer(authentik_finish),
         )
         .route(
             "/core/tokens/{identifier}/used_by/",
             Route::new()
                 .get(used_by)
                 .options(options)
-                .allow_on_every_answer(),
+                .allow_on_every_answer(authentik_finish),
         )
 }
 

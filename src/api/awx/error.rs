@@ -44,9 +44,9 @@ impl IntoResponse for AwxError {
     }
 }
 
-/// Renders the pending error of an AWX answer (a layer on every AWX route): errors of the
-/// extractors both dialects share, and `ApiError`s AWX handlers answer with directly.
-pub async fn render_errors(response: Response) -> Response {
+/// Renders the pending error of an AWX answer: errors of the extractors both dialects share,
+/// and `ApiError`s AWX handlers answer with directly.
+pub fn render_errors(response: Response) -> Response {
     render_pending(response, render)
 }
 

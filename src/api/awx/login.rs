@@ -4,6 +4,7 @@
 //! 30 minutes sliding) and a CSRF token of that session. `next` redirects only to paths of
 //! this origin.
 
+use crate::api::routing::finished;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -21,8 +22,11 @@ use crate::auth::session;
 /// Login and logout routes.
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
-        .route("/api/login/", get(form).post(login))
-        .route("/api/logout/", get(logout))
+        .route(
+            "/api/login/",
+            finished(get(form).post(login), super::finish),
+        )
+        .route("/api/logout/", finished(get(logout), super::finish))
 }
 
 fn html(status: StatusCode, body: &str) -> Response {

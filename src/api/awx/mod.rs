@@ -32,11 +32,15 @@ pub fn routes() -> Router<Arc<AppState>> {
         .merge(login::routes())
         .merge(users::routes())
         .merge(tokens::routes())
-        .layer(axum::middleware::map_response(error::render_errors))
-        .layer(axum::middleware::map_response(product_headers))
 }
 
-async fn product_headers(mut response: Response) -> Response {
+/// Finishes every AWX answer (in the one layer of each AWX route): renders its pending error,
+/// then adds AWX's product headers.
+pub fn finish(response: Response) -> Response {
+    product_headers(error::render_errors(response))
+}
+
+fn product_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert("x-api-product-name", HeaderValue::from_static("AWX"));
     if response.status() != StatusCode::UNAUTHORIZED {

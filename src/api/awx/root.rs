@@ -1,6 +1,7 @@
 //! `/api/`, `/api/v2/`, `ping`, `config`, `me`, and the OPTIONS probes the `awx` CLI sends to
 //! resources gatehouse does not serve (answered with their real top-level shape, no fields).
 
+use crate::api::awx::finish as awx_finish;
 use std::sync::Arc;
 
 use axum::extract::{RawQuery, State};
@@ -26,19 +27,31 @@ const PROBE: Methods = Methods::OPTIONS;
 /// Root, discovery and probe routes.
 pub fn routes() -> Router<Arc<AppState>> {
     let mut router = Router::new()
-        .route("/api/", Route::new().get(api_root).within(READ_ONLY))
-        .route("/api/v2/", Route::new().get(v2_root).within(READ_ONLY))
-        .route("/api/v2/ping/", Route::new().get(ping).within(READ_ONLY))
+        .route(
+            "/api/",
+            Route::new().get(api_root).within(READ_ONLY, awx_finish),
+        )
+        .route(
+            "/api/v2/",
+            Route::new().get(v2_root).within(READ_ONLY, awx_finish),
+        )
+        .route(
+            "/api/v2/ping/",
+            Route::new().get(ping).within(READ_ONLY, awx_finish),
+        )
         .route(
             "/api/v2/config/",
-            Route::new().get(config).within(READ_ONLY),
+            Route::new().get(config).within(READ_ONLY, awx_finish),
         )
         .route(
             "/api/v2/me/",
-            Route::new().get(me).options(me_options).within(READ_ONLY),
+            Route::new()
+                .get(me)
+                .options(me_options)
+                .within(READ_ONLY, awx_finish),
         );
     for (path, _, _, _, _) in PROBES {
-        router = router.route(path, Route::new().options(probe).within(PROBE));
+        router = router.route(path, Route::new().options(probe).within(PROBE, awx_finish));
     }
     router
 }

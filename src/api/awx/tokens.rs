@@ -2,6 +2,7 @@
 //! and revocable through authentik's `/core/tokens/` too): `POST /api/v2/tokens/`,
 //! `POST /api/v2/users/{id|username}/personal_tokens/`, lists, retrieve and `DELETE`.
 
+use crate::api::awx::finish as awx_finish;
 use std::sync::Arc;
 
 use axum::extract::{RawQuery, State};
@@ -44,25 +45,28 @@ pub fn routes() -> Router<Arc<AppState>> {
                 .get(list_all)
                 .post(create_own)
                 .options(tokens_options)
-                .within(LIST),
+                .within(LIST, awx_finish),
         )
         .route(
             "/api/v2/tokens/{id}/",
-            Route::new().get(retrieve).delete(destroy).within(DETAIL),
+            Route::new()
+                .get(retrieve)
+                .delete(destroy)
+                .within(DETAIL, awx_finish),
         )
         .route(
             "/api/v2/users/{key}/tokens/",
             Route::new()
                 .get(list_user)
                 .post(create_personal)
-                .within(LIST),
+                .within(LIST, awx_finish),
         )
         .route(
             "/api/v2/users/{key}/personal_tokens/",
             Route::new()
                 .get(list_user)
                 .post(create_personal)
-                .within(LIST),
+                .within(LIST, awx_finish),
         )
 }
 

@@ -7,6 +7,7 @@ mod permissions;
 mod render;
 mod roles;
 
+use crate::api::authentik::error::finish as authentik_finish;
 use std::sync::Arc;
 
 use axum::Router;
@@ -36,7 +37,7 @@ pub fn routes() -> Router<Arc<AppState>> {
                 .get(list_roles)
                 .post(create_role)
                 .options(options)
-                .allow_on_every_answer(),
+                .allow_on_every_answer(authentik_finish),
         )
         .route(
             "/rbac/roles/{uuid}/",
@@ -46,69 +47,69 @@ pub fn routes() -> Router<Arc<AppState>> {
                 .patch(write_role)
                 .delete(destroy_role)
                 .options(options)
-                .allow_on_every_answer(),
+                .allow_on_every_answer(authentik_finish),
         )
         .route(
             "/rbac/roles/{uuid}/used_by/",
             Route::new()
                 .get(role_used_by)
                 .options(options)
-                .allow_on_every_answer(),
+                .allow_on_every_answer(authentik_finish),
         )
         .route(
             "/rbac/roles/{uuid}/add_user/",
             Route::new()
                 .post(role_add_user)
                 .options(options)
-                .allow_on_every_answer(),
+                .allow_on_every_answer(authentik_finish),
         )
         .route(
             "/rbac/roles/{uuid}/remove_user/",
             Route::new()
                 .post(role_remove_user)
                 .options(options)
-                .allow_on_every_answer(),
+                .allow_on_every_answer(authentik_finish),
         )
         .route(
             "/rbac/permissions/",
             Route::new()
                 .get(list_permissions)
                 .options(options)
-                .allow_on_every_answer(),
+                .allow_on_every_answer(authentik_finish),
         )
         .route(
             "/rbac/permissions/roles/",
             Route::new()
                 .get(role_object_grants)
                 .options(options)
-                .allow_on_every_answer(),
+                .allow_on_every_answer(authentik_finish),
         )
         .route(
             "/rbac/permissions/assigned_by_roles/",
             Route::new()
                 .get(assigned_by_roles)
                 .options(options)
-                .allow_on_every_answer(),
+                .allow_on_every_answer(authentik_finish),
         )
         .route(
             "/rbac/permissions/assigned_by_roles/{uuid}/assign/",
             Route::new()
                 .post(assign)
                 .options(options)
-                .allow_on_every_answer(),
+                .allow_on_every_answer(authentik_finish),
         )
         .route(
             "/rbac/permissions/assigned_by_roles/{uuid}/unassign/",
             Route::new()
                 .patch(unassign)
                 .options(options)
-                .allow_on_every_answer(),
+                .allow_on_every_answer(authentik_finish),
         )
         .route(
             "/rbac/permissions/{id}/",
             Route::new()
                 .get(retrieve_permission)
                 .options(options)
-                .allow_on_every_answer(),
+                .allow_on_every_answer(authentik_finish),
         )
 }

@@ -3,15 +3,13 @@
 
 use super::*;
 
-use axum::Extension;
-
 // ---------------------------------------------------------------- handlers
 
 pub(super) async fn list(
-    State(state): State<Arc<AppState>>,
-    Extension(cache): Extension<Arc<RenderedUsers>>,
-    Caller(caller): Caller,
-    RawQuery(query): RawQuery,
+    state: Arc<AppState>,
+    cache: Arc<RenderedUsers>,
+    caller: Principal,
+    query: Option<String>,
 ) -> Result<Response, ApiError> {
     let visible = require_visibility(&caller, VIEW_USER)?;
     let params = Params::parse(query.as_deref());
@@ -100,11 +98,11 @@ pub(super) async fn create(
 }
 
 pub(super) async fn retrieve(
-    State(state): State<Arc<AppState>>,
-    Extension(cache): Extension<Arc<RenderedUsers>>,
-    Caller(caller): Caller,
-    Lookup(id): Lookup,
-    RawQuery(query): RawQuery,
+    state: Arc<AppState>,
+    cache: Arc<RenderedUsers>,
+    caller: Principal,
+    id: String,
+    query: Option<String>,
 ) -> Result<Response, ApiError> {
     require_visibility(&caller, VIEW_USER)?;
     let id = parse_id(&id)?;

@@ -9,6 +9,7 @@ mod filters;
 mod handlers;
 mod render;
 
+use crate::api::authentik::error::finish as authentik_finish;
 use actions::*;
 use filters::*;
 pub(crate) use handlers::read_user_changes;
@@ -58,92 +59,106 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route(
             "/core/users/",
             Route::new()
-                .get(list)
+                .get({
+                    let cache = rendered_users.clone();
+                    move |State(state): State<Arc<AppState>>,
+                          Caller(caller): Caller,
+                          RawQuery(query): RawQuery| {
+                        list(state, cache.clone(), caller, query)
+                    }
+                })
                 .post(create)
                 .options(options)
-                .allow_on_every_answer(),
+                .allow_on_every_answer(authentik_finish),
         )
         .route(
             "/core/users/me/",
             Route::new()
                 .get(me)
                 .options(options)
-                .allow_on_every_answer(),
+                .allow_on_every_answer(authentik_finish),
         )
         .route(
             "/core/users/paths/",
             Route::new()
                 .get(paths)
                 .options(options)
-                .allow_on_every_answer(),
+                .allow_on_every_answer(authentik_finish),
         )
         .route(
             "/core/users/impersonate_end/",
             Route::new()
                 .get(impersonate_end)
                 .options(options)
-                .allow_on_every_answer(),
+                .allow_on_every_answer(authentik_finish),
         )
         .route(
             "/core/users/export/",
             Route::new()
                 .post(export)
                 .options(options)
-                .allow_on_every_answer(),
+                .allow_on_every_answer(authentik_finish),
         )
         .route(
             "/core/users/service_account/",
             Route::new()
                 .post(service_account)
                 .options(options)
-                .allow_on_every_answer(),
+                .allow_on_every_answer(authentik_finish),
         )
         .route(
             "/core/users/{id}/",
             Route::new()
-                .get(retrieve)
+                .get({
+                    let cache = rendered_users.clone();
+                    move |State(state): State<Arc<AppState>>,
+                          Caller(caller): Caller,
+                          Lookup(id): Lookup,
+                          RawQuery(query): RawQuery| {
+                        retrieve(state, cache.clone(), caller, id, query)
+                    }
+                })
                 .put(write)
                 .patch(write)
                 .delete(destroy)
                 .options(options)
-                .allow_on_every_answer(),
+                .allow_on_every_answer(authentik_finish),
         )
         .route(
             "/core/users/{id}/set_password/",
             Route::new()
                 .post(set_password)
                 .options(options)
-                .allow_on_every_answer(),
+                .allow_on_every_answer(authentik_finish),
         )
         .route(
             "/core/users/{id}/used_by/",
             Route::new()
                 .get(used_by)
                 .options(options)
-                .allow_on_every_answer(),
+                .allow_on_every_answer(authentik_finish),
         )
         .route(
             "/core/users/{id}/recovery/",
             Route::new()
                 .post(recovery)
                 .options(options)
-                .allow_on_every_answer(),
+                .allow_on_every_answer(authentik_finish),
         )
         .route(
             "/core/users/{id}/recovery_email/",
             Route::new()
                 .post(recovery_email)
                 .options(options)
-                .allow_on_every_answer(),
+                .allow_on_every_answer(authentik_finish),
         )
         .route(
             "/core/users/{id}/impersonate/",
             Route::new()
                 .post(impersonate)
                 .options(options)
-                .allow_on_every_answer(),
+                .allow_on_every_answer(authentik_finish),
         )
-        .layer(axum::Extension(rendered_users))
 }
 
 /// The users' view permission.

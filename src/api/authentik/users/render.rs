@@ -133,7 +133,8 @@ pub(super) fn autocomplete() -> &'static Value {
 }
 
 /// Rendered users by (id, include_groups, include_roles), valid in one write epoch.
-/// Kept by the users routes (an `Extension` of their router), not in the shared state.
+/// Kept by the users routes (captured by their list and retrieve handlers), not in the shared
+/// state.
 pub type RenderedUsers = Renderings<(i64, bool, bool), Arc<RawValue>>;
 
 /// How many rendered users the users routes keep.

@@ -14,6 +14,7 @@ pub(crate) use handlers::read_changes;
 pub use metadata::users_metadata_fields;
 pub use render::user_json;
 
+use crate::api::awx::finish as awx_finish;
 use std::sync::Arc;
 
 use axum::Router;
@@ -43,7 +44,7 @@ pub fn routes() -> Router<Arc<AppState>> {
                 .get(list)
                 .post(create)
                 .options(list_options)
-                .within(LIST),
+                .within(LIST, awx_finish),
         )
         .route(
             "/api/v2/users/{key}/",
@@ -53,7 +54,7 @@ pub fn routes() -> Router<Arc<AppState>> {
                 .patch(write)
                 .delete(destroy)
                 .options(detail_options)
-                .within(DETAIL),
+                .within(DETAIL, awx_finish),
         )
 }
 
