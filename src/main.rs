@@ -1,4 +1,5 @@
-//! The `gatehouse` command line: `serve`, `migrate` (and the hidden `seed-users` benchmark helper).
+//! The `gatehouse` command line: `serve`, `migrate`, `import` (and the hidden `seed-users`
+//! benchmark helper).
 
 use std::process::ExitCode;
 
@@ -21,6 +22,10 @@ enum Command {
     Serve(Common),
     /// Apply the embedded migrations and exit.
     Migrate(Common),
+    /// Import a directory: users (ids, uuids and password hashes kept), groups with parents,
+    /// memberships, roles with their global permissions, and tokens (their keys keep working).
+    /// Re-running updates what changed; the report lists every row not taken and why.
+    Import(ImportArgs),
     /// Benchmark/import helper: migrate, bootstrap, then bulk-insert users
     /// `bench-user-NNNNNNN` (batched multi-row INSERTs); prints a JSON summary.
     #[command(name = "seed-users", hide = true)]
@@ -37,6 +42,36 @@ struct SeedArgs {
     /// Index of the first user (bench-user-<start>).
     #[arg(long, default_value_t = 1)]
     start: u64,
+}
+
+#[derive(Args, Clone)]
+struct ImportArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Read an authentik (2025.12) PostgreSQL database, e.g. postgres://authentik@db/authentik.
+    #[arg(long, value_name = "POSTGRES_URL")]
+    from_authentik_db: Option<String>,
+    /// Print what would be done; write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `import`: the report on stdout, progress on stderr (on a terminal).
+async fn import(args: &ImportArgs) -> Result<(), String> {
+    let config = Config::load(&args.common.flags()).map_err(|e| e.to_string())?;
+    init_logging(&config);
+    let options = gatehouse::cli::import::ImportOptions {
+        from_authentik_db: args.from_authentik_db.clone(),
+        dry_run: args.dry_run,
+        json: args.json,
+    };
+    gatehouse::cli::import::run(config, &options)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 #[derive(Args, Clone)]
@@ -132,6 +167,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Serve(c) => (c.clone(), true),
         Command::Migrate(c) => (c.clone(), false),
         Command::SeedUsers(args) => return seed_users(args).await,
+        Command::Import(args) => return import(args).await,
     };
     let config = Config::load(&common.flags()).map_err(|e| e.to_string())?;
     init_logging(&config);

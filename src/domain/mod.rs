@@ -14,6 +14,7 @@ pub mod events;
 pub mod existence;
 pub mod groups;
 pub mod health;
+pub mod import;
 pub mod permissions;
 pub mod roles;
 pub mod service_accounts;
