@@ -31,6 +31,8 @@ pub struct TokenRow {
     pub identifier: String,
     /// sha256 hex of the key.
     pub key_hash: String,
+    /// The sealed key.
+    pub key_sealed: String,
     /// Intent.
     pub intent: String,
     /// Owner.
@@ -43,6 +45,8 @@ pub struct TokenRow {
     pub expiring: bool,
     /// Managed marker.
     pub managed: Option<String>,
+    /// Creation time (µs).
+    pub created: i64,
 }
 
 /// Every user row.
@@ -51,7 +55,7 @@ pub async fn all_users(store: &Store) -> Result<Vec<UserRow>, StoreError> {
         .fetch_all(&Sql::new(
             "SELECT u.id, u.uuid, u.username, u.name, u.first_name, u.last_name, u.email, \
              u.password_hash, u.is_active, u.type, u.path, u.attributes, u.last_login, \
-             u.date_joined, u.password_change_date, u.last_updated FROM users u",
+             u.date_joined, u.password_change_date, u.last_updated FROM users u ORDER BY u.id",
         ))
         .await
 }
@@ -60,7 +64,7 @@ pub async fn all_users(store: &Store) -> Result<Vec<UserRow>, StoreError> {
 pub async fn all_groups(store: &Store) -> Result<Vec<GroupRow>, StoreError> {
     store
         .fetch_all(&Sql::new(
-            "SELECT id, uuid, name, is_superuser, attributes FROM groups",
+            "SELECT id, uuid, name, is_superuser, attributes FROM groups ORDER BY name",
         ))
         .await
 }
@@ -68,7 +72,9 @@ pub async fn all_groups(store: &Store) -> Result<Vec<GroupRow>, StoreError> {
 /// Every role row.
 pub async fn all_roles(store: &Store) -> Result<Vec<RoleRow>, StoreError> {
     store
-        .fetch_all(&Sql::new("SELECT id, uuid, name, managed FROM roles"))
+        .fetch_all(&Sql::new(
+            "SELECT id, uuid, name, managed FROM roles ORDER BY name",
+        ))
         .await
 }
 
@@ -76,8 +82,8 @@ pub async fn all_roles(store: &Store) -> Result<Vec<RoleRow>, StoreError> {
 pub async fn all_tokens(store: &Store) -> Result<Vec<TokenRow>, StoreError> {
     store
         .fetch_all(&Sql::new(
-            "SELECT id, uuid, identifier, key_hash, intent, user_id, description, expires, \
-             expiring, managed FROM tokens",
+            "SELECT id, uuid, identifier, key_hash, key_sealed, intent, user_id, description, \
+             expires, expiring, managed, created FROM tokens ORDER BY id",
         ))
         .await
 }
@@ -88,7 +94,7 @@ pub async fn all_links(store: &Store, link: Link) -> Result<Vec<Edge>, StoreErro
     let (table, a, b) = link.columns();
     store
         .fetch_all(&Sql::new(&format!(
-            "SELECT {a} AS a, {b} AS b FROM {table}"
+            "SELECT {a} AS a, {b} AS b FROM {table} ORDER BY {a}, {b}"
         )))
         .await
 }
@@ -240,16 +246,18 @@ pub async fn delete_tokens(tx: &mut Tx, ids: &[i64]) -> Result<u64, StoreError> 
     tx.execute(&sql).await
 }
 
-/// Moves the user-id sequence past every id in use (PostgreSQL; SQLite's AUTOINCREMENT
-/// follows explicit ids by itself). It never moves backwards.
-pub async fn advance_user_ids(tx: &mut Tx) -> Result<(), StoreError> {
+/// Moves the user and token id sequences past every id in use (PostgreSQL; SQLite's
+/// AUTOINCREMENT follows explicit ids by itself). They never move backwards.
+pub async fn advance_ids(tx: &mut Tx) -> Result<(), StoreError> {
     if tx.dialect() == Dialect::Postgres {
-        tx.execute(&Sql::new(
-            "SELECT setval(pg_get_serial_sequence('users', 'id'), \
-             GREATEST((SELECT COALESCE(MAX(id), 1) FROM users), \
-             (SELECT last_value FROM users_id_seq)))",
-        ))
-        .await?;
+        for table in ["users", "tokens"] {
+            tx.execute(&Sql::new(&format!(
+                "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
+                 GREATEST((SELECT COALESCE(MAX(id), 1) FROM {table}), \
+                 (SELECT last_value FROM {table}_id_seq)))"
+            )))
+            .await?;
+        }
     }
     Ok(())
 }
@@ -327,6 +335,8 @@ pub async fn add_links(tx: &mut Tx, link: Link, pairs: &[(i64, i64)]) -> Result<
 pub struct ImportedToken {
     /// Existing row to overwrite, or `None` to insert.
     pub id: Option<i64>,
+    /// For an insert: the id to give the new row (`None`: the next one).
+    pub insert_id: Option<i64>,
     /// UUID.
     pub uuid: String,
     /// Unique slug.
@@ -357,10 +367,22 @@ pub async fn write_token(tx: &mut Tx, t: &ImportedToken) -> Result<(), StoreErro
     match t.id {
         None => {
             sql = Sql::new(
-                "INSERT INTO tokens (uuid, identifier, key_hash, key_sealed, intent, user_id, \
+                "INSERT INTO tokens (id, uuid, identifier, key_hash, key_sealed, intent, user_id, \
                  description, expires, expiring, managed, created, scope) VALUES (",
             );
-            sql.bind(&t.uuid).push(", ").bind(&t.identifier).push(", ");
+            match t.insert_id {
+                Some(id) => sql.bind(id),
+                // SQLite has no DEFAULT in VALUES; NULL asks its INTEGER PRIMARY KEY for one.
+                None => sql.push(match tx.dialect() {
+                    Dialect::Sqlite => "NULL",
+                    Dialect::Postgres => "DEFAULT",
+                }),
+            };
+            sql.push(", ")
+                .bind(&t.uuid)
+                .push(", ")
+                .bind(&t.identifier)
+                .push(", ");
             sql.bind(&t.key_hash).push(", ");
             sql.bind(t.key_sealed.clone().unwrap_or_default())
                 .push(", ");

@@ -7,6 +7,7 @@ mod common;
 mod concurrency;
 
 mod events;
+mod export;
 mod foundation;
 mod groups;
 mod import;

@@ -301,6 +301,7 @@ async fn read_tokens(conn: &mut PgConnection, source: &mut Source) -> Result<(),
         .map_err(query_error)?;
     for r in rows {
         source.tokens.push(ImportToken {
+            id: None,
             uuid: r.uuid,
             identifier: r.identifier,
             key: r.key,
@@ -310,6 +311,7 @@ async fn read_tokens(conn: &mut PgConnection, source: &mut Source) -> Result<(),
             expires: r.expires,
             expiring: r.expiring,
             managed: r.managed,
+            created: None,
         });
     }
     Ok(())

@@ -1,4 +1,5 @@
-//! `gatehouse import`: reads a source directory (an authentik database) and hands it to
+//! `gatehouse import`: reads a source directory (an authentik database, or a gatehouse
+//! JSON-lines file, see docs/export-format.md) and hands it to
 //! `domain::import`, which writes it through the domain; prints the report, and a progress
 //! line on stderr while it writes when stderr is a terminal.
 
@@ -16,6 +17,8 @@ use crate::domain::import::{self, InstallId, Progress, Report, Skip, Source, Tal
 pub struct ImportOptions {
     /// `postgres://…` of an authentik database.
     pub from_authentik_db: Option<String>,
+    /// A JSON-lines file (`gatehouse export`'s format).
+    pub file: Option<std::path::PathBuf>,
     /// Only report what would change.
     pub dry_run: bool,
     /// Print the report as JSON instead of text.
@@ -25,9 +28,20 @@ pub struct ImportOptions {
 /// Why an import did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
-    /// Nothing to import from was named.
-    #[error("name a source: --from-authentik-db postgres://…")]
+    /// Nothing (or too much) to import from was named.
+    #[error("name one source: --from-authentik-db postgres://… or FILE.jsonl")]
     NoSource,
+    /// A format this build does not read.
+    #[error("{0}: LDIF import is not supported yet; export to gatehouse's JSON-lines format (docs/export-format.md)")]
+    Unsupported(String),
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    File {
+        /// The file.
+        path: String,
+        /// Why.
+        source: super::jsonl::JsonlError,
+    },
     /// The source could not be read.
     #[error(transparent)]
     Authentik(#[from] authentik::ReadError),
@@ -41,9 +55,10 @@ pub enum ImportError {
 
 /// Runs the import and prints its report on stdout.
 pub async fn run(config: Config, options: &ImportOptions) -> Result<Report, ImportError> {
-    let source: Source = match &options.from_authentik_db {
-        Some(url) => authentik::read(url).await?,
-        None => return Err(ImportError::NoSource),
+    let source: Source = match (&options.from_authentik_db, &options.file) {
+        (Some(url), None) => authentik::read(url).await?,
+        (None, Some(path)) => read_file(path)?,
+        _ => return Err(ImportError::NoSource),
     };
     let opened = app::open(&config).await?;
     let show = std::io::stderr().is_terminal() && !options.dry_run;
@@ -73,6 +88,24 @@ pub async fn run(config: Config, options: &ImportOptions) -> Result<Report, Impo
     };
     let _ = out.write_all(text.as_bytes());
     Ok(report)
+}
+
+/// A JSON-lines file as a source.
+fn read_file(path: &std::path::Path) -> Result<Source, ImportError> {
+    let shown = path.display().to_string();
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("ldif"))
+    {
+        return Err(ImportError::Unsupported(shown));
+    }
+    let file_error = |source| ImportError::File {
+        path: shown.clone(),
+        source,
+    };
+    let file =
+        std::fs::File::open(path).map_err(|e| file_error(super::jsonl::JsonlError::Io(e)))?;
+    super::jsonl::read(std::io::BufReader::new(file), &format!("file {shown}")).map_err(file_error)
 }
 
 /// One progress line, redrawn in place.

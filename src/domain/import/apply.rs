@@ -7,6 +7,9 @@ use serde_json::{json, Map, Value};
 
 use super::plan::{self, Existing, Plan, Step};
 use super::{Progress, Report, Source, USERS_PER_STEP, USERS_PER_TRANSACTION};
+
+/// From this many users written on, the database is settled afterwards (statistics, index).
+const SETTLE_AFTER_USERS: usize = 10_000;
 use crate::auth::keys::Sealer;
 use crate::domain::audit::{self, AuditContext};
 use crate::domain::{DomainError, Timestamp};
@@ -73,6 +76,7 @@ async fn write(
     } = plan;
 
     // Users, in transactions of USERS_PER_TRANSACTION (the first also removes what they replace).
+    let bulk = users.len() >= SETTLE_AFTER_USERS;
     let mut users = users.into_iter().peekable();
     let mut first = true;
     while first || users.peek().is_some() {
@@ -156,7 +160,7 @@ async fn write(
     if let Some(install_id) = &adopt_install_id {
         store_import::adopt_install_id(&mut tx, install_id, now.0).await?;
     }
-    store_import::advance_user_ids(&mut tx).await?;
+    store_import::advance_ids(&mut tx).await?;
     let ctx = AuditContext {
         path: "gatehouse import".into(),
         method: "CLI".into(),
@@ -173,6 +177,11 @@ async fn write(
     )
     .await?;
     tx.commit().await?;
+    if bulk {
+        // The planner's statistics and SQLite's search index must describe the tables as
+        // they now are (as after `seed-users`).
+        store.after_bulk_load().await?;
+    }
     progress(Progress { done, total });
     Ok(report)
 }

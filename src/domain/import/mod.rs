@@ -17,12 +17,14 @@
 //! `system_task_execution`, the counts in its context).
 
 mod apply;
+mod export;
 mod plan;
 
 use serde::Serialize;
 use serde_json::Value;
 
 pub use apply::run;
+pub use export::export;
 
 /// Users written per transaction.
 pub const USERS_PER_TRANSACTION: usize = 50_000;
@@ -111,6 +113,9 @@ pub struct ImportRole {
 /// A token as the source has it (the key in clear: it is sealed before it is stored).
 #[derive(Clone)]
 pub struct ImportToken {
+    /// The integer id to keep (AWX's `/api/v2/tokens/{id}/`), when the source has one and it is
+    /// free here; authentik's tokens have none.
+    pub id: Option<i64>,
     /// UUID.
     pub uuid: String,
     /// Unique slug.
@@ -129,6 +134,8 @@ pub struct ImportToken {
     pub expiring: bool,
     /// Managed marker.
     pub managed: Option<String>,
+    /// Creation time (µs), when the source knows it (new tokens get it; else now).
+    pub created: Option<i64>,
 }
 
 impl std::fmt::Debug for ImportToken {

@@ -554,6 +554,7 @@ fn plan_tokens(
         .filter_map(|t| t.managed.as_deref().map(|m| (m, t)))
         .collect();
     let now = crate::domain::Timestamp::now().0;
+    let mut taken_ids: HashSet<i64> = existing.tokens.iter().map(|t| t.id).collect();
     let mut deletes = Vec::new();
     let mut writes = Vec::new();
     let mut seen = HashSet::new();
@@ -572,8 +573,12 @@ fn plan_tokens(
                 continue;
             }
         }
-        if token.identifier.is_empty() || token.key.is_empty() {
-            skip("empty identifier or key".into());
+        if token.identifier.is_empty() {
+            skip("empty identifier".into());
+            continue;
+        }
+        if token.key.is_empty() {
+            skip("no key (an export made without --include-token-keys)".into());
             continue;
         }
         if uuid::Uuid::parse_str(&token.uuid).is_err() || !seen.insert(token.uuid.as_str()) {
@@ -615,6 +620,7 @@ fn plan_tokens(
         }
         let mut row = ImportedToken {
             id: current.map(|c| c.id),
+            insert_id: None,
             uuid: token.uuid.clone(),
             identifier: token.identifier.clone(),
             key_hash: key_hash.clone(),
@@ -625,7 +631,7 @@ fn plan_tokens(
             expires: token.expires,
             expiring: token.expiring,
             managed: token.managed.clone(),
-            created: now,
+            created: token.created.unwrap_or(now),
         };
         if let Some(id) = replaced {
             deletes.push(id);
@@ -655,6 +661,9 @@ fn plan_tokens(
             None => {
                 report.tokens.created += 1;
                 row.id = None;
+                // Keep the source's id when it is free (a replaced token's id is not: its row
+                // goes only in the same transaction).
+                row.insert_id = token.id.filter(|id| *id > 0 && taken_ids.insert(*id));
                 writes.push((row, Some(token.key.clone())));
             }
         }
