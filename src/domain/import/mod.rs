@@ -18,6 +18,7 @@
 
 mod apply;
 mod export;
+mod links;
 mod plan;
 
 use serde::Serialize;

@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::Value;
 
+use super::links;
 use super::{hash_scheme, ImportUser, InstallId, Report, Skip, Source, Tally};
 use crate::domain::bootstrap::{ADMIN_GROUP, ADMIN_USERNAME, BOOTSTRAP_TOKEN_IDENTIFIER};
-use crate::domain::permissions;
 use crate::domain::tokens::Intent;
 use crate::domain::users::UserType;
 use crate::store::import::{Edge, GroupRow, ImportedToken, ImportedUser, RoleRow, TokenRow};
@@ -113,8 +113,8 @@ pub(super) fn plan(source: &Source, existing: &Existing, dry_run: bool) -> Plan 
     let (delete_tokens, tokens) =
         plan_tokens(source, existing, &present, &mut report, &mut skipped);
 
-    let parents = plan_parents(source, existing, &group_ids, &mut report, &mut skipped);
-    let members = plan_links(
+    let parents = links::parents(source, existing, &group_ids, &mut report, &mut skipped);
+    let members = links::pairs(
         "membership",
         source
             .memberships
@@ -126,7 +126,7 @@ pub(super) fn plan(source: &Source, existing: &Existing, dry_run: bool) -> Plan 
         &mut report.memberships,
         &mut skipped,
     );
-    let group_roles = plan_links(
+    let group_roles = links::pairs(
         "group role",
         source.group_roles.iter().cloned(),
         |g| group_ids.get(g).copied(),
@@ -135,7 +135,7 @@ pub(super) fn plan(source: &Source, existing: &Existing, dry_run: bool) -> Plan 
         &mut report.group_roles,
         &mut skipped,
     );
-    let user_roles = plan_links(
+    let user_roles = links::pairs(
         "user role",
         source
             .user_roles
@@ -147,7 +147,7 @@ pub(super) fn plan(source: &Source, existing: &Existing, dry_run: bool) -> Plan 
         &mut report.user_roles,
         &mut skipped,
     );
-    let grants = plan_grants(source, existing, &role_ids, &mut report, &mut skipped);
+    let grants = links::grants(source, existing, &role_ids, &mut report, &mut skipped);
     let adopt_install_id = match &report.install_id {
         InstallId::Adopted(id) => Some(id.clone()),
         InstallId::Kept(_) => None,
@@ -669,137 +669,4 @@ fn plan_tokens(
         }
     }
     (deletes, writes)
-}
-
-/// Parent links that are new, leaving out any that would close a cycle.
-fn plan_parents(
-    source: &Source,
-    existing: &Existing,
-    group_ids: &HashMap<String, i64>,
-    report: &mut Report,
-    skipped: &mut Vec<Skip>,
-) -> Vec<(i64, i64)> {
-    let mut graph: HashMap<i64, Vec<i64>> = HashMap::new();
-    let mut have: HashSet<(i64, i64)> = HashSet::new();
-    for e in &existing.parents {
-        graph.entry(e.a).or_default().push(e.b);
-        have.insert((e.a, e.b));
-    }
-    let mut out = Vec::new();
-    for group in &source.groups {
-        let Some(&child) = group_ids.get(&group.uuid) else {
-            continue;
-        };
-        for parent_uuid in &group.parents {
-            let name = format!("{} → {parent_uuid}", group.name);
-            let Some(&parent) = group_ids.get(parent_uuid) else {
-                skipped.push(Skip::new(
-                    "parent",
-                    name,
-                    "the parent group is not imported",
-                ));
-                report.parents.skipped += 1;
-                continue;
-            };
-            if have.contains(&(child, parent)) {
-                report.parents.unchanged += 1;
-                continue;
-            }
-            if child == parent || reaches(&graph, parent, child) {
-                skipped.push(Skip::new("parent", name, "it would make a cycle"));
-                report.parents.skipped += 1;
-                continue;
-            }
-            graph.entry(child).or_default().push(parent);
-            have.insert((child, parent));
-            report.parents.created += 1;
-            out.push((child, parent));
-        }
-    }
-    out
-}
-
-/// Whether `to` is an ancestor of (or is) `from`.
-fn reaches(graph: &HashMap<i64, Vec<i64>>, from: i64, to: i64) -> bool {
-    let mut stack = vec![from];
-    let mut seen = HashSet::new();
-    while let Some(at) = stack.pop() {
-        if at == to {
-            return true;
-        }
-        if seen.insert(at) {
-            stack.extend(graph.get(&at).into_iter().flatten().copied());
-        }
-    }
-    false
-}
-
-/// Links between two kinds of imported objects: the new ones (existing ones counted).
-fn plan_links(
-    kind: &str,
-    pairs: impl Iterator<Item = (String, String)>,
-    first: impl Fn(&String) -> Option<i64>,
-    second: impl Fn(&String) -> Option<i64>,
-    existing: &[Edge],
-    tally: &mut Tally,
-    skipped: &mut Vec<Skip>,
-) -> Vec<(i64, i64)> {
-    let mut have: HashSet<(i64, i64)> = existing.iter().map(|e| (e.a, e.b)).collect();
-    let mut out = Vec::new();
-    for (a, b) in pairs {
-        match (first(&a), second(&b)) {
-            (Some(x), Some(y)) => {
-                if have.insert((x, y)) {
-                    tally.created += 1;
-                    out.push((x, y));
-                } else {
-                    tally.unchanged += 1;
-                }
-            }
-            _ => {
-                skipped.push(Skip::new(
-                    kind,
-                    format!("{a} → {b}"),
-                    "one side is not imported",
-                ));
-                tally.skipped += 1;
-            }
-        }
-    }
-    out
-}
-
-/// Global grants of imported roles, for the permissions gatehouse knows.
-fn plan_grants(
-    source: &Source,
-    existing: &Existing,
-    role_ids: &HashMap<String, i64>,
-    report: &mut Report,
-    skipped: &mut Vec<Skip>,
-) -> Vec<(i64, i64)> {
-    let mut have: HashSet<(i64, i64)> = existing.grants.iter().map(|e| (e.a, e.b)).collect();
-    let mut out = Vec::new();
-    for role in &source.roles {
-        let Some(&role_id) = role_ids.get(&role.uuid) else {
-            continue;
-        };
-        for dotted in &role.permissions {
-            let Some(permission) = permissions::by_dotted(dotted) else {
-                skipped.push(Skip::new(
-                    "permission",
-                    format!("{}: {dotted}", role.name),
-                    "not a permission gatehouse knows",
-                ));
-                report.permissions.skipped += 1;
-                continue;
-            };
-            if have.insert((role_id, permission.id)) {
-                report.permissions.created += 1;
-                out.push((role_id, permission.id));
-            } else {
-                report.permissions.unchanged += 1;
-            }
-        }
-    }
-    out
 }
