@@ -3,7 +3,7 @@
 //! runs. This is the source, not our store: plain sqlx queries on authentik's tables.
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Connection, PgConnection};
+use sqlx::{ConnectOptions, Connection, PgConnection};
 use std::str::FromStr;
 
 use crate::domain::import::{ImportGroup, ImportRole, ImportToken, ImportUser, Skip, Source};
@@ -85,7 +85,10 @@ struct TokenRow {
 
 /// Reads everything an import takes from the authentik database at `url`.
 pub async fn read(url: &str) -> Result<Source, ReadError> {
-    let options = PgConnectOptions::from_str(url).map_err(|e| ReadError::Connect(e.to_string()))?;
+    // Reading a whole table is slow by design; sqlx's slow-statement warnings would only be noise.
+    let options = PgConnectOptions::from_str(url)
+        .map_err(|e| ReadError::Connect(e.to_string()))?
+        .disable_statement_logging();
     let pool = PgPoolOptions::new()
         .max_connections(1)
         .connect_with(options)
