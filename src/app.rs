@@ -62,6 +62,26 @@ pub struct Prepared {
     pub generated_token: Option<String>,
 }
 
+/// A directory opened for a command (migrated, not bootstrapped: an import may take
+/// bootstrap's place).
+pub struct Opened {
+    /// The database.
+    pub store: Store,
+    /// Seals token keys as the server does.
+    pub sealer: Sealer,
+}
+
+/// Opens and migrates the database and resolves the secret, without bootstrap.
+pub async fn open(config: &Config) -> Result<Opened, StartError> {
+    let store = Store::connect(&config.database_url, config.max_connections.max(2)).await?;
+    store.migrate().await?;
+    let secret = resolve_secret(config)?;
+    Ok(Opened {
+        store,
+        sealer: Sealer::new(&secret),
+    })
+}
+
 /// Opens and migrates the database, resolves the secret and runs first-start bootstrap.
 pub async fn prepare(config: Config) -> Result<Prepared, StartError> {
     let store = Store::connect(&config.database_url, config.max_connections).await?;

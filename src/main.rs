@@ -1,4 +1,5 @@
-//! The `gatehouse` command line: `serve`, `migrate` (and the hidden `seed-users` benchmark helper).
+//! The `gatehouse` command line: `serve`, `migrate`, `import`, `export` (and the hidden `seed-users`
+//! benchmark helper).
 
 use std::process::ExitCode;
 
@@ -21,6 +22,13 @@ enum Command {
     Serve(Common),
     /// Apply the embedded migrations and exit.
     Migrate(Common),
+    /// Import a directory: users (ids, uuids and password hashes kept), groups with parents,
+    /// memberships, roles with their global permissions, and tokens (their keys keep working).
+    /// Re-running updates what changed; the report lists every row not taken and why.
+    Import(ImportArgs),
+    /// Export the whole directory as JSON lines (docs/export-format.md): users with their
+    /// password hashes, groups, memberships, roles, tokens (keys only with --include-token-keys).
+    Export(ExportArgs),
     /// Benchmark/import helper: migrate, bootstrap, then bulk-insert users
     /// `bench-user-NNNNNNN` (batched multi-row INSERTs); prints a JSON summary.
     #[command(name = "seed-users", hide = true)]
@@ -37,6 +45,70 @@ struct SeedArgs {
     /// Index of the first user (bench-user-<start>).
     #[arg(long, default_value_t = 1)]
     start: u64,
+}
+
+#[derive(Args, Clone)]
+struct ImportArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Read an authentik (2025.12) PostgreSQL database, e.g. postgres://authentik@db/authentik.
+    #[arg(long, value_name = "POSTGRES_URL", conflicts_with = "file")]
+    from_authentik_db: Option<String>,
+    /// Read a JSON-lines file in gatehouse's export format (docs/export-format.md).
+    #[arg(
+        value_name = "FILE.jsonl",
+        required_unless_present = "from_authentik_db"
+    )]
+    file: Option<std::path::PathBuf>,
+    /// Print what would be done; write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Clone)]
+struct ExportArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The file to write (created readable by its owner only).
+    #[arg(long, short, value_name = "FILE.jsonl")]
+    output: std::path::PathBuf,
+    /// Include every token's key in clear (recorded in the audit log).
+    #[arg(long)]
+    include_token_keys: bool,
+}
+
+/// `export`: a one-line summary on stderr.
+async fn export(args: &ExportArgs) -> Result<(), String> {
+    let config = Config::load(&args.common.flags()).map_err(|e| e.to_string())?;
+    init_logging(&config);
+    let options = gatehouse::cli::export::ExportOptions {
+        output: args.output.clone(),
+        include_token_keys: args.include_token_keys,
+    };
+    let summary = gatehouse::cli::export::run(config, &options)
+        .await
+        .map_err(|e| e.to_string())?;
+    eprintln!("{summary}");
+    Ok(())
+}
+
+/// `import`: the report on stdout, progress on stderr (on a terminal).
+async fn import(args: &ImportArgs) -> Result<(), String> {
+    let config = Config::load(&args.common.flags()).map_err(|e| e.to_string())?;
+    init_logging(&config);
+    let options = gatehouse::cli::import::ImportOptions {
+        from_authentik_db: args.from_authentik_db.clone(),
+        file: args.file.clone(),
+        dry_run: args.dry_run,
+        json: args.json,
+    };
+    gatehouse::cli::import::run(config, &options)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 #[derive(Args, Clone)]
@@ -132,6 +204,8 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Serve(c) => (c.clone(), true),
         Command::Migrate(c) => (c.clone(), false),
         Command::SeedUsers(args) => return seed_users(args).await,
+        Command::Import(args) => return import(args).await,
+        Command::Export(args) => return export(args).await,
     };
     let config = Config::load(&common.flags()).map_err(|e| e.to_string())?;
     init_logging(&config);

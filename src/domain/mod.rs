@@ -15,6 +15,7 @@ pub mod events;
 pub mod existence;
 pub mod groups;
 pub mod health;
+pub mod import;
 pub mod permissions;
 pub mod principals;
 pub mod roles;

@@ -11,6 +11,7 @@ pub mod filter;
 pub mod gate;
 pub mod groups;
 pub mod health;
+pub mod import;
 pub mod install;
 pub mod lookup;
 pub mod roles;

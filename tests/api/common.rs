@@ -28,6 +28,76 @@ pub fn postgres_url() -> Option<String> {
 enum Cleanup {
     Dir(PathBuf),
     Schema { admin_url: String, schema: String },
+    Nothing,
+}
+
+/// The instance secret every test server (and a command run against its database) uses.
+pub const TEST_SECRET: &str = "test-secret-key-test-secret-key-0123456789";
+
+/// A fresh, empty database of one backend: a temp SQLite file or a PostgreSQL schema.
+pub struct FreshDatabase {
+    /// Its URL.
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+impl FreshDatabase {
+    /// Creates one.
+    pub async fn new(backend: Backend) -> FreshDatabase {
+        let (url, cleanup) = match backend {
+            Backend::Sqlite => {
+                let dir = std::env::temp_dir().join(format!("gatehouse-test-{}", random_suffix()));
+                std::fs::create_dir_all(&dir).expect("temp dir");
+                (
+                    format!("sqlite://{}/gatehouse.db", dir.display()),
+                    Cleanup::Dir(dir),
+                )
+            }
+            Backend::Postgres => {
+                let admin_url = postgres_url().expect("GATEHOUSE_TEST_DATABASE_URL");
+                let schema = format!("t_{}", random_suffix());
+                let pool = sqlx::PgPool::connect(&admin_url).await.unwrap_or_else(|e| {
+                    panic!("GATEHOUSE_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}")
+                });
+                sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                    .execute(&pool)
+                    .await
+                    .expect("create schema");
+                pool.close().await;
+                let sep = if admin_url.contains('?') { '&' } else { '?' };
+                (
+                    format!("{admin_url}{sep}options=-c%20search_path%3D{schema}"),
+                    Cleanup::Schema { admin_url, schema },
+                )
+            }
+        };
+        FreshDatabase { url, cleanup }
+    }
+
+    /// Removes it.
+    #[allow(dead_code)]
+    pub async fn remove(self) {
+        self.cleanup.run().await;
+    }
+}
+
+impl Cleanup {
+    async fn run(&self) {
+        match self {
+            Cleanup::Dir(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Cleanup::Schema { admin_url, schema } => {
+                if let Ok(pool) = sqlx::PgPool::connect(admin_url).await {
+                    let _ = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+                        .execute(&pool)
+                        .await;
+                    pool.close().await;
+                }
+            }
+            Cleanup::Nothing => {}
+        }
+    }
 }
 
 /// A running server plus a client holding the bootstrap token.
@@ -80,38 +150,26 @@ impl TestServer {
     /// Starts a server after letting the test adjust the configuration.
     pub async fn start_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestServer {
         let token = format!("test-{}{}", random_suffix(), random_suffix());
-        let (database_url, cleanup) = match backend {
-            Backend::Sqlite => {
-                let dir = std::env::temp_dir().join(format!("gatehouse-test-{}", random_suffix()));
-                std::fs::create_dir_all(&dir).expect("temp dir");
-                (
-                    format!("sqlite://{}/gatehouse.db", dir.display()),
-                    Cleanup::Dir(dir),
-                )
-            }
-            Backend::Postgres => {
-                let admin_url = postgres_url().expect("GATEHOUSE_TEST_DATABASE_URL");
-                let schema = format!("t_{}", random_suffix());
-                let pool = sqlx::PgPool::connect(&admin_url).await.unwrap_or_else(|e| {
-                    panic!("GATEHOUSE_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}")
-                });
-                sqlx::query(&format!("CREATE SCHEMA {schema}"))
-                    .execute(&pool)
-                    .await
-                    .expect("create schema");
-                pool.close().await;
-                let sep = if admin_url.contains('?') { '&' } else { '?' };
-                (
-                    format!("{admin_url}{sep}options=-c%20search_path%3D{schema}"),
-                    Cleanup::Schema { admin_url, schema },
-                )
-            }
-        };
+        let db = FreshDatabase::new(backend).await;
+        let (url, cleanup) = (db.url.clone(), db.cleanup);
+        let mut srv = Self::start_on(backend, &url, &token, adjust).await;
+        srv.cleanup = cleanup;
+        srv
+    }
+
+    /// Starts a server on an existing database (left in place by `finish`), configured with
+    /// bootstrap key `token` (used only if the directory is new).
+    pub async fn start_on(
+        backend: Backend,
+        database_url: &str,
+        token: &str,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestServer {
         let mut config = Config {
             listen: "127.0.0.1:0".parse().expect("addr"),
-            database_url,
-            secret_key: Some("test-secret-key-test-secret-key-0123456789".into()),
-            bootstrap_token: Some(token.clone()),
+            database_url: database_url.to_string(),
+            secret_key: Some(TEST_SECRET.into()),
+            bootstrap_token: Some(token.to_string()),
             max_connections: 4,
             ..Config::default()
         };
@@ -119,11 +177,11 @@ impl TestServer {
         let server = RunningServer::start(config).await.expect("server starts");
         TestServer {
             base: format!("http://{}", server.addr),
-            token,
+            token: token.to_string(),
             backend,
             client: Client::new(),
             server: Some(server),
-            cleanup,
+            cleanup: Cleanup::Nothing,
         }
     }
 
@@ -156,19 +214,7 @@ impl TestServer {
         if let Some(server) = self.server.take() {
             server.stop().await;
         }
-        match &self.cleanup {
-            Cleanup::Dir(dir) => {
-                let _ = std::fs::remove_dir_all(dir);
-            }
-            Cleanup::Schema { admin_url, schema } => {
-                if let Ok(pool) = sqlx::PgPool::connect(admin_url).await {
-                    let _ = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-                        .execute(&pool)
-                        .await;
-                    pool.close().await;
-                }
-            }
-        }
+        self.cleanup.run().await;
     }
 
     /// Sends a request with an optional bearer key and JSON body.

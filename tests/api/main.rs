@@ -8,8 +8,10 @@ mod common;
 mod concurrency;
 
 mod events;
+mod export;
 mod foundation;
 mod groups;
+mod import;
 mod limits;
 mod outage;
 mod properties;

@@ -1,0 +1,206 @@
+//! `gatehouse import`: reads a source directory (an authentik database, or a gatehouse
+//! JSON-lines file, see docs/export-format.md) and hands it to
+//! `domain::import`, which writes it through the domain; prints the report, and a progress
+//! line on stderr while it writes when stderr is a terminal.
+
+pub mod authentik;
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+
+use crate::app;
+use crate::config::Config;
+use crate::domain::import::{self, InstallId, Progress, Report, Skip, Source, Tally};
+
+/// What to import and how.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    /// `postgres://…` of an authentik database.
+    pub from_authentik_db: Option<String>,
+    /// A JSON-lines file (`gatehouse export`'s format).
+    pub file: Option<std::path::PathBuf>,
+    /// Only report what would change.
+    pub dry_run: bool,
+    /// Print the report as JSON instead of text.
+    pub json: bool,
+}
+
+/// Why an import did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// Nothing (or too much) to import from was named.
+    #[error("name one source: --from-authentik-db postgres://… or FILE.jsonl")]
+    NoSource,
+    /// A format this build does not read.
+    #[error("{0}: LDIF import is not supported yet; export to gatehouse's JSON-lines format (docs/export-format.md)")]
+    Unsupported(String),
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    File {
+        /// The file.
+        path: String,
+        /// Why.
+        source: super::jsonl::JsonlError,
+    },
+    /// The source could not be read.
+    #[error(transparent)]
+    Authentik(#[from] authentik::ReadError),
+    /// Gatehouse's own database could not be opened.
+    #[error("{0}")]
+    Open(#[from] app::StartError),
+    /// Writing failed.
+    #[error("import failed: {0}")]
+    Domain(#[from] crate::domain::DomainError),
+}
+
+/// Runs the import and prints its report on stdout.
+pub async fn run(config: Config, options: &ImportOptions) -> Result<Report, ImportError> {
+    let source: Source = match (&options.from_authentik_db, &options.file) {
+        (Some(url), None) => authentik::read(url).await?,
+        (None, Some(path)) => read_file(path)?,
+        _ => return Err(ImportError::NoSource),
+    };
+    let opened = app::open(&config).await?;
+    let show = std::io::stderr().is_terminal() && !options.dry_run;
+    let progress = move |p: Progress| {
+        if show {
+            draw_progress(p);
+        }
+    };
+    let result = import::run(
+        &opened.store,
+        &opened.sealer,
+        &source,
+        options.dry_run,
+        &progress,
+    )
+    .await;
+    if show {
+        eprintln!();
+    }
+    opened.store.close().await;
+    let report = result?;
+    let mut out = std::io::stdout().lock();
+    let text = if options.json {
+        serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"
+    } else {
+        render(&report, &source.origin)
+    };
+    let _ = out.write_all(text.as_bytes());
+    Ok(report)
+}
+
+/// A JSON-lines file as a source.
+fn read_file(path: &std::path::Path) -> Result<Source, ImportError> {
+    let shown = path.display().to_string();
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("ldif"))
+    {
+        return Err(ImportError::Unsupported(shown));
+    }
+    let file_error = |source| ImportError::File {
+        path: shown.clone(),
+        source,
+    };
+    let file =
+        std::fs::File::open(path).map_err(|e| file_error(super::jsonl::JsonlError::Io(e)))?;
+    super::jsonl::read(std::io::BufReader::new(file), &format!("file {shown}")).map_err(file_error)
+}
+
+/// One progress line, redrawn in place.
+fn draw_progress(p: Progress) {
+    const WIDTH: u64 = 30;
+    let filled = (p.done.min(p.total) * WIDTH)
+        .checked_div(p.total)
+        .unwrap_or(WIDTH);
+    let bar: String = (0..WIDTH)
+        .map(|i| if i < filled { '#' } else { '-' })
+        .collect();
+    eprint!("\rimporting [{bar}] {}/{} rows", p.done, p.total);
+    let _ = std::io::stderr().flush();
+}
+
+fn tally_line(kind: &str, t: &Tally) -> String {
+    format!(
+        "  {kind:<13} {:>7} created {:>7} updated {:>7} unchanged {:>7} skipped\n",
+        t.created, t.updated, t.unchanged, t.skipped
+    )
+}
+
+/// The report as text: counts per kind, replacements, hash schemes, then skipped rows grouped
+/// by kind and reason (a few names each).
+pub fn render(report: &Report, origin: &str) -> String {
+    let mut out = String::new();
+    if report.dry_run {
+        out.push_str(&format!(
+            "gatehouse import from {origin}: DRY RUN, nothing was written\n"
+        ));
+    } else {
+        out.push_str(&format!("gatehouse import from {origin}: done\n"));
+    }
+    for (kind, tally) in [
+        ("users", &report.users),
+        ("groups", &report.groups),
+        ("parents", &report.parents),
+        ("memberships", &report.memberships),
+        ("roles", &report.roles),
+        ("permissions", &report.permissions),
+        ("group roles", &report.group_roles),
+        ("user roles", &report.user_roles),
+        ("tokens", &report.tokens),
+    ] {
+        out.push_str(&tally_line(kind, tally));
+    }
+    if !report.replaced.is_empty() {
+        out.push_str(&format!(
+            "replaced gatehouse's bootstrap objects: {}\n",
+            report.replaced.join(", ")
+        ));
+    }
+    if !report.hash_schemes.is_empty() {
+        let schemes: Vec<String> = report
+            .hash_schemes
+            .iter()
+            .map(|(scheme, n)| format!("{scheme} {n}"))
+            .collect();
+        out.push_str(&format!(
+            "password hashes (kept as they are): {}\n",
+            schemes.join(", ")
+        ));
+    }
+    match &report.install_id {
+        InstallId::Adopted(id) => out.push_str(&format!(
+            "install id: {id} adopted (users' uid stay the source's; first start creates nothing)\n"
+        )),
+        InstallId::Kept(id) => out.push_str(&format!(
+            "install id: {id} kept (this directory had one; users' uid are gatehouse's)\n"
+        )),
+    }
+    if report.skipped.is_empty() {
+        out.push_str("skipped: nothing\n");
+        return out;
+    }
+    out.push_str(&format!("skipped ({}):\n", report.skipped.len()));
+    let mut groups: BTreeMap<(&str, &str), Vec<&Skip>> = BTreeMap::new();
+    for skip in &report.skipped {
+        groups
+            .entry((skip.kind.as_str(), skip.reason.as_str()))
+            .or_default()
+            .push(skip);
+    }
+    for ((kind, reason), skips) in groups {
+        let names: Vec<&str> = skips.iter().take(5).map(|s| s.name.as_str()).collect();
+        let more = if skips.len() > 5 {
+            format!(", and {} more", skips.len() - 5)
+        } else {
+            String::new()
+        };
+        out.push_str(&format!(
+            "  {kind} ×{}: {reason}: {}{more}\n",
+            skips.len(),
+            names.join(", ")
+        ));
+    }
+    out
+}

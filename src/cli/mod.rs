@@ -1,0 +1,6 @@
+//! Command-line front doors beyond `serve`: each parses its input into domain values and calls
+//! domain operations (never the store), like the HTTP dialects.
+
+pub mod export;
+pub mod import;
+pub mod jsonl;

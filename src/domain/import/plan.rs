@@ -1,0 +1,672 @@
+//! Matching a source against what exists: which rows to insert, overwrite, replace or skip,
+//! decided before anything is written (a dry run stops here). New groups and roles get
+//! negative stand-in ids until they are inserted.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde_json::Value;
+
+use super::links;
+use super::{hash_scheme, ImportUser, InstallId, Report, Skip, Source, Tally};
+use crate::domain::bootstrap::{ADMIN_GROUP, ADMIN_USERNAME, BOOTSTRAP_TOKEN_IDENTIFIER};
+use crate::domain::tokens::Intent;
+use crate::domain::users::UserType;
+use crate::store::import::{Edge, GroupRow, ImportedToken, ImportedUser, RoleRow, TokenRow};
+use crate::store::users::{search_text, UserRow};
+
+/// What exists now.
+pub(super) struct Existing {
+    pub users: Vec<UserRow>,
+    pub groups: Vec<GroupRow>,
+    pub roles: Vec<RoleRow>,
+    pub tokens: Vec<TokenRow>,
+    pub parents: Vec<Edge>,
+    pub members: Vec<Edge>,
+    pub group_roles: Vec<Edge>,
+    pub user_roles: Vec<Edge>,
+    pub grants: Vec<Edge>,
+    pub install_id: Option<String>,
+}
+
+/// A group or role write.
+pub(super) enum Step<T> {
+    /// A new row (its id is a stand-in).
+    Insert(T),
+    /// Overwrite the row with this id.
+    Update(T),
+}
+
+/// Everything to write, and the report it makes.
+pub(super) struct Plan {
+    pub delete_users: Vec<i64>,
+    pub users: Vec<ImportedUser>,
+    pub groups: Vec<Step<GroupRow>>,
+    pub roles: Vec<Step<RoleRow>>,
+    pub delete_tokens: Vec<i64>,
+    /// Tokens to write, with the key to seal when it is new or changed.
+    pub tokens: Vec<(ImportedToken, Option<String>)>,
+    pub parents: Vec<(i64, i64)>,
+    pub members: Vec<(i64, i64)>,
+    pub group_roles: Vec<(i64, i64)>,
+    pub user_roles: Vec<(i64, i64)>,
+    pub grants: Vec<(i64, i64)>,
+    pub adopt_install_id: Option<String>,
+    pub report: Report,
+}
+
+impl Plan {
+    /// Rows to write, for progress.
+    pub fn size(&self) -> u64 {
+        (self.users.len()
+            + self.groups.len()
+            + self.roles.len()
+            + self.tokens.len()
+            + self.parents.len()
+            + self.members.len()
+            + self.group_roles.len()
+            + self.user_roles.len()
+            + self.grants.len()) as u64
+    }
+}
+
+fn attributes_text(value: &Value) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "{}".into())
+}
+
+fn same_json(stored: &str, wanted: &Value) -> bool {
+    serde_json::from_str::<Value>(stored).is_ok_and(|v| &v == wanted)
+}
+
+/// Decides every write.
+pub(super) fn plan(source: &Source, existing: &Existing, dry_run: bool) -> Plan {
+    let mut skipped = source.skipped.clone();
+    let mut report = Report {
+        dry_run,
+        users: Tally::default(),
+        groups: Tally::default(),
+        parents: Tally::default(),
+        memberships: Tally::default(),
+        roles: Tally::default(),
+        permissions: Tally::default(),
+        group_roles: Tally::default(),
+        user_roles: Tally::default(),
+        tokens: Tally::default(),
+        replaced: Vec::new(),
+        hash_schemes: BTreeMap::new(),
+        install_id: match &existing.install_id {
+            Some(id) => InstallId::Kept(id.clone()),
+            None => InstallId::Adopted(
+                source
+                    .install_id
+                    .clone()
+                    .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            ),
+        },
+        skipped: Vec::new(),
+    };
+    for skip in &source.skipped {
+        tally_of(&mut report, &skip.kind).skipped += 1;
+    }
+    let (delete_users, users, present) = plan_users(source, existing, &mut report, &mut skipped);
+    let (groups, group_ids) = plan_groups(source, existing, &mut report, &mut skipped);
+    let (roles, role_ids) = plan_roles(source, existing, &mut report, &mut skipped);
+    let (delete_tokens, tokens) =
+        plan_tokens(source, existing, &present, &mut report, &mut skipped);
+
+    let parents = links::parents(source, existing, &group_ids, &mut report, &mut skipped);
+    let members = links::pairs(
+        "membership",
+        source
+            .memberships
+            .iter()
+            .map(|(u, g)| (u.to_string(), g.clone())),
+        |u| u.parse().ok().filter(|id| present.contains(id)),
+        |g| group_ids.get(g).copied(),
+        &existing.members,
+        &mut report.memberships,
+        &mut skipped,
+    );
+    let group_roles = links::pairs(
+        "group role",
+        source.group_roles.iter().cloned(),
+        |g| group_ids.get(g).copied(),
+        |r| role_ids.get(r).copied(),
+        &existing.group_roles,
+        &mut report.group_roles,
+        &mut skipped,
+    );
+    let user_roles = links::pairs(
+        "user role",
+        source
+            .user_roles
+            .iter()
+            .map(|(u, r)| (u.to_string(), r.clone())),
+        |u| u.parse().ok().filter(|id| present.contains(id)),
+        |r| role_ids.get(r).copied(),
+        &existing.user_roles,
+        &mut report.user_roles,
+        &mut skipped,
+    );
+    let grants = links::grants(source, existing, &role_ids, &mut report, &mut skipped);
+    let adopt_install_id = match &report.install_id {
+        InstallId::Adopted(id) => Some(id.clone()),
+        InstallId::Kept(_) => None,
+    };
+    report.skipped = skipped;
+    Plan {
+        delete_users,
+        users,
+        groups,
+        roles,
+        delete_tokens,
+        tokens,
+        parents,
+        members,
+        group_roles,
+        user_roles,
+        grants,
+        adopt_install_id,
+        report,
+    }
+}
+
+fn tally_of<'a>(report: &'a mut Report, kind: &str) -> &'a mut Tally {
+    match kind {
+        "user" => &mut report.users,
+        "group" => &mut report.groups,
+        "parent" => &mut report.parents,
+        "membership" => &mut report.memberships,
+        "role" => &mut report.roles,
+        "group role" => &mut report.group_roles,
+        "user role" => &mut report.user_roles,
+        "token" => &mut report.tokens,
+        _ => &mut report.permissions,
+    }
+}
+
+/// Why an imported user cannot be taken as it is, if it cannot.
+fn invalid_user(user: &ImportUser) -> Option<String> {
+    if user.username.is_empty() || user.username.len() > 150 {
+        return Some("username is empty or longer than 150 characters".into());
+    }
+    if uuid::Uuid::parse_str(&user.uuid).is_err() {
+        return Some(format!("uuid {:?} is not a UUID", user.uuid));
+    }
+    if UserType::parse(&user.user_type).is_none() {
+        return Some(format!("unknown user type {:?}", user.user_type));
+    }
+    if !user.attributes.is_object() {
+        return Some("attributes are not a JSON object".into());
+    }
+    if user.pk <= 0 {
+        return Some(format!("id {} is not positive", user.pk));
+    }
+    None
+}
+
+fn row_of(user: &ImportUser) -> ImportedUser {
+    let row = UserRow {
+        id: user.pk,
+        uuid: user.uuid.clone(),
+        username: user.username.clone(),
+        name: user.name.clone(),
+        first_name: user.first_name.clone(),
+        last_name: user.last_name.clone(),
+        email: user.email.clone(),
+        password_hash: user.password_hash.clone().filter(|h| !h.is_empty()),
+        is_active: user.is_active,
+        user_type: user.user_type.clone(),
+        path: user.path.clone(),
+        attributes: attributes_text(&user.attributes),
+        last_login: user.last_login,
+        date_joined: user.date_joined,
+        password_change_date: user.password_change_date,
+        last_updated: user.last_updated,
+    };
+    let search_text = search_text(&row.username, &row.name, &row.email, &row.uuid);
+    ImportedUser { row, search_text }
+}
+
+fn same_user(a: &UserRow, b: &UserRow) -> bool {
+    a.uuid == b.uuid
+        && a.username == b.username
+        && a.name == b.name
+        && a.first_name == b.first_name
+        && a.last_name == b.last_name
+        && a.email == b.email
+        && a.password_hash == b.password_hash
+        && a.is_active == b.is_active
+        && a.user_type == b.user_type
+        && a.path == b.path
+        && serde_json::from_str::<Value>(&b.attributes).is_ok_and(|v| same_json(&a.attributes, &v))
+        && a.last_login == b.last_login
+        && a.date_joined == b.date_joined
+        && a.password_change_date == b.password_change_date
+        && a.last_updated == b.last_updated
+}
+
+/// Users: (ids to delete first, rows to write, ids present afterwards).
+fn plan_users(
+    source: &Source,
+    existing: &Existing,
+    report: &mut Report,
+    skipped: &mut Vec<Skip>,
+) -> (Vec<i64>, Vec<ImportedUser>, HashSet<i64>) {
+    let by_uuid: HashMap<&str, &UserRow> = existing
+        .users
+        .iter()
+        .map(|u| (u.uuid.as_str(), u))
+        .collect();
+    // Gatehouse's own akadmin gives way to an imported akadmin of another uuid.
+    let mut deleted: HashSet<i64> = HashSet::new();
+    if let Some(admin) = existing.users.iter().find(|u| u.username == ADMIN_USERNAME) {
+        let replaced = source
+            .users
+            .iter()
+            .any(|u| u.username == ADMIN_USERNAME && u.uuid != admin.uuid);
+        if replaced && !source.users.iter().any(|u| u.uuid == admin.uuid) {
+            deleted.insert(admin.id);
+            report.replaced.push(format!("user {ADMIN_USERNAME}"));
+        }
+    }
+    let live = |u: &&UserRow| !deleted.contains(&u.id);
+    let by_id: HashMap<i64, &UserRow> = existing
+        .users
+        .iter()
+        .filter(live)
+        .map(|u| (u.id, u))
+        .collect();
+    let by_name: HashMap<&str, &UserRow> = existing
+        .users
+        .iter()
+        .filter(live)
+        .map(|u| (u.username.as_str(), u))
+        .collect();
+    let mut present: HashSet<i64> = by_id.keys().copied().collect();
+    let mut seen_ids = HashSet::new();
+    let mut seen_names = HashSet::new();
+    let mut writes = Vec::new();
+    for user in &source.users {
+        let mut skip = |reason: String| {
+            skipped.push(Skip::new("user", &user.username, reason));
+            report.users.skipped += 1;
+        };
+        if let Some(reason) = invalid_user(user) {
+            skip(reason);
+            continue;
+        }
+        if !seen_ids.insert(user.pk) || !seen_names.insert(user.username.as_str()) {
+            skip("the source holds this id or username twice".into());
+            continue;
+        }
+        let wanted = row_of(user);
+        let same_uuid: Option<&UserRow> = by_uuid
+            .get(user.uuid.as_str())
+            .copied()
+            .filter(|u| !deleted.contains(&u.id));
+        if let Some(current) = same_uuid {
+            if current.id != user.pk {
+                skip(format!(
+                    "its uuid belongs to user id {} here, not {}",
+                    current.id, user.pk
+                ));
+                continue;
+            }
+        } else if let Some(other) = by_id.get(&user.pk) {
+            skip(format!(
+                "id {} is taken by another user ({})",
+                user.pk, other.username
+            ));
+            continue;
+        }
+        if let Some(other) = by_name.get(user.username.as_str()) {
+            if other.id != user.pk {
+                skip(format!("username is taken by user id {}", other.id));
+                continue;
+            }
+        }
+        *report
+            .hash_schemes
+            .entry(hash_scheme(wanted.row.password_hash.as_deref()))
+            .or_default() += 1;
+        present.insert(user.pk);
+        match same_uuid {
+            Some(current) if same_user(current, &wanted.row) => report.users.unchanged += 1,
+            Some(_) => {
+                report.users.updated += 1;
+                writes.push(wanted);
+            }
+            None => {
+                report.users.created += 1;
+                writes.push(wanted);
+            }
+        }
+    }
+    let mut deleted: Vec<i64> = deleted.into_iter().collect();
+    deleted.sort_unstable();
+    (deleted, writes, present)
+}
+
+/// Groups: (writes, uuid → id for every imported group).
+fn plan_groups(
+    source: &Source,
+    existing: &Existing,
+    report: &mut Report,
+    skipped: &mut Vec<Skip>,
+) -> (Vec<Step<GroupRow>>, HashMap<String, i64>) {
+    let by_uuid: HashMap<&str, &GroupRow> = existing
+        .groups
+        .iter()
+        .map(|g| (g.uuid.as_str(), g))
+        .collect();
+    let by_name: HashMap<&str, &GroupRow> = existing
+        .groups
+        .iter()
+        .map(|g| (g.name.as_str(), g))
+        .collect();
+    let mut ids = HashMap::new();
+    let mut steps = Vec::new();
+    let mut seen_names = HashSet::new();
+    let mut next_new = -1;
+    for group in &source.groups {
+        let mut skip = |reason: String| {
+            skipped.push(Skip::new("group", &group.name, reason));
+            report.groups.skipped += 1;
+        };
+        if group.name.is_empty() || uuid::Uuid::parse_str(&group.uuid).is_err() {
+            skip("empty name or malformed uuid".into());
+            continue;
+        }
+        if !group.attributes.is_object() {
+            skip("attributes are not a JSON object".into());
+            continue;
+        }
+        if !seen_names.insert(group.name.as_str()) || ids.contains_key(&group.uuid) {
+            skip("the source holds this name or uuid twice".into());
+            continue;
+        }
+        let mut row = GroupRow {
+            id: 0,
+            uuid: group.uuid.clone(),
+            name: group.name.clone(),
+            is_superuser: group.is_superuser,
+            attributes: attributes_text(&group.attributes),
+        };
+        let named = by_name.get(group.name.as_str());
+        match by_uuid.get(group.uuid.as_str()) {
+            Some(current) => {
+                if named.is_some_and(|n| n.id != current.id) {
+                    skip("another group here has this name".into());
+                    continue;
+                }
+                row.id = current.id;
+                if current.name == row.name
+                    && current.is_superuser == row.is_superuser
+                    && same_json(&current.attributes, &group.attributes)
+                {
+                    report.groups.unchanged += 1;
+                } else {
+                    report.groups.updated += 1;
+                    steps.push(Step::Update(row));
+                }
+                ids.insert(group.uuid.clone(), current.id);
+            }
+            None => match named {
+                Some(current) if group.name == ADMIN_GROUP => {
+                    // Gatehouse's own admin group takes the imported one's uuid and values.
+                    row.id = current.id;
+                    report.replaced.push(format!("group {ADMIN_GROUP}"));
+                    report.groups.updated += 1;
+                    ids.insert(group.uuid.clone(), current.id);
+                    steps.push(Step::Update(row));
+                }
+                Some(current) => {
+                    skip(format!(
+                        "another group here (uuid {}) has this name",
+                        current.uuid
+                    ));
+                }
+                None => {
+                    row.id = next_new;
+                    next_new -= 1;
+                    report.groups.created += 1;
+                    ids.insert(group.uuid.clone(), row.id);
+                    steps.push(Step::Insert(row));
+                }
+            },
+        }
+    }
+    (steps, ids)
+}
+
+/// Roles: (writes, uuid → id for every imported role).
+fn plan_roles(
+    source: &Source,
+    existing: &Existing,
+    report: &mut Report,
+    skipped: &mut Vec<Skip>,
+) -> (Vec<Step<RoleRow>>, HashMap<String, i64>) {
+    let by_uuid: HashMap<&str, &RoleRow> = existing
+        .roles
+        .iter()
+        .map(|r| (r.uuid.as_str(), r))
+        .collect();
+    let by_name: HashMap<&str, &RoleRow> = existing
+        .roles
+        .iter()
+        .map(|r| (r.name.as_str(), r))
+        .collect();
+    let by_managed: HashMap<&str, &RoleRow> = existing
+        .roles
+        .iter()
+        .filter_map(|r| r.managed.as_deref().map(|m| (m, r)))
+        .collect();
+    let mut ids = HashMap::new();
+    let mut steps = Vec::new();
+    let mut next_new = -1;
+    for role in &source.roles {
+        let mut skip = |reason: String| {
+            skipped.push(Skip::new("role", &role.name, reason));
+            report.roles.skipped += 1;
+        };
+        if role.name.is_empty() || uuid::Uuid::parse_str(&role.uuid).is_err() {
+            skip("empty name or malformed uuid".into());
+            continue;
+        }
+        if ids.contains_key(&role.uuid) {
+            skip("the source holds this uuid twice".into());
+            continue;
+        }
+        let current = by_uuid.get(role.uuid.as_str());
+        let current_id = current.map(|c| c.id);
+        let clash = by_name
+            .get(role.name.as_str())
+            .filter(|r| Some(r.id) != current_id)
+            .or_else(|| {
+                role.managed
+                    .as_deref()
+                    .and_then(|m| by_managed.get(m))
+                    .filter(|r| Some(r.id) != current_id)
+            });
+        if let Some(other) = clash {
+            skip(format!(
+                "another role here (uuid {}) has this name or managed marker",
+                other.uuid
+            ));
+            continue;
+        }
+        let mut row = RoleRow {
+            id: 0,
+            uuid: role.uuid.clone(),
+            name: role.name.clone(),
+            managed: role.managed.clone(),
+        };
+        let id = match current {
+            Some(current) => {
+                row.id = current.id;
+                if current.name == row.name && current.managed == row.managed {
+                    report.roles.unchanged += 1;
+                } else {
+                    report.roles.updated += 1;
+                    steps.push(Step::Update(row));
+                }
+                current.id
+            }
+            None => {
+                row.id = next_new;
+                next_new -= 1;
+                report.roles.created += 1;
+                steps.push(Step::Insert(row));
+                next_new + 1
+            }
+        };
+        ids.insert(role.uuid.clone(), id);
+    }
+    (steps, ids)
+}
+
+/// Tokens: (ids to delete first, writes with the key to seal).
+fn plan_tokens(
+    source: &Source,
+    existing: &Existing,
+    present: &HashSet<i64>,
+    report: &mut Report,
+    skipped: &mut Vec<Skip>,
+) -> (Vec<i64>, Vec<(ImportedToken, Option<String>)>) {
+    let by_uuid: HashMap<&str, &TokenRow> = existing
+        .tokens
+        .iter()
+        .map(|t| (t.uuid.as_str(), t))
+        .collect();
+    let by_identifier: HashMap<&str, &TokenRow> = existing
+        .tokens
+        .iter()
+        .map(|t| (t.identifier.as_str(), t))
+        .collect();
+    let by_hash: HashMap<&str, &TokenRow> = existing
+        .tokens
+        .iter()
+        .map(|t| (t.key_hash.as_str(), t))
+        .collect();
+    let by_managed: HashMap<&str, &TokenRow> = existing
+        .tokens
+        .iter()
+        .filter_map(|t| t.managed.as_deref().map(|m| (m, t)))
+        .collect();
+    let now = crate::domain::Timestamp::now().0;
+    let mut taken_ids: HashSet<i64> = existing.tokens.iter().map(|t| t.id).collect();
+    let mut deletes = Vec::new();
+    let mut writes = Vec::new();
+    let mut seen = HashSet::new();
+    for token in &source.tokens {
+        let mut skip = |reason: String| {
+            skipped.push(Skip::new("token", &token.identifier, reason));
+            report.tokens.skipped += 1;
+        };
+        match Intent::parse(&token.intent) {
+            Some(Intent::Api | Intent::AppPassword) => {}
+            _ => {
+                skip(format!(
+                    "intent {:?} is not an API token or app password",
+                    token.intent
+                ));
+                continue;
+            }
+        }
+        if token.identifier.is_empty() {
+            skip("empty identifier".into());
+            continue;
+        }
+        if token.key.is_empty() {
+            skip("no key (an export made without --include-token-keys)".into());
+            continue;
+        }
+        if uuid::Uuid::parse_str(&token.uuid).is_err() || !seen.insert(token.uuid.as_str()) {
+            skip("malformed or repeated uuid".into());
+            continue;
+        }
+        if !present.contains(&token.user_pk) {
+            skip(format!(
+                "its owner (user id {}) is not imported",
+                token.user_pk
+            ));
+            continue;
+        }
+        let key_hash = crate::auth::keys::lookup_hash(&token.key);
+        let current = by_uuid.get(token.uuid.as_str()).copied();
+        let mut replaced = None;
+        let mut clash = None;
+        if let Some(other) = by_identifier.get(token.identifier.as_str()) {
+            if current.map(|c| c.id) != Some(other.id) {
+                if token.identifier == BOOTSTRAP_TOKEN_IDENTIFIER && current.is_none() {
+                    replaced = Some(other.id);
+                } else {
+                    clash = Some("identifier");
+                }
+            }
+        }
+        let held = |t: &&TokenRow| current.map(|c| c.id) != Some(t.id) && replaced != Some(t.id);
+        if by_hash.get(key_hash.as_str()).is_some_and(held) {
+            clash = Some("key");
+        }
+        if let Some(m) = token.managed.as_deref() {
+            if by_managed.get(m).is_some_and(held) {
+                clash = Some("managed marker");
+            }
+        }
+        if let Some(what) = clash {
+            skip(format!("another token here has this {what}"));
+            continue;
+        }
+        let mut row = ImportedToken {
+            id: current.map(|c| c.id),
+            insert_id: None,
+            uuid: token.uuid.clone(),
+            identifier: token.identifier.clone(),
+            key_hash: key_hash.clone(),
+            key_sealed: None,
+            intent: token.intent.clone(),
+            user_id: token.user_pk,
+            description: token.description.clone(),
+            expires: token.expires,
+            expiring: token.expiring,
+            managed: token.managed.clone(),
+            created: token.created.unwrap_or(now),
+        };
+        if let Some(id) = replaced {
+            deletes.push(id);
+            report
+                .replaced
+                .push(format!("token {BOOTSTRAP_TOKEN_IDENTIFIER}"));
+        }
+        match current {
+            Some(c) => {
+                let key_changed = c.key_hash != key_hash;
+                let same = !key_changed
+                    && c.identifier == row.identifier
+                    && c.intent == row.intent
+                    && c.user_id == row.user_id
+                    && c.description == row.description
+                    && c.expires == row.expires
+                    && c.expiring == row.expiring
+                    && c.managed == row.managed;
+                if same {
+                    report.tokens.unchanged += 1;
+                } else {
+                    report.tokens.updated += 1;
+                    let key = key_changed.then(|| token.key.clone());
+                    writes.push((row, key));
+                }
+            }
+            None => {
+                report.tokens.created += 1;
+                row.id = None;
+                // Keep the source's id when it is free (a replaced token's id is not: its row
+                // goes only in the same transaction).
+                row.insert_id = token.id.filter(|id| *id > 0 && taken_ids.insert(*id));
+                writes.push((row, Some(token.key.clone())));
+            }
+        }
+    }
+    (deletes, writes)
+}
