@@ -13,6 +13,7 @@ pub mod fields;
 pub mod health;
 pub mod limits;
 pub mod meta;
+pub mod metrics;
 pub mod query;
 pub mod routing;
 
@@ -34,18 +35,32 @@ pub const REQUEST_ID_HEADER: &str = "x-authentik-id";
 
 /// The whole HTTP surface.
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+    let metrics_on = state.config.metrics_enabled;
+    let mut routes = Router::new()
         .merge(health::routes())
-        .nest("/api/v3", authentik::routes())
-        .merge(awx::routes())
+        .nest("/api/v3", authentik::routes(&state.directory))
+        .merge(awx::routes());
+    if metrics_on && state.config.metrics_listen.is_none() {
+        routes = routes.merge(metrics::routes());
+    }
+    let router = routes
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             limits::enforce,
         ))
-        .layer(middleware::from_fn(request_context))
-        .with_state(state)
+        .layer(middleware::from_fn(request_context));
+    // Outermost, so a request's duration includes every other layer's work.
+    let router = if metrics_on {
+        router.layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
+    } else {
+        router
+    };
+    router.with_state(state)
 }
 
 /// What a request method does in authorization's terms (HTTP's safe methods only read).

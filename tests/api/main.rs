@@ -11,6 +11,7 @@ mod events;
 mod foundation;
 mod groups;
 mod limits;
+mod metrics;
 mod outage;
 mod properties;
 mod rbac;
