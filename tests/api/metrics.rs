@@ -1,5 +1,5 @@
 //! `/metrics`: the Prometheus text format (checked line by line), request counts by route
-//! template (never a raw path), build info, failed logins, token protection, its own listener,
+//! template (never a raw path), build info, failed and throttled logins, token protection, its own listener,
 //! and switching it off.
 
 use std::collections::{HashMap, HashSet};
@@ -289,6 +289,30 @@ crate::backend_test!(counts_commit_batches_and_failed_logins, |srv| {
             "the create was committed"
         );
     }
+    // Nine more failures reach the throttle's limit; the next attempt is refused, not failed.
+    let mut statuses = Vec::new();
+    for _ in 0..10 {
+        let r = reqwest::Client::new()
+            .get(format!("{}/api/v2/me/", srv.base))
+            .header("Authorization", format!("Basic {wrong}"))
+            .send()
+            .await
+            .expect("request");
+        statuses.push(r.status());
+    }
+    assert_eq!(
+        statuses.last(),
+        Some(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+    let throttled = scrape(&srv.base, None).await;
+    let failures = |s: &[Sample]| value(s, "gatehouse_login_failures_total", &[]);
+    assert_eq!(failures(&throttled) - failures(&before), 10.0);
+    assert_eq!(
+        value(&throttled, "gatehouse_login_throttled_total", &[])
+            - value(&before, "gatehouse_login_throttled_total", &[]),
+        1.0
+    );
 });
 
 crate::backend_test!(openmetrics_when_asked, |srv| {
