@@ -30,6 +30,8 @@ pub struct AppState {
     pub csrf: crate::auth::csrf::CsrfKey,
     /// Failed password logins, for throttling.
     pub logins: crate::auth::throttle::LoginThrottle,
+    /// Requests counted for `/metrics` (left empty when metrics are off).
+    pub http_metrics: crate::metrics::HttpMetrics,
 }
 
 /// Start-up failures, each with a message an operator can act on.
@@ -114,6 +116,7 @@ pub async fn prepare(config: Config) -> Result<Prepared, StartError> {
             config,
             csrf,
             logins: Default::default(),
+            http_metrics: Default::default(),
         }),
         generated_token,
     })
@@ -236,6 +239,27 @@ pub async fn serve(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let metrics = bind_metrics(&state.config)
+        .await
+        .map_err(std::io::Error::other)?;
+    serve_with_metrics(listener, metrics, state, shutdown).await
+}
+
+/// Binds `metrics_listen` when metrics are on and served apart from the main listener.
+pub async fn bind_metrics(config: &Config) -> Result<Option<TcpListener>, StartError> {
+    match config.metrics_listen {
+        Some(addr) if config.metrics_enabled => bind(addr).await.map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// `serve`, with the metrics listener (if any) already bound.
+pub async fn serve_with_metrics(
+    listener: TcpListener,
+    metrics: Option<TcpListener>,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let router = crate::api::router(state.clone());
     let (stop_purge, purge_stopped) = tokio::sync::oneshot::channel::<()>();
     let purge = tokio::spawn(purge_expired_events(state.clone(), purge_stopped));
@@ -244,7 +268,18 @@ pub async fn serve(
         header_timeout: state.config.http_header_timeout,
         max_header_bytes: state.config.http_max_header_bytes,
     };
+    let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+    let metrics = metrics.map(|metrics| {
+        let router = crate::api::metrics::listener_router(state.clone());
+        tokio::spawn(crate::server::run(metrics, router, limits, async move {
+            let _ = metrics_stopped.await;
+        }))
+    });
     crate::server::run(listener, router, limits, shutdown).await;
+    let _ = stop_metrics.send(());
+    if let Some(metrics) = metrics {
+        let _ = metrics.await;
+    }
     let result = Ok(());
     let _ = stop_purge.send(());
     let _ = purge.await;
@@ -288,6 +323,8 @@ pub struct RunningServer {
     pub state: Arc<AppState>,
     /// The generated bootstrap key, if one was generated.
     pub generated_token: Option<String>,
+    /// Where `/metrics` is served apart from the main listener (`metrics_listen`), if it is.
+    pub metrics_addr: Option<SocketAddr>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -302,15 +339,24 @@ impl RunningServer {
             addr: listen,
             source,
         })?;
+        let metrics = bind_metrics(&prepared.state.config).await?;
+        let metrics_addr = match &metrics {
+            Some(l) => Some(l.local_addr().map_err(|source| StartError::Listen {
+                addr: listen,
+                source,
+            })?),
+            None => None,
+        };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let state = prepared.state.clone();
-        let task = tokio::spawn(serve(listener, state, async move {
+        let task = tokio::spawn(serve_with_metrics(listener, metrics, state, async move {
             let _ = stopped.await;
         }));
         Ok(RunningServer {
             addr,
             state: prepared.state,
             generated_token: prepared.generated_token,
+            metrics_addr,
             stop: Some(stop),
             task: Some(task),
         })

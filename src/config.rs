@@ -52,6 +52,12 @@ pub struct Config {
     pub http_request_timeout: std::time::Duration,
     /// Largest total size of a request's header fields, bytes (431 beyond).
     pub http_max_header_bytes: usize,
+    /// Whether requests are counted and `/metrics` is served (off: no instrumentation at all).
+    pub metrics_enabled: bool,
+    /// Serve `/metrics` on this address instead of the main listener.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Bearer token `/metrics` requires, if any.
+    pub metrics_token: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -74,6 +80,9 @@ impl std::fmt::Debug for Config {
             .field("http_header_timeout", &self.http_header_timeout)
             .field("http_request_timeout", &self.http_request_timeout)
             .field("http_max_header_bytes", &self.http_max_header_bytes)
+            .field("metrics_enabled", &self.metrics_enabled)
+            .field("metrics_listen", &self.metrics_listen)
+            .field("metrics_token", &redact(&self.metrics_token))
             .finish()
     }
 }
@@ -113,6 +122,9 @@ impl Default for Config {
             http_header_timeout: std::time::Duration::from_secs(10),
             http_request_timeout: std::time::Duration::from_secs(30),
             http_max_header_bytes: 32 * 1024,
+            metrics_enabled: true,
+            metrics_listen: None,
+            metrics_token: None,
         }
     }
 }
@@ -166,6 +178,9 @@ struct FileConfig {
     http_header_timeout: Option<String>,
     http_request_timeout: Option<String>,
     http_max_header_bytes: Option<usize>,
+    metrics_enabled: Option<bool>,
+    metrics_listen: Option<String>,
+    metrics_token: Option<String>,
 }
 
 /// Values given as command-line flags (highest precedence).
@@ -355,6 +370,32 @@ impl Config {
         if let Some(d) = lookup(&["GATEHOUSE_HTTP_REQUEST_TIMEOUT"])?.or(raw.http_request_timeout) {
             c.http_request_timeout = seconds("http_request_timeout", &d)?;
         }
+        if let Some(v) = lookup(&["GATEHOUSE_METRICS_ENABLED", "GATEHOUSE_METRICS"])? {
+            c.metrics_enabled = match v.trim().to_ascii_lowercase().as_str() {
+                "on" | "true" | "1" | "yes" => true,
+                "off" | "false" | "0" | "no" => false,
+                _ => {
+                    return Err(ConfigError::Value {
+                        name: "metrics_enabled",
+                        message: format!("{v:?} (use on or off)"),
+                    })
+                }
+            };
+        } else if let Some(on) = raw.metrics_enabled {
+            c.metrics_enabled = on;
+        }
+        if let Some(l) = lookup(&["GATEHOUSE_METRICS_LISTEN"])?
+            .or(raw.metrics_listen)
+            .filter(|l| !l.is_empty())
+        {
+            c.metrics_listen = Some(l.parse().map_err(|e| ConfigError::Value {
+                name: "metrics_listen",
+                message: format!("{l:?}: {e}"),
+            })?);
+        }
+        c.metrics_token = lookup(&["GATEHOUSE_METRICS_TOKEN"])?
+            .or(raw.metrics_token)
+            .filter(|s| !s.is_empty());
         Ok(c)
     }
 
@@ -516,6 +557,32 @@ mod tests {
                 Config::load_from(&Flags::default(), &env(&[bad])).is_err(),
                 "{bad:?}"
             );
+        }
+    }
+
+    #[test]
+    fn metrics_settings() {
+        let c = Config::load_from(&Flags::default(), &env(&[])).expect("config");
+        assert!(c.metrics_enabled);
+        assert_eq!((c.metrics_listen, c.metrics_token.as_deref()), (None, None));
+        let c = Config::load_from(
+            &Flags::default(),
+            &env(&[
+                ("GATEHOUSE_METRICS", "off"),
+                ("GATEHOUSE_METRICS_LISTEN", "127.0.0.1:9100"),
+                ("GATEHOUSE_METRICS_TOKEN", "scrape-secret"),
+            ]),
+        )
+        .expect("config");
+        assert!(!c.metrics_enabled);
+        assert_eq!(c.metrics_listen.map(|a| a.port()), Some(9100));
+        assert_eq!(c.metrics_token.as_deref(), Some("scrape-secret"));
+        assert!(!format!("{c:?}").contains("scrape-secret"));
+        for bad in [
+            ("GATEHOUSE_METRICS", "sometimes"),
+            ("GATEHOUSE_METRICS_LISTEN", "nowhere"),
+        ] {
+            assert!(Config::load_from(&Flags::default(), &env(&[bad])).is_err());
         }
     }
 

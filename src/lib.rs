@@ -9,6 +9,7 @@ pub mod config;
 pub mod domain;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod metrics;
 pub mod query;
 pub mod server;
 pub mod store;

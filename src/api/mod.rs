@@ -13,13 +13,14 @@ pub mod fields;
 pub mod health;
 pub mod limits;
 pub mod meta;
+pub mod metrics;
 pub mod query;
 pub mod routing;
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -34,18 +35,29 @@ pub const REQUEST_ID_HEADER: &str = "x-authentik-id";
 
 /// The whole HTTP surface.
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+    let metrics_on = state.config.metrics_enabled;
+    let mut routes = Router::new()
         .merge(health::routes())
-        .nest("/api/v3", authentik::routes())
-        .merge(awx::routes())
+        .nest("/api/v3", authentik::routes(&state.directory))
+        .merge(awx::routes());
+    if metrics_on && state.config.metrics_listen.is_none() {
+        routes = routes.merge(metrics::routes());
+    }
+    let router = routes
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             limits::enforce,
         ))
-        .layer(middleware::from_fn(request_context))
-        .with_state(state)
+        // Outermost, so a request's duration includes every other layer's work. It also counts
+        // the request for /metrics: a layer of its own would be one more service cloned on
+        // every request.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            request_context,
+        ));
+    router.with_state(state)
 }
 
 /// What a request method does in authorization's terms (HTTP's safe methods only read).
@@ -66,7 +78,16 @@ async fn not_found() -> ApiError {
 
 /// Gives every request an id (response header, log span), logs its outcome, and turns the
 /// router's bare 405s into DRF's JSON answer (keeping the `Allow` header).
-async fn request_context(mut req: Request, next: Next) -> Response {
+async fn request_context(
+    State(state): State<Arc<AppState>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let route = state.config.metrics_enabled.then(|| {
+        req.extensions()
+            .get::<axum::extract::MatchedPath>()
+            .cloned()
+    });
     // From the thread's generator: `Uuid::new_v4` asks the kernel (one `getrandom` per request).
     let id = uuid::Builder::from_random_bytes(rand::random())
         .into_uuid()
@@ -94,7 +115,16 @@ async fn request_context(mut req: Request, next: Next) -> Response {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
     let status = response.status().as_u16();
-    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let elapsed = started.elapsed();
+    if let Some(route) = route {
+        state.http_metrics.record(
+            route.as_ref().map(axum::extract::MatchedPath::as_str),
+            crate::metrics::http::method_index(&method),
+            status,
+            elapsed,
+        );
+    }
+    let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
     span.in_scope(|| {
         if status >= 500 {
             tracing::warn!(status, elapsed_ms, "request finished");

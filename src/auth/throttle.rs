@@ -6,6 +6,7 @@
 //! its own attempts. Bearer keys are 60 random characters and are not throttled.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use tokio::sync::Notify;
@@ -28,6 +29,9 @@ pub struct LoginThrottle {
     counts: Mutex<Counts>,
     /// Woken whenever an attempt ends, for attempts waiting on a key held by ones in flight.
     ended: Notify,
+    /// Attempts refused for too many failures, and attempts that failed (metrics).
+    refused: AtomicU64,
+    failed: AtomicU64,
 }
 
 #[derive(Default)]
@@ -55,6 +59,9 @@ impl Reservation<'_> {
 
 impl Drop for Reservation<'_> {
     fn drop(&mut self) {
+        if !self.succeeded {
+            self.throttle.failed.fetch_add(1, Ordering::Relaxed);
+        }
         if let Ok(mut counts) = self.throttle.counts.lock() {
             let now = Timestamp::now().0;
             for key in &self.keys {
@@ -92,10 +99,23 @@ impl LoginThrottle {
                         succeeded: false,
                     })
                 }
-                Attempt::Refused(wait) => return Err(wait),
+                Attempt::Refused(wait) => {
+                    self.refused.fetch_add(1, Ordering::Relaxed);
+                    return Err(wait);
+                }
                 Attempt::Busy => ended.await,
             }
         }
+    }
+
+    /// Password logins refused (429) because a key had too many failures, so far.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
+    }
+
+    /// Password logins that failed (wrong password, unknown account, abandoned), so far.
+    pub fn failed(&self) -> u64 {
+        self.failed.load(Ordering::Relaxed)
     }
 
     fn try_reserve(&self, keys: &[String]) -> Attempt {

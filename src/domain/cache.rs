@@ -5,7 +5,8 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use crate::store::{Changes, Touched};
 
@@ -14,6 +15,32 @@ pub struct EpochCache<K, V> {
     entries: RwLock<HashMap<K, (u64, V)>>,
     capacity: usize,
     topic: Touched,
+    counters: Arc<CacheCounters>,
+}
+
+/// How often a cache answered, and how often it sent its caller to the database (a missing or
+/// outdated entry, or a change feed that is down). Relaxed atomics: one add per lookup.
+#[derive(Debug, Default)]
+pub struct CacheCounters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+impl CacheCounters {
+    /// Lookups answered from the cache.
+    pub fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+
+    /// Lookups the cache could not answer.
+    pub fn misses(&self) -> u64 {
+        self.misses.load(Ordering::Relaxed)
+    }
+
+    fn count(&self, hit: bool) {
+        let counter = if hit { &self.hits } else { &self.misses };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 impl<K: Eq + Hash + Clone, V: Clone> EpochCache<K, V> {
@@ -23,7 +50,13 @@ impl<K: Eq + Hash + Clone, V: Clone> EpochCache<K, V> {
             entries: RwLock::new(HashMap::new()),
             capacity,
             topic,
+            counters: Arc::default(),
         }
+    }
+
+    /// Its hit and miss counters.
+    pub fn counters(&self) -> &Arc<CacheCounters> {
+        &self.counters
     }
 
     /// The current epoch of this cache's topic (read it *before* the database).
@@ -33,6 +66,12 @@ impl<K: Eq + Hash + Clone, V: Clone> EpochCache<K, V> {
 
     /// The value for `key` if it was filled in the current epoch.
     pub fn get(&self, changes: &Changes, key: &K) -> Option<V> {
+        let found = self.lookup(changes, key);
+        self.counters.count(found.is_some());
+        found
+    }
+
+    fn lookup(&self, changes: &Changes, key: &K) -> Option<V> {
         if !changes.trustworthy() {
             return None;
         }
@@ -96,5 +135,7 @@ mod tests {
         assert_eq!(cache.get(&changes, &1), None);
         cache.put(&changes, cache.epoch(&changes), 1, "new");
         assert_eq!(cache.get(&changes, &1), Some("new"));
+        assert_eq!(cache.counters().hits(), 1);
+        assert_eq!(cache.counters().misses(), 1);
     }
 }

@@ -8,15 +8,18 @@
 //! `Renderings` of its own, on the same epochs.
 
 use std::hash::Hash;
+use std::sync::{Arc, Mutex};
 
 use super::authz::Principal;
-use super::cache::EpochCache;
+use super::cache::{CacheCounters, EpochCache};
 use super::principals::{self, PrincipalCache};
 use super::tokens::{self, Token};
 use super::users::{self, CountCache, User, UserCache, UserFilter, UserSort};
 use super::DomainError;
 use crate::query::filter::Direction;
 use crate::store::{Store, Touched};
+
+pub use crate::store::stats::{PoolStats, WriterStats, BATCH_BOUNDS};
 
 /// Most users kept by id.
 const USER_CAPACITY: usize = 10_000;
@@ -29,6 +32,19 @@ pub struct Directory {
     users: UserCache,
     user_counts: CountCache,
     principals: PrincipalCache,
+    /// The hit and miss counters of the doors' `Renderings`, by cache name.
+    renderings: Mutex<Vec<(&'static str, Arc<CacheCounters>)>>,
+}
+
+/// The directory's load as metrics report it: connection pools, SQLite's writer, caches.
+#[derive(Debug, Clone)]
+pub struct DirectoryStats {
+    /// Each connection pool's use.
+    pub pools: Vec<PoolStats>,
+    /// SQLite's write gate (`None` on PostgreSQL).
+    pub writer: Option<WriterStats>,
+    /// Each cache's (name, hits, misses).
+    pub caches: Vec<(&'static str, u64, u64)>,
 }
 
 impl Directory {
@@ -39,6 +55,38 @@ impl Directory {
             users: UserCache::new(Touched::DIRECTORY, USER_CAPACITY),
             user_counts: CountCache::new(Touched::DIRECTORY, COUNT_CAPACITY),
             principals: PrincipalCache::default(),
+            renderings: Mutex::default(),
+        }
+    }
+
+    /// A door's cache of renderings, counted in `stats` under `name`.
+    pub fn renderings<K: Eq + Hash + Clone, V: Clone>(
+        &self,
+        name: &'static str,
+        capacity: usize,
+    ) -> Renderings<K, V> {
+        let renderings = Renderings::new(capacity);
+        if let Ok(mut named) = self.renderings.lock() {
+            named.push((name, renderings.0.counters().clone()));
+        }
+        renderings
+    }
+
+    /// Pool use, the writer's queue and commit sizes, and cache hits and misses, now.
+    pub fn stats(&self) -> DirectoryStats {
+        let count = |name, c: &CacheCounters| (name, c.hits(), c.misses());
+        let mut caches = vec![
+            count("users", self.users.counters()),
+            count("user_counts", self.user_counts.counters()),
+            count("principals", self.principals.counters()),
+        ];
+        if let Ok(named) = self.renderings.lock() {
+            caches.extend(named.iter().map(|(name, c)| count(*name, c)));
+        }
+        DirectoryStats {
+            pools: self.store.pool_stats(),
+            writer: self.store.writer_stats(),
+            caches,
         }
     }
 

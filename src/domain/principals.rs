@@ -17,6 +17,13 @@ const CAPACITY: usize = 10_000;
 /// write epoch of `Touched::AUTH`.
 pub struct PrincipalCache(EpochCache<String, (Principal, Option<i64>)>);
 
+impl PrincipalCache {
+    /// Its hit and miss counters.
+    pub fn counters(&self) -> &Arc<super::cache::CacheCounters> {
+        self.0.counters()
+    }
+}
+
 impl Default for PrincipalCache {
     fn default() -> Self {
         PrincipalCache(EpochCache::new(Touched::AUTH, CAPACITY))

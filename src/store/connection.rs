@@ -227,6 +227,30 @@ impl Store {
         &self.pools
     }
 
+    /// Each connection pool's use now.
+    pub fn pool_stats(&self) -> Vec<super::stats::PoolStats> {
+        fn of<DB: sqlx::Database>(
+            name: &'static str,
+            pool: &sqlx::Pool<DB>,
+        ) -> super::stats::PoolStats {
+            super::stats::PoolStats {
+                name,
+                size: pool.size(),
+                idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+                max: pool.options().get_max_connections(),
+            }
+        }
+        match &self.pools {
+            Pools::Sqlite { read, write } => vec![of("read", read), of("write", write)],
+            Pools::Postgres(pool) => vec![of("main", pool)],
+        }
+    }
+
+    /// SQLite's write gate: writers waiting and group commit sizes (`None` on PostgreSQL).
+    pub fn writer_stats(&self) -> Option<super::stats::WriterStats> {
+        self.gate.as_ref().map(|gate| gate.stats())
+    }
+
     /// The write epoch shared with every transaction of this store.
     pub fn changes(&self) -> &Arc<Changes> {
         &self.changes

@@ -55,6 +55,8 @@ pub struct WriteGate {
     state: Arc<Mutex<GateState>>,
     durability: Durability,
     checkpointer: Arc<Checkpointer>,
+    /// Writers waiting and group commit sizes, for metrics.
+    counters: super::stats::GateCounters,
 }
 
 /// Checkpoints beside the writer: they copy the log into the database on a connection of their
@@ -128,13 +130,21 @@ impl WriteGate {
             })),
             durability: Durability::default(),
             checkpointer: Arc::default(),
+            counters: Default::default(),
         }
+    }
+
+    /// Writers waiting for the gate now and the sizes of the group commits so far.
+    pub fn stats(&self) -> super::stats::WriterStats {
+        self.counters.snapshot()
     }
 
     /// Starts a member transaction: waits for the gate, opens the group if needed, and sets the
     /// member's savepoint.
     pub async fn begin(self: &Arc<Self>) -> Result<GateTx, StoreError> {
+        let queued = self.counters.queue();
         let mut guard = self.state.clone().lock_owned().await;
+        drop(queued);
         self.recover(&mut guard);
         if !guard.open {
             self.open_group(&mut guard).await?;
@@ -257,6 +267,7 @@ impl WriteGate {
         // meanwhile (shutdown), the connection closes with the closure.
         let frames = conn.log_frames();
         if result.is_ok() {
+            self.counters.committed(guard.waiting.len());
             self.checkpoint_beside(&mut guard, frames);
         }
         let conn = if result.is_ok() && frames >= writer::RESTART_FRAMES {

@@ -17,6 +17,7 @@ pub mod lookup;
 pub mod roles;
 pub mod search;
 pub mod sessions;
+pub mod stats;
 pub mod tokens;
 pub mod trace;
 pub mod users;

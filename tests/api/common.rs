@@ -199,6 +199,13 @@ impl TestServer {
         &self.server.as_ref().expect("running").state
     }
 
+    /// `http://ADDR` of the separate metrics listener, when `metrics_listen` is set.
+    #[allow(dead_code)]
+    pub fn metrics_base(&self) -> Option<String> {
+        let server = self.server.as_ref().expect("running");
+        server.metrics_addr.map(|addr| format!("http://{addr}"))
+    }
+
     /// The directory's install id.
     pub fn install_id(&self) -> String {
         self.server

@@ -13,6 +13,7 @@ mod foundation;
 mod groups;
 mod import;
 mod limits;
+mod metrics;
 mod outage;
 mod properties;
 mod rbac;

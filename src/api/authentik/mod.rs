@@ -82,9 +82,9 @@ pub async fn options(caller::Caller(_caller): caller::Caller) -> axum::response:
 }
 
 /// Every `/api/v3/` route.
-pub fn routes() -> Router<Arc<AppState>> {
+pub fn routes(directory: &crate::domain::Directory) -> Router<Arc<AppState>> {
     Router::new()
-        .merge(users::routes())
+        .merge(users::routes(directory))
         .merge(groups::routes())
         .merge(tokens::routes())
         .merge(rbac::routes())

@@ -53,8 +53,9 @@ use crate::domain::users::{
 use crate::domain::{DomainError, FieldErrors, Timestamp};
 
 /// The users routes.
-pub fn routes() -> Router<Arc<AppState>> {
-    let rendered_users = Arc::new(RenderedUsers::new(RENDERED_USERS_CAPACITY));
+pub fn routes(directory: &crate::domain::Directory) -> Router<Arc<AppState>> {
+    let rendered_users: Arc<RenderedUsers> =
+        Arc::new(directory.renderings("rendered_users", RENDERED_USERS_CAPACITY));
     Router::new()
         .route(
             "/core/users/",
