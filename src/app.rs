@@ -226,10 +226,19 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
         .map_err(|source| StartError::Listen { addr, source })
 }
 
-/// Serves until `shutdown` resolves, then lets in-flight requests finish. Expired events are
-/// purged in the background meanwhile.
+/// Binds the LDAP listen address, when LDAP is on.
+pub async fn bind_ldap(config: &Config) -> Result<Option<TcpListener>, StartError> {
+    match config.ldap_listen {
+        Some(addr) => Ok(Some(bind(addr).await?)),
+        None => Ok(None),
+    }
+}
+
+/// Serves HTTP (and LDAP, given its listener) until `shutdown` resolves, then lets in-flight
+/// requests and LDAP operations finish. Expired events are purged in the background meanwhile.
 pub async fn serve(
     listener: TcpListener,
+    ldap: Option<TcpListener>,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -241,7 +250,33 @@ pub async fn serve(
         header_timeout: state.config.http_header_timeout,
         max_header_bytes: state.config.http_max_header_bytes,
     };
-    crate::server::run(listener, router, limits, shutdown).await;
+    // One shutdown signal for both doors.
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stopped| *stopped).await;
+    };
+    let ldap_task = match ldap {
+        Some(ldap_listener) => {
+            let tree = crate::ldap::entry::Tree::new(&state.config.ldap_base_dn, &state.install_id)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+            Some(tokio::spawn(crate::ldap::run(
+                ldap_listener,
+                state.clone(),
+                Arc::new(tree),
+                crate::ldap::Limits::default(),
+                until_stopped(stopping.clone()),
+            )))
+        }
+        None => None,
+    };
+    crate::server::run(listener, router, limits, until_stopped(stopping)).await;
+    if let Some(task) = ldap_task {
+        let _ = task.await;
+    }
     let result = Ok(());
     let _ = stop_purge.send(());
     let _ = purge.await;
@@ -281,6 +316,8 @@ async fn purge_expired_events(state: Arc<AppState>, mut stop: tokio::sync::onesh
 pub struct RunningServer {
     /// Where it listens.
     pub addr: SocketAddr,
+    /// Where its LDAP door listens, when LDAP is on.
+    pub ldap_addr: Option<SocketAddr>,
     /// The shared state.
     pub state: Arc<AppState>,
     /// The generated bootstrap key, if one was generated.
@@ -299,13 +336,22 @@ impl RunningServer {
             addr: listen,
             source,
         })?;
+        let ldap = bind_ldap(&prepared.state.config).await?;
+        let ldap_addr = match &ldap {
+            Some(l) => Some(l.local_addr().map_err(|source| StartError::Listen {
+                addr: listen,
+                source,
+            })?),
+            None => None,
+        };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let state = prepared.state.clone();
-        let task = tokio::spawn(serve(listener, state, async move {
+        let task = tokio::spawn(serve(listener, ldap, state, async move {
             let _ = stopped.await;
         }));
         Ok(RunningServer {
             addr,
+            ldap_addr,
             state: prepared.state,
             generated_token: prepared.generated_token,
             stop: Some(stop),

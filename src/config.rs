@@ -52,6 +52,10 @@ pub struct Config {
     pub http_request_timeout: std::time::Duration,
     /// Largest total size of a request's header fields, bytes (431 beyond).
     pub http_max_header_bytes: usize,
+    /// Where the LDAP front door listens (`None`: LDAP off).
+    pub ldap_listen: Option<SocketAddr>,
+    /// The LDAP tree's base DN (authentik's default `DC=ldap,DC=goauthentik,DC=io`).
+    pub ldap_base_dn: String,
 }
 
 impl std::fmt::Debug for Config {
@@ -74,6 +78,8 @@ impl std::fmt::Debug for Config {
             .field("http_header_timeout", &self.http_header_timeout)
             .field("http_request_timeout", &self.http_request_timeout)
             .field("http_max_header_bytes", &self.http_max_header_bytes)
+            .field("ldap_listen", &self.ldap_listen)
+            .field("ldap_base_dn", &self.ldap_base_dn)
             .finish()
     }
 }
@@ -113,6 +119,8 @@ impl Default for Config {
             http_header_timeout: std::time::Duration::from_secs(10),
             http_request_timeout: std::time::Duration::from_secs(30),
             http_max_header_bytes: 32 * 1024,
+            ldap_listen: Some(SocketAddr::from(([127, 0, 0, 1], 3389))),
+            ldap_base_dn: "DC=ldap,DC=goauthentik,DC=io".into(),
         }
     }
 }
@@ -166,6 +174,8 @@ struct FileConfig {
     http_header_timeout: Option<String>,
     http_request_timeout: Option<String>,
     http_max_header_bytes: Option<usize>,
+    ldap_listen: Option<String>,
+    ldap_base_dn: Option<String>,
 }
 
 /// Values given as command-line flags (highest precedence).
@@ -355,6 +365,30 @@ impl Config {
         if let Some(d) = lookup(&["GATEHOUSE_HTTP_REQUEST_TIMEOUT"])?.or(raw.http_request_timeout) {
             c.http_request_timeout = seconds("http_request_timeout", &d)?;
         }
+        if let Some(l) = lookup(&["GATEHOUSE_LDAP_LISTEN"])?.or(raw.ldap_listen) {
+            c.ldap_listen = if l.trim().is_empty() {
+                None
+            } else {
+                Some(l.trim().parse().map_err(|e| ConfigError::Value {
+                    name: "ldap_listen",
+                    message: format!(
+                        "{l:?}: {e} (an address like 127.0.0.1:3389, or empty to turn LDAP off)"
+                    ),
+                })?)
+            };
+        }
+        if let Some(b) = lookup(&["GATEHOUSE_LDAP_BASE_DN"])?.or(raw.ldap_base_dn) {
+            let b = b.trim().to_string();
+            match crate::ldap::dn::Dn::parse(&b) {
+                Ok(dn) if !dn.rdns.is_empty() => c.ldap_base_dn = b,
+                _ => {
+                    return Err(ConfigError::Value {
+                        name: "ldap_base_dn",
+                        message: format!("{b:?} is not a DN (e.g. DC=ldap,DC=goauthentik,DC=io)"),
+                    })
+                }
+            }
+        }
         Ok(c)
     }
 
@@ -511,6 +545,36 @@ mod tests {
             ("GATEHOUSE_HTTP_HEADER_TIMEOUT", "seconds=0"),
             ("GATEHOUSE_HTTP_REQUEST_TIMEOUT", "30"),
             ("GATEHOUSE_HTTP_MAX_HEADER_BYTES", "100"),
+        ] {
+            assert!(
+                Config::load_from(&Flags::default(), &env(&[bad])).is_err(),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn ldap_settings() {
+        let c = Config::load_from(&Flags::default(), &env(&[])).expect("config");
+        assert_eq!(c.ldap_listen, Some("127.0.0.1:3389".parse().expect("addr")));
+        assert_eq!(c.ldap_base_dn, "DC=ldap,DC=goauthentik,DC=io");
+        let c = Config::load_from(
+            &Flags::default(),
+            &env(&[
+                ("GATEHOUSE_LDAP_LISTEN", "0.0.0.0:389"),
+                ("GATEHOUSE_LDAP_BASE_DN", "dc=example,dc=com"),
+            ]),
+        )
+        .expect("config");
+        assert_eq!(c.ldap_listen, Some("0.0.0.0:389".parse().expect("addr")));
+        assert_eq!(c.ldap_base_dn, "dc=example,dc=com");
+        let off = Config::load_from(&Flags::default(), &env(&[("GATEHOUSE_LDAP_LISTEN", "")]))
+            .expect("config");
+        assert_eq!(off.ldap_listen, None, "empty turns LDAP off");
+        for bad in [
+            ("GATEHOUSE_LDAP_LISTEN", "nowhere"),
+            ("GATEHOUSE_LDAP_BASE_DN", "not a dn"),
+            ("GATEHOUSE_LDAP_BASE_DN", ""),
         ] {
             assert!(
                 Config::load_from(&Flags::default(), &env(&[bad])).is_err(),

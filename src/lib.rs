@@ -8,6 +8,7 @@ pub mod config;
 pub mod domain;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod ldap;
 pub mod query;
 pub mod server;
 pub mod store;

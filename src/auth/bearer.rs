@@ -113,3 +113,64 @@ pub async fn authenticate(
     }
     Ok(principal)
 }
+
+/// Resolves an app-password token key presented by `user_id` (an LDAP bind's password):
+/// only an `app_password` token of that very user, not expired, whose owner is active.
+/// Anything else is `InvalidCredentials`.
+pub async fn authenticate_app_password(
+    store: &Store,
+    user_id: i64,
+    key: &str,
+) -> Result<Principal, DomainError> {
+    let hash = lookup_hash(key);
+    let now = Timestamp::now().0;
+    let Some(row) = tokens::principal_by_key_hash(store, &hash).await? else {
+        return Err(DomainError::InvalidCredentials);
+    };
+    let expired = row.expiring && row.expires.is_some_and(|e| e < now);
+    if row.intent != "app_password" || row.user_id != user_id || expired || !row.is_active {
+        return Err(DomainError::InvalidCredentials);
+    }
+    let mut principal = principal_for(store, row.user_id, row.username, row.email).await?;
+    principal.scope = Scope::parse(&row.scope).unwrap_or(Scope::Read);
+    Ok(principal)
+}
+
+/// The principal of a user who authenticated earlier on a long-lived connection (an LDAP
+/// bind), looked up again so that deactivation or a changed membership takes effect on its
+/// next operation; cached like bearer principals, valid for one write epoch.
+/// `InvalidCredentials` once the user is gone or inactive.
+pub async fn principal_of_user(
+    store: &Store,
+    cache: &PrincipalCache,
+    user_id: i64,
+) -> Result<Principal, DomainError> {
+    // Token lookup hashes are 64 hex digits, so this key never collides with one.
+    let key = format!("user:{user_id}");
+    let now = Timestamp::now().0;
+    let changes = store.changes();
+    let epoch = changes.epoch(Touched::AUTH);
+    let trustworthy = changes.trustworthy();
+    if trustworthy {
+        if let Some(principal) = cache.get(&key, epoch, now) {
+            return Ok(principal);
+        }
+    }
+    let mut db = store;
+    let user = users::by_id(&mut db, user_id)
+        .await?
+        .filter(|u| u.is_active)
+        .ok_or(DomainError::InvalidCredentials)?;
+    let principal = principal_for(store, user.id, user.username, user.email).await?;
+    if trustworthy {
+        cache.put(
+            key,
+            Entry {
+                principal: principal.clone(),
+                epoch,
+                expires: None,
+            },
+        );
+    }
+    Ok(principal)
+}

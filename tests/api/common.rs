@@ -36,6 +36,9 @@ pub struct TestServer {
     pub base: String,
     /// The bootstrap (superuser) API key.
     pub token: String,
+    /// `ldap://127.0.0.1:PORT` (LDAP listens on an ephemeral port too).
+    #[allow(dead_code)]
+    pub ldap: String,
     /// Which backend.
     #[allow(dead_code)]
     pub backend: Backend,
@@ -113,12 +116,17 @@ impl TestServer {
             secret_key: Some("test-secret-key-test-secret-key-0123456789".into()),
             bootstrap_token: Some(token.clone()),
             max_connections: 4,
+            ldap_listen: Some("127.0.0.1:0".parse().expect("addr")),
             ..Config::default()
         };
         adjust(&mut config);
         let server = RunningServer::start(config).await.expect("server starts");
         TestServer {
             base: format!("http://{}", server.addr),
+            ldap: server
+                .ldap_addr
+                .map(|a| format!("ldap://{a}"))
+                .unwrap_or_default(),
             token,
             backend,
             client: Client::new(),

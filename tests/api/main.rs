@@ -9,6 +9,7 @@ mod concurrency;
 mod events;
 mod foundation;
 mod groups;
+mod ldap;
 mod limits;
 mod outage;
 mod properties;
