@@ -12,15 +12,15 @@ use serde_json::{json, Value};
 use crate::backend_test;
 use crate::common::TestServer;
 
-const BASE: &str = "dc=ldap,dc=goauthentik,dc=io";
-const PW: &str = "correct-horse-battery";
-const SVC: &str = "cn=svc,ou=users,dc=ldap,dc=goauthentik,dc=io";
+pub const BASE: &str = "dc=ldap,dc=goauthentik,dc=io";
+pub const PW: &str = "correct-horse-battery";
+pub const SVC: &str = "cn=svc,ou=users,dc=ldap,dc=goauthentik,dc=io";
 
-fn user_dn(name: &str) -> String {
+pub fn user_dn(name: &str) -> String {
     format!("cn={name},ou=users,{BASE}")
 }
 
-fn group_dn(name: &str) -> String {
+pub fn group_dn(name: &str) -> String {
     format!("cn={name},ou=groups,{BASE}")
 }
 
@@ -61,12 +61,12 @@ async fn create_group(srv: &TestServer, body: Value) -> String {
 
 /// The directory of ldap.md §1.8: alice and bob in `developers` (parent `staff`, child
 /// `backend`), carol in `backend`, dave inactive, and `svc`, a superuser service account.
-struct Seed {
-    alice: i64,
-    developers: String,
+pub struct Seed {
+    pub alice: i64,
+    pub developers: String,
 }
 
-async fn seed(srv: &TestServer) -> Seed {
+pub async fn seed(srv: &TestServer) -> Seed {
     let alice = create_user(
         srv,
         json!({"username": "alice", "name": "Alice Smith", "email": "alice@example.com",
@@ -105,9 +105,9 @@ async fn seed(srv: &TestServer) -> Seed {
 }
 
 /// Entries of a search as dn → attribute → values (attribute names as sent).
-type Entries = BTreeMap<String, BTreeMap<String, Vec<String>>>;
+pub type Entries = BTreeMap<String, BTreeMap<String, Vec<String>>>;
 
-async fn search(
+pub async fn search(
     ldap: &mut Ldap,
     base: &str,
     scope: Scope,

@@ -10,6 +10,7 @@ mod events;
 mod foundation;
 mod groups;
 mod ldap;
+mod ldap_apps;
 mod ldap_tools;
 mod limits;
 mod outage;
