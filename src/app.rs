@@ -267,7 +267,11 @@ pub async fn serve(
                 ldap_listener,
                 state.clone(),
                 Arc::new(tree),
-                crate::ldap::Limits::default(),
+                crate::ldap::Limits {
+                    max_connections: state.config.ldap_max_connections,
+                    idle_timeout: state.config.ldap_idle_timeout,
+                    ..crate::ldap::Limits::default()
+                },
                 until_stopped(stopping.clone()),
             )))
         }

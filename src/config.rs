@@ -56,6 +56,10 @@ pub struct Config {
     pub ldap_listen: Option<SocketAddr>,
     /// The LDAP tree's base DN (authentik's default `DC=ldap,DC=goauthentik,DC=io`).
     pub ldap_base_dn: String,
+    /// Most LDAP connections served at once; the next ones get a Notice of Disconnection.
+    pub ldap_max_connections: usize,
+    /// How long an LDAP connection may stay silent between operations.
+    pub ldap_idle_timeout: std::time::Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -80,6 +84,8 @@ impl std::fmt::Debug for Config {
             .field("http_max_header_bytes", &self.http_max_header_bytes)
             .field("ldap_listen", &self.ldap_listen)
             .field("ldap_base_dn", &self.ldap_base_dn)
+            .field("ldap_max_connections", &self.ldap_max_connections)
+            .field("ldap_idle_timeout", &self.ldap_idle_timeout)
             .finish()
     }
 }
@@ -121,6 +127,8 @@ impl Default for Config {
             http_max_header_bytes: 32 * 1024,
             ldap_listen: Some(SocketAddr::from(([127, 0, 0, 1], 3389))),
             ldap_base_dn: "DC=ldap,DC=goauthentik,DC=io".into(),
+            ldap_max_connections: 1024,
+            ldap_idle_timeout: std::time::Duration::from_secs(300),
         }
     }
 }
@@ -176,6 +184,8 @@ struct FileConfig {
     http_max_header_bytes: Option<usize>,
     ldap_listen: Option<String>,
     ldap_base_dn: Option<String>,
+    ldap_max_connections: Option<usize>,
+    ldap_idle_timeout: Option<String>,
 }
 
 /// Values given as command-line flags (highest precedence).
@@ -389,6 +399,14 @@ impl Config {
                 }
             }
         }
+        if let Some(n) = lookup(&["GATEHOUSE_LDAP_MAX_CONNECTIONS"])? {
+            c.ldap_max_connections = count("ldap_max_connections", &n, 1)?;
+        } else if let Some(n) = raw.ldap_max_connections {
+            c.ldap_max_connections = count("ldap_max_connections", &n.to_string(), 1)?;
+        }
+        if let Some(d) = lookup(&["GATEHOUSE_LDAP_IDLE_TIMEOUT"])?.or(raw.ldap_idle_timeout) {
+            c.ldap_idle_timeout = seconds("ldap_idle_timeout", &d)?;
+        }
         Ok(c)
     }
 
@@ -558,16 +576,22 @@ mod tests {
         let c = Config::load_from(&Flags::default(), &env(&[])).expect("config");
         assert_eq!(c.ldap_listen, Some("127.0.0.1:3389".parse().expect("addr")));
         assert_eq!(c.ldap_base_dn, "DC=ldap,DC=goauthentik,DC=io");
+        assert_eq!(c.ldap_max_connections, 1024);
+        assert_eq!(c.ldap_idle_timeout.as_secs(), 300);
         let c = Config::load_from(
             &Flags::default(),
             &env(&[
                 ("GATEHOUSE_LDAP_LISTEN", "0.0.0.0:389"),
                 ("GATEHOUSE_LDAP_BASE_DN", "dc=example,dc=com"),
+                ("GATEHOUSE_LDAP_MAX_CONNECTIONS", "16"),
+                ("GATEHOUSE_LDAP_IDLE_TIMEOUT", "seconds=30"),
             ]),
         )
         .expect("config");
         assert_eq!(c.ldap_listen, Some("0.0.0.0:389".parse().expect("addr")));
         assert_eq!(c.ldap_base_dn, "dc=example,dc=com");
+        assert_eq!(c.ldap_max_connections, 16);
+        assert_eq!(c.ldap_idle_timeout.as_secs(), 30);
         let off = Config::load_from(&Flags::default(), &env(&[("GATEHOUSE_LDAP_LISTEN", "")]))
             .expect("config");
         assert_eq!(off.ldap_listen, None, "empty turns LDAP off");
@@ -575,6 +599,8 @@ mod tests {
             ("GATEHOUSE_LDAP_LISTEN", "nowhere"),
             ("GATEHOUSE_LDAP_BASE_DN", "not a dn"),
             ("GATEHOUSE_LDAP_BASE_DN", ""),
+            ("GATEHOUSE_LDAP_MAX_CONNECTIONS", "0"),
+            ("GATEHOUSE_LDAP_IDLE_TIMEOUT", "seconds=0"),
         ] {
             assert!(
                 Config::load_from(&Flags::default(), &env(&[bad])).is_err(),

@@ -886,3 +886,50 @@ backend_test!(ldap_hostile_input_closes_only_that_connection, |srv| {
         set(&[&user_dn("bob")])
     );
 });
+
+/// Connection cap and idle timeout, on a server configured with small ones.
+async fn connection_limits(backend: crate::common::Backend) {
+    let srv = TestServer::start_with(backend, |c| {
+        c.ldap_max_connections = 2;
+        c.ldap_idle_timeout = std::time::Duration::from_secs(1);
+    })
+    .await;
+    let mut first = connect(&srv).await;
+    let mut second = connect(&srv).await;
+    // Both are served (an operation each proves they hold their slots).
+    for ldap in [&mut first, &mut second] {
+        assert_eq!(ldap.simple_bind("", "").await.expect("bind").rc, 0);
+    }
+    // The third gets a Notice of Disconnection and is closed.
+    let over = raw(&srv, &[]).await;
+    assert!(
+        over.windows(NOTICE.len()).any(|w| w == NOTICE),
+        "a Notice of Disconnection: {over:02x?}"
+    );
+    // Silent connections are closed after the idle timeout, freeing their slots.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert!(
+        first.simple_bind("", "").await.is_err(),
+        "idle connection closed"
+    );
+    let mut later = connect(&srv).await;
+    assert_eq!(later.simple_bind("", "").await.expect("bind").rc, 0);
+    srv.finish().await;
+}
+
+/// The Notice of Disconnection's OID as it appears on the wire.
+const NOTICE: &[u8] = b"1.3.6.1.4.1.1466.20036";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ldap_connection_cap_and_idle_timeout_sqlite() {
+    connection_limits(crate::common::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ldap_connection_cap_and_idle_timeout_postgres() {
+    if crate::common::postgres_url().is_none() {
+        eprintln!("GATEHOUSE_TEST_DATABASE_URL unset: PostgreSQL variant not run");
+        return;
+    }
+    connection_limits(crate::common::Backend::Postgres).await;
+}
