@@ -1,9 +1,13 @@
 //! The wire codec: `ldap3_proto`'s, behind a check of each message's announced length, so a
 //! message larger than the limit closes its connection as soon as its header arrives (instead
 //! of after the client has sent it all), and indefinite lengths (not allowed by RFC 4511 §5.1)
-//! are refused.
+//! are refused. It also reports which controls a message marks critical, which
+//! `ldap3_proto` does not keep for every control (the sort control loses it).
 
 use bytes::BytesMut;
+use ldap3_lber::common::TagClass;
+use ldap3_lber::parse::Parser;
+use ldap3_lber::structure::{StructureTag, PL};
 use ldap3_proto::proto::LdapMsg;
 use ldap3_proto::LdapCodec;
 use tokio_util::codec::{Decoder, Encoder};
@@ -52,17 +56,66 @@ fn announced(buf: &[u8]) -> Result<Option<usize>, std::io::Error> {
     Ok(Some(2 + count + len))
 }
 
+/// A decoded message and the OIDs of the controls it marks critical.
+#[derive(Debug)]
+pub struct Request {
+    /// The message.
+    pub msg: LdapMsg,
+    /// OIDs of its critical controls.
+    pub critical: Vec<String>,
+}
+
+/// The critical controls' OIDs of an encoded message (`[msgid, op, [0] controls]`).
+fn critical_controls(message: &StructureTag) -> Vec<String> {
+    let PL::C(parts) = &message.payload else {
+        return Vec::new();
+    };
+    let Some(controls) = parts
+        .iter()
+        .find(|t| t.class == TagClass::Context && t.id == 0)
+    else {
+        return Vec::new();
+    };
+    let PL::C(controls) = &controls.payload else {
+        return Vec::new();
+    };
+    controls
+        .iter()
+        .filter_map(|control| {
+            let PL::C(fields) = &control.payload else {
+                return None;
+            };
+            let PL::P(oid) = &fields.first()?.payload else {
+                return None;
+            };
+            // criticality is the BOOLEAN (universal 1) after the OID, FALSE when absent.
+            let critical = fields.get(1).is_some_and(|f| {
+                f.class == TagClass::Universal
+                    && f.id == 1
+                    && matches!(&f.payload, PL::P(v) if v.first().is_some_and(|b| *b != 0))
+            });
+            critical.then(|| String::from_utf8_lossy(oid).into_owned())
+        })
+        .collect()
+}
+
 impl Decoder for Codec {
-    type Item = LdapMsg;
+    type Item = Request;
     type Error = std::io::Error;
 
-    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<LdapMsg>, std::io::Error> {
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Request>, std::io::Error> {
+        let mut critical = Vec::new();
         if let Some(size) = announced(buf)? {
             if size > self.max_message_bytes {
                 return Err(refused("message too large"));
             }
+            if let Some(whole) = buf.get(..size) {
+                if let Ok((_, tag)) = Parser::default().parse(whole) {
+                    critical = critical_controls(&tag);
+                }
+            }
         }
-        self.inner.decode(buf)
+        Ok(self.inner.decode(buf)?.map(|msg| Request { msg, critical }))
     }
 }
 

@@ -18,7 +18,7 @@ use tokio::sync::watch;
 use tokio_util::codec::{FramedRead, FramedWrite};
 
 use super::bind::{simple_bind, BindOutcome};
-use super::codec::Codec;
+use super::codec::{Codec, Request};
 use super::entry::Tree;
 use super::filter;
 use super::listener::Limits;
@@ -220,28 +220,23 @@ pub async fn serve(
     }
 }
 
+/// Paged results, the one control this server implements (on searches).
+const PAGED_RESULTS: &str = "1.2.840.113556.1.4.319";
+
 /// A critical control this server does not implement, if any (RFC 4511 §4.1.11).
-fn unsupported_critical(ctrl: &[LdapControl], allowed_paging: bool) -> Option<String> {
-    ctrl.iter().find_map(|c| match c {
-        LdapControl::SimplePagedResults { .. } if allowed_paging => None,
-        LdapControl::Unknown {
-            oid,
-            criticality: true,
-            ..
-        } => Some(oid.clone()),
-        LdapControl::SyncRequest {
-            criticality: true, ..
-        } => Some("1.3.6.1.4.1.4203.1.9.1.1".into()),
-        LdapControl::ManageDsaIT { criticality: true } => Some("2.16.840.1.113730.3.4.2".into()),
-        LdapControl::PasswordPolicyRequest { criticality: true } => {
-            Some("1.3.6.1.4.1.42.2.27.8.5.1".into())
-        }
-        _ => None,
-    })
+fn unsupported_critical(critical: &[String], search: bool) -> Option<&String> {
+    critical
+        .iter()
+        .find(|oid| !(search && *oid == PAGED_RESULTS))
 }
 
 /// Answers one message; `Ok(false)` closes the connection.
-async fn handle(conn: &mut Connection, writer: &mut Writer, msg: LdapMsg) -> std::io::Result<bool> {
+async fn handle(
+    conn: &mut Connection,
+    writer: &mut Writer,
+    request: Request,
+) -> std::io::Result<bool> {
+    let Request { msg, critical } = request;
     let msgid = msg.msgid;
     let request_id = uuid::Uuid::new_v4().simple().to_string();
     let reply = |op: LdapOp| LdapMsg {
@@ -255,8 +250,8 @@ async fn handle(conn: &mut Connection, writer: &mut Writer, msg: LdapMsg) -> std
         writer.feed(reply(error_response(&msg.op, res))).await?;
         return Ok(true);
     }
-    let paging_ok = matches!(msg.op, LdapOp::SearchRequest(_));
-    if let Some(oid) = unsupported_critical(&msg.ctrl, paging_ok) {
+    let search = matches!(msg.op, LdapOp::SearchRequest(_));
+    if let Some(oid) = unsupported_critical(&critical, search) {
         let res = result(
             LdapResultCode::UnavailableCriticalExtension,
             &format!("critical control {oid} is not supported"),

@@ -375,4 +375,52 @@ backend_test!(ldap_utils_conversations, |srv| {
     )
     .await;
     assert_eq!(out.status.code(), Some(12), "{}", text(&out));
+    // 17: server-side sort is not implemented: 12 when critical, ignored when not.
+    let out = tool(
+        &dir,
+        "ldapsearch",
+        &[
+            "-x",
+            "-H",
+            uri,
+            "-D",
+            &svc_dn,
+            "-w",
+            PW,
+            "-b",
+            BASE,
+            "-E",
+            "!sss=cn",
+            "(cn=alice)",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(12), "{}", text(&out));
+    let out = tool(
+        &dir,
+        "ldapsearch",
+        &[
+            "-x",
+            "-LLL",
+            "-H",
+            uri,
+            "-D",
+            &svc_dn,
+            "-w",
+            PW,
+            "-b",
+            BASE,
+            "-E",
+            "sss=cn",
+            "(cn=alice)",
+            "1.1",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("dn: {alice_dn}")),
+        "{}",
+        text(&out)
+    );
 });
