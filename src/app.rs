@@ -232,17 +232,32 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
         .map_err(|source| StartError::Listen { addr, source })
 }
 
-/// Serves until `shutdown` resolves, then lets in-flight requests finish. Expired events are
-/// purged in the background meanwhile.
+/// Binds the LDAP listen address, when LDAP is on.
+pub async fn bind_ldap(config: &Config) -> Result<Option<TcpListener>, StartError> {
+    match config.ldap_listen {
+        Some(addr) => Ok(Some(bind(addr).await?)),
+        None => Ok(None),
+    }
+}
+
+/// Serves HTTP (and LDAP, given its listener) until `shutdown` resolves, then lets in-flight
+/// requests and LDAP operations finish. Expired events are purged in the background meanwhile.
+/// `/metrics` gets a listener of its own when `metrics_listen` says so.
 pub async fn serve(
     listener: TcpListener,
+    ldap: Option<TcpListener>,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let metrics = bind_metrics(&state.config)
         .await
         .map_err(std::io::Error::other)?;
-    serve_with_metrics(listener, metrics, state, shutdown).await
+    let doors = Doors {
+        http: listener,
+        ldap,
+        metrics,
+    };
+    serve_doors(doors, state, shutdown).await
 }
 
 /// Binds `metrics_listen` when metrics are on and served apart from the main listener.
@@ -253,10 +268,19 @@ pub async fn bind_metrics(config: &Config) -> Result<Option<TcpListener>, StartE
     }
 }
 
-/// `serve`, with the metrics listener (if any) already bound.
-pub async fn serve_with_metrics(
-    listener: TcpListener,
-    metrics: Option<TcpListener>,
+/// The bound listeners a server answers on.
+pub struct Doors {
+    /// HTTP (both dialects, health, `/metrics` unless it has its own).
+    pub http: TcpListener,
+    /// LDAP, when on.
+    pub ldap: Option<TcpListener>,
+    /// `/metrics` alone, when `metrics_listen` is set.
+    pub metrics: Option<TcpListener>,
+}
+
+/// `serve`, with every listener already bound.
+pub async fn serve_doors(
+    doors: Doors,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -268,17 +292,48 @@ pub async fn serve_with_metrics(
         header_timeout: state.config.http_header_timeout,
         max_header_bytes: state.config.http_max_header_bytes,
     };
-    let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
-    let metrics = metrics.map(|metrics| {
-        let router = crate::api::metrics::listener_router(state.clone());
-        tokio::spawn(crate::server::run(metrics, router, limits, async move {
-            let _ = metrics_stopped.await;
-        }))
+    // One shutdown signal for every door.
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
     });
-    crate::server::run(listener, router, limits, shutdown).await;
-    let _ = stop_metrics.send(());
-    if let Some(metrics) = metrics {
-        let _ = metrics.await;
+    let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stopped| *stopped).await;
+    };
+    let metrics_task = doors.metrics.map(|metrics| {
+        let router = crate::api::metrics::listener_router(state.clone());
+        tokio::spawn(crate::server::run(
+            metrics,
+            router,
+            limits,
+            until_stopped(stopping.clone()),
+        ))
+    });
+    let ldap_task = match doors.ldap {
+        Some(ldap_listener) => {
+            let tree = crate::ldap::entry::Tree::new(&state.config.ldap_base_dn, &state.install_id)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+            Some(tokio::spawn(crate::ldap::run(
+                ldap_listener,
+                state.clone(),
+                Arc::new(tree),
+                crate::ldap::Limits {
+                    max_connections: state.config.ldap_max_connections,
+                    idle_timeout: state.config.ldap_idle_timeout,
+                    ..crate::ldap::Limits::default()
+                },
+                until_stopped(stopping.clone()),
+            )))
+        }
+        None => None,
+    };
+    crate::server::run(doors.http, router, limits, until_stopped(stopping)).await;
+    if let Some(task) = metrics_task {
+        let _ = task.await;
+    }
+    if let Some(task) = ldap_task {
+        let _ = task.await;
     }
     let result = Ok(());
     let _ = stop_purge.send(());
@@ -319,6 +374,8 @@ async fn purge_expired_events(state: Arc<AppState>, mut stop: tokio::sync::onesh
 pub struct RunningServer {
     /// Where it listens.
     pub addr: SocketAddr,
+    /// Where its LDAP door listens, when LDAP is on.
+    pub ldap_addr: Option<SocketAddr>,
     /// The shared state.
     pub state: Arc<AppState>,
     /// The generated bootstrap key, if one was generated.
@@ -339,21 +396,34 @@ impl RunningServer {
             addr: listen,
             source,
         })?;
-        let metrics = bind_metrics(&prepared.state.config).await?;
-        let metrics_addr = match &metrics {
-            Some(l) => Some(l.local_addr().map_err(|source| StartError::Listen {
-                addr: listen,
-                source,
-            })?),
-            None => None,
+        let local = |l: &Option<TcpListener>| -> Result<Option<SocketAddr>, StartError> {
+            match l {
+                Some(l) => Ok(Some(l.local_addr().map_err(|source| {
+                    StartError::Listen {
+                        addr: listen,
+                        source,
+                    }
+                })?)),
+                None => Ok(None),
+            }
         };
+        let metrics = bind_metrics(&prepared.state.config).await?;
+        let metrics_addr = local(&metrics)?;
+        let ldap = bind_ldap(&prepared.state.config).await?;
+        let ldap_addr = local(&ldap)?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let state = prepared.state.clone();
-        let task = tokio::spawn(serve_with_metrics(listener, metrics, state, async move {
+        let doors = Doors {
+            http: listener,
+            ldap,
+            metrics,
+        };
+        let task = tokio::spawn(serve_doors(doors, state, async move {
             let _ = stopped.await;
         }));
         Ok(RunningServer {
             addr,
+            ldap_addr,
             state: prepared.state,
             generated_token: prepared.generated_token,
             metrics_addr,

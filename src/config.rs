@@ -58,6 +58,14 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     /// Bearer token `/metrics` requires, if any.
     pub metrics_token: Option<String>,
+    /// Where the LDAP front door listens (`None`: LDAP off).
+    pub ldap_listen: Option<SocketAddr>,
+    /// The LDAP tree's base DN (authentik's default `DC=ldap,DC=goauthentik,DC=io`).
+    pub ldap_base_dn: String,
+    /// Most LDAP connections served at once; the next ones get a Notice of Disconnection.
+    pub ldap_max_connections: usize,
+    /// How long an LDAP connection may stay silent between operations.
+    pub ldap_idle_timeout: std::time::Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -83,6 +91,10 @@ impl std::fmt::Debug for Config {
             .field("metrics_enabled", &self.metrics_enabled)
             .field("metrics_listen", &self.metrics_listen)
             .field("metrics_token", &redact(&self.metrics_token))
+            .field("ldap_listen", &self.ldap_listen)
+            .field("ldap_base_dn", &self.ldap_base_dn)
+            .field("ldap_max_connections", &self.ldap_max_connections)
+            .field("ldap_idle_timeout", &self.ldap_idle_timeout)
             .finish()
     }
 }
@@ -125,6 +137,10 @@ impl Default for Config {
             metrics_enabled: true,
             metrics_listen: None,
             metrics_token: None,
+            ldap_listen: Some(SocketAddr::from(([127, 0, 0, 1], 3389))),
+            ldap_base_dn: "DC=ldap,DC=goauthentik,DC=io".into(),
+            ldap_max_connections: 1024,
+            ldap_idle_timeout: std::time::Duration::from_secs(300),
         }
     }
 }
@@ -181,6 +197,10 @@ struct FileConfig {
     metrics_enabled: Option<bool>,
     metrics_listen: Option<String>,
     metrics_token: Option<String>,
+    ldap_listen: Option<String>,
+    ldap_base_dn: Option<String>,
+    ldap_max_connections: Option<usize>,
+    ldap_idle_timeout: Option<String>,
 }
 
 /// Values given as command-line flags (highest precedence).
@@ -396,6 +416,38 @@ impl Config {
         c.metrics_token = lookup(&["GATEHOUSE_METRICS_TOKEN"])?
             .or(raw.metrics_token)
             .filter(|s| !s.is_empty());
+        if let Some(l) = lookup(&["GATEHOUSE_LDAP_LISTEN"])?.or(raw.ldap_listen) {
+            c.ldap_listen = if l.trim().is_empty() {
+                None
+            } else {
+                Some(l.trim().parse().map_err(|e| ConfigError::Value {
+                    name: "ldap_listen",
+                    message: format!(
+                        "{l:?}: {e} (an address like 127.0.0.1:3389, or empty to turn LDAP off)"
+                    ),
+                })?)
+            };
+        }
+        if let Some(b) = lookup(&["GATEHOUSE_LDAP_BASE_DN"])?.or(raw.ldap_base_dn) {
+            let b = b.trim().to_string();
+            match crate::ldap::dn::Dn::parse(&b) {
+                Ok(dn) if !dn.rdns.is_empty() => c.ldap_base_dn = b,
+                _ => {
+                    return Err(ConfigError::Value {
+                        name: "ldap_base_dn",
+                        message: format!("{b:?} is not a DN (e.g. DC=ldap,DC=goauthentik,DC=io)"),
+                    })
+                }
+            }
+        }
+        if let Some(n) = lookup(&["GATEHOUSE_LDAP_MAX_CONNECTIONS"])? {
+            c.ldap_max_connections = count("ldap_max_connections", &n, 1)?;
+        } else if let Some(n) = raw.ldap_max_connections {
+            c.ldap_max_connections = count("ldap_max_connections", &n.to_string(), 1)?;
+        }
+        if let Some(d) = lookup(&["GATEHOUSE_LDAP_IDLE_TIMEOUT"])?.or(raw.ldap_idle_timeout) {
+            c.ldap_idle_timeout = seconds("ldap_idle_timeout", &d)?;
+        }
         Ok(c)
     }
 
@@ -583,6 +635,44 @@ mod tests {
             ("GATEHOUSE_METRICS_LISTEN", "nowhere"),
         ] {
             assert!(Config::load_from(&Flags::default(), &env(&[bad])).is_err());
+        }
+    }
+
+    #[test]
+    fn ldap_settings() {
+        let c = Config::load_from(&Flags::default(), &env(&[])).expect("config");
+        assert_eq!(c.ldap_listen, Some("127.0.0.1:3389".parse().expect("addr")));
+        assert_eq!(c.ldap_base_dn, "DC=ldap,DC=goauthentik,DC=io");
+        assert_eq!(c.ldap_max_connections, 1024);
+        assert_eq!(c.ldap_idle_timeout.as_secs(), 300);
+        let c = Config::load_from(
+            &Flags::default(),
+            &env(&[
+                ("GATEHOUSE_LDAP_LISTEN", "0.0.0.0:389"),
+                ("GATEHOUSE_LDAP_BASE_DN", "dc=example,dc=com"),
+                ("GATEHOUSE_LDAP_MAX_CONNECTIONS", "16"),
+                ("GATEHOUSE_LDAP_IDLE_TIMEOUT", "seconds=30"),
+            ]),
+        )
+        .expect("config");
+        assert_eq!(c.ldap_listen, Some("0.0.0.0:389".parse().expect("addr")));
+        assert_eq!(c.ldap_base_dn, "dc=example,dc=com");
+        assert_eq!(c.ldap_max_connections, 16);
+        assert_eq!(c.ldap_idle_timeout.as_secs(), 30);
+        let off = Config::load_from(&Flags::default(), &env(&[("GATEHOUSE_LDAP_LISTEN", "")]))
+            .expect("config");
+        assert_eq!(off.ldap_listen, None, "empty turns LDAP off");
+        for bad in [
+            ("GATEHOUSE_LDAP_LISTEN", "nowhere"),
+            ("GATEHOUSE_LDAP_BASE_DN", "not a dn"),
+            ("GATEHOUSE_LDAP_BASE_DN", ""),
+            ("GATEHOUSE_LDAP_MAX_CONNECTIONS", "0"),
+            ("GATEHOUSE_LDAP_IDLE_TIMEOUT", "seconds=0"),
+        ] {
+            assert!(
+                Config::load_from(&Flags::default(), &env(&[bad])).is_err(),
+                "{bad:?}"
+            );
         }
     }
 

@@ -9,6 +9,7 @@ pub mod config;
 pub mod domain;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod ldap;
 pub mod metrics;
 pub mod query;
 pub mod server;

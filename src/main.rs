@@ -223,6 +223,9 @@ async fn run(cli: Cli) -> Result<(), String> {
     let prepared = app::prepare(config).await.map_err(|e| e.to_string())?;
     let listener = app::bind(listen).await.map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let ldap = app::bind_ldap(&prepared.state.config)
+        .await
+        .map_err(|e| e.to_string())?;
     if let Some(key) = &prepared.generated_token {
         // Shown once, on the first start only; never logged.
         eprintln!();
@@ -241,7 +244,11 @@ async fn run(cli: Cli) -> Result<(), String> {
         eprintln!();
     }
     tracing::info!(%addr, database = %database, "gatehouse listening");
-    app::serve(listener, prepared.state, shutdown_signal())
+    if let Some(l) = &ldap {
+        let ldap_addr = l.local_addr().map_err(|e| e.to_string())?;
+        tracing::info!(%ldap_addr, base_dn = %prepared.state.config.ldap_base_dn, "LDAP listening");
+    }
+    app::serve(listener, ldap, prepared.state, shutdown_signal())
         .await
         .map_err(|e| e.to_string())
 }

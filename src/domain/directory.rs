@@ -130,6 +130,20 @@ impl Directory {
     pub async fn principal_by_key_hash(&self, hash: &str) -> Result<Principal, DomainError> {
         principals::by_key_hash(&self.store, &self.principals, hash).await
     }
+
+    /// The principal of `user_id`'s `app_password` token whose key has this lookup hash.
+    pub async fn principal_by_app_password_hash(
+        &self,
+        user_id: i64,
+        hash: &str,
+    ) -> Result<Principal, DomainError> {
+        principals::by_app_password_hash(&self.store, user_id, hash).await
+    }
+
+    /// The principal of an active user by id, cached for the write epoch.
+    pub async fn principal_of_user(&self, user_id: i64) -> Result<Principal, DomainError> {
+        principals::of_user(&self.store, &self.principals, user_id).await
+    }
 }
 
 /// A front door's cache of what it renders from directory values, exact like the directory's

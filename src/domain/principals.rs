@@ -91,3 +91,48 @@ pub(super) async fn by_key_hash(
     );
     Ok(principal)
 }
+
+/// The principal of the `app_password` token of `user_id` whose key has this lookup hash (an
+/// LDAP bind's password): not expired, its owner active; anything else is `InvalidCredentials`.
+pub(super) async fn by_app_password_hash(
+    store: &Store,
+    user_id: i64,
+    hash: &str,
+) -> Result<Principal, DomainError> {
+    let now = Timestamp::now().0;
+    let Some(row) = tokens::principal_by_key_hash(store, hash).await? else {
+        return Err(DomainError::InvalidCredentials);
+    };
+    let expired = row.expiring && row.expires.is_some_and(|e| e < now);
+    if row.intent != "app_password" || row.user_id != user_id || expired || !row.is_active {
+        return Err(DomainError::InvalidCredentials);
+    }
+    let mut principal = principal_for(store, row.user_id, row.username, row.email).await?;
+    principal.scope = Scope::parse(&row.scope).unwrap_or(Scope::Read);
+    Ok(principal)
+}
+
+/// The principal of an active user by id, cached like token principals for one write epoch
+/// (a long-lived LDAP connection asks again before every operation). `InvalidCredentials` once
+/// the user is gone or inactive.
+pub(super) async fn of_user(
+    store: &Store,
+    cache: &PrincipalCache,
+    user_id: i64,
+) -> Result<Principal, DomainError> {
+    // Token lookup hashes are 64 hex digits, so this key never collides with one.
+    let key = format!("user:{user_id}");
+    let changes = store.changes();
+    let epoch = cache.0.epoch(changes);
+    if let Some((principal, _)) = cache.0.get(changes, &key) {
+        return Ok(principal);
+    }
+    let mut db = store;
+    let user = users::by_id(&mut db, user_id)
+        .await?
+        .filter(|u| u.is_active)
+        .ok_or(DomainError::InvalidCredentials)?;
+    let principal = principal_for(store, user.id, user.username, user.email).await?;
+    cache.0.put(changes, epoch, key, (principal.clone(), None));
+    Ok(principal)
+}

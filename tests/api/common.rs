@@ -106,6 +106,9 @@ pub struct TestServer {
     pub base: String,
     /// The bootstrap (superuser) API key.
     pub token: String,
+    /// `ldap://127.0.0.1:PORT` (LDAP listens on an ephemeral port too).
+    #[allow(dead_code)]
+    pub ldap: String,
     /// Which backend.
     #[allow(dead_code)]
     pub backend: Backend,
@@ -171,12 +174,17 @@ impl TestServer {
             secret_key: Some(TEST_SECRET.into()),
             bootstrap_token: Some(token.to_string()),
             max_connections: 4,
+            ldap_listen: Some("127.0.0.1:0".parse().expect("addr")),
             ..Config::default()
         };
         adjust(&mut config);
         let server = RunningServer::start(config).await.expect("server starts");
         TestServer {
             base: format!("http://{}", server.addr),
+            ldap: server
+                .ldap_addr
+                .map(|a| format!("ldap://{a}"))
+                .unwrap_or_default(),
             token: token.to_string(),
             backend,
             client: Client::new(),

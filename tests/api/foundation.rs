@@ -206,6 +206,7 @@ async fn second_start_changes_nothing() {
         listen: "127.0.0.1:0".parse().expect("addr"),
         database_url: url.clone(),
         bootstrap_token: Some(token.to_string()),
+        ldap_listen: None,
         ..gatehouse::config::Config::default()
     };
     let first = gatehouse::app::RunningServer::start(config("first-token-aaaaaaaaaaaaaaaaaaaa"))
