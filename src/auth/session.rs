@@ -6,11 +6,16 @@
 //! (`domain::sessions`), so on every instance the next request with them fails. A login whose
 //! password check raced with such a change is not turned into a session: `start` creates it
 //! only if the password hash it verified is still the user's and the user is still active.
+//!
+//! `verify_password` is the one password check of every door (HTTP Basic and the login form
+//! today); it also upgrades a stored hash in another format to argon2id at the first
+//! successful login (`upgrade`).
 
 use super::bearer::principal_for;
 use super::keys::{generate_key, lookup_hash};
 use super::password;
 use crate::domain::authz::Principal;
+use crate::domain::users as domain_users;
 use crate::domain::{DomainError, Timestamp};
 use crate::store::{sessions, users, Store, Touched};
 
@@ -32,7 +37,7 @@ pub struct Verified {
 
 /// Checks a username and password; `InvalidCredentials` for an unknown user, a wrong or
 /// unusable password, or an inactive account (the same answer, and the same argon2id work, for
-/// each).
+/// each). A match against a hash `password::needs_rehash` flags stores an argon2id hash first.
 pub async fn verify_password(
     store: &Store,
     username: &str,
@@ -53,7 +58,8 @@ pub async fn verify_password(
     let ok = password::verify(password_text.to_string(), stored).await?;
     match user {
         Some(u) if ok && u.is_active => {
-            let password_hash = u.password_hash.unwrap_or_default();
+            let verified = u.password_hash.unwrap_or_default();
+            let password_hash = upgrade(store, u.id, verified, password_text).await;
             let principal = principal_for(store, u.id, u.username, u.email).await?;
             Ok(Verified {
                 principal,
@@ -61,6 +67,34 @@ pub async fn verify_password(
             })
         }
         _ => Err(DomainError::InvalidCredentials),
+    }
+}
+
+/// After a successful login: replaces a hash in another format (or a weaker argon2id) by a
+/// fresh argon2id hash of the same password; the hash now stored (the verified one if nothing
+/// changed). A failure to rehash does not fail the login: it is logged and retried at the next.
+async fn upgrade(store: &Store, user_id: i64, verified: String, password_text: &str) -> String {
+    if !password::needs_rehash(&verified) {
+        return verified;
+    }
+    let fresh = match password::hash(password_text.to_string()).await {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!(user_id, error = %e, "password rehash failed");
+            return verified;
+        }
+    };
+    match domain_users::upgrade_password_hash(store, user_id, &verified, &fresh).await {
+        Ok(true) => {
+            tracing::info!(user_id, "password hash upgraded to argon2id");
+            fresh
+        }
+        // The hash changed meanwhile; the session check will see it.
+        Ok(false) => verified,
+        Err(e) => {
+            tracing::warn!(user_id, error = %e, "password rehash failed");
+            verified
+        }
     }
 }
 

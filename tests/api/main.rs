@@ -9,6 +9,7 @@ mod concurrency;
 mod events;
 mod foundation;
 mod groups;
+mod hashes;
 mod limits;
 mod outage;
 mod properties;

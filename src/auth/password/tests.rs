@@ -82,7 +82,10 @@ const VECTORS: &[(&str, &str)] = &[
 fn every_format_verifies_its_password_and_only_it() {
     for (name, stored) in VECTORS {
         assert!(is_recognised(stored), "{name} is recognised");
-        assert!(check_blocking(PASSWORD, Some(stored)), "{name}: right password");
+        assert!(
+            check_blocking(PASSWORD, Some(stored)),
+            "{name}: right password"
+        );
         assert!(
             !check_blocking("correct horse battery.", Some(stored)),
             "{name}: wrong password"
@@ -157,13 +160,12 @@ fn unknown_and_malformed_strings_are_not_recognised_and_never_match() {
 fn todays_argon2id_is_kept_and_stronger_parameters_too() {
     let today = hash_blocking(PASSWORD).expect("hash");
     assert!(!needs_rehash(&today));
-    let stronger =
-        Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, {
-            Params::new(32 * 1024, 3, 1, None).expect("params")
-        })
-        .hash_password(PASSWORD.as_bytes(), &SaltString::generate(&mut OsRng))
-        .expect("hash")
-        .to_string();
+    let stronger = Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, {
+        Params::new(32 * 1024, 3, 1, None).expect("params")
+    })
+    .hash_password(PASSWORD.as_bytes(), &SaltString::generate(&mut OsRng))
+    .expect("hash")
+    .to_string();
     assert!(check_blocking(PASSWORD, Some(&stronger)));
     assert!(!needs_rehash(&stronger));
     // The same argon2id behind Django's prefix is rewritten to the bare form.
@@ -182,7 +184,9 @@ fn the_parsed_forms_are_what_the_strings_say() {
         Some((4, 20))
     );
     assert!(matches!(
-        formats::parse("bcrypt_sha256$$2b$04$VkUhkVZvoe.KxTzTKe2hU.0ds0mNyO1ecDNqAa50sl/oU9gdItE/K"),
+        formats::parse(
+            "bcrypt_sha256$$2b$04$VkUhkVZvoe.KxTzTKe2hU.0ds0mNyO1ecDNqAa50sl/oU9gdItE/K"
+        ),
         Some(Stored::Bcrypt {
             sha256_hex: true,
             ..
