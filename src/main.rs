@@ -1,4 +1,4 @@
-//! The `gatehouse` command line: `serve`, `migrate` (and the hidden `seed-users` benchmark helper).
+//! The `gatehouse` command line: `serve`, `migrate`, `backup` (and the hidden `seed-users` benchmark helper).
 
 use std::process::ExitCode;
 
@@ -25,6 +25,21 @@ enum Command {
     /// `bench-user-NNNNNNN` (batched multi-row INSERTs); prints a JSON summary.
     #[command(name = "seed-users", hide = true)]
     SeedUsers(SeedArgs),
+    /// Write a consistent copy of a SQLite directory while servers run on it (PostgreSQL: use
+    /// pg_dump; exit code 2).
+    Backup(BackupArgs),
+}
+
+#[derive(Args, Clone)]
+struct BackupArgs {
+    #[command(flatten)]
+    common: Common,
+    /// File to write the copy to.
+    #[arg(long, value_name = "FILE")]
+    output: std::path::PathBuf,
+    /// Replace FILE if it exists.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Args, Clone)]
@@ -132,6 +147,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Serve(c) => (c.clone(), true),
         Command::Migrate(c) => (c.clone(), false),
         Command::SeedUsers(args) => return seed_users(args).await,
+        Command::Backup(_) => return Err("backup runs before this".into()),
     };
     let config = Config::load(&common.flags()).map_err(|e| e.to_string())?;
     init_logging(&config);
@@ -186,6 +202,20 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Command::Backup(args) = &cli.command {
+        let config = match Config::load(&args.common.flags()) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("gatehouse: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        return runtime.block_on(gatehouse::cli::backup::run(
+            &config.database_url,
+            &args.output,
+            args.force,
+        ));
+    }
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {

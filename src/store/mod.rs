@@ -20,6 +20,7 @@ pub mod tokens;
 pub mod users;
 pub mod writer;
 
+mod backup;
 mod changes;
 mod connection;
 mod reader;

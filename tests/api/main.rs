@@ -2,6 +2,7 @@
 //! runs once per backend (SQLite always, PostgreSQL when `GATEHOUSE_TEST_DATABASE_URL` is set).
 
 mod awx;
+mod backup;
 mod clients;
 mod common;
 mod concurrency;
