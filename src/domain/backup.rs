@@ -106,10 +106,11 @@ pub async fn backup(
     })
 }
 
-/// The users in a copy (opening it proves it is a readable database).
+/// The users in a copy (reading it proves it is a readable database).
 async fn count_users(path: &str) -> Result<i64, BackupError> {
-    let store = Store::connect(&format!("sqlite://{path}"), 2).await?;
-    let users = store.user_rows().await;
-    store.close().await;
-    Ok(users?)
+    let path = path.to_string();
+    tokio::task::spawn_blocking(move || crate::store::users_in_sqlite_file(&path))
+        .await
+        .map_err(|e| BackupError::Io(e.to_string()))?
+        .map_err(BackupError::Store)
 }

@@ -27,3 +27,17 @@ impl Store {
             .await
     }
 }
+
+/// How many users a SQLite file (a copy `vacuum_into` wrote) holds, read through a read-only
+/// connection of its own: the copy is in rollback-journal mode, so nothing is created beside
+/// it.
+pub fn users_in_sqlite_file(path: &str) -> Result<i64, StoreError> {
+    use rusqlite::{Connection, OpenFlags};
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| StoreError::Other(e.to_string()))?;
+    conn.query_row("SELECT COUNT(*) FROM users", [], |row| row.get(0))
+        .map_err(|e| StoreError::Other(e.to_string()))
+}

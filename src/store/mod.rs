@@ -21,6 +21,7 @@ pub mod users;
 pub mod writer;
 
 mod backup;
+pub use backup::users_in_sqlite_file;
 mod changes;
 mod connection;
 mod reader;
