@@ -1,5 +1,5 @@
-//! The `gatehouse` command line: `serve`, `migrate`, `import`, `export` (and the hidden `seed-users`
-//! benchmark helper).
+//! The `gatehouse` command line: `serve`, `migrate`, `import`, `export`, `backup` (and the hidden
+//! `seed-users` benchmark helper).
 
 use std::process::ExitCode;
 
@@ -33,6 +33,21 @@ enum Command {
     /// `bench-user-NNNNNNN` (batched multi-row INSERTs); prints a JSON summary.
     #[command(name = "seed-users", hide = true)]
     SeedUsers(SeedArgs),
+    /// Write a consistent copy of a SQLite directory while servers run on it (PostgreSQL: use
+    /// pg_dump; exit code 2).
+    Backup(BackupArgs),
+}
+
+#[derive(Args, Clone)]
+struct BackupArgs {
+    #[command(flatten)]
+    common: Common,
+    /// File to write the copy to.
+    #[arg(long, value_name = "FILE")]
+    output: std::path::PathBuf,
+    /// Replace FILE if it exists.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Args, Clone)]
@@ -206,6 +221,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::SeedUsers(args) => return seed_users(args).await,
         Command::Import(args) => return import(args).await,
         Command::Export(args) => return export(args).await,
+        Command::Backup(_) => return Err("backup runs before this".into()),
     };
     let config = Config::load(&common.flags()).map_err(|e| e.to_string())?;
     init_logging(&config);
@@ -267,6 +283,20 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Command::Backup(args) = &cli.command {
+        let config = match Config::load(&args.common.flags()) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("gatehouse: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        return runtime.block_on(gatehouse::cli::backup::run(
+            &config.database_url,
+            &args.output,
+            args.force,
+        ));
+    }
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {

@@ -6,12 +6,17 @@
 //! (`domain::sessions`), so on every instance the next request with them fails. A login whose
 //! password check raced with such a change is not turned into a session: `start` creates it
 //! only if the password hash it verified is still the user's and the user is still active.
+//!
+//! `verify_password` is the one password check of every door (HTTP Basic and the login form
+//! today); it also upgrades a stored hash in another format to argon2id at the first
+//! successful login (`upgrade`).
 
 use super::keys::{generate_key, lookup_hash};
 use super::password;
 use crate::domain::authz::Principal;
 use crate::domain::principals::principal_for;
 use crate::domain::sessions;
+use crate::domain::users as domain_users;
 use crate::domain::{Directory, DomainError, Timestamp};
 
 /// How long a session lives without use, seconds (AWX's `SESSION_COOKIE_AGE`).
@@ -32,7 +37,7 @@ pub struct Verified {
 
 /// Checks a username and password; `InvalidCredentials` for an unknown user, a wrong or
 /// unusable password, or an inactive account (the same answer, and the same argon2id work, for
-/// each).
+/// each). A match against a hash `password::needs_rehash` flags stores an argon2id hash first.
 pub async fn verify_password(
     directory: &Directory,
     username: &str,
@@ -49,7 +54,8 @@ pub async fn verify_password(
     let ok = password::verify(password_text.to_string(), stored).await?;
     match account {
         Some(a) if ok && a.is_active => {
-            let password_hash = a.password_hash.unwrap_or_default();
+            let verified = a.password_hash.unwrap_or_default();
+            let password_hash = upgrade(directory, a.id, verified, password_text).await;
             let principal = principal_for(directory.store(), a.id, a.username, a.email).await?;
             Ok(Verified {
                 principal,
@@ -57,6 +63,39 @@ pub async fn verify_password(
             })
         }
         _ => Err(DomainError::InvalidCredentials),
+    }
+}
+
+/// After a successful login: replaces a hash in another format (or a weaker argon2id) by a
+/// fresh argon2id hash of the same password; the hash now stored (the verified one if nothing
+/// changed). A failure to rehash does not fail the login: it is logged and retried at the next.
+async fn upgrade(
+    directory: &Directory,
+    user_id: i64,
+    verified: String,
+    password_text: &str,
+) -> String {
+    if !password::needs_rehash(&verified) {
+        return verified;
+    }
+    let fresh = match password::hash(password_text.to_string()).await {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!(user_id, error = %e, "password rehash failed");
+            return verified;
+        }
+    };
+    match domain_users::upgrade_password_hash(directory.store(), user_id, &verified, &fresh).await {
+        Ok(true) => {
+            tracing::info!(user_id, "password hash upgraded to argon2id");
+            fresh
+        }
+        // The hash changed meanwhile; the session check will see it.
+        Ok(false) => verified,
+        Err(e) => {
+            tracing::warn!(user_id, error = %e, "password rehash failed");
+            verified
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Command-line front doors beyond `serve`: each parses its input into domain values and calls
-//! domain operations (never the store), like the HTTP dialects.
+//! domain operations (never the store; tests/layering.rs checks it), like the HTTP dialects.
 
+pub mod backup;
 pub mod export;
 pub mod import;
 pub mod jsonl;

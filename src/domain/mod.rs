@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod authz;
 pub mod avatar;
+pub mod backup;
 pub mod bootstrap;
 pub mod cache;
 pub mod directory;

@@ -23,6 +23,8 @@ pub mod trace;
 pub mod users;
 pub mod writer;
 
+mod backup;
+pub use backup::users_in_sqlite_file;
 mod changes;
 mod connection;
 mod reader;

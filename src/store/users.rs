@@ -734,3 +734,20 @@ pub async fn record_login(
         .push(" AND is_active = TRUE");
     Ok(tx.execute(&sql).await? == 1)
 }
+
+/// Replaces a user's password hash by `new` if it is still `old` (whether a row matched);
+/// nothing else changes, `last_updated` included.
+pub async fn replace_password_hash(
+    tx: &mut Tx,
+    id: i64,
+    old: &str,
+    new: &str,
+) -> Result<bool, StoreError> {
+    let mut sql = Sql::new("UPDATE users SET password_hash = ");
+    sql.bind(new)
+        .push(" WHERE id = ")
+        .bind(id)
+        .push(" AND password_hash = ")
+        .bind(old);
+    Ok(tx.execute(&sql).await? == 1)
+}

@@ -568,7 +568,6 @@ mod passwords {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "needs hash formats (branch hashes)"]
     async fn sqlite() {
         if let Some(why) = unavailable() {
             eprintln!("import test skipped: {why}");
@@ -578,7 +577,6 @@ mod passwords {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "needs hash formats (branch hashes)"]
     async fn postgres() {
         if let Some(why) = unavailable() {
             eprintln!("import test skipped: {why}");

@@ -3,6 +3,7 @@
 
 mod awx;
 mod awx_cost;
+mod backup;
 mod clients;
 mod common;
 mod concurrency;
@@ -11,6 +12,7 @@ mod events;
 mod export;
 mod foundation;
 mod groups;
+mod hashes;
 mod import;
 mod ldap;
 mod ldap_apps;

@@ -1,14 +1,19 @@
 //! Users: the domain value, its validation rules, and the operations both dialects call.
 //!
 //! `model` holds the value and what a write asks for, `rules` the validation, `writes` the
-//! operations that change users and `reads` those that look them up (with their caches); all
+//! operations that change users, `credentials` those on the stored password hash itself, and
+//! `reads` those that look users up (with their caches); all
 //! of it is re-exported here, so callers name `domain::users::…` as before.
 
+mod credentials;
 mod model;
 mod reads;
 mod rules;
 mod writes;
 
+pub use credentials::{
+    set_password_hash, stored_password_hash, upgrade_password_hash, MAX_HASH_CHARS,
+};
 pub use model::{
     num_pk, uid_of, GroupSummary, RoleSummary, User, UserChanges, UserField, UserFilter, UserRel,
     UserSort, UserType,
