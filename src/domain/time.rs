@@ -2,7 +2,7 @@
 //! reads them (`2026-04-20T08:47:25.123456Z`). The type itself is the query vocabulary's
 //! (`query::time`), so filters can compare against it; what it means to the directory is here.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike, Utc};
 use std::sync::OnceLock;
 
 pub use crate::query::time::Timestamp;
@@ -28,11 +28,34 @@ impl Timestamp {
     /// DRF's rendering: ISO 8601 in UTC with `Z`, microseconds only when non-zero.
     pub fn to_drf(self) -> String {
         let dt = self.to_datetime();
-        if self.0.rem_euclid(1_000_000) == 0 {
-            dt.format("%Y-%m-%dT%H:%M:%SZ").to_string()
-        } else {
-            dt.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+        let micros = self.0.rem_euclid(1_000_000);
+        if !(0..=9999).contains(&dt.year()) {
+            return if micros == 0 {
+                dt.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+            } else {
+                dt.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+            };
         }
+        // Written digit by digit: answers render thousands of these, and strftime parses its
+        // pattern on every call.
+        let mut out = String::with_capacity(27);
+        push_digits(&mut out, dt.year() as u32, 4);
+        out.push('-');
+        push_digits(&mut out, dt.month(), 2);
+        out.push('-');
+        push_digits(&mut out, dt.day(), 2);
+        out.push('T');
+        push_digits(&mut out, dt.hour(), 2);
+        out.push(':');
+        push_digits(&mut out, dt.minute(), 2);
+        out.push(':');
+        push_digits(&mut out, dt.second(), 2);
+        if micros != 0 {
+            out.push('.');
+            push_digits(&mut out, micros as u32, 6);
+        }
+        out.push('Z');
+        out
     }
 
     /// Python's `str(datetime)` with a UTC offset, as authentik prints in some messages.
@@ -96,6 +119,15 @@ impl Timestamp {
     }
 }
 
+/// Appends `value` as exactly `width` decimal digits (zero-padded; `value` fits by contract).
+fn push_digits(out: &mut String, value: u32, width: u32) {
+    let mut divisor = 10u32.pow(width - 1);
+    while divisor > 0 {
+        out.push(char::from(b'0' + ((value / divisor) % 10) as u8));
+        divisor /= 10;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,6 +138,28 @@ mod tests {
         assert_eq!(t.to_drf(), "2026-11-22T15:19:30.263387Z");
         let t = Timestamp::parse("2026-11-22T15:19:30Z").expect("parses");
         assert_eq!(t.to_drf(), "2026-11-22T15:19:30Z");
+    }
+
+    #[test]
+    fn renders_like_strftime_across_the_range() {
+        let strftime = |t: Timestamp| {
+            let dt = t.to_datetime();
+            if t.0.rem_euclid(1_000_000) == 0 {
+                dt.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+            } else {
+                dt.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+            }
+        };
+        let mut micros: i64 = -62_135_596_800_000_000; // 0001-01-01
+        while micros < 253_402_300_799_000_000 {
+            // 9999-12-31
+            for t in [micros, micros + 1, micros + 999_999, micros + 7_000_000] {
+                assert_eq!(Timestamp(t).to_drf(), strftime(Timestamp(t)));
+            }
+            micros += 3_333_333_333_337;
+        }
+        assert_eq!(Timestamp(0).to_drf(), "1970-01-01T00:00:00Z");
+        assert_eq!(Timestamp(-1).to_drf(), "1969-12-31T23:59:59.999999Z");
     }
 
     #[test]

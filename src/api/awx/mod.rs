@@ -17,7 +17,7 @@ use std::sync::Arc;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::Router;
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use super::routing::Methods;
 use crate::app::AppState;
@@ -103,13 +103,13 @@ impl AwxPage {
     }
 
     /// The envelope, with `next`/`previous` as relative links keeping every other parameter.
-    pub fn envelope(
+    pub fn envelope<T: Serialize>(
         &self,
         path: &str,
         query: Option<&str>,
         count: i64,
-        results: Vec<Value>,
-    ) -> Value {
+        results: Vec<T>,
+    ) -> Envelope<T> {
         let link = |page: i64| {
             let mut pairs: Vec<(String, String)> = query
                 .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
@@ -125,15 +125,24 @@ impl AwxPage {
             let encoded: String = form_urlencoded::Serializer::new(String::new())
                 .extend_pairs(pairs)
                 .finish();
-            Value::String(format!("{path}?{encoded}"))
+            format!("{path}?{encoded}")
         };
-        json!({
-            "count": count,
-            "next": if self.page < self.pages { link(self.page + 1) } else { Value::Null },
-            "previous": if self.page > 1 { link(self.page - 1) } else { Value::Null },
-            "results": results,
-        })
+        Envelope {
+            count,
+            next: (self.page < self.pages).then(|| link(self.page + 1)),
+            previous: (self.page > 1).then(|| link(self.page - 1)),
+            results,
+        }
     }
+}
+
+/// A page of an AWX list: `count`, `next`, `previous`, `results`, in AWX's order.
+#[derive(Serialize)]
+pub struct Envelope<T> {
+    count: i64,
+    next: Option<String>,
+    previous: Option<String>,
+    results: Vec<T>,
 }
 
 /// Adds the `Allow` header of an AWX view: the methods the view declares, which its route is

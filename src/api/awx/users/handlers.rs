@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde_json::Value;
 
 use super::filters::{list_filter, ordering};
@@ -148,8 +149,8 @@ fn sync_name(c: &mut UserChanges, current: Option<&User>) {
     c.name = Some(format!("{first} {last}").trim().to_string());
 }
 
-fn created_response(value: Value, id: i64, status: StatusCode) -> Response {
-    let mut r = with_allow(json_response(status, &value), LIST);
+fn created_response(value: &impl Serialize, id: i64, status: StatusCode) -> Response {
+    let mut r = with_allow(json_response(status, value), LIST);
     if status == StatusCode::CREATED {
         if let Ok(v) = HeaderValue::from_str(&format!("/api/v2/users/{id}/")) {
             r.headers_mut().insert(header::LOCATION, v);
@@ -177,7 +178,7 @@ pub(super) async fn create(
     }
     let user = users::create(&state.store, changes, errors, &meta.audit(Some(&caller))).await?;
     let value = user_json(&state, &caller, &user, true).await?;
-    Ok(created_response(value, user.id, StatusCode::CREATED))
+    Ok(created_response(&value, user.id, StatusCode::CREATED))
 }
 
 pub(super) async fn retrieve(
