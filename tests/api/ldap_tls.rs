@@ -348,8 +348,31 @@ crate::backend_test!(ldap_starttls_refused_without_a_certificate, |srv| {
     // The connection stays plain and usable.
     assert_eq!(client.bind(SVC, PW).await, 0);
     assert_eq!(client.find("alice").await, (0, vec![user_dn("alice")]));
-    // Pipelined after StartTLS is refused too (no TLS here anyway).
+    // Asking again gets the same answer; the rootDSE does not advertise StartTLS.
     assert_eq!(client.extended(STARTTLS).await.0, 52);
+    let root = client
+        .call(LdapOp::SearchRequest(LdapSearchRequest {
+            base: String::new(),
+            scope: LdapSearchScope::Base,
+            aliases: LdapDerefAliases::Never,
+            sizelimit: 0,
+            timelimit: 0,
+            typesonly: false,
+            filter: LdapFilter::Present("objectClass".into()),
+            attrs: vec!["supportedExtension".into()],
+        }))
+        .await
+        .expect("rootDSE");
+    let Some(LdapOp::SearchResultEntry(entry)) = root.first() else {
+        panic!("the rootDSE: {root:?}")
+    };
+    let extensions: Vec<&[u8]> = entry
+        .attributes
+        .iter()
+        .flat_map(|a| a.vals.iter().map(Vec::as_slice))
+        .collect();
+    assert!(!extensions.is_empty(), "whoami and password modify");
+    assert!(!extensions.contains(&STARTTLS.as_bytes()), "{extensions:?}");
 });
 
 tls_test!(
@@ -374,7 +397,7 @@ tls_test!(
     ldap_starttls_with_pipelined_requests_is_refused,
     with_tls,
     |srv, _pki| {
-        // StartTLS and a search in one write: the search is outstanding, so StartTLS answers
+        // StartTLS and a bind in one write: the bind is outstanding, so StartTLS answers
         // operationsError and both are answered in the clear.
         let mut client = plain(srv).await;
         let starttls = LdapMsg::new(
