@@ -552,3 +552,48 @@ tls_test!(
         );
     }
 );
+
+tls_test!(
+    ldap_tls_stalled_and_garbled_handshakes_close_only_their_connection,
+    |c, pki| {
+        with_tls(c, pki);
+        c.ldap_idle_timeout = std::time::Duration::from_secs(1);
+    },
+    |srv, pki| {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        seed(srv).await;
+        let closed = |mut tcp: TcpStream| async move {
+            let mut out = Vec::new();
+            tokio::time::timeout(
+                std::time::Duration::from_secs(20),
+                tcp.read_to_end(&mut out),
+            )
+            .await
+            .is_ok()
+        };
+        // A client that connects to LDAPS and never starts the handshake is dropped after the
+        // idle timeout.
+        let stalled = TcpStream::connect(addr(&srv.ldaps)).await.expect("connect");
+        // A client that asks for StartTLS, then sends no TLS at all.
+        let mut client = plain(srv).await;
+        assert_eq!(client.extended(STARTTLS).await.0, 0);
+        let mut garbled = client.wire.into_inner();
+        garbled
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("sent");
+        assert!(closed(garbled).await, "a garbled handshake is closed");
+        assert!(closed(stalled).await, "a stalled handshake is closed");
+        let metrics = srv.get("/metrics").await.text;
+        assert!(
+            metrics.lines().any(|l| l
+                .strip_prefix("gatehouse_ldap_tls_handshake_failures_total ")
+                .and_then(|v| v.parse::<f64>().ok())
+                .is_some_and(|n| n >= 2.0)),
+            "{metrics}"
+        );
+        // The server carries on over both doors.
+        assert_eq!(ldaps(srv, pki).await.bind(SVC, PW).await, 0);
+        assert_eq!(start_tls(srv, pki).await.bind(SVC, PW).await, 0);
+    }
+);
