@@ -307,7 +307,9 @@ async fn handle(
     let msgid = request.msg.msgid;
     let (next, code) = answer(conn, writer, request, &request_id).await?;
     if let (Some(kind), Some(code)) = (kind, code) {
-        conn.state.ldap_metrics.operation(kind, code);
+        if conn.state.config.metrics_enabled {
+            conn.state.ldap_metrics.operation(kind, code);
+        }
         let op = crate::metrics::ldap::OPS[kind as usize];
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         tracing::info!(
