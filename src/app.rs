@@ -32,6 +32,8 @@ pub struct AppState {
     pub logins: crate::auth::throttle::LoginThrottle,
     /// Requests counted for `/metrics` (left empty when metrics are off).
     pub http_metrics: crate::metrics::HttpMetrics,
+    /// LDAP counters (`/metrics`).
+    pub ldap_metrics: crate::metrics::LdapMetrics,
 }
 
 /// Start-up failures, each with a message an operator can act on.
@@ -54,6 +56,9 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
+    /// The TLS certificate or key is unusable.
+    #[error("TLS: {0}")]
+    Tls(#[from] crate::ldap::tls::TlsError),
 }
 
 /// A prepared directory: migrated, bootstrapped, ready to serve.
@@ -117,6 +122,7 @@ pub async fn prepare(config: Config) -> Result<Prepared, StartError> {
             csrf,
             logins: Default::default(),
             http_metrics: Default::default(),
+            ldap_metrics: Default::default(),
         }),
         generated_token,
     })
@@ -232,12 +238,25 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
         .map_err(|source| StartError::Listen { addr, source })
 }
 
-/// Binds the LDAP listen address, when LDAP is on.
-pub async fn bind_ldap(config: &Config) -> Result<Option<TcpListener>, StartError> {
-    match config.ldap_listen {
-        Some(addr) => Ok(Some(bind(addr).await?)),
-        None => Ok(None),
+/// Loads the TLS certificate (when set) and binds the LDAP listen addresses (plain and LDAPS),
+/// when either is on.
+pub async fn bind_ldap(config: &Config) -> Result<Option<crate::ldap::Listeners>, StartError> {
+    let tls = crate::ldap::tls::from_settings(
+        config.tls_cert_file.as_deref(),
+        config.tls_key_file.as_deref(),
+    )?;
+    let plain = match config.ldap_listen {
+        Some(addr) => Some(bind(addr).await?),
+        None => None,
+    };
+    let ldaps = match config.ldaps_listen {
+        Some(addr) => Some(bind(addr).await?),
+        None => None,
+    };
+    if plain.is_none() && ldaps.is_none() {
+        return Ok(None);
     }
+    Ok(Some(crate::ldap::Listeners { plain, ldaps, tls }))
 }
 
 /// Serves HTTP (and LDAP, given its listener) until `shutdown` resolves, then lets in-flight
@@ -245,7 +264,7 @@ pub async fn bind_ldap(config: &Config) -> Result<Option<TcpListener>, StartErro
 /// `/metrics` gets a listener of its own when `metrics_listen` says so.
 pub async fn serve(
     listener: TcpListener,
-    ldap: Option<TcpListener>,
+    ldap: Option<crate::ldap::Listeners>,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -272,8 +291,8 @@ pub async fn bind_metrics(config: &Config) -> Result<Option<TcpListener>, StartE
 pub struct Doors {
     /// HTTP (both dialects, health, `/metrics` unless it has its own).
     pub http: TcpListener,
-    /// LDAP, when on.
-    pub ldap: Option<TcpListener>,
+    /// LDAP (plain and LDAPS), when on.
+    pub ldap: Option<crate::ldap::Listeners>,
     /// `/metrics` alone, when `metrics_listen` is set.
     pub metrics: Option<TcpListener>,
 }
@@ -311,16 +330,19 @@ pub async fn serve_doors(
         ))
     });
     let ldap_task = match doors.ldap {
-        Some(ldap_listener) => {
-            let tree = crate::ldap::entry::Tree::new(&state.config.ldap_base_dn, &state.install_id)
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        Some(ldap_listeners) => {
+            let mut tree =
+                crate::ldap::entry::Tree::new(&state.config.ldap_base_dn, &state.install_id)
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+            tree.starttls = ldap_listeners.tls.is_some();
             Some(tokio::spawn(crate::ldap::run(
-                ldap_listener,
+                ldap_listeners,
                 state.clone(),
                 Arc::new(tree),
                 crate::ldap::Limits {
                     max_connections: state.config.ldap_max_connections,
                     idle_timeout: state.config.ldap_idle_timeout,
+                    operations_per_second: state.config.ldap_operations_per_second,
                     ..crate::ldap::Limits::default()
                 },
                 until_stopped(stopping.clone()),
@@ -376,6 +398,8 @@ pub struct RunningServer {
     pub addr: SocketAddr,
     /// Where its LDAP door listens, when LDAP is on.
     pub ldap_addr: Option<SocketAddr>,
+    /// Where LDAPS listens, when on.
+    pub ldaps_addr: Option<SocketAddr>,
     /// The shared state.
     pub state: Arc<AppState>,
     /// The generated bootstrap key, if one was generated.
@@ -410,7 +434,10 @@ impl RunningServer {
         let metrics = bind_metrics(&prepared.state.config).await?;
         let metrics_addr = local(&metrics)?;
         let ldap = bind_ldap(&prepared.state.config).await?;
-        let ldap_addr = local(&ldap)?;
+        let (ldap_addr, ldaps_addr) = match &ldap {
+            Some(l) => (local(&l.plain)?, local(&l.ldaps)?),
+            None => (None, None),
+        };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let state = prepared.state.clone();
         let doors = Doors {
@@ -424,6 +451,7 @@ impl RunningServer {
         Ok(RunningServer {
             addr,
             ldap_addr,
+            ldaps_addr,
             state: prepared.state,
             generated_token: prepared.generated_token,
             metrics_addr,

@@ -66,6 +66,17 @@ pub struct Config {
     pub ldap_max_connections: usize,
     /// How long an LDAP connection may stay silent between operations.
     pub ldap_idle_timeout: std::time::Duration,
+    /// Where LDAPS (TLS from the first byte) listens (`None`: off, the default).
+    pub ldaps_listen: Option<SocketAddr>,
+    /// PEM certificate chain for LDAPS and StartTLS (with `tls_key_file`).
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of `tls_cert_file`.
+    pub tls_key_file: Option<PathBuf>,
+    /// Refuse binds (other than anonymous) on connections without TLS (default off).
+    pub ldap_require_tls: bool,
+    /// Operations one LDAP connection may send a second (0: no limit, the default); beyond
+    /// it an operation is answered `busy` (51).
+    pub ldap_operations_per_second: u32,
 }
 
 impl std::fmt::Debug for Config {
@@ -95,8 +106,36 @@ impl std::fmt::Debug for Config {
             .field("ldap_base_dn", &self.ldap_base_dn)
             .field("ldap_max_connections", &self.ldap_max_connections)
             .field("ldap_idle_timeout", &self.ldap_idle_timeout)
+            .field("ldaps_listen", &self.ldaps_listen)
+            .field("tls_cert_file", &self.tls_cert_file)
+            .field("tls_key_file", &self.tls_key_file)
+            .field("ldap_require_tls", &self.ldap_require_tls)
+            .field(
+                "ldap_operations_per_second",
+                &self.ldap_operations_per_second,
+            )
             .finish()
     }
+}
+
+/// An on/off setting.
+fn switch(name: &'static str, text: &str) -> Result<bool, ConfigError> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "on" | "true" | "1" | "yes" => Ok(true),
+        "off" | "false" | "0" | "no" => Ok(false),
+        _ => Err(ConfigError::Value {
+            name,
+            message: format!("{text:?} (use on or off)"),
+        }),
+    }
+}
+
+/// `ldap_operations_per_second`: a whole number, 0 for no limit.
+fn per_second(text: &str) -> Result<u32, ConfigError> {
+    text.trim().parse().map_err(|_| ConfigError::Value {
+        name: "ldap_operations_per_second",
+        message: format!("{text:?} (a whole number; 0 for no limit)"),
+    })
 }
 
 /// A database URL with any password replaced, safe to log.
@@ -141,6 +180,11 @@ impl Default for Config {
             ldap_base_dn: "DC=ldap,DC=goauthentik,DC=io".into(),
             ldap_max_connections: 1024,
             ldap_idle_timeout: std::time::Duration::from_secs(300),
+            ldaps_listen: None,
+            tls_cert_file: None,
+            tls_key_file: None,
+            ldap_require_tls: false,
+            ldap_operations_per_second: 0,
         }
     }
 }
@@ -201,6 +245,11 @@ struct FileConfig {
     ldap_base_dn: Option<String>,
     ldap_max_connections: Option<usize>,
     ldap_idle_timeout: Option<String>,
+    ldaps_listen: Option<String>,
+    tls_cert_file: Option<PathBuf>,
+    tls_key_file: Option<PathBuf>,
+    ldap_require_tls: Option<bool>,
+    ldap_operations_per_second: Option<u32>,
 }
 
 /// Values given as command-line flags (highest precedence).
@@ -448,6 +497,56 @@ impl Config {
         if let Some(d) = lookup(&["GATEHOUSE_LDAP_IDLE_TIMEOUT"])?.or(raw.ldap_idle_timeout) {
             c.ldap_idle_timeout = seconds("ldap_idle_timeout", &d)?;
         }
+        if let Some(l) = lookup(&["GATEHOUSE_LDAPS_LISTEN"])?.or(raw.ldaps_listen) {
+            c.ldaps_listen = if l.trim().is_empty() {
+                None
+            } else {
+                Some(l.trim().parse().map_err(|e| ConfigError::Value {
+                    name: "ldaps_listen",
+                    message: format!("{l:?}: {e} (an address like 127.0.0.1:6636, or empty)"),
+                })?)
+            };
+        }
+        let path = |p: String| Some(PathBuf::from(p)).filter(|p| !p.as_os_str().is_empty());
+        if let Some(p) = lookup(&["GATEHOUSE_TLS_CERT_FILE"])? {
+            c.tls_cert_file = path(p);
+        } else if let Some(p) = raw.tls_cert_file {
+            c.tls_cert_file = Some(p);
+        }
+        if let Some(p) = lookup(&["GATEHOUSE_TLS_KEY_FILE"])? {
+            c.tls_key_file = path(p);
+        } else if let Some(p) = raw.tls_key_file {
+            c.tls_key_file = Some(p);
+        }
+        if let Some(v) = lookup(&["GATEHOUSE_LDAP_REQUIRE_TLS"])? {
+            c.ldap_require_tls = switch("ldap_require_tls", &v)?;
+        } else if let Some(on) = raw.ldap_require_tls {
+            c.ldap_require_tls = on;
+        }
+        if let Some(n) = lookup(&["GATEHOUSE_LDAP_OPERATIONS_PER_SECOND"])? {
+            c.ldap_operations_per_second = per_second(&n)?;
+        } else if let Some(n) = raw.ldap_operations_per_second {
+            c.ldap_operations_per_second = n;
+        }
+        let tls = c.tls_cert_file.is_some() && c.tls_key_file.is_some();
+        if c.tls_cert_file.is_some() != c.tls_key_file.is_some() {
+            return Err(ConfigError::Value {
+                name: "tls_cert_file",
+                message: "tls_cert_file and tls_key_file must be given together".into(),
+            });
+        }
+        if c.ldaps_listen.is_some() && !tls {
+            return Err(ConfigError::Value {
+                name: "ldaps_listen",
+                message: "LDAPS needs tls_cert_file and tls_key_file".into(),
+            });
+        }
+        if c.ldap_require_tls && !tls {
+            return Err(ConfigError::Value {
+                name: "ldap_require_tls",
+                message: "requiring TLS needs tls_cert_file and tls_key_file".into(),
+            });
+        }
         Ok(c)
     }
 
@@ -635,6 +734,44 @@ mod tests {
             ("GATEHOUSE_METRICS_LISTEN", "nowhere"),
         ] {
             assert!(Config::load_from(&Flags::default(), &env(&[bad])).is_err());
+        }
+    }
+
+    #[test]
+    fn ldap_tls_and_rate_settings() {
+        let c = Config::load_from(&Flags::default(), &env(&[])).expect("config");
+        assert_eq!((c.ldaps_listen, c.tls_cert_file.as_ref()), (None, None));
+        assert!(!c.ldap_require_tls);
+        assert_eq!(c.ldap_operations_per_second, 0, "no limit by default");
+        let c = Config::load_from(
+            &Flags::default(),
+            &env(&[
+                ("GATEHOUSE_LDAPS_LISTEN", "127.0.0.1:6636"),
+                ("GATEHOUSE_TLS_CERT_FILE", "/etc/gatehouse/cert.pem"),
+                ("GATEHOUSE_TLS_KEY_FILE", "/etc/gatehouse/key.pem"),
+                ("GATEHOUSE_LDAP_REQUIRE_TLS", "on"),
+                ("GATEHOUSE_LDAP_OPERATIONS_PER_SECOND", "200"),
+            ]),
+        )
+        .expect("config");
+        assert_eq!(c.ldaps_listen.map(|a| a.port()), Some(6636));
+        assert_eq!(
+            c.tls_key_file.as_deref(),
+            Some(Path::new("/etc/gatehouse/key.pem"))
+        );
+        assert!(c.ldap_require_tls);
+        assert_eq!(c.ldap_operations_per_second, 200);
+        for bad in [
+            &[("GATEHOUSE_LDAPS_LISTEN", "127.0.0.1:6636")][..],
+            &[("GATEHOUSE_TLS_CERT_FILE", "/c.pem")][..],
+            &[("GATEHOUSE_LDAP_REQUIRE_TLS", "on")][..],
+            &[("GATEHOUSE_LDAP_REQUIRE_TLS", "perhaps")][..],
+            &[("GATEHOUSE_LDAP_OPERATIONS_PER_SECOND", "-1")][..],
+        ] {
+            assert!(
+                Config::load_from(&Flags::default(), &env(bad)).is_err(),
+                "{bad:?}"
+            );
         }
     }
 

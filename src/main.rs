@@ -261,8 +261,16 @@ async fn run(cli: Cli) -> Result<(), String> {
     }
     tracing::info!(%addr, database = %database, "gatehouse listening");
     if let Some(l) = &ldap {
-        let ldap_addr = l.local_addr().map_err(|e| e.to_string())?;
-        tracing::info!(%ldap_addr, base_dn = %prepared.state.config.ldap_base_dn, "LDAP listening");
+        let base_dn = &prepared.state.config.ldap_base_dn;
+        let starttls = l.tls.is_some();
+        if let Some(plain) = &l.plain {
+            let ldap_addr = plain.local_addr().map_err(|e| e.to_string())?;
+            tracing::info!(%ldap_addr, %base_dn, starttls, "LDAP listening");
+        }
+        if let Some(ldaps) = &l.ldaps {
+            let ldaps_addr = ldaps.local_addr().map_err(|e| e.to_string())?;
+            tracing::info!(%ldaps_addr, %base_dn, "LDAPS listening");
+        }
     }
     app::serve(listener, ldap, prepared.state, shutdown_signal())
         .await

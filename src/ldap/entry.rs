@@ -100,6 +100,8 @@ pub struct Tree {
     pub base_dn: Dn,
     /// The install id (users' `uid` is derived from it).
     pub install_id: String,
+    /// Whether StartTLS is offered (advertised in the rootDSE).
+    pub starttls: bool,
 }
 
 /// A place in the tree a DN can name.
@@ -144,6 +146,7 @@ impl Tree {
             base_lc: base.to_lowercase(),
             base_dn,
             install_id: install_id.to_string(),
+            starttls: false,
         })
     }
 

@@ -1,7 +1,8 @@
 //! Extended operations: Who am I? (RFC 4532) and Password Modify (RFC 3062: one's own password
 //! with the old one; another user's with the right to reset it), through the domain's
 //! `set_password` so the change carries its audit events and ends the user's sessions.
-//! Anything else (StartTLS included: no TLS is configured) answers protocolError (2).
+//! StartTLS is the session's (it changes the connection); anything else answers
+//! protocolError (2).
 
 use ldap3_proto::proto::{
     LdapExtendedRequest, LdapExtendedResponse, LdapPasswordModifyRequest, LdapResultCode,

@@ -10,6 +10,8 @@ pub const PAGED_RESULTS: &str = "1.2.840.113556.1.4.319";
 pub const WHOAMI: &str = "1.3.6.1.4.1.4203.1.11.3";
 /// Password Modify (RFC 3062).
 pub const PASSWORD_MODIFY: &str = "1.3.6.1.4.1.4203.1.11.1";
+/// StartTLS (RFC 4511 §4.14).
+pub const STARTTLS: &str = "1.3.6.1.4.1.1466.20037";
 
 fn attr(name: &str, values: &[&str]) -> Attr {
     Attr {
@@ -26,7 +28,11 @@ pub fn root_attrs(tree: &Tree) -> Vec<Attr> {
         attr("objectClass", &["top"]),
         attr("supportedLDAPVersion", &["3"]),
         attr("supportedControl", &[PAGED_RESULTS]),
-        attr("supportedExtension", &[WHOAMI, PASSWORD_MODIFY]),
+        if tree.starttls {
+            attr("supportedExtension", &[WHOAMI, PASSWORD_MODIFY, STARTTLS])
+        } else {
+            attr("supportedExtension", &[WHOAMI, PASSWORD_MODIFY])
+        },
         // `+` returns every operational attribute (RFC 3673).
         attr("supportedFeatures", &["1.3.6.1.4.1.4203.1.5.1"]),
         attr("subschemaSubentry", &["cn=subschema"]),

@@ -1,10 +1,13 @@
 //! One LDAP connection: reads messages (size-limited; malformed BER or an oversized message
 //! closes only this connection), keeps the bound identity (reset by a failed bind, RFC 4513),
-//! re-checks it before every operation so a deactivated user loses access at once, and answers
-//! each operation. Writes (add, modify, delete, modify DN) answer 50 as authentik's outpost.
+//! re-checks it before every operation so a deactivated user loses access at once, applies the
+//! per-connection rate limit, answers each operation (one log line and one metric each, under a
+//! fresh request id), and upgrades itself to TLS on StartTLS. Writes (add, modify, delete,
+//! modify DN) answer 50 as authentik's outpost.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use futures_util::{SinkExt, StreamExt};
 use ldap3_proto::control::LdapControl;
@@ -12,28 +15,42 @@ use ldap3_proto::proto::{
     LdapBindCred, LdapExtendedResponse, LdapMsg, LdapOp, LdapResult, LdapResultCode,
     LdapSearchResultEntry,
 };
-use tokio::net::tcp::OwnedWriteHalf;
-use tokio::net::TcpStream;
 use tokio::sync::watch;
-use tokio_util::codec::{FramedRead, FramedWrite};
+use tokio_rustls::TlsAcceptor;
+use tokio_util::codec::Framed;
 
 use super::bind::{simple_bind, BindOutcome};
 use super::codec::{Codec, Request};
 use super::entry::Tree;
 use super::filter;
-use super::listener::Limits;
+use super::listener::{handshake, Limits};
+use super::rate::RateLimit;
 use super::search::{Paging, Searcher, Sink};
+use super::stream::Stream;
 use super::{extended, root};
 use crate::app::AppState;
 use crate::auth::bearer;
 use crate::domain::audit::AuditContext;
 use crate::domain::authz::{Principal, Scope};
 use crate::domain::DomainError;
+use crate::metrics::ldap::LdapOpKind;
 
 /// Notice of Disconnection (RFC 4511 §4.4.1).
 const NOTICE_OF_DISCONNECTION: &str = "1.3.6.1.4.1.1466.20036";
 
-type Writer = FramedWrite<OwnedWriteHalf, Codec>;
+type Writer = Framed<Stream, Codec>;
+
+/// What every connection of the door shares.
+pub struct Door {
+    /// Application state.
+    pub state: Arc<AppState>,
+    /// The tree.
+    pub tree: Arc<Tree>,
+    /// Connection limits.
+    pub limits: Limits,
+    /// The TLS acceptor StartTLS upgrades with (`None`: TLS not configured).
+    pub starttls: Option<TlsAcceptor>,
+}
 
 /// Who is bound on a connection.
 #[derive(Debug, Clone)]
@@ -58,6 +75,12 @@ pub struct Connection {
     pub bound: Option<Bound>,
     /// Nonce binding paging cookies to this connection.
     pub nonce: u64,
+    /// Whether the connection is encrypted (LDAPS, or after StartTLS).
+    pub tls: bool,
+    /// Whether StartTLS is available (TLS configured).
+    pub starttls: bool,
+    /// The operation rate limit, when set.
+    pub rate: Option<RateLimit>,
 }
 
 impl Connection {
@@ -132,9 +155,8 @@ pub fn result(code: LdapResultCode, message: &str) -> LdapResult {
 }
 
 /// Answers a connection over the cap with a Notice of Disconnection and closes it.
-pub async fn refuse(stream: TcpStream) {
-    let (_, w) = stream.into_split();
-    let mut writer = FramedWrite::new(w, Codec::new(0));
+pub async fn refuse(stream: Stream) {
+    let mut writer = Framed::new(stream, Codec::new(0));
     let _ = writer
         .send(notice(LdapResultCode::Busy, "too many connections"))
         .await;
@@ -152,37 +174,47 @@ fn notice(code: LdapResultCode, message: &str) -> LdapMsg {
     }
 }
 
+/// What the connection does after an operation.
+#[derive(Debug, PartialEq, Eq)]
+enum Next {
+    /// Read the next message.
+    Continue,
+    /// Close (unbind, or a confused peer).
+    Close,
+    /// StartTLS was accepted: the TLS handshake comes next.
+    StartTls,
+}
+
 /// Serves one connection until the client leaves, idles out, sends garbage, or the server stops.
 pub async fn serve(
-    stream: TcpStream,
+    stream: Stream,
     remote: SocketAddr,
-    state: Arc<AppState>,
-    tree: Arc<Tree>,
-    limits: Limits,
+    door: Door,
     mut stopping: watch::Receiver<()>,
 ) {
-    let _ = stream.set_nodelay(true);
-    let (r, w) = stream.into_split();
-    let mut reader = FramedRead::new(r, Codec::new(limits.max_message_bytes));
-    let mut writer = FramedWrite::new(w, Codec::new(limits.max_message_bytes));
+    let limits = door.limits;
     let mut conn = Connection {
-        state,
-        tree,
+        state: door.state,
+        tree: door.tree,
         remote,
         bound: None,
         nonce: rand::random(),
+        tls: stream.is_tls(),
+        starttls: door.starttls.is_some(),
+        rate: RateLimit::new(limits.operations_per_second),
     };
+    let mut wire = Framed::new(stream, Codec::new(limits.max_message_bytes));
     loop {
         let next = tokio::select! {
-            next = tokio::time::timeout(limits.idle_timeout, reader.next()) => next,
+            next = tokio::time::timeout(limits.idle_timeout, wire.next()) => next,
             _ = stopping.changed() => {
-                let _ = writer.send(notice(LdapResultCode::Unavailable, "the server is shutting down")).await;
+                let _ = wire.send(notice(LdapResultCode::Unavailable, "the server is shutting down")).await;
                 return;
             }
         };
         let msg = match next {
             Err(_) => {
-                let _ = writer
+                let _ = wire
                     .send(notice(LdapResultCode::Other, "idle timeout"))
                     .await;
                 return;
@@ -190,7 +222,7 @@ pub async fn serve(
             Ok(None) => return,
             Ok(Some(Err(e))) => {
                 tracing::debug!(%remote, error = %e, "malformed LDAP message; closing the connection");
-                let _ = writer
+                let _ = wire
                     .send(notice(
                         LdapResultCode::ProtocolError,
                         "malformed or oversized message",
@@ -200,16 +232,28 @@ pub async fn serve(
             }
             Ok(Some(Ok(msg))) => msg,
         };
-        match handle(&mut conn, &mut writer, msg).await {
-            Ok(true) => {}
-            Ok(false) => return,
+        let next = match handle(&mut conn, &mut wire, msg).await {
+            Ok(next) => next,
             Err(e) => {
                 tracing::debug!(%remote, error = %e, "LDAP connection ended");
                 return;
             }
-        }
-        if writer.flush().await.is_err() {
+        };
+        if wire.flush().await.is_err() || next == Next::Close {
             return;
+        }
+        if next == Next::StartTls {
+            // `handle` checked that nothing followed the request and TLS is configured.
+            let parts = wire.into_parts();
+            let (Stream::Plain(tcp), true) = (parts.io, parts.read_buf.is_empty()) else {
+                return;
+            };
+            let Some(tls) = handshake(&conn.state, door.starttls.as_ref(), tcp, limits).await
+            else {
+                return;
+            };
+            conn.tls = true;
+            wire = Framed::new(tls, Codec::new(limits.max_message_bytes));
         }
     }
 }
@@ -224,25 +268,97 @@ fn unsupported_critical(critical: &[String], search: bool) -> Option<&String> {
         .find(|oid| !(search && *oid == PAGED_RESULTS))
 }
 
-/// Answers one message; `Ok(false)` closes the connection.
+/// The kind of a request (`None` for unbind and abandon, which get no answer).
+fn kind(op: &LdapOp) -> Option<LdapOpKind> {
+    Some(match op {
+        LdapOp::BindRequest(_) => LdapOpKind::Bind,
+        LdapOp::SearchRequest(_) => LdapOpKind::Search,
+        LdapOp::CompareRequest(_) => LdapOpKind::Compare,
+        LdapOp::ExtendedRequest(_) => LdapOpKind::Extended,
+        LdapOp::ModifyRequest(_) => LdapOpKind::Modify,
+        LdapOp::AddRequest(_) => LdapOpKind::Add,
+        LdapOp::DelRequest(_) => LdapOpKind::Delete,
+        LdapOp::ModifyDNRequest(_) => LdapOpKind::ModRdn,
+        _ => return None,
+    })
+}
+
+/// Answers one message under a fresh request id: one log line (never a secret: binds log
+/// their DN, searches their base, extended operations their OID) and one count per operation.
 async fn handle(
     conn: &mut Connection,
     writer: &mut Writer,
     request: Request,
-) -> std::io::Result<bool> {
+) -> std::io::Result<Next> {
+    let started = Instant::now();
+    // From the thread's generator, as HTTP's request ids.
+    let request_id = uuid::Builder::from_random_bytes(rand::random())
+        .into_uuid()
+        .simple()
+        .to_string();
+    let kind = kind(&request.msg.op);
+    let target = match &request.msg.op {
+        LdapOp::BindRequest(r) => r.dn.clone(),
+        LdapOp::SearchRequest(r) => r.base.clone(),
+        LdapOp::CompareRequest(r) => r.dn.clone(),
+        LdapOp::ExtendedRequest(r) => r.name.clone(),
+        _ => String::new(),
+    };
+    let msgid = request.msg.msgid;
+    let (next, code) = answer(conn, writer, request, &request_id).await?;
+    if let (Some(kind), Some(code)) = (kind, code) {
+        if conn.state.config.metrics_enabled {
+            conn.state.ldap_metrics.operation(kind, code);
+        }
+        let op = crate::metrics::ldap::OPS[kind as usize];
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        tracing::info!(
+            %request_id,
+            client = %conn.remote,
+            msgid,
+            op,
+            target = %target,
+            code,
+            result = crate::metrics::ldap::result_name(code),
+            elapsed_ms,
+            "ldap operation finished"
+        );
+    }
+    Ok(next)
+}
+
+/// Answers one message: what comes next and the result code sent (`None`: nothing sent).
+async fn answer(
+    conn: &mut Connection,
+    writer: &mut Writer,
+    request: Request,
+    request_id: &str,
+) -> std::io::Result<(Next, Option<u16>)> {
     let Request { msg, critical } = request;
     let msgid = msg.msgid;
-    let request_id = uuid::Uuid::new_v4().simple().to_string();
     let reply = |op: LdapOp| LdapMsg {
         msgid,
         op,
         ctrl: vec![],
     };
+    let silent = matches!(msg.op, LdapOp::UnbindRequest | LdapOp::AbandonRequest(_));
+    if !silent {
+        if let Some(rate) = &mut conn.rate {
+            if !rate.allow() {
+                let res = result(
+                    LdapResultCode::Busy,
+                    "too many operations on this connection; slow down",
+                );
+                writer.feed(reply(error_response(&msg.op, res))).await?;
+                return Ok((Next::Continue, Some(51)));
+            }
+        }
+    }
     if let Err(e) = conn.refresh().await {
         tracing::error!(%request_id, error = %e, "LDAP: looking up the bound user failed");
         let res = result(LdapResultCode::OperationsError, "internal error");
         writer.feed(reply(error_response(&msg.op, res))).await?;
-        return Ok(true);
+        return Ok((Next::Continue, Some(1)));
     }
     let search = matches!(msg.op, LdapOp::SearchRequest(_));
     if let Some(oid) = unsupported_critical(&critical, search) {
@@ -250,15 +366,16 @@ async fn handle(
             LdapResultCode::UnavailableCriticalExtension,
             &format!("critical control {oid} is not supported"),
         );
-        if !matches!(msg.op, LdapOp::UnbindRequest | LdapOp::AbandonRequest(_)) {
-            writer.feed(reply(error_response(&msg.op, res))).await?;
+        if silent {
+            return Ok((Next::Continue, None));
         }
-        return Ok(true);
+        writer.feed(reply(error_response(&msg.op, res))).await?;
+        return Ok((Next::Continue, Some(12)));
     }
-    match msg.op {
+    let res = match msg.op {
         LdapOp::BindRequest(req) => {
             let res = match req.cred {
-                LdapBindCred::Simple(secret) => do_bind(conn, &req.dn, &secret, &request_id).await,
+                LdapBindCred::Simple(secret) => do_bind(conn, &req.dn, &secret, request_id).await,
                 _ => {
                     conn.bound = None;
                     result(
@@ -267,7 +384,7 @@ async fn handle(
                     )
                 }
             };
-            tracing::info!(%request_id, client = %conn.remote, op = "bind", code = res.code.clone() as i64, "ldap");
+            let code = res.code.clone() as u16;
             writer
                 .feed(reply(LdapOp::BindResponse(
                     ldap3_proto::proto::LdapBindResponse {
@@ -276,9 +393,10 @@ async fn handle(
                     },
                 )))
                 .await?;
+            code
         }
-        LdapOp::UnbindRequest => return Ok(false),
-        LdapOp::AbandonRequest(_) => {}
+        LdapOp::UnbindRequest => return Ok((Next::Close, None)),
+        LdapOp::AbandonRequest(_) => return Ok((Next::Continue, None)),
         LdapOp::SearchRequest(req) => {
             let paging = msg.ctrl.iter().find_map(|c| match c {
                 LdapControl::SimplePagedResults { size, cookie } => Some(Paging {
@@ -309,7 +427,7 @@ async fn handle(
                     }
                 }
             };
-            tracing::info!(%request_id, client = %conn.remote, op = "search", base = %req.base, code = done.code.clone() as i64, "ldap");
+            let code = done.code.clone() as u16;
             let ctrl = match done.cookie {
                 Some(cookie) => vec![LdapControl::SimplePagedResults { size: 0, cookie }],
                 None => vec![],
@@ -326,17 +444,34 @@ async fn handle(
                     ctrl,
                 })
                 .await?;
+            code
         }
         LdapOp::CompareRequest(req) => {
             let res = compare(conn, &req.dn, &req.atype, &req.val).await;
+            let code = res.code.clone() as u16;
             writer.feed(reply(LdapOp::CompareResult(res))).await?;
+            code
         }
-        LdapOp::ExtendedRequest(req) => {
-            let response = extended::answer(conn, &req, &request_id).await;
-            tracing::info!(%request_id, client = %conn.remote, op = "extended", name = %req.name, code = response.res.code.clone() as i64, "ldap");
+        LdapOp::ExtendedRequest(req) if req.name == root::STARTTLS => {
+            let response = start_tls(conn, writer);
+            let code = response.res.code.clone() as u16;
             writer
                 .feed(reply(LdapOp::ExtendedResponse(response)))
                 .await?;
+            let next = if code == 0 {
+                Next::StartTls
+            } else {
+                Next::Continue
+            };
+            return Ok((next, Some(code)));
+        }
+        LdapOp::ExtendedRequest(req) => {
+            let response = extended::answer(conn, &req, request_id).await;
+            let code = response.res.code.clone() as u16;
+            writer
+                .feed(reply(LdapOp::ExtendedResponse(response)))
+                .await?;
+            code
         }
         op @ (LdapOp::AddRequest(_)
         | LdapOp::ModifyRequest(_)
@@ -347,6 +482,7 @@ async fn handle(
                 "the directory is read-only over LDAP; change it through the API",
             );
             writer.feed(reply(error_response(&op, res))).await?;
+            50
         }
         _ => {
             // A response or an operation a client never sends: the peer is confused.
@@ -356,10 +492,40 @@ async fn handle(
                     "unexpected protocol operation",
                 ))
                 .await?;
-            return Ok(false);
+            return Ok((Next::Close, None));
         }
+    };
+    Ok((Next::Continue, Some(res)))
+}
+
+/// Decides a StartTLS request (RFC 4511 §4.14, RFC 4513 §3.1.1): `unavailable` (52) when no
+/// certificate is configured, `operationsError` (1) when TLS is already on or more requests
+/// follow it unanswered (operations are answered one at a time, so pipelined ones are the only
+/// outstanding ones), else success — the caller then hands the connection to the handshake.
+fn start_tls(conn: &Connection, wire: &Writer) -> LdapExtendedResponse {
+    let (code, message) = if !conn.starttls {
+        (
+            LdapResultCode::Unavailable,
+            "TLS is not configured on this server",
+        )
+    } else if conn.tls {
+        (
+            LdapResultCode::OperationsError,
+            "TLS is already established",
+        )
+    } else if !wire.read_buffer().is_empty() {
+        (
+            LdapResultCode::OperationsError,
+            "operations are outstanding; send StartTLS alone",
+        )
+    } else {
+        (LdapResultCode::Success, "")
+    };
+    LdapExtendedResponse {
+        res: result(code, message),
+        name: Some(root::STARTTLS.to_string()),
+        value: None,
     }
-    Ok(true)
 }
 
 /// The response operation that answers `op` with `res`.
@@ -393,6 +559,12 @@ async fn do_bind(conn: &mut Connection, dn: &str, secret: &str, request_id: &str
         return result(
             LdapResultCode::InvalidCredentials,
             "unauthenticated binds (a DN without a password) are refused",
+        );
+    }
+    if conn.state.config.ldap_require_tls && !conn.tls {
+        return result(
+            LdapResultCode::ConfidentialityRequired,
+            "binds need TLS here: use StartTLS or LDAPS",
         );
     }
     let audit = conn.audit(request_id, "BIND");

@@ -8,6 +8,7 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
 use super::http::{Histogram, HttpSnapshot};
+use super::ldap::LdapSnapshot;
 use crate::domain::directory::DirectoryStats;
 
 /// `Content-Type` of the Prometheus text format.
@@ -49,6 +50,8 @@ pub struct Scrape {
     pub version: &'static str,
     /// Requests and their durations.
     pub http: HttpSnapshot,
+    /// LDAP operations and connections.
+    pub ldap: LdapSnapshot,
     /// Pools, the SQLite writer, caches.
     pub directory: DirectoryStats,
     /// Failed password logins so far.
@@ -111,6 +114,8 @@ impl Collector for Scrape {
             let labels = [("route", route.as_str()), ("method", method)];
             histogram(&mut family.encode_family(&labels)?, h)?;
         }
+
+        self.encode_ldap(&mut encoder)?;
 
         let pools = &self.directory.pools;
         let mut family = encoder.encode_descriptor(
@@ -220,6 +225,57 @@ impl Collector for Scrape {
                 MetricType::Gauge,
             )?;
             gauge(&mut family, i64::try_from(bytes).unwrap_or(i64::MAX))?;
+        }
+        Ok(())
+    }
+}
+
+impl Scrape {
+    fn encode_ldap(&self, encoder: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let ldap = &self.ldap;
+        let mut family = encoder.encode_descriptor(
+            "gatehouse_ldap_operations",
+            "LDAP operations answered, by operation and result code (RFC 4511 name).",
+            None,
+            MetricType::Counter,
+        )?;
+        for (op, result, n) in &ldap.operations {
+            counter(
+                &mut family.encode_family(&[("op", *op), ("result", *result)])?,
+                *n,
+            )?;
+        }
+        let mut family = encoder.encode_descriptor(
+            "gatehouse_ldap_connections_open",
+            "LDAP connections open now (plain, StartTLS and LDAPS).",
+            None,
+            MetricType::Gauge,
+        )?;
+        gauge(&mut family, ldap.open)?;
+        for (name, help, value) in [
+            (
+                "gatehouse_ldap_connections_accepted",
+                "LDAP connections accepted.",
+                ldap.accepted,
+            ),
+            (
+                "gatehouse_ldap_connections_refused",
+                "LDAP connections refused at ldap_max_connections (Notice of Disconnection, busy).",
+                ldap.refused,
+            ),
+            (
+                "gatehouse_ldap_bind_failures",
+                "LDAP binds answered with anything but success (wrong credentials, throttled, refused).",
+                ldap.bind_failures,
+            ),
+            (
+                "gatehouse_ldap_tls_handshake_failures",
+                "TLS handshakes (LDAPS or StartTLS) that failed.",
+                ldap.tls_failures,
+            ),
+        ] {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+            counter(&mut family, value)?;
         }
         Ok(())
     }

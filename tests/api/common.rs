@@ -109,6 +109,9 @@ pub struct TestServer {
     /// `ldap://127.0.0.1:PORT` (LDAP listens on an ephemeral port too).
     #[allow(dead_code)]
     pub ldap: String,
+    /// `ldaps://127.0.0.1:PORT` when the test turned LDAPS on, else empty.
+    #[allow(dead_code)]
+    pub ldaps: String,
     /// Which backend.
     #[allow(dead_code)]
     pub backend: Backend,
@@ -184,6 +187,10 @@ impl TestServer {
             ldap: server
                 .ldap_addr
                 .map(|a| format!("ldap://{a}"))
+                .unwrap_or_default(),
+            ldaps: server
+                .ldaps_addr
+                .map(|a| format!("ldaps://{a}"))
                 .unwrap_or_default(),
             token: token.to_string(),
             backend,

@@ -1,6 +1,6 @@
 //! What popular applications send over LDAP (ldap.md §4, §6.4), replayed with the `ldap3`
-//! client against the seeded directory of `ldap.rs`: Grafana, SSSD, Authelia, Gitea, Keycloak
-//! and Nextcloud, each as one conversation.
+//! client against the seeded directory of `ldap.rs`: Grafana, SSSD, Authelia, Gitea, Keycloak,
+//! Nextcloud, Jellyfin and ldap-auth-sh (Home Assistant), each as one conversation.
 
 use ldap3::controls::{ControlType, PagedResults, RawControl};
 use ldap3::{Scope, SearchOptions};
@@ -313,4 +313,121 @@ backend_test!(ldap_nextcloud_wizard_and_uuid, |srv| {
         .await
         .expect("user list");
     assert_eq!((r.1.rc, r.0.len()), (0, 2));
+});
+
+backend_test!(ldap_jellyfin_lists_then_binds_then_checks_admin, |srv| {
+    seed(srv).await;
+    // Jellyfin's LDAP plugin (ldap.md §4.4, authentik's guide): the configured filter alone,
+    // the search attributes, then a walk over every value looking for the typed name.
+    let attrs = ["uid", "cn", "mail", "displayName"];
+    let mut ldap = bound(srv, SVC, PW).await;
+    let (rc, found) = search(
+        &mut ldap,
+        BASE,
+        Scope::Subtree,
+        &format!("(memberOf={})", group_dn("developers")),
+        &attrs,
+    )
+    .await;
+    assert_eq!(rc, 0);
+    let typed = "ALICE";
+    let matches: Vec<&String> = found
+        .iter()
+        .filter(|(_, entry)| {
+            entry
+                .values()
+                .flatten()
+                .any(|v| v.eq_ignore_ascii_case(typed))
+        })
+        .map(|(dn, _)| dn)
+        .collect();
+    assert_eq!(
+        matches,
+        vec![&user_dn("alice")],
+        "found by cn among {found:?}"
+    );
+    let alice = &found[&user_dn("alice")];
+    assert_eq!(alice["displayName"], vec!["Alice Smith"]);
+    assert_eq!(alice["mail"], vec!["alice@example.com"]);
+    assert_eq!(alice["uid"][0].len(), 64, "the outpost's sha256 uid");
+    // The password, on a new connection as the user.
+    let mut user = bound(srv, &user_dn("alice"), PW).await;
+    // The admin check: base scope on the user's own DN with the admin filter.
+    let admin_filter = format!("(memberOf={})", group_dn("admins"));
+    let (rc, found) = search(
+        &mut user,
+        &user_dn("alice"),
+        Scope::Base,
+        &admin_filter,
+        &attrs,
+    )
+    .await;
+    assert_eq!((rc, found.len()), (0, 0), "alice is no Jellyfin admin");
+    let (rc, found) = search(&mut ldap, SVC, Scope::Base, &admin_filter, &attrs).await;
+    assert_eq!((rc, found.len()), (0, 1), "svc is");
+    // Newer plugin versions change the password with the Password Modify operation.
+    let r = user
+        .extended(ldap3::exop::PasswordModify {
+            user_id: None,
+            old_pass: Some(PW),
+            new_pass: Some("jellyfin-new-password-1"),
+        })
+        .await
+        .expect("password modify");
+    assert_eq!(r.1.rc, 0);
+    bound(srv, &user_dn("alice"), "jellyfin-new-password-1").await;
+});
+
+backend_test!(ldap_auth_sh_home_assistant, |srv| {
+    seed(srv).await;
+    // ldap-auth.sh (ldap.md §4.8) with the ldapsearch client: `ldapwhoami -D USERDN -w PW`,
+    // i.e. a bind and Who am I?; success means the login succeeds.
+    let mut ldap = connect(srv).await;
+    assert_eq!(
+        ldap.simple_bind(&user_dn("alice"), PW)
+            .await
+            .expect("bind")
+            .rc,
+        0
+    );
+    let (exop, _) = ldap
+        .extended(ldap3::exop::WhoAmI)
+        .await
+        .expect("whoami")
+        .success()
+        .expect("whoami succeeds");
+    let who: ldap3::exop::WhoAmIResp = exop.parse();
+    assert_eq!(who.authzid, format!("dn:{}", user_dn("alice")));
+    // The curl client: the same bind, then a base search of the rootDSE.
+    let (rc, root) = search(&mut ldap, "", Scope::Base, "(objectClass=*)", &["dn"]).await;
+    assert_eq!((rc, root.len()), (0, 1));
+    // With BASEDN=USERDN SCOPE=base and a group filter: exactly one entry logs the user in,
+    // and NAME_ATTR (displayName) names them.
+    let filter = format!("(&(objectClass=user)(memberOf={}))", group_dn("developers"));
+    let (rc, found) = search(
+        &mut ldap,
+        &user_dn("alice"),
+        Scope::Base,
+        &filter,
+        &["displayName"],
+    )
+    .await;
+    assert_eq!((rc, found.len()), (0, 1));
+    assert_eq!(found[&user_dn("alice")]["displayName"], vec!["Alice Smith"]);
+    // carol is only in `backend` (a child of developers): no entry, no login.
+    let mut carol = bound(srv, &user_dn("carol"), PW).await;
+    let (rc, found) = search(
+        &mut carol,
+        &user_dn("carol"),
+        Scope::Base,
+        &filter,
+        &["displayName"],
+    )
+    .await;
+    assert_eq!((rc, found.len()), (0, 0));
+    // Wrong password and inactive user: the script sees a failed bind (49).
+    let mut anon = connect(srv).await;
+    for (dn, pw) in [(user_dn("alice"), "wrong"), (user_dn("dave"), PW)] {
+        assert_eq!(anon.simple_bind(&dn, pw).await.expect("bind").rc, 49);
+    }
 });

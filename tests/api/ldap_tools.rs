@@ -424,3 +424,61 @@ backend_test!(ldap_utils_conversations, |srv| {
         text(&out)
     );
 });
+
+backend_test!(ldap_auth_sh_with_curl, |srv| {
+    // ldap-auth.sh's `CLIENT="curl"` (Home Assistant's container has no ldapsearch): curl's
+    // LDAP URL support (OpenLDAP underneath). Runs when `GATEHOUSE_LDAP_CURL` names a curl.
+    let Some(curl) = std::env::var("GATEHOUSE_LDAP_CURL")
+        .ok()
+        .filter(|p| !p.is_empty())
+    else {
+        eprintln!("GATEHOUSE_LDAP_CURL unset: ldap-auth.sh's curl form not run");
+        return;
+    };
+    let alice = user(
+        srv,
+        json!({"username": "alice", "name": "Alice Smith", "email": "alice@example.com"}),
+    )
+    .await;
+    user(srv, json!({"username": "carol", "name": "Carol"})).await;
+    srv.post(
+        "/api/v3/core/groups/",
+        &json!({"name": "hass", "users": [alice]}),
+    )
+    .await;
+    let run = |user_dn: String, pw: &str, url: String| {
+        let credentials = format!("{user_dn}:{pw}");
+        let curl = curl.clone();
+        async move {
+            tokio::process::Command::new(curl)
+                .args(["-s", "-S", "-u", &credentials, &url])
+                .kill_on_drop(true)
+                .output()
+                .await
+                .expect("curl runs")
+        }
+    };
+    let alice_dn = format!("cn=alice,ou=users,{BASE}");
+    let carol_dn = format!("cn=carol,ou=users,{BASE}");
+    // No BASEDN: a bind and a base search of the rootDSE; the exit status decides.
+    let root = format!("{}/?dn??", srv.ldap);
+    let out = run(alice_dn.clone(), PW, root.clone()).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let out = run(alice_dn.clone(), "wrong", root).await;
+    assert!(!out.status.success(), "a wrong password fails the login");
+    // BASEDN=USERDN, SCOPE=base, a group filter, NAME_ATTR=displayName: one entry needed.
+    let filter = format!("(%26(objectClass=user)(memberOf=cn=hass,ou=groups,{BASE}))");
+    let url = |dn: &str| format!("{}/{dn}?displayName?base?{filter}", srv.ldap);
+    let out = run(alice_dn.clone(), PW, url(&alice_dn)).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(listed.contains("Alice Smith"), "{listed}");
+    assert_eq!(listed.matches("DN: ").count(), 1, "{listed}");
+    let out = run(carol_dn.clone(), PW, url(&carol_dn)).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).matches("DN: ").count(),
+        0,
+        "carol is not in hass"
+    );
+});

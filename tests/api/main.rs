@@ -16,6 +16,8 @@ mod hashes;
 mod import;
 mod ldap;
 mod ldap_apps;
+mod ldap_ops;
+mod ldap_tls;
 mod ldap_tools;
 mod limits;
 mod metrics;
