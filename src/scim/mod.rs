@@ -82,6 +82,14 @@ fn route(r: Route<Arc<AppState>>) -> MethodRouter<Arc<AppState>> {
     r.allow_on_every_answer(error::finish)
 }
 
+/// `POST /Bulk`: not supported (`bulk.supported: false`), 501 as RFC 7644 §3.7 asks.
+async fn bulk(_caller: auth::ScimCaller) -> error::ScimError {
+    error::ScimError::status(
+        axum::http::StatusCode::NOT_IMPLEMENTED,
+        "Bulk operations are not supported.",
+    )
+}
+
 async fn not_found() -> axum::response::Response {
     error::render(ApiError::RouteNotFound)
 }
@@ -138,5 +146,6 @@ pub fn routes() -> Router<Arc<AppState>> {
             ),
         )
         .route("/.search", route(Route::new().post(list::root_search)))
+        .route("/Bulk", route(Route::new().post(bulk)))
         .fallback(not_found)
 }

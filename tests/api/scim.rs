@@ -149,6 +149,8 @@ backend_test!(discovery_documents, |srv| {
         assert_error(&r, StatusCode::METHOD_NOT_ALLOWED, None);
     }
     assert_error(&get(srv, "/Nope").await, StatusCode::NOT_FOUND, None);
+    let r = scim(srv, Method::POST, "/Bulk", Some(json!({"Operations": []}))).await;
+    assert_error(&r, StatusCode::NOT_IMPLEMENTED, None);
 });
 
 backend_test!(authentication_and_authority, |srv| {
