@@ -229,6 +229,46 @@ backend_test!(authentication_and_authority, |srv| {
         .expect("an event");
     assert_eq!(event["user"]["username"], "scim-client", "{event}");
 
+    // externalId is per SCIM client: the admin's is not the provisioner's.
+    let shared = create_user(
+        srv,
+        json!({"userName": "shared", "externalId": "from-admin"}),
+    )
+    .await;
+    let path = format!("/scim/v2/Users/{}", shared["id"].as_str().expect("id"));
+    let r = srv.send(Method::GET, &path, Some(&key), None).await;
+    assert!(r.body.get("externalId").is_none(), "{}", r.text);
+    let r = srv
+        .send(
+            Method::PATCH,
+            &path,
+            Some(&key),
+            Some(&json!({"Operations": [{"op": "add", "path": "externalId", "value": "from-client"}]})),
+        )
+        .await;
+    assert_eq!(r.body["externalId"], "from-client", "{}", r.text);
+    let r = srv
+        .send(
+            Method::GET,
+            &format!(
+                "/scim/v2{}",
+                filter_path("/Users", "externalId eq \"from-admin\"")
+            ),
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(r.body["totalResults"], 0);
+    assert_eq!(
+        get(
+            srv,
+            &format!("/Users/{}", shared["id"].as_str().expect("id"))
+        )
+        .await
+        .body["externalId"],
+        "from-admin"
+    );
+
     // A read-scoped token of the same user reads (search included) and writes nothing.
     let r = srv
         .send(
