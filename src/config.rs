@@ -54,6 +54,8 @@ pub struct Config {
     pub http_max_header_bytes: usize,
     /// Whether requests are counted and `/metrics` is served (off: no instrumentation at all).
     pub metrics_enabled: bool,
+    /// Whether SCIM may change the members of superuser or role-bearing groups (off: 403).
+    pub scim_privileged_groups: bool,
     /// Serve `/metrics` on this address instead of the main listener.
     pub metrics_listen: Option<SocketAddr>,
     /// Bearer token `/metrics` requires, if any.
@@ -100,6 +102,7 @@ impl std::fmt::Debug for Config {
             .field("http_request_timeout", &self.http_request_timeout)
             .field("http_max_header_bytes", &self.http_max_header_bytes)
             .field("metrics_enabled", &self.metrics_enabled)
+            .field("scim_privileged_groups", &self.scim_privileged_groups)
             .field("metrics_listen", &self.metrics_listen)
             .field("metrics_token", &redact(&self.metrics_token))
             .field("ldap_listen", &self.ldap_listen)
@@ -174,6 +177,7 @@ impl Default for Config {
             http_request_timeout: std::time::Duration::from_secs(30),
             http_max_header_bytes: 32 * 1024,
             metrics_enabled: true,
+            scim_privileged_groups: false,
             metrics_listen: None,
             metrics_token: None,
             ldap_listen: Some(SocketAddr::from(([127, 0, 0, 1], 3389))),
@@ -239,6 +243,7 @@ struct FileConfig {
     http_request_timeout: Option<String>,
     http_max_header_bytes: Option<usize>,
     metrics_enabled: Option<bool>,
+    scim_privileged_groups: Option<bool>,
     metrics_listen: Option<String>,
     metrics_token: Option<String>,
     ldap_listen: Option<String>,
@@ -440,18 +445,14 @@ impl Config {
             c.http_request_timeout = seconds("http_request_timeout", &d)?;
         }
         if let Some(v) = lookup(&["GATEHOUSE_METRICS_ENABLED", "GATEHOUSE_METRICS"])? {
-            c.metrics_enabled = match v.trim().to_ascii_lowercase().as_str() {
-                "on" | "true" | "1" | "yes" => true,
-                "off" | "false" | "0" | "no" => false,
-                _ => {
-                    return Err(ConfigError::Value {
-                        name: "metrics_enabled",
-                        message: format!("{v:?} (use on or off)"),
-                    })
-                }
-            };
+            c.metrics_enabled = switch("metrics_enabled", &v)?;
         } else if let Some(on) = raw.metrics_enabled {
             c.metrics_enabled = on;
+        }
+        if let Some(v) = lookup(&["GATEHOUSE_SCIM_PRIVILEGED_GROUPS"])? {
+            c.scim_privileged_groups = switch("scim_privileged_groups", &v)?;
+        } else if let Some(on) = raw.scim_privileged_groups {
+            c.scim_privileged_groups = on;
         }
         if let Some(l) = lookup(&["GATEHOUSE_METRICS_LISTEN"])?
             .or(raw.metrics_listen)
@@ -595,6 +596,18 @@ pub fn parse_duration(text: &str) -> Option<i64> {
         Some(total as i64)
     } else {
         None
+    }
+}
+
+/// An on/off setting from the environment.
+fn switch(name: &'static str, v: &str) -> Result<bool, ConfigError> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "on" | "true" | "1" | "yes" => Ok(true),
+        "off" | "false" | "0" | "no" => Ok(false),
+        _ => Err(ConfigError::Value {
+            name,
+            message: format!("{v:?} (use on or off)"),
+        }),
     }
 }
 

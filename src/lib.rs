@@ -12,5 +12,6 @@ pub mod fuzzing;
 pub mod ldap;
 pub mod metrics;
 pub mod query;
+pub mod scim;
 pub mod server;
 pub mod store;

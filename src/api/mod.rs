@@ -39,6 +39,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     let mut routes = Router::new()
         .merge(health::routes())
         .nest("/api/v3", authentik::routes(&state.directory))
+        .nest(crate::scim::BASE_PATH, crate::scim::routes())
         .merge(awx::routes());
     if metrics_on && state.config.metrics_listen.is_none() {
         routes = routes.merge(metrics::routes());

@@ -160,6 +160,11 @@ pub enum Action {
     ChangePrivileges(i64),
     /// Drop one's own system-auditor status (AWX lets users do that).
     DropOwnAuditor(i64),
+    /// Read users and groups through SCIM (`gatehouse_scim.provision`, global only).
+    ScimRead,
+    /// Create, change and delete users and groups through SCIM (`gatehouse_scim.provision`,
+    /// global only).
+    ScimWrite,
     /// Delete an account with AWX's protections: never oneself, never the last superuser.
     RemoveAccount {
         /// The account.
@@ -181,6 +186,7 @@ impl Action {
                 | Action::ViewAllTokens
                 | Action::ViewToken(_)
                 | Action::ViewRole(_)
+                | Action::ScimRead
         )
     }
 }
@@ -358,6 +364,7 @@ pub fn authorize(principal: &Principal, action: Action) -> Result<(), Denied> {
         Action::SetTokenKey(t) => ("authentik_core.set_token_key", Some(t.uuid)),
         Action::ViewRole(r) => ("authentik_rbac.view_role", Some(r)),
         Action::AddRole => ("authentik_rbac.add_role", None),
+        Action::ScimRead | Action::ScimWrite => ("gatehouse_scim.provision", None),
         Action::ChangeRole(r) => ("authentik_rbac.change_role", Some(r)),
         Action::DeleteRole(r) => ("authentik_rbac.delete_role", Some(r)),
         Action::AssignRolePermissions(r) => ("authentik_rbac.assign_role_permissions", Some(r)),

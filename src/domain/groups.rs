@@ -31,6 +31,8 @@ pub struct RelatedGroup {
 pub struct Member {
     /// User id.
     pub id: i64,
+    /// User uuid.
+    pub uuid: String,
     /// Username.
     pub username: String,
     /// Display name.
@@ -176,12 +178,24 @@ fn attributes_text(attributes: &Map<String, Value>) -> String {
 pub async fn create(
     store: &Store,
     changes: GroupChanges,
-    mut errors: FieldErrors,
+    errors: FieldErrors,
     audit: &AuditContext,
 ) -> Result<Group, DomainError> {
     let mut tx = store.begin().await?;
-    store_groups::lock_hierarchy(&mut tx).await?;
-    let refs = check_references(&mut tx, &changes, None, &mut errors).await?;
+    let uuid = create_in(&mut tx, changes, errors, audit).await?;
+    tx.commit().await?;
+    get(store, &uuid).await
+}
+
+/// `create` inside the caller's transaction; the new group's uuid.
+pub(crate) async fn create_in(
+    tx: &mut crate::store::Tx,
+    changes: GroupChanges,
+    mut errors: FieldErrors,
+    audit: &AuditContext,
+) -> Result<String, DomainError> {
+    store_groups::lock_hierarchy(tx).await?;
+    let refs = check_references(tx, &changes, None, &mut errors).await?;
     errors.sort_by_order(&FIELD_ORDER);
     errors.into_result()?;
     let uuid = uuid::Uuid::new_v4().to_string();
@@ -191,16 +205,16 @@ pub async fn create(
         .map(attributes_text)
         .unwrap_or_else(|| "{}".into());
     let id = store_groups::insert(
-        &mut tx,
+        tx,
         &uuid,
         changes.name.as_deref().unwrap_or_default(),
         changes.is_superuser.unwrap_or(false),
         &attributes,
     )
     .await?;
-    store_groups::replace_parents(&mut tx, id, &refs.parent_ids).await?;
-    store_groups::replace_members(&mut tx, id, &refs.user_ids).await?;
-    store_groups::replace_roles(&mut tx, id, &refs.role_ids).await?;
+    store_groups::replace_parents(tx, id, &refs.parent_ids).await?;
+    store_groups::replace_members(tx, id, &refs.user_ids).await?;
+    store_groups::replace_roles(tx, id, &refs.role_ids).await?;
     let name = changes.name.clone().unwrap_or_default();
     let diff = Diff::created(&[
         ("name", json!(name)),
@@ -211,7 +225,7 @@ pub async fn create(
         ),
     ]);
     audit::record(
-        &mut tx,
+        tx,
         audit,
         "model_created",
         "model",
@@ -220,8 +234,7 @@ pub async fn create(
         Map::new(),
     )
     .await?;
-    tx.commit().await?;
-    get(store, &uuid).await
+    Ok(uuid)
 }
 
 /// Applies changes to the group with this uuid.
@@ -229,27 +242,40 @@ pub async fn update(
     store: &Store,
     uuid: &str,
     changes: GroupChanges,
-    mut errors: FieldErrors,
+    errors: FieldErrors,
     audit: &AuditContext,
 ) -> Result<Group, DomainError> {
     let mut tx = store.begin().await?;
-    store_groups::lock_hierarchy(&mut tx).await?;
-    let current = store_groups::by_uuid(&mut tx, uuid)
+    update_in(&mut tx, uuid, changes, errors, audit).await?;
+    tx.commit().await?;
+    get(store, uuid).await
+}
+
+/// `update` inside the caller's transaction; the group's internal id.
+pub(crate) async fn update_in(
+    tx: &mut crate::store::Tx,
+    uuid: &str,
+    changes: GroupChanges,
+    mut errors: FieldErrors,
+    audit: &AuditContext,
+) -> Result<i64, DomainError> {
+    store_groups::lock_hierarchy(tx).await?;
+    let current = store_groups::by_uuid(tx, uuid)
         .await?
         .ok_or(DomainError::NotFound(ObjectKind::Group))?;
-    let refs = check_references(&mut tx, &changes, Some(current.id), &mut errors).await?;
+    let refs = check_references(tx, &changes, Some(current.id), &mut errors).await?;
     errors.sort_by_order(&FIELD_ORDER);
     errors.into_result()?;
     // Superuser status flows through the flag, the hierarchy and the members.
     let superusers_before =
         if changes.is_superuser.is_some() || changes.parents.is_some() || changes.users.is_some() {
-            sessions::superusers_with_sessions(&mut tx).await?
+            sessions::superusers_with_sessions(tx).await?
         } else {
             Vec::new()
         };
     let attributes = changes.attributes.as_ref().map(attributes_text);
     store_groups::update(
-        &mut tx,
+        tx,
         current.id,
         changes.name.as_deref(),
         changes.is_superuser,
@@ -257,15 +283,15 @@ pub async fn update(
     )
     .await?;
     if changes.parents.is_some() {
-        store_groups::replace_parents(&mut tx, current.id, &refs.parent_ids).await?;
+        store_groups::replace_parents(tx, current.id, &refs.parent_ids).await?;
     }
     if changes.users.is_some() {
-        store_groups::replace_members(&mut tx, current.id, &refs.user_ids).await?;
+        store_groups::replace_members(tx, current.id, &refs.user_ids).await?;
     }
     if changes.roles.is_some() {
-        store_groups::replace_roles(&mut tx, current.id, &refs.role_ids).await?;
+        store_groups::replace_roles(tx, current.id, &refs.role_ids).await?;
     }
-    sessions::end_for_demoted(&mut tx, &superusers_before, audit).await?;
+    sessions::end_for_demoted(tx, &superusers_before, audit).await?;
     let mut diff = Diff::default();
     if let Some(name) = &changes.name {
         diff.field("name", json!(current.name), json!(name));
@@ -282,7 +308,7 @@ pub async fn update(
     }
     let model = ModelRef::group(uuid, changes.name.as_deref().unwrap_or(&current.name));
     audit::record(
-        &mut tx,
+        tx,
         audit,
         "model_updated",
         "model",
@@ -291,18 +317,28 @@ pub async fn update(
         Map::new(),
     )
     .await?;
-    tx.commit().await?;
-    get(store, uuid).await
+    Ok(current.id)
 }
 
 /// Deletes the group with this uuid.
 pub async fn delete(store: &Store, uuid: &str, audit: &AuditContext) -> Result<(), DomainError> {
     let mut tx = store.begin().await?;
-    let current = store_groups::by_uuid(&mut tx, uuid)
+    delete_in(&mut tx, uuid, audit).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// `delete` inside the caller's transaction.
+pub(crate) async fn delete_in(
+    tx: &mut crate::store::Tx,
+    uuid: &str,
+    audit: &AuditContext,
+) -> Result<(), DomainError> {
+    let current = store_groups::by_uuid(tx, uuid)
         .await?
         .ok_or(DomainError::NotFound(ObjectKind::Group))?;
     audit::record(
-        &mut tx,
+        tx,
         audit,
         "model_deleted",
         "model",
@@ -311,12 +347,11 @@ pub async fn delete(store: &Store, uuid: &str, audit: &AuditContext) -> Result<(
         Map::new(),
     )
     .await?;
-    let superusers_before = sessions::superusers_with_sessions(&mut tx).await?;
-    store_groups::delete(&mut tx, current.id).await?;
-    sessions::end_for_demoted(&mut tx, &superusers_before, audit).await?;
+    let superusers_before = sessions::superusers_with_sessions(tx).await?;
+    store_groups::delete(tx, current.id).await?;
+    sessions::end_for_demoted(tx, &superusers_before, audit).await?;
     let ids = super::roles::model_permission_ids("authentik_core.group");
-    crate::store::roles::forget_object(&mut tx, &ids, &current.uuid).await?;
-    tx.commit().await?;
+    crate::store::roles::forget_object(tx, &ids, &current.uuid).await?;
     Ok(())
 }
 
@@ -444,6 +479,7 @@ async fn hydrate(
                     m.group_id,
                     Member {
                         id: m.id,
+                        uuid: m.uuid,
                         username: m.username,
                         name: m.name,
                         is_active: m.is_active,

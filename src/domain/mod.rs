@@ -20,6 +20,7 @@ pub mod import;
 pub mod permissions;
 pub mod principals;
 pub mod roles;
+pub mod scim;
 pub mod service_accounts;
 pub mod sessions;
 pub mod time;

@@ -33,6 +33,7 @@ impl Permission {
             "authentik_core" => "authentik Core",
             "authentik_rbac" => "authentik RBAC",
             "authentik_events" => "authentik Events",
+            "gatehouse_scim" => "gatehouse SCIM",
             _ => self.app_label,
         }
     }
@@ -47,6 +48,7 @@ impl Permission {
             "event" => "Event",
             "systempermission" => "System permission",
             "initialpermissions" => "Initial Permissions",
+            "scimprovisioning" => "SCIM provisioning",
             other => other,
         }
     }
@@ -104,6 +106,7 @@ perms! {
     224 "authentik_rbac" "systempermission" "view_system_info" "Can view system info";
     225 "authentik_rbac" "systempermission" "view_media_files" "Can view media files";
     226 "authentik_rbac" "systempermission" "manage_media_files" "Can manage media files";
+    301 "gatehouse_scim" "scimprovisioning" "provision" "Can provision users and groups through SCIM";
 }
 
 /// The permission with this id.

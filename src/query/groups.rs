@@ -27,6 +27,15 @@ pub enum GroupRel {
     MemberUsernames(Vec<String>),
     /// Is one of these groups.
     Ids(Vec<i64>),
+    /// Has a direct member with one of these uuids.
+    MemberUuids(Vec<String>),
+    /// Holds this externalId for this SCIM client (its user id).
+    ScimExternalId {
+        /// The SCIM client's user id.
+        client: i64,
+        /// The externalId (case-exact).
+        value: String,
+    },
 }
 
 /// A filter over groups.

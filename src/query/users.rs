@@ -55,6 +55,16 @@ pub enum UserRel {
     DirectSuperuser(bool),
     /// Superuser through any group or ancestor.
     EffectiveSuperuser(bool),
+    /// Username equal under ASCII case folding (SCIM's `userName eq`), through the
+    /// `LOWER(username)` index.
+    UsernameFolded(String),
+    /// Holds this externalId for this SCIM client (its user id).
+    ScimExternalId {
+        /// The SCIM client's user id.
+        client: i64,
+        /// The externalId (case-exact).
+        value: String,
+    },
 }
 
 /// A filter over users.

@@ -170,6 +170,17 @@ impl Schema for GroupSchema {
             GroupRel::Ids(ids) => {
                 out.push("g.id IN ").bind_list(ids.iter().copied());
             }
+            GroupRel::MemberUuids(uuids) => {
+                out.push("EXISTS (SELECT 1 FROM group_members m JOIN users u ON u.id = m.user_id WHERE m.group_id = g.id AND u.uuid IN ");
+                out.bind_list(uuids.iter()).push(")");
+            }
+            GroupRel::ScimExternalId { client, value } => {
+                out.push("g.id IN (SELECT x.group_id FROM scim_group_external_ids x WHERE x.client_id = ");
+                out.bind(*client)
+                    .push(" AND x.external_id = ")
+                    .bind(value.clone())
+                    .push(")");
+            }
         }
     }
 }
@@ -261,6 +272,8 @@ pub struct MemberRow {
     pub group_id: i64,
     /// User id.
     pub id: i64,
+    /// User uuid.
+    pub uuid: String,
     /// Username.
     pub username: String,
     /// Display name.
@@ -277,7 +290,7 @@ pub struct MemberRow {
 
 /// Direct members of the given groups, by user id.
 pub async fn members_of(store: &Store, ids: &[i64]) -> Result<Vec<MemberRow>, StoreError> {
-    let mut sql = Sql::new("SELECT m.group_id, u.id, u.username, u.name, u.is_active, u.last_login, u.email, u.attributes FROM group_members m JOIN users u ON u.id = m.user_id WHERE m.group_id IN ");
+    let mut sql = Sql::new("SELECT m.group_id, u.id, u.uuid, u.username, u.name, u.is_active, u.last_login, u.email, u.attributes FROM group_members m JOIN users u ON u.id = m.user_id WHERE m.group_id IN ");
     sql.bind_list(ids.iter().copied()).push(" ORDER BY u.id");
     store.fetch_all(&sql).await
 }

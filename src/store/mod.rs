@@ -15,6 +15,7 @@ pub mod import;
 pub mod install;
 pub mod lookup;
 pub mod roles;
+pub mod scim;
 pub mod search;
 pub mod sessions;
 pub mod stats;

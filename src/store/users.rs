@@ -134,6 +134,19 @@ impl Schema for UserSchema {
                     .bind(format!("%{}%", filter::escape_like(&folded)))
                     .push(" ESCAPE '\\')");
             }
+            UserRel::UsernameFolded(name) => {
+                out.push("LOWER(u.username) = ")
+                    .bind(name.to_ascii_lowercase());
+            }
+            UserRel::ScimExternalId { client, value } => {
+                out.push(
+                    "u.id IN (SELECT x.user_id FROM scim_user_external_ids x WHERE x.client_id = ",
+                );
+                out.bind(*client)
+                    .push(" AND x.external_id = ")
+                    .bind(value.clone())
+                    .push(")");
+            }
             UserRel::DirectSuperuser(wanted) => {
                 out.push(if *wanted { "EXISTS" } else { "NOT EXISTS" });
                 out.push(" (SELECT 1 FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = u.id AND g.is_superuser = TRUE)");

@@ -26,6 +26,8 @@ mod properties;
 mod rbac;
 mod routing;
 mod schema;
+mod scim;
+mod scim_testers;
 mod secrets;
 mod sessions;
 mod token_scope;

@@ -26,3 +26,4 @@ pub use reads::{
 pub(crate) use rules::resolve_uuids;
 pub use rules::{check_email, check_path, check_username, FIELD_ORDER, UNIQUE_MESSAGE};
 pub use writes::{create, delete, set_password, update};
+pub(crate) use writes::{create_in, delete_in, update_in};

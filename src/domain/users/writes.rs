@@ -11,7 +11,7 @@ use crate::domain::audit::{self, AuditContext, Diff, ModelRef};
 use crate::domain::error::{FieldErrors, ObjectKind};
 use crate::domain::sessions;
 use crate::domain::{DomainError, Timestamp};
-use crate::store::{groups, users as store_users, Store, Touched};
+use crate::store::{groups, users as store_users, Store, Touched, Tx};
 
 fn attributes_text(attributes: &Map<String, Value>) -> String {
     Value::Object(attributes.clone()).to_string()
@@ -76,7 +76,23 @@ async fn apply_awx_flags(
 pub async fn create(
     store: &Store,
     changes: UserChanges,
+    errors: FieldErrors,
+    audit: &AuditContext,
+) -> Result<User, DomainError> {
+    let password_hash = hash_password(&changes.password).await?.flatten();
+    let mut tx = store.begin().await?;
+    let user = create_in(&mut tx, changes, errors, password_hash, audit).await?;
+    tx.commit().await?;
+    Ok(user)
+}
+
+/// `create` inside the caller's transaction (another door adds its own rows to it), with the
+/// password already hashed.
+pub(crate) async fn create_in(
+    tx: &mut Tx,
+    changes: UserChanges,
     mut errors: FieldErrors,
+    password_hash: Option<String>,
     audit: &AuditContext,
 ) -> Result<User, DomainError> {
     check_fields(&changes, &mut errors);
@@ -86,9 +102,7 @@ pub async fn create(
             "Setting a user to internal service account is not allowed.",
         );
     }
-    let password_hash = hash_password(&changes.password).await?.flatten();
-    let mut tx = store.begin().await?;
-    let (group_ids, role_ids) = check_references(&mut tx, &changes, None, &mut errors).await?;
+    let (group_ids, role_ids) = check_references(tx, &changes, None, &mut errors).await?;
     errors.sort_by_order(&FIELD_ORDER);
     errors.into_result()?;
     let now = Timestamp::now().0;
@@ -115,14 +129,14 @@ pub async fn create(
         last_login: changes.last_login.flatten().map(|t| t.0),
         now,
     };
-    let id = store_users::insert(&mut tx, &new).await?;
+    let id = store_users::insert(tx, &new).await?;
     if !group_ids.is_empty() {
-        store_users::replace_groups(&mut tx, id, &group_ids).await?;
+        store_users::replace_groups(tx, id, &group_ids).await?;
     }
     if !role_ids.is_empty() {
-        store_users::replace_roles(&mut tx, id, &role_ids).await?;
+        store_users::replace_roles(tx, id, &role_ids).await?;
     }
-    apply_awx_flags(&mut tx, id, &changes).await?;
+    apply_awx_flags(tx, id, &changes).await?;
     let diff = Diff::created(&[
         ("username", json!(new.username)),
         ("name", json!(new.name)),
@@ -133,7 +147,7 @@ pub async fn create(
     ]);
     let model = ModelRef::user(id, &new.name);
     audit::record(
-        &mut tx,
+        tx,
         audit,
         "model_created",
         "model",
@@ -146,14 +160,13 @@ pub async fn create(
     tx.touches(Touched::DIRECTORY);
     // The answer is read inside the transaction: the same rows, without another round trip
     // after the commit.
-    let row = store_users::by_id(&mut tx, id)
+    let row = store_users::by_id(tx, id)
         .await?
         .ok_or(DomainError::NotFound(ObjectKind::User))?;
-    let user = hydrate(&mut tx, vec![row])
+    let user = hydrate(tx, vec![row])
         .await?
         .pop()
         .ok_or(DomainError::NotFound(ObjectKind::User))?;
-    tx.commit().await?;
     Ok(user)
 }
 
@@ -162,13 +175,27 @@ pub async fn update(
     store: &Store,
     id: i64,
     changes: UserChanges,
+    errors: FieldErrors,
+    audit: &AuditContext,
+) -> Result<User, DomainError> {
+    let password_hash = hash_password(&changes.password).await?;
+    let mut tx = store.begin().await?;
+    let user = update_in(&mut tx, id, changes, errors, password_hash, audit).await?;
+    tx.commit().await?;
+    Ok(user)
+}
+
+/// `update` inside the caller's transaction, with the password already hashed.
+pub(crate) async fn update_in(
+    tx: &mut Tx,
+    id: i64,
+    changes: UserChanges,
     mut errors: FieldErrors,
+    password_hash: Option<Option<String>>,
     audit: &AuditContext,
 ) -> Result<User, DomainError> {
     check_fields(&changes, &mut errors);
-    let password_hash = hash_password(&changes.password).await?;
-    let mut tx = store.begin().await?;
-    let current = store_users::by_id(&mut tx, id)
+    let current = store_users::by_id(tx, id)
         .await?
         .ok_or(DomainError::NotFound(ObjectKind::User))?;
     let current_type = UserType::parse(&current.user_type).unwrap_or(UserType::Internal);
@@ -182,7 +209,7 @@ pub async fn update(
             }
         }
     }
-    let (group_ids, role_ids) = check_references(&mut tx, &changes, Some(id), &mut errors).await?;
+    let (group_ids, role_ids) = check_references(tx, &changes, Some(id), &mut errors).await?;
     errors.sort_by_order(&FIELD_ORDER);
     errors.into_result()?;
     if current_type == UserType::InternalServiceAccount {
@@ -218,15 +245,15 @@ pub async fn update(
         }),
     };
     let superusers_before = if changes.groups.is_some() || changes.superuser == Some(false) {
-        sessions::superusers_with_sessions(&mut tx).await?
+        sessions::superusers_with_sessions(tx).await?
     } else {
         Vec::new()
     };
-    let Some(row) = store_users::update(&mut tx, id, &update, now).await? else {
+    let Some(row) = store_users::update(tx, id, &update, now).await? else {
         return Err(DomainError::NotFound(ObjectKind::User));
     };
     if update.password_hash.is_some() || update.is_active == Some(false) {
-        sessions::end_for(&mut tx, id, audit).await?;
+        sessions::end_for(tx, id, audit).await?;
     }
     let mut diff = Diff::default();
     let pairs: [(&str, Value, Option<Value>); 9] = [
@@ -293,7 +320,7 @@ pub async fn update(
     }
     let model = ModelRef::user(id, update.name.as_deref().unwrap_or(&current.name));
     audit::record(
-        &mut tx,
+        tx,
         audit,
         "model_updated",
         "model",
@@ -303,13 +330,13 @@ pub async fn update(
     )
     .await?;
     if changes.groups.is_some() {
-        store_users::replace_groups(&mut tx, id, &group_ids).await?;
+        store_users::replace_groups(tx, id, &group_ids).await?;
     }
     if changes.roles.is_some() {
-        store_users::replace_roles(&mut tx, id, &role_ids).await?;
+        store_users::replace_roles(tx, id, &role_ids).await?;
     }
-    apply_awx_flags(&mut tx, id, &changes).await?;
-    sessions::end_for_demoted(&mut tx, &superusers_before, audit).await?;
+    apply_awx_flags(tx, id, &changes).await?;
+    sessions::end_for_demoted(tx, &superusers_before, audit).await?;
     // Principals derive from names, e-mail, activity, type and memberships; the rest is only
     // shown.
     let changes_principals = changes.username.is_some()
@@ -327,23 +354,33 @@ pub async fn update(
     });
     // The answer is read inside the transaction: the same rows, without another round trip
     // after the commit.
-    let user = hydrate(&mut tx, vec![row])
+    let user = hydrate(tx, vec![row])
         .await?
         .pop()
         .ok_or(DomainError::NotFound(ObjectKind::User))?;
-    tx.commit().await?;
     Ok(user)
 }
 
 /// Deletes user `id` with its memberships and tokens.
 pub async fn delete(store: &Store, id: i64, audit: &AuditContext) -> Result<(), DomainError> {
     let mut tx = store.begin().await?;
-    let current = store_users::by_id(&mut tx, id)
+    delete_in(&mut tx, id, audit).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// `delete` inside the caller's transaction.
+pub(crate) async fn delete_in(
+    tx: &mut Tx,
+    id: i64,
+    audit: &AuditContext,
+) -> Result<(), DomainError> {
+    let current = store_users::by_id(tx, id)
         .await?
         .ok_or(DomainError::NotFound(ObjectKind::User))?;
     // Recorded first: the event names the acting user, who may be the one deleted.
     audit::record(
-        &mut tx,
+        tx,
         audit,
         "model_deleted",
         "model",
@@ -352,13 +389,12 @@ pub async fn delete(store: &Store, id: i64, audit: &AuditContext) -> Result<(), 
         Map::new(),
     )
     .await?;
-    if store_users::delete(&mut tx, id).await? == 0 {
+    if store_users::delete(tx, id).await? == 0 {
         return Err(DomainError::NotFound(ObjectKind::User));
     }
     // Grants on the user go with it (authentik leaves them dangling).
     let ids = crate::domain::roles::model_permission_ids("authentik_core.user");
-    crate::store::roles::forget_object(&mut tx, &ids, &id.to_string()).await?;
-    tx.commit().await?;
+    crate::store::roles::forget_object(tx, &ids, &id.to_string()).await?;
     Ok(())
 }
 
