@@ -1,5 +1,5 @@
 //! `/if/admin/events/`: the audit log, newest first, filtered by action, acting user, time and
-//! object; each event's `context.diff` is shown as "field: before → after" lines.
+//! object (`model`, `model_pk`); each event's `context.diff` is shown as "field: before → after" lines.
 
 use std::sync::Arc;
 
@@ -110,6 +110,7 @@ pub async fn list(
     let from = q.text("from").unwrap_or_default();
     let to = q.text("to").unwrap_or_default();
     let model_pk = q.text("model_pk").unwrap_or_default();
+    let model = q.text("model").unwrap_or_default();
     let mut errors = FieldErrors::new();
     let mut time = |name: &str, raw: &str| -> Option<i64> {
         if raw.is_empty() {
@@ -127,6 +128,7 @@ pub async fn list(
         action_contains: (!action.is_empty()).then(|| action.to_string()),
         username: (!username.is_empty()).then(|| username.to_string()),
         model_pk: (!model_pk.is_empty()).then(|| model_pk.to_string()),
+        model_name: (!model.is_empty()).then(|| model.to_string()),
         created_from: time("from", from),
         created_before: time("to", to),
         ..EventQuery::default()
@@ -147,6 +149,7 @@ pub async fn list(
         ("from", from),
         ("to", to),
         ("model_pk", model_pk),
+        ("model", model),
     ];
     let body = html! {
         h1 { "Audit log" }
@@ -156,6 +159,7 @@ pub async fn list(
             div { label for="f-from" { "From (UTC)" } input id="f-from" type="datetime-local" name="from" value=(from); (errors_of(&errors, "from")) }
             div { label for="f-to" { "Until (UTC)" } input id="f-to" type="datetime-local" name="to" value=(to); (errors_of(&errors, "to")) }
             @if !model_pk.is_empty() { input type="hidden" name="model_pk" value=(model_pk); }
+            @if !model.is_empty() { input type="hidden" name="model" value=(model); }
             div { button type="submit" { "Filter" } }
         }
         (events_table(&rows))
@@ -168,4 +172,28 @@ pub async fn list(
         None,
         body,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::diff_lines;
+    use serde_json::json;
+
+    #[test]
+    fn diffs_read_as_before_and_after() {
+        let context = json!({"diff": {
+            "name": {"previous_value": "Al", "new_value": "Alice"},
+            "email": {"previous_value": null, "new_value": "a@example.com"},
+            "users": {"add": [3, 4], "remove": [7]},
+        }});
+        assert_eq!(
+            diff_lines(&context),
+            vec![
+                "name: Al → Alice",
+                "email: — → a@example.com",
+                "users: + 3, 4; − 7",
+            ]
+        );
+        assert!(diff_lines(&json!({"model": {}})).is_empty());
+    }
 }

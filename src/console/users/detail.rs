@@ -230,7 +230,7 @@ async fn render(
         @if let Some(list) = &user_events {
             h2 { "Audit events" }
             (events_table(list))
-            p { a href={ "/if/admin/events/?model_pk=" (user.id) } { "All events of this user" } }
+            p { a href={ "/if/admin/events/?model=user&model_pk=" (user.id) } { "All events of this user" } }
         }
         @if may_delete {
             h2 { "Delete" }
