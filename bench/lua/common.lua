@@ -1,5 +1,5 @@
 -- Shared by every scenario (loaded with dofile from each script).
---   * sends the bearer token from BENCH_TOKEN (unless BENCH_NO_AUTH=1),
+--   * sends the bearer token from BENCH_TOKEN (unless BENCH_NO_AUTH=1), and BENCH_COOKIE if set,
 --   * counts every response that is not 2xx as an error (keeps a few samples),
 --   * prints one machine-readable "BENCH ..." line for bench/run when the run ends.
 -- wrk runs one Lua state per thread: setup() runs in the main state, init/request/response
@@ -9,6 +9,10 @@ if os.getenv("BENCH_NO_AUTH") ~= "1" then
    wrk.headers["Authorization"] = "Bearer " .. assert(os.getenv("BENCH_TOKEN"), "BENCH_TOKEN")
 end
 wrk.headers["Accept"] = "application/json"
+-- The console scenarios sign in with a session cookie instead of a token.
+if os.getenv("BENCH_COOKIE") then
+   wrk.headers["Cookie"] = os.getenv("BENCH_COOKIE")
+end
 
 local threads = {}
 

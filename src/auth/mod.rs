@@ -4,6 +4,7 @@
 pub mod bearer;
 pub mod csrf;
 pub mod keys;
+pub mod login;
 pub mod password;
 pub mod session;
 pub mod throttle;

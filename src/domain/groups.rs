@@ -413,6 +413,24 @@ pub async fn get(store: &Store, uuid: &str) -> Result<Group, DomainError> {
         .ok_or(DomainError::NotFound(ObjectKind::Group))
 }
 
+/// The uuids of a group and of every group below it (children, their children, …): the
+/// groups whose direct members are the group's effective members.
+pub async fn subtree_uuids(store: &Store, uuid: &str) -> Result<Vec<String>, DomainError> {
+    let mut db = store;
+    let row = store_groups::by_uuid(&mut db, uuid)
+        .await?
+        .ok_or(DomainError::NotFound(ObjectKind::Group))?;
+    let mut ids = store_groups::descendants(&mut db, row.id).await?;
+    ids.retain(|id| *id != row.id);
+    let mut uuids = vec![row.uuid];
+    if !ids.is_empty() {
+        let filter = GroupFilter::Rel(GroupRel::Ids(ids));
+        let below = store_groups::page(store, &filter, &[], i64::MAX, 0).await?;
+        uuids.extend(below.into_iter().map(|g| g.uuid));
+    }
+    Ok(uuids)
+}
+
 /// How many groups match.
 pub async fn count(store: &Store, filter: &GroupFilter) -> Result<i64, DomainError> {
     Ok(store_groups::count(store, filter).await?)

@@ -23,6 +23,10 @@ pub struct EventQuery {
     pub authorized_app: Option<String>,
     /// One event by uuid.
     pub uuid: Option<String>,
+    /// Created at or after this time (µs since the epoch).
+    pub created_from: Option<i64>,
+    /// Created before this time (µs since the epoch).
+    pub created_before: Option<i64>,
     /// No event can match (a filter value no event carries, e.g. another brand's name).
     pub nothing: bool,
 }

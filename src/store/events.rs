@@ -118,6 +118,12 @@ fn where_clause(q: &EventQuery, dialect: Dialect, sql: &mut Sql) {
             sql.push(" AND ").push(column).push(" = ").bind(v.clone());
         }
     }
+    if let Some(t) = q.created_from {
+        sql.push(" AND created >= ").bind(t);
+    }
+    if let Some(t) = q.created_before {
+        sql.push(" AND created < ").bind(t);
+    }
     if let Some(pk) = &q.authorized_app {
         sql.push(" AND ");
         super::filter::json_equals(

@@ -7,6 +7,7 @@ mod backup;
 mod clients;
 mod common;
 mod concurrency;
+mod console;
 
 mod events;
 mod export;

@@ -13,6 +13,7 @@ use base64::Engine;
 use super::{detail, AwxError};
 use crate::api::request_kind;
 use crate::app::AppState;
+use crate::auth::login::{self, LoginOutcome};
 use crate::auth::{bearer, session};
 use crate::domain::authz::{authorize_request, Principal};
 use crate::domain::DomainError;
@@ -60,8 +61,8 @@ pub fn throttled(seconds: i64) -> AwxError {
     AwxError(crate::api::error::ApiError::Throttled(seconds))
 }
 
-/// A password login (Basic or the login form), throttled per account and per client: the
-/// attempt is counted before the password is checked and taken back only if it succeeds.
+/// A password login (Basic or the login form), through the one throttled and audited check
+/// every door shares (`auth::login`).
 pub async fn password_login(
     state: &AppState,
     username: &str,
@@ -69,51 +70,11 @@ pub async fn password_login(
     ip: Option<std::net::IpAddr>,
     meta: &crate::api::meta::RequestMeta,
 ) -> Result<Option<session::Verified>, AwxError> {
-    let attempt = state
-        .logins
-        .reserve(crate::auth::throttle::keys(username, ip))
-        .await
-        .map_err(throttled)?;
-    match session::verify_password(&state.directory, username, password).await {
-        Ok(v) => {
-            attempt.release();
-            Ok(Some(v))
-        }
-        Err(DomainError::InvalidCredentials) => {
-            drop(attempt);
-            // The name is the client's text: no longer than any account's in logs and events.
-            let shown = bounded_username(username);
-            tracing::warn!(username = %shown, client = ?ip, "failed password authentication");
-            let mut context = serde_json::Map::new();
-            context.insert("username".into(), serde_json::Value::String(shown));
-            context.insert(
-                "password".into(),
-                serde_json::Value::String(crate::domain::audit::MASK.into()),
-            );
-            crate::domain::audit::record_alone(
-                &state.store,
-                &meta.audit(None),
-                "login_failed",
-                "model",
-                None,
-                context,
-            )
-            .await?;
-            Ok(None)
-        }
-        Err(e) => Err(e.into()),
+    match login::password_login(state, username, password, ip, &meta.audit(None)).await? {
+        LoginOutcome::Verified(v) => Ok(Some(v)),
+        LoginOutcome::Refused => Ok(None),
+        LoginOutcome::Throttled(wait) => Err(throttled(wait)),
     }
-}
-
-/// A failed login's username as logs and events show it: cut to the field's limit, marked.
-fn bounded_username(username: &str) -> String {
-    let max = session::USERNAME_MAX_CHARS;
-    if username.chars().count() <= max {
-        return username.to_string();
-    }
-    let mut shown: String = username.chars().take(max).collect();
-    shown.push('…');
-    shown
 }
 
 async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Principal>, AwxError> {

@@ -166,7 +166,7 @@ pub fn routes(directory: &crate::domain::Directory) -> Router<Arc<AppState>> {
 const VIEW_USER: &str = "authentik_core.view_user";
 
 /// The users a visibility allows, as a filter.
-fn visible_users(visible: Visibility) -> UserFilter {
+pub(crate) fn visible_users(visible: Visibility) -> UserFilter {
     match visible {
         Visibility::All => Filter::All,
         Visibility::Only(pks) => Filter::In(
