@@ -1,6 +1,7 @@
 //! Black-box HTTP tests: every test starts the real server on an ephemeral loopback port and
 //! runs once per backend (SQLite always, PostgreSQL when `GATEHOUSE_TEST_DATABASE_URL` is set).
 
+mod admin_cli;
 mod awx;
 mod awx_cost;
 mod backup;
@@ -17,6 +18,7 @@ mod import;
 mod ldap;
 mod ldap_apps;
 mod ldap_tools;
+mod ldif;
 mod limits;
 mod metrics;
 mod outage;

@@ -79,6 +79,8 @@ fn same_json(stored: &str, wanted: &Value) -> bool {
 
 /// Decides every write.
 pub(super) fn plan(source: &Source, existing: &Existing, dry_run: bool) -> Plan {
+    let source = super::ids::assign(source, existing);
+    let source = source.as_ref();
     let mut skipped = source.skipped.clone();
     let mut report = Report {
         dry_run,
@@ -95,12 +97,10 @@ pub(super) fn plan(source: &Source, existing: &Existing, dry_run: bool) -> Plan 
         hash_schemes: BTreeMap::new(),
         install_id: match &existing.install_id {
             Some(id) => InstallId::Kept(id.clone()),
-            None => InstallId::Adopted(
-                source
-                    .install_id
-                    .clone()
-                    .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
-            ),
+            None => match &source.install_id {
+                Some(id) => InstallId::Adopted(id.clone()),
+                None => InstallId::Pending,
+            },
         },
         skipped: Vec::new(),
     };
@@ -150,7 +150,7 @@ pub(super) fn plan(source: &Source, existing: &Existing, dry_run: bool) -> Plan 
     let grants = links::grants(source, existing, &role_ids, &mut report, &mut skipped);
     let adopt_install_id = match &report.install_id {
         InstallId::Adopted(id) => Some(id.clone()),
-        InstallId::Kept(_) => None,
+        InstallId::Kept(_) | InstallId::Pending => None,
     };
     report.skipped = skipped;
     Plan {
