@@ -105,7 +105,9 @@ pub(super) fn plan(source: &Source, existing: &Existing, dry_run: bool) -> Plan 
         skipped: Vec::new(),
     };
     for skip in &source.skipped {
-        tally_of(&mut report, &skip.kind).skipped += 1;
+        if let Some(tally) = tally_of(&mut report, &skip.kind) {
+            tally.skipped += 1;
+        }
     }
     let (delete_users, users, present) = plan_users(source, existing, &mut report, &mut skipped);
     let (groups, group_ids) = plan_groups(source, existing, &mut report, &mut skipped);
@@ -170,8 +172,10 @@ pub(super) fn plan(source: &Source, existing: &Existing, dry_run: bool) -> Plan 
     }
 }
 
-fn tally_of<'a>(report: &'a mut Report, kind: &str) -> &'a mut Tally {
-    match kind {
+/// The tally a reader's skip counts in: none for whole source entries that are neither kind
+/// (`entry`) and for passwords left unusable (`password`: the user itself is imported).
+fn tally_of<'a>(report: &'a mut Report, kind: &str) -> Option<&'a mut Tally> {
+    Some(match kind {
         "user" => &mut report.users,
         "group" => &mut report.groups,
         "parent" => &mut report.parents,
@@ -180,8 +184,9 @@ fn tally_of<'a>(report: &'a mut Report, kind: &str) -> &'a mut Tally {
         "group role" => &mut report.group_roles,
         "user role" => &mut report.user_roles,
         "token" => &mut report.tokens,
+        "entry" | "password" => return None,
         _ => &mut report.permissions,
-    }
+    })
 }
 
 /// Why an imported user cannot be taken as it is, if it cannot.
