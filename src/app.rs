@@ -109,8 +109,16 @@ pub async fn prepare(config: Config) -> Result<Prepared, StartError> {
             generated_token,
         } => (install_id, generated_token),
     };
-    if let crate::store::Pools::Postgres(pool) = store.pools() {
-        spawn_change_listener(pool.clone(), store.changes().clone());
+    match store.pools() {
+        crate::store::Pools::Postgres(pool) => {
+            spawn_change_listener(pool.clone(), store.changes().clone());
+        }
+        crate::store::Pools::Sqlite { .. } => {
+            // The baseline: what other processes committed before this start is no news to
+            // caches that are still empty.
+            store.foreign_commits().await?;
+            spawn_foreign_write_watch(store.clone());
+        }
     }
     Ok(Prepared {
         state: Arc::new(AppState {
@@ -167,6 +175,45 @@ fn spawn_change_listener(pool: sqlx::PgPool, changes: Arc<crate::store::Changes>
                 tracing::warn!(%error, "change feed down; caches bypassed until it is back");
             }
             tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+    });
+}
+
+/// How often a SQLite server looks for commits made by other processes.
+pub const FOREIGN_WRITES_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Follows other processes' writes to a SQLite file (an administration command, an import):
+/// no notification crosses processes there, so every `FOREIGN_WRITES_INTERVAL` the write
+/// connection is asked whether anyone else committed, and if so every cache drops what it
+/// holds. A token revoked by `gatehouse tokens revoke` thus stops working within that interval.
+/// While the question cannot be answered, caches are bypassed rather than trusted.
+fn spawn_foreign_write_watch(store: Store) {
+    tokio::spawn(async move {
+        let mut failing = false;
+        loop {
+            tokio::time::sleep(FOREIGN_WRITES_INTERVAL).await;
+            if store.is_closed() {
+                return;
+            }
+            match store.foreign_commits().await {
+                Ok(foreign) => {
+                    if std::mem::take(&mut failing) {
+                        store.changes().set_feed_down(false);
+                        tracing::info!(
+                            "watching other processes' writes again; caches serve again"
+                        );
+                    } else if foreign {
+                        store.changes().bump(crate::store::Touched::ALL);
+                    }
+                }
+                Err(error) => {
+                    if !failing {
+                        failing = true;
+                        store.changes().set_feed_down(true);
+                        tracing::warn!(%error, "cannot tell whether other processes wrote; caches bypassed");
+                    }
+                }
+            }
         }
     });
 }

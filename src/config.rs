@@ -599,18 +599,6 @@ pub fn parse_duration(text: &str) -> Option<i64> {
     }
 }
 
-/// An on/off setting from the environment.
-fn switch(name: &'static str, v: &str) -> Result<bool, ConfigError> {
-    match v.trim().to_ascii_lowercase().as_str() {
-        "on" | "true" | "1" | "yes" => Ok(true),
-        "off" | "false" | "0" | "no" => Ok(false),
-        _ => Err(ConfigError::Value {
-            name,
-            message: format!("{v:?} (use on or off)"),
-        }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

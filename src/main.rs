@@ -1,11 +1,14 @@
-//! The `gatehouse` command line: `serve`, `migrate`, `import`, `export`, `backup` (and the hidden
+//! The `gatehouse` command line: `serve`, `migrate`, `import`, `export`, `backup`, the
+//! administration commands (`users`, `tokens`, `groups`), `completions` (and the hidden
 //! `seed-users` benchmark helper).
 
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use gatehouse::app;
-use gatehouse::config::{redact_url, Config, Flags, LogFormat};
+use gatehouse::cli::admin;
+use gatehouse::cli::flags::Common;
+use gatehouse::config::{redact_url, Config, LogFormat};
 use tracing_subscriber::EnvFilter;
 
 /// A fast, lean identity directory server (authentik core API + AWX user API).
@@ -36,6 +39,21 @@ enum Command {
     /// Write a consistent copy of a SQLite directory while servers run on it (PostgreSQL: use
     /// pg_dump; exit code 2).
     Backup(BackupArgs),
+    /// Users: create, list, set-password, deactivate, activate (exit codes: 0 ok, 1 failure,
+    /// 2 usage, 3 not found, 4 invalid input, 5 conflict).
+    #[command(subcommand)]
+    Users(admin::users::UsersCommand),
+    /// API tokens: create, list, revoke (exit codes as for `users`).
+    #[command(subcommand)]
+    Tokens(admin::tokens::TokensCommand),
+    /// Group memberships: add-user, remove-user (exit codes as for `users`).
+    #[command(subcommand)]
+    Groups(admin::groups::GroupsCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Args, Clone)]
@@ -69,9 +87,10 @@ struct ImportArgs {
     /// Read an authentik (2025.12) PostgreSQL database, e.g. postgres://authentik@db/authentik.
     #[arg(long, value_name = "POSTGRES_URL", conflicts_with = "file")]
     from_authentik_db: Option<String>,
-    /// Read a JSON-lines file in gatehouse's export format (docs/export-format.md).
+    /// Read a JSON-lines file in gatehouse's export format (docs/export-format.md), or an
+    /// LDIF export (a name ending in .ldif: OpenLDAP, lldap).
     #[arg(
-        value_name = "FILE.jsonl",
+        value_name = "FILE.jsonl|FILE.ldif",
         required_unless_present = "from_authentik_db"
     )]
     file: Option<std::path::PathBuf>,
@@ -124,33 +143,6 @@ async fn import(args: &ImportArgs) -> Result<(), String> {
         .await
         .map(|_| ())
         .map_err(|e| e.to_string())
-}
-
-#[derive(Args, Clone)]
-struct Common {
-    /// Configuration file (default: ./gatehouse.toml if present).
-    #[arg(long, value_name = "PATH")]
-    config: Option<std::path::PathBuf>,
-    /// Address to listen on (default 127.0.0.1:9000).
-    #[arg(long, value_name = "ADDR")]
-    listen: Option<String>,
-    /// sqlite://PATH or postgres://… (default sqlite://data/gatehouse.db).
-    #[arg(long, value_name = "URL")]
-    database_url: Option<String>,
-    /// text or json.
-    #[arg(long, value_name = "FORMAT")]
-    log_format: Option<String>,
-}
-
-impl Common {
-    fn flags(&self) -> Flags {
-        Flags {
-            config: self.config.clone(),
-            listen: self.listen.clone(),
-            database_url: self.database_url.clone(),
-            log_format: self.log_format.clone(),
-        }
-    }
 }
 
 fn init_logging(config: &Config) {
@@ -221,7 +213,11 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::SeedUsers(args) => return seed_users(args).await,
         Command::Import(args) => return import(args).await,
         Command::Export(args) => return export(args).await,
-        Command::Backup(_) => return Err("backup runs before this".into()),
+        Command::Backup(_)
+        | Command::Users(_)
+        | Command::Tokens(_)
+        | Command::Groups(_)
+        | Command::Completions { .. } => return Err("this command runs before this".into()),
     };
     let config = Config::load(&common.flags()).map_err(|e| e.to_string())?;
     init_logging(&config);
@@ -291,6 +287,21 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    match cli.command {
+        Command::Users(command) => return runtime.block_on(admin::users::run(command)),
+        Command::Tokens(command) => return runtime.block_on(admin::tokens::run(command)),
+        Command::Groups(command) => return runtime.block_on(admin::groups::run(command)),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "gatehouse",
+                &mut std::io::stdout(),
+            );
+            return ExitCode::SUCCESS;
+        }
+        _ => {}
+    }
     if let Command::Backup(args) = &cli.command {
         let config = match Config::load(&args.common.flags()) {
             Ok(c) => c,

@@ -47,6 +47,7 @@ impl RequestMeta {
             args: self.args.clone(),
             retention_seconds: self.retention_seconds,
             actor_session: who.and_then(|p| p.session.clone()),
+            system_actor: None,
         }
     }
 }

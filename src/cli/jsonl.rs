@@ -161,7 +161,7 @@ fn default_intent() -> String {
 
 /// A stable UUID for an object given without one (derived from its kind and name), so a
 /// re-import of the same file matches the same object.
-fn derived_uuid(kind: &str, name: &str) -> String {
+pub(crate) fn derived_uuid(kind: &str, name: &str) -> String {
     let digest = Sha256::digest(format!("gatehouse-import:{kind}:{name}").as_bytes());
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);

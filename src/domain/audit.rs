@@ -39,7 +39,13 @@ pub struct AuditContext {
     /// The lookup hash of the login session the actor used, if any: kept when the actor
     /// changes its own password (Django's `update_session_auth_hash`).
     pub actor_session: Option<String>,
+    /// A named system actor for changes no user made through a door (the administration
+    /// commands, imports): recorded instead of `AnonymousUser` when `actor` is `None`.
+    pub system_actor: Option<String>,
 }
+
+/// The actor the command line's changes are recorded as (README, "Administration CLI").
+pub const COMMAND_LINE_ACTOR: &str = "gatehouse-cli";
 
 impl Default for AuditContext {
     fn default() -> Self {
@@ -55,11 +61,28 @@ impl Default for AuditContext {
             args: Map::new(),
             retention_seconds: RETENTION_SECONDS,
             actor_session: None,
+            system_actor: None,
         }
     }
 }
 
 impl AuditContext {
+    /// A change made by a command on the server's machine (`command` such as
+    /// `gatehouse users create`), recorded as [`COMMAND_LINE_ACTOR`]; `operator` says who ran
+    /// it (the operating-system account), in the event's user agent.
+    pub fn command_line(command: &str, operator: &str) -> AuditContext {
+        AuditContext {
+            system_actor: Some(COMMAND_LINE_ACTOR.into()),
+            path: command.into(),
+            method: "CLI".into(),
+            user_agent: format!(
+                "gatehouse/{} (command line; {operator})",
+                env!("CARGO_PKG_VERSION")
+            ),
+            ..AuditContext::default()
+        }
+    }
+
     /// The same request, acting as someone else (e.g. the user whose password changed).
     pub fn as_user(&self, id: i64, username: &str) -> AuditContext {
         AuditContext {
@@ -220,7 +243,12 @@ pub async fn record(
             };
             json!({"username": username, "pk": id, "email": email})
         }
-        None => json!({"username": "AnonymousUser", "pk": null, "email": "", "is_anonymous": true}),
+        None => match &ctx.system_actor {
+            Some(name) => json!({"username": name, "pk": null, "email": "", "is_system": true}),
+            None => {
+                json!({"username": "AnonymousUser", "pk": null, "email": "", "is_anonymous": true})
+            }
+        },
     };
     let mut context = Map::new();
     if let Some(m) = model {
@@ -246,12 +274,17 @@ pub async fn record(
         app: "authentik.events.middleware".into(),
         user_json: user.to_string(),
         // authentik's `username` filter also matches `context.username` (failed logins).
-        username: ctx.actor.as_ref().map(|a| a.1.clone()).or_else(|| {
-            context
-                .get("username")
-                .and_then(|v| v.as_str())
-                .map(String::from)
-        }),
+        username: ctx
+            .actor
+            .as_ref()
+            .map(|a| a.1.clone())
+            .or_else(|| ctx.system_actor.clone())
+            .or_else(|| {
+                context
+                    .get("username")
+                    .and_then(|v| v.as_str())
+                    .map(String::from)
+            }),
         context: Value::Object(context.clone()).to_string(),
         client_ip: ctx.client_ip.clone(),
         created: now.0,

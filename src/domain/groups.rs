@@ -431,6 +431,15 @@ pub async fn subtree_uuids(store: &Store, uuid: &str) -> Result<Vec<String>, Dom
     Ok(uuids)
 }
 
+/// The uuid of the group with this name (exact).
+pub async fn uuid_by_name(store: &Store, name: &str) -> Result<String, DomainError> {
+    let mut db = store;
+    store_groups::group_by_name(&mut db, name)
+        .await?
+        .map(|g| g.uuid)
+        .ok_or(DomainError::NotFound(ObjectKind::Group))
+}
+
 /// How many groups match.
 pub async fn count(store: &Store, filter: &GroupFilter) -> Result<i64, DomainError> {
     Ok(store_groups::count(store, filter).await?)

@@ -263,6 +263,24 @@ impl Store {
             .map(|_| ())
     }
 
+    /// Whether another process committed to this SQLite database since the last call
+    /// (`gate::WriteGate::foreign_commits`). Always false on PostgreSQL, whose instances hear
+    /// each other's writes on the change feed.
+    pub async fn foreign_commits(&self) -> Result<bool, StoreError> {
+        match &self.gate {
+            Some(gate) => gate.foreign_commits().await,
+            None => Ok(false),
+        }
+    }
+
+    /// Whether `close` was called.
+    pub fn is_closed(&self) -> bool {
+        match &self.pools {
+            Pools::Sqlite { read, .. } => read.is_closed(),
+            Pools::Postgres(pool) => pool.is_closed(),
+        }
+    }
+
     /// Closes every connection.
     pub async fn close(&self) {
         match &self.pools {

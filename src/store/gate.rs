@@ -107,6 +107,9 @@ struct GateState {
     /// checkpoint beside the writer was started.
     log_frames: u64,
     unchecked_frames: u64,
+    /// `PRAGMA data_version` of the write connection at the last look for other processes'
+    /// commits (`None`: not looked at since this connection opened).
+    data_version: Option<i64>,
 }
 
 /// The savepoint every member runs in.
@@ -127,6 +130,7 @@ impl WriteGate {
                 flush_scheduled: false,
                 log_frames: 0,
                 unchecked_frames: 0,
+                data_version: None,
             })),
             durability: Durability::default(),
             checkpointer: Arc::default(),
@@ -176,6 +180,10 @@ impl WriteGate {
             }
         }
         let conn = guard.conn.take();
+        if conn.is_none() {
+            // A new connection: its data_version says nothing about the last one's.
+            guard.data_version = None;
+        }
         let config = self.config.clone();
         let outcome = tokio::task::spawn_blocking(move || {
             let conn = match conn {
@@ -191,6 +199,34 @@ impl WriteGate {
         guard.conn = Some(outcome?);
         guard.open = true;
         Ok(())
+    }
+
+    /// Whether another process (an administration command, an import, another server on the
+    /// same file) committed since the last call. The write connection's `PRAGMA data_version`
+    /// moves only for commits made by *other* connections, and this process writes through
+    /// this one alone, so the server's own writes never count. The first look on a connection
+    /// answers true: what happened before it cannot be known.
+    pub async fn foreign_commits(self: &Arc<Self>) -> Result<bool, StoreError> {
+        let mut guard = self.state.clone().lock_owned().await;
+        self.recover(&mut guard);
+        if guard.conn.is_none() {
+            let config = self.config.clone();
+            let opened = tokio::task::spawn_blocking(move || writer::open(&config))
+                .await
+                .map_err(|e| {
+                    StoreError::Unavailable(format!("the write connection failed: {e}"))
+                })?;
+            guard.conn = Some(opened?);
+            guard.data_version = None;
+        }
+        let conn = guard
+            .conn
+            .as_ref()
+            .ok_or_else(|| StoreError::Other("no write connection".into()))?;
+        let version: i64 = conn
+            .query_row("PRAGMA data_version", [], |row| row.get(0))
+            .map_err(writer::map_error)?;
+        Ok(guard.data_version.replace(version) != Some(version))
     }
 
     /// Puts the gate back in a known state: rolls back a savepoint a member left behind (if

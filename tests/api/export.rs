@@ -239,7 +239,8 @@ async fn postgres_to_sqlite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ldif_is_refused_with_a_clear_message() {
+async fn a_missing_ldif_file_is_named_in_the_error() {
+    // LDIF is read now (tests/api/ldif.rs); a file that is not there is a clear failure.
     let db = FreshDatabase::new(Backend::Sqlite).await;
     let out = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .args(["import", "people.ldif", "--database-url", &db.url])
@@ -247,6 +248,10 @@ async fn ldif_is_refused_with_a_clear_message() {
         .output()
         .expect("run");
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("LDIF import is not supported"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("people.ldif") && stderr.contains("No such file"),
+        "{stderr}"
+    );
     db.remove().await;
 }

@@ -1,6 +1,7 @@
 //! Black-box HTTP tests: every test starts the real server on an ephemeral loopback port and
 //! runs once per backend (SQLite always, PostgreSQL when `GATEHOUSE_TEST_DATABASE_URL` is set).
 
+mod admin_cli;
 mod awx;
 mod awx_cost;
 mod backup;
@@ -20,6 +21,7 @@ mod ldap_apps;
 mod ldap_ops;
 mod ldap_tls;
 mod ldap_tools;
+mod ldif;
 mod limits;
 mod metrics;
 mod outage;

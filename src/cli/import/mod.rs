@@ -1,9 +1,10 @@
-//! `gatehouse import`: reads a source directory (an authentik database, or a gatehouse
-//! JSON-lines file, see docs/export-format.md) and hands it to
+//! `gatehouse import`: reads a source directory (an authentik database, a gatehouse
+//! JSON-lines file, see docs/export-format.md, or an LDIF export) and hands it to
 //! `domain::import`, which writes it through the domain; prints the report, and a progress
 //! line on stderr while it writes when stderr is a terminal.
 
 pub mod authentik;
+pub mod ldif;
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -17,7 +18,7 @@ use crate::domain::import::{self, InstallId, Progress, Report, Skip, Source, Tal
 pub struct ImportOptions {
     /// `postgres://…` of an authentik database.
     pub from_authentik_db: Option<String>,
-    /// A JSON-lines file (`gatehouse export`'s format).
+    /// A JSON-lines file (`gatehouse export`'s format) or an LDIF file (`.ldif`).
     pub file: Option<std::path::PathBuf>,
     /// Only report what would change.
     pub dry_run: bool,
@@ -29,11 +30,24 @@ pub struct ImportOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     /// Nothing (or too much) to import from was named.
-    #[error("name one source: --from-authentik-db postgres://… or FILE.jsonl")]
+    #[error("name one source: --from-authentik-db postgres://…, FILE.jsonl or FILE.ldif")]
     NoSource,
-    /// A format this build does not read.
-    #[error("{0}: LDIF import is not supported yet; export to gatehouse's JSON-lines format (docs/export-format.md)")]
-    Unsupported(String),
+    /// An LDIF file could not be read.
+    #[error("{path}: {source}")]
+    Ldif {
+        /// The file.
+        path: String,
+        /// Why.
+        source: super::ldif::LdifError,
+    },
+    /// A file could not be opened or read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The file could not be read.
     #[error("{path}: {source}")]
     File {
@@ -90,14 +104,22 @@ pub async fn run(config: Config, options: &ImportOptions) -> Result<Report, Impo
     Ok(report)
 }
 
-/// A JSON-lines file as a source.
+/// A JSON-lines or (named `*.ldif`) LDIF file as a source.
 fn read_file(path: &std::path::Path) -> Result<Source, ImportError> {
     let shown = path.display().to_string();
     if path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("ldif"))
     {
-        return Err(ImportError::Unsupported(shown));
+        let text = std::fs::read_to_string(path).map_err(|source| ImportError::Io {
+            path: shown.clone(),
+            source,
+        })?;
+        let parsed = super::ldif::parse(&text).map_err(|source| ImportError::Ldif {
+            path: shown.clone(),
+            source,
+        })?;
+        return Ok(ldif::source_of(&parsed, &format!("LDIF file {shown}")));
     }
     let file_error = |source| ImportError::File {
         path: shown.clone(),
@@ -176,6 +198,9 @@ pub fn render(report: &Report, origin: &str) -> String {
         InstallId::Kept(id) => out.push_str(&format!(
             "install id: {id} kept (this directory had one; users' uid are gatehouse's)\n"
         )),
+        InstallId::Pending => out.push_str(
+            "install id: none yet (the first start creates it, and akadmin, authentik Admins and the bootstrap token)\n",
+        ),
     }
     if report.skipped.is_empty() {
         out.push_str("skipped: nothing\n");

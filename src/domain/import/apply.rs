@@ -164,6 +164,7 @@ async fn write(
     let ctx = AuditContext {
         path: "gatehouse import".into(),
         method: "CLI".into(),
+        system_actor: Some(audit::COMMAND_LINE_ACTOR.into()),
         ..AuditContext::default()
     };
     audit::record(

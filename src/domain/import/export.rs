@@ -130,6 +130,7 @@ pub async fn export(
         let ctx = AuditContext {
             path: "gatehouse export".into(),
             method: "CLI".into(),
+            system_actor: Some(audit::COMMAND_LINE_ACTOR.into()),
             ..AuditContext::default()
         };
         audit::record_alone(store, &ctx, "secret_view", "model", None, context).await?;

@@ -4,13 +4,15 @@
 //! `import` command) read a source into a [`Source`]; [`run`] matches it against what exists
 //! (by uuid, and ids for users), writes what differs and reports every row it did not take.
 //!
-//! Matching: an object with the same uuid is updated (a user only if its id is the same too);
+//! Matching: an object with the same uuid is updated (a user only if its id is the same too;
+//! a user whose source has no id, `pk <= 0`, takes the id of the user with its uuid here or
+//! the next free one, see `ids`);
 //! an object whose unique name or id is held by another one is skipped and reported, except
 //! gatehouse's own bootstrap objects (user `akadmin`, group `authentik Admins`, token
 //! `authentik-bootstrap-token`), which the imported objects of the same name replace. Links
 //! (parents, memberships, grants, role holders) are added, never removed. Into a directory
 //! without an install id the source's is adopted and bootstrap counts as done, so a first
-//! start afterwards creates nothing.
+//! start afterwards creates nothing; a source without one leaves bootstrap to the first start.
 //!
 //! Writes: users in multi-row statements, [`USERS_PER_TRANSACTION`] per transaction; then one
 //! transaction for everything else, carrying the run's single audit event (action
@@ -18,6 +20,7 @@
 
 mod apply;
 mod export;
+mod ids;
 mod links;
 mod plan;
 
@@ -213,10 +216,13 @@ pub struct Tally {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum InstallId {
-    /// The directory had none; the source's (or a new one) was recorded.
+    /// The directory had none; the source's was recorded.
     Adopted(String),
     /// The directory had this one already (users' `uid` stay gatehouse's).
     Kept(String),
+    /// Neither the directory nor the source has one (an LDIF file, JSON lines without a
+    /// header): the first start creates it and gatehouse's bootstrap objects as usual.
+    Pending,
 }
 
 /// The outcome of an import (or what it would be, for a dry run).

@@ -79,6 +79,8 @@ fn same_json(stored: &str, wanted: &Value) -> bool {
 
 /// Decides every write.
 pub(super) fn plan(source: &Source, existing: &Existing, dry_run: bool) -> Plan {
+    let source = super::ids::assign(source, existing);
+    let source = source.as_ref();
     let mut skipped = source.skipped.clone();
     let mut report = Report {
         dry_run,
@@ -95,17 +97,17 @@ pub(super) fn plan(source: &Source, existing: &Existing, dry_run: bool) -> Plan 
         hash_schemes: BTreeMap::new(),
         install_id: match &existing.install_id {
             Some(id) => InstallId::Kept(id.clone()),
-            None => InstallId::Adopted(
-                source
-                    .install_id
-                    .clone()
-                    .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
-            ),
+            None => match &source.install_id {
+                Some(id) => InstallId::Adopted(id.clone()),
+                None => InstallId::Pending,
+            },
         },
         skipped: Vec::new(),
     };
     for skip in &source.skipped {
-        tally_of(&mut report, &skip.kind).skipped += 1;
+        if let Some(tally) = tally_of(&mut report, &skip.kind) {
+            tally.skipped += 1;
+        }
     }
     let (delete_users, users, present) = plan_users(source, existing, &mut report, &mut skipped);
     let (groups, group_ids) = plan_groups(source, existing, &mut report, &mut skipped);
@@ -150,7 +152,7 @@ pub(super) fn plan(source: &Source, existing: &Existing, dry_run: bool) -> Plan 
     let grants = links::grants(source, existing, &role_ids, &mut report, &mut skipped);
     let adopt_install_id = match &report.install_id {
         InstallId::Adopted(id) => Some(id.clone()),
-        InstallId::Kept(_) => None,
+        InstallId::Kept(_) | InstallId::Pending => None,
     };
     report.skipped = skipped;
     Plan {
@@ -170,8 +172,10 @@ pub(super) fn plan(source: &Source, existing: &Existing, dry_run: bool) -> Plan 
     }
 }
 
-fn tally_of<'a>(report: &'a mut Report, kind: &str) -> &'a mut Tally {
-    match kind {
+/// The tally a reader's skip counts in: none for whole source entries that are neither kind
+/// (`entry`) and for passwords left unusable (`password`: the user itself is imported).
+fn tally_of<'a>(report: &'a mut Report, kind: &str) -> Option<&'a mut Tally> {
+    Some(match kind {
         "user" => &mut report.users,
         "group" => &mut report.groups,
         "parent" => &mut report.parents,
@@ -180,8 +184,9 @@ fn tally_of<'a>(report: &'a mut Report, kind: &str) -> &'a mut Tally {
         "group role" => &mut report.group_roles,
         "user role" => &mut report.user_roles,
         "token" => &mut report.tokens,
+        "entry" | "password" => return None,
         _ => &mut report.permissions,
-    }
+    })
 }
 
 /// Why an imported user cannot be taken as it is, if it cannot.

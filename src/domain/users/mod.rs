@@ -20,7 +20,7 @@ pub use model::{
 };
 pub(in crate::domain) use reads::{count_cached, get, get_cached, list, list_cached};
 pub use reads::{
-    parse_attributes, paths, self_view, CountCache, SelfView, UserCache,
+    get_by_username, parse_attributes, paths, self_view, CountCache, SelfView, UserCache,
     SUPERUSER_SYSTEM_PERMISSIONS,
 };
 pub(crate) use rules::resolve_uuids;

@@ -38,6 +38,18 @@ pub async fn get(store: &Store, id: i64) -> Result<User, DomainError> {
         .ok_or(DomainError::NotFound(ObjectKind::User))
 }
 
+/// The user with this username (exact), if there is one.
+pub async fn get_by_username(store: &Store, username: &str) -> Result<User, DomainError> {
+    let mut db = store.snapshot()?;
+    let row = store_users::by_username(&mut db, username)
+        .await?
+        .ok_or(DomainError::NotFound(ObjectKind::User))?;
+    hydrate(&mut db, vec![row])
+        .await?
+        .pop()
+        .ok_or(DomainError::NotFound(ObjectKind::User))
+}
+
 /// Counts by filter, exact under writes (see `domain::cache`).
 pub type CountCache = crate::domain::cache::EpochCache<String, i64>;
 
