@@ -9,8 +9,9 @@ use std::net::IpAddr;
 use super::dn::Dn;
 use super::entry::{Node, Tree};
 use crate::app::AppState;
-use crate::auth::{bearer, session, throttle};
-use crate::domain::audit::{self, AuditContext};
+use crate::auth::login::{self, SecretOutcome};
+use crate::auth::session;
+use crate::domain::audit::AuditContext;
 use crate::domain::authz::Principal;
 use crate::domain::filter::{Cmp, Direction, Filter, Literal};
 use crate::domain::users::{User, UserField, UserFilter, UserSort};
@@ -111,55 +112,19 @@ pub async fn simple_bind(
         find_login(state, &login).await?
     };
     let username = user.as_ref().map_or(login.clone(), |u| u.username.clone());
-    let attempt = match state
-        .logins
-        .reserve(throttle::keys(&username, client))
-        .await
-    {
-        Ok(a) => a,
-        Err(wait) => return Ok(BindOutcome::Throttled(wait)),
-    };
-    if let Some(u) = &user {
-        match bearer::authenticate_app_password(&state.directory, u.id, secret).await {
-            Ok(principal) => {
-                attempt.release();
-                return Ok(BindOutcome::Bound {
-                    dn: tree.user_dn(&u.username),
-                    principal,
-                });
-            }
-            Err(DomainError::InvalidCredentials) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    // An unknown login is verified against the dummy hash: the same work as a real one.
-    let checked = if username.is_empty() {
-        session::verify_password(&state.directory, "\0", secret).await
-    } else {
-        session::verify_password(&state.directory, &username, secret).await
-    };
-    match checked {
-        Ok(v) => {
-            attempt.release();
-            Ok(BindOutcome::Bound {
-                dn: tree.user_dn(&v.principal.username),
-                principal: v.principal,
-            })
-        }
-        Err(DomainError::InvalidCredentials) => {
-            drop(attempt);
-            let shown: String = dn.chars().take(300).collect();
-            tracing::warn!(dn = %shown, client = ?client, "failed LDAP bind");
-            let mut context = serde_json::Map::new();
-            context.insert("username".into(), serde_json::Value::String(username));
-            context.insert(
-                "password".into(),
-                serde_json::Value::String(audit::MASK.into()),
-            );
-            audit::record_alone(&state.store, audit, "login_failed", "model", None, context)
-                .await?;
-            Ok(BindOutcome::Invalid)
-        }
-        Err(e) => Err(e),
-    }
+    let app_password_of = user.as_ref().map(|u| u.id);
+    let outcome =
+        login::secret_login(state, &username, secret, app_password_of, client, audit).await?;
+    Ok(match outcome {
+        SecretOutcome::AppPassword(principal) => BindOutcome::Bound {
+            dn: tree.user_dn(&principal.username),
+            principal,
+        },
+        SecretOutcome::Password(v) => BindOutcome::Bound {
+            dn: tree.user_dn(&v.principal.username),
+            principal: v.principal,
+        },
+        SecretOutcome::Refused => BindOutcome::Invalid,
+        SecretOutcome::Throttled(wait) => BindOutcome::Throttled(wait),
+    })
 }
