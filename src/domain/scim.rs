@@ -16,7 +16,7 @@ use super::users::{self, User, UserChanges, UserType};
 use super::{DomainError, Timestamp};
 use crate::store::scim as store_scim;
 pub use crate::store::scim::ScimKind;
-use crate::store::{Store, Touched};
+use crate::store::{Store, Touched, Tx};
 
 /// What SCIM keeps of an object beyond the directory's columns, as the calling client sees it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -131,30 +131,55 @@ pub async fn create_user(
     audit: &AuditContext,
 ) -> Result<User, DomainError> {
     let mut tx = store.begin().await?;
-    if let Some(name) = &write.changes.username {
-        if store_scim::folded_username_owner(&mut tx, name, None)
-            .await?
-            .is_some()
-        {
-            return Err(uniqueness("username"));
-        }
-    }
+    ensure_username_free(&mut tx, write.changes.username.as_deref(), None).await?;
     let mut changes = write.changes;
     changes.user_type = Some(UserType::Internal);
     let user = users::create_in(&mut tx, changes, FieldErrors::new(), None, audit).await?;
-    let now = Timestamp::now().0;
-    store_scim::put_doc(&mut tx, ScimKind::User, user.id, &doc_text(&write.doc), now).await?;
-    store_scim::set_external_id(
+    keep_shadow(
         &mut tx,
         ScimKind::User,
         client,
         user.id,
+        &write.doc,
         write.external_id.as_deref(),
     )
-    .await
-    .map_err(|e| external_id_conflict(e.into()))?;
+    .await?;
     tx.commit().await?;
     Ok(user)
+}
+
+/// Refuses `name` (409 `uniqueness`) when another user than `except` holds it under case folding.
+async fn ensure_username_free(
+    tx: &mut Tx,
+    name: Option<&str>,
+    except: Option<i64>,
+) -> Result<(), DomainError> {
+    let Some(name) = name else {
+        return Ok(());
+    };
+    if store_scim::folded_username_owner(tx, name, except)
+        .await?
+        .is_some()
+    {
+        return Err(uniqueness("username"));
+    }
+    Ok(())
+}
+
+/// Stores what SCIM keeps beside the directory's columns for object `id`: the shadow document
+/// and the client's `externalId` (a taken one is 409 `uniqueness`).
+async fn keep_shadow(
+    tx: &mut Tx,
+    kind: ScimKind,
+    client: i64,
+    id: i64,
+    doc: &Map<String, Value>,
+    external_id: Option<&str>,
+) -> Result<(), DomainError> {
+    store_scim::put_doc(tx, kind, id, &doc_text(doc), Timestamp::now().0).await?;
+    store_scim::set_external_id(tx, kind, client, id, external_id)
+        .await
+        .map_err(|e| external_id_conflict(e.into()))
 }
 
 fn external_id_conflict(e: DomainError) -> DomainError {
@@ -173,27 +198,18 @@ pub async fn replace_user(
     audit: &AuditContext,
 ) -> Result<User, DomainError> {
     let mut tx = store.begin().await?;
-    if let Some(name) = &write.changes.username {
-        if store_scim::folded_username_owner(&mut tx, name, Some(id))
-            .await?
-            .is_some()
-        {
-            return Err(uniqueness("username"));
-        }
-    }
+    ensure_username_free(&mut tx, write.changes.username.as_deref(), Some(id)).await?;
     let user =
         users::update_in(&mut tx, id, write.changes, FieldErrors::new(), None, audit).await?;
-    let now = Timestamp::now().0;
-    store_scim::put_doc(&mut tx, ScimKind::User, id, &doc_text(&write.doc), now).await?;
-    store_scim::set_external_id(
+    keep_shadow(
         &mut tx,
         ScimKind::User,
         client,
         id,
+        &write.doc,
         write.external_id.as_deref(),
     )
-    .await
-    .map_err(|e| external_id_conflict(e.into()))?;
+    .await?;
     tx.commit().await?;
     Ok(user)
 }
@@ -241,24 +257,15 @@ pub async fn create_group(
     let group = crate::store::groups::by_uuid(&mut tx, &uuid)
         .await?
         .ok_or(DomainError::NotFound(ObjectKind::Group))?;
-    let now = Timestamp::now().0;
-    store_scim::put_doc(
-        &mut tx,
-        ScimKind::Group,
-        group.id,
-        &doc_text(&write.doc),
-        now,
-    )
-    .await?;
-    store_scim::set_external_id(
+    keep_shadow(
         &mut tx,
         ScimKind::Group,
         client,
         group.id,
+        &write.doc,
         write.external_id.as_deref(),
     )
-    .await
-    .map_err(|e| external_id_conflict(e.into()))?;
+    .await?;
     tx.touches(Touched::ALL);
     tx.commit().await?;
     Ok(uuid)
@@ -301,24 +308,15 @@ pub async fn replace_group(
         ..GroupChanges::default()
     };
     groups::update_in(&mut tx, uuid, changes, FieldErrors::new(), audit).await?;
-    let now = Timestamp::now().0;
-    store_scim::put_doc(
-        &mut tx,
-        ScimKind::Group,
-        current.id,
-        &doc_text(&write.doc),
-        now,
-    )
-    .await?;
-    store_scim::set_external_id(
+    keep_shadow(
         &mut tx,
         ScimKind::Group,
         client,
         current.id,
+        &write.doc,
         write.external_id.as_deref(),
     )
-    .await
-    .map_err(|e| external_id_conflict(e.into()))?;
+    .await?;
     tx.touches(Touched::ALL);
     tx.commit().await?;
     Ok(())
