@@ -1,6 +1,6 @@
 //! Password hashing with argon2id (the crate's recommended parameters), and verification of
 //! the stored formats other directories use (`formats`). Hashing costs tens of milliseconds of
-//! CPU, so it runs on the blocking pool behind a concurrency limit. A login for an unknown
+//! CPU, so it runs on a few threads of its own (`workers`) behind a concurrency limit. A login for an unknown
 //! user, one without a usable password, or one whose stored hash is in no recognised format is
 //! verified against a dummy argon2id hash all the same, so the answer takes as long whether or
 //! not the account exists.
@@ -9,35 +9,18 @@
 //! (`auth::session::verify_password`, SECURITY.md "Password hashes").
 
 mod formats;
+mod workers;
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHasher, SaltString};
 use argon2::{Argon2, Params};
 use std::sync::OnceLock;
-use tokio::sync::Semaphore;
 
 use crate::domain::DomainError;
 
-fn limiter() -> &'static Semaphore {
-    static LIMIT: OnceLock<Semaphore> = OnceLock::new();
-    LIMIT.get_or_init(|| {
-        Semaphore::new(
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2),
-        )
-    })
-}
-
 /// Hashes a password to an argon2id PHC string.
 pub async fn hash(password: String) -> Result<String, DomainError> {
-    let _permit = limiter()
-        .acquire()
-        .await
-        .map_err(|e| DomainError::Internal(e.to_string()))?;
-    tokio::task::spawn_blocking(move || hash_blocking(&password))
-        .await
-        .map_err(|e| DomainError::Internal(e.to_string()))?
+    workers::run(move || hash_blocking(&password)).await?
 }
 
 /// Hashes synchronously (bootstrap and CLI).
@@ -95,13 +78,7 @@ fn check_blocking(password: &str, stored: Option<&str>) -> bool {
 /// Checks a password against a stored hash; an absent, unknown or malformed hash never
 /// matches, after the same argon2id work against the dummy hash.
 pub async fn verify(password: String, stored: Option<String>) -> Result<bool, DomainError> {
-    let _permit = limiter()
-        .acquire()
-        .await
-        .map_err(|e| DomainError::Internal(e.to_string()))?;
-    tokio::task::spawn_blocking(move || check_blocking(&password, stored.as_deref()))
-        .await
-        .map_err(|e| DomainError::Internal(e.to_string()))
+    workers::run(move || check_blocking(&password, stored.as_deref())).await
 }
 
 #[cfg(test)]
