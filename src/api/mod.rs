@@ -40,7 +40,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(health::routes())
         .nest("/api/v3", authentik::routes(&state.directory))
         .nest(crate::scim::BASE_PATH, crate::scim::routes())
-        .merge(awx::routes())
+        .merge(awx::routes(&state.directory))
         .merge(crate::console::routes());
     if metrics_on && state.config.metrics_listen.is_none() {
         routes = routes.merge(metrics::routes());

@@ -151,8 +151,19 @@ impl Directory {
 pub struct Renderings<K, V>(EpochCache<K, V>);
 
 /// A rendering's epoch, read before the values it renders.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RenderEpoch(u64);
+
+/// A user to render by id (`Renderings::user`): the epoch read before it, and whether its
+/// rendering may be kept.
+pub struct UserToRender {
+    /// The epoch read before the user.
+    pub epoch: RenderEpoch,
+    /// The user.
+    pub user: User,
+    /// Whether the user was already cached (its rendering is worth keeping).
+    pub keep: bool,
+}
 
 impl<K: Eq + Hash + Clone, V: Clone> Renderings<K, V> {
     /// An empty cache of at most `capacity` renderings of users, groups, roles or tokens.
@@ -173,5 +184,43 @@ impl<K: Eq + Hash + Clone, V: Clone> Renderings<K, V> {
     /// Keeps a rendering made from values read at `epoch`.
     pub fn put(&self, directory: &Directory, epoch: RenderEpoch, key: K, value: V) {
         self.0.put(directory.store.changes(), epoch.0, key, value)
+    }
+
+    /// The rendering of `key` made in the current epoch, or `render`'s (of values read at
+    /// `epoch`), then kept: a list's rows, rendering them is most of a list's work.
+    pub fn get_or_render<E>(
+        &self,
+        directory: &Directory,
+        epoch: RenderEpoch,
+        key: K,
+        render: impl FnOnce() -> Result<V, E>,
+    ) -> Result<V, E> {
+        if let Some(value) = self.get(directory, &key) {
+            return Ok(value);
+        }
+        let value = render()?;
+        self.put(directory, epoch, key, value.clone());
+        Ok(value)
+    }
+
+    /// User `id`, to render when its rendering was not found, with the epoch read before it.
+    /// Its rendering is worth keeping from the user's second read in an epoch on (its first
+    /// fills the user cache): ids read once, as when a client walks a million users, would
+    /// otherwise churn both caches, and freeing what they evict is most of an uncached read's
+    /// tail.
+    pub async fn user(&self, directory: &Directory, id: i64) -> Result<UserToRender, DomainError> {
+        let epoch = self.epoch(directory);
+        Ok(match directory.cached_user(id) {
+            Some(user) => UserToRender {
+                epoch,
+                user,
+                keep: true,
+            },
+            None => UserToRender {
+                epoch,
+                user: directory.user(id).await?,
+                keep: false,
+            },
+        })
     }
 }

@@ -3,6 +3,7 @@
 
 mod admin_cli;
 mod awx;
+mod awx_cache;
 mod awx_cost;
 mod backup;
 mod clients;

@@ -237,7 +237,13 @@ crate::backend_test!(counts_requests_by_route_template, |srv| {
     ] {
         assert!(names.contains(name), "{name} missing:\n{text}");
     }
-    for cache in ["users", "user_counts", "principals", "rendered_users"] {
+    for cache in [
+        "users",
+        "user_counts",
+        "principals",
+        "rendered_users",
+        "awx_rendered_users",
+    ] {
         assert!(
             after
                 .iter()

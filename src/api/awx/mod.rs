@@ -25,12 +25,15 @@ use crate::app::AppState;
 /// The version gatehouse answers as, so clients that compare major versions stay quiet.
 pub const PRODUCT_VERSION: &str = "24.6.1";
 
-/// Every AWX route.
-pub fn routes() -> Router<Arc<AppState>> {
+/// Every AWX route; the users routes and `me` share one cache of rendered users, counted in
+/// the directory's cache metrics as `awx_rendered_users`.
+pub fn routes(directory: &crate::domain::Directory) -> Router<Arc<AppState>> {
+    let rendered_users: Arc<users::RenderedAwxUsers> =
+        Arc::new(directory.renderings("awx_rendered_users", users::RENDERED_AWX_USERS_CAPACITY));
     Router::new()
-        .merge(root::routes())
+        .merge(root::routes(rendered_users.clone()))
         .merge(login::routes())
-        .merge(users::routes())
+        .merge(users::routes(rendered_users))
         .merge(tokens::routes())
 }
 

@@ -7,11 +7,12 @@ use std::sync::Arc;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
-use axum::Router;
+use axum::{Extension, Router};
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use super::caller::{AwxCaller, CSRF_COOKIE};
-use super::users::{user_json, users_metadata_fields};
+use super::users::{is_last_superuser, rendered, users_metadata_fields, RenderedAwxUsers};
 use super::{with_allow, AwxError, AwxPage, PRODUCT_VERSION};
 use crate::api::error::json_response;
 use crate::api::query::Params;
@@ -24,8 +25,8 @@ const READ_ONLY: Methods = Methods::GET.and(Methods::OPTIONS);
 /// The methods of a probed resource gatehouse does not serve.
 const PROBE: Methods = Methods::OPTIONS;
 
-/// Root, discovery and probe routes.
-pub fn routes() -> Router<Arc<AppState>> {
+/// Root, discovery and probe routes; `me` renders from `cache` (shared with the users routes).
+pub fn routes(cache: Arc<RenderedAwxUsers>) -> Router<Arc<AppState>> {
     let mut router = Router::new()
         .route(
             "/api/",
@@ -53,7 +54,7 @@ pub fn routes() -> Router<Arc<AppState>> {
     for (path, _, _, _, _) in PROBES {
         router = router.route(path, Route::new().options(probe).within(PROBE, awx_finish));
     }
-    router
+    router.layer(Extension(cache))
 }
 
 /// A fresh pre-login CSRF cookie for a client that holds none, or one that is not a token at
@@ -143,13 +144,17 @@ async fn config(AwxCaller(_caller): AwxCaller) -> Response {
 async fn me(
     State(state): State<Arc<AppState>>,
     AwxCaller(caller): AwxCaller,
+    Extension(cache): Extension<Arc<RenderedAwxUsers>>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, AwxError> {
-    let user = state.directory.user(caller.user_id).await?;
     let params = Params::parse(query.as_deref());
     let page = AwxPage::resolve(&params, 1)?;
-    let row = user_json(&state, &caller, &user, false).await?;
-    let body = page.envelope("/api/v2/me/", query.as_deref(), 1, vec![row]);
+    // Read before the user: a write landing meanwhile makes what is rendered now stale.
+    let epoch = cache.epoch(&state.directory);
+    let user = state.directory.user(caller.user_id).await?;
+    let last_superuser = is_last_superuser(&state, user.is_superuser).await?;
+    let row = rendered(&state, &cache, &caller, &user, false, epoch, last_superuser)?;
+    let body = page.envelope("/api/v2/me/", query.as_deref(), 1, vec![&*row as &RawValue]);
     Ok(with_allow(json_response(StatusCode::OK, &body), READ_ONLY))
 }
 

@@ -113,17 +113,11 @@ pub(super) async fn retrieve(
     if let Some(raw) = cache.get(&state.directory, &key) {
         return Ok(json_response(StatusCode::OK, &*raw));
     }
-    let epoch = cache.epoch(&state.directory);
-    // A rendering is kept from a user's second read in an epoch on (its first fills the user
-    // cache): ids read once, as when a client walks a million users, would otherwise churn both
-    // caches, and freeing what they evict is most of an uncached read's tail.
-    let raw = match state.directory.cached_user(id) {
-        Some(user) => rendered(state.as_ref(), &cache, &user, include, epoch)?,
-        None => {
-            let user = state.directory.user(id).await?;
-            render(state.as_ref(), &user, include)?
-        }
-    };
+    let found = cache.user(&state.directory, id).await?;
+    let raw = render(state.as_ref(), &found.user, include)?;
+    if found.keep {
+        cache.put(&state.directory, found.epoch, key, raw.clone());
+    }
     Ok(json_response(StatusCode::OK, &*raw))
 }
 

@@ -150,12 +150,9 @@ pub(super) fn rendered(
     epoch: RenderEpoch,
 ) -> Result<Arc<RawValue>, ApiError> {
     let key = (user.id, include.groups, include.roles);
-    if let Some(raw) = cache.get(&state.directory, &key) {
-        return Ok(raw);
-    }
-    let raw = render(state, user, include)?;
-    cache.put(&state.directory, epoch, key, raw.clone());
-    Ok(raw)
+    cache.get_or_render(&state.directory, epoch, key, || {
+        render(state, user, include)
+    })
 }
 
 /// A user rendered as its JSON object (the bytes `rendered` caches).

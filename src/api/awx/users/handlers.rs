@@ -6,12 +6,16 @@ use std::sync::Arc;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::filters::{list_filter, ordering};
-use super::render::{remove_action, render, user_json};
-use super::{may_see, resolve_user, superuser_count, DETAIL, LIST};
+use super::render::{
+    is_last_superuser, remove_action, rendered, rendered_detail, user_json, RenderedAwxUsers,
+};
+use super::{may_see, not_found, resolve_user, superuser_count, DETAIL, LIST};
 use crate::api::awx::caller::AwxCaller;
 use crate::api::awx::{detail, forbidden, with_allow, AwxError, AwxPage};
 use crate::api::body::JsonBody;
@@ -22,7 +26,6 @@ use crate::api::meta::RequestMeta;
 use crate::api::query::Params;
 use crate::app::AppState;
 use crate::domain::authz::{authorize, visibility, Action, Denied, Visibility};
-use crate::domain::error::ObjectKind;
 use crate::domain::filter::{Cmp, Filter, Literal};
 use crate::domain::users::{self, User, UserChanges, UserField, UserRel};
 use crate::domain::{DomainError, FieldErrors};
@@ -30,6 +33,7 @@ use crate::domain::{DomainError, FieldErrors};
 pub(super) async fn list(
     State(state): State<Arc<AppState>>,
     AwxCaller(caller): AwxCaller,
+    Extension(cache): Extension<Arc<RenderedAwxUsers>>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, AwxError> {
     let params = Params::parse(query.as_deref());
@@ -60,15 +64,31 @@ pub(super) async fn list(
     let sort = ordering(&params)?;
     let count = state.directory.count_users(&filter).await?;
     let page = AwxPage::resolve(&params, count)?;
+    // Read before the users: a write landing meanwhile makes what is rendered now stale.
+    let epoch = cache.epoch(&state.directory);
     let rows = state
         .directory
         .list_users(&filter, &sort, page.limit, page.offset)
         .await?;
-    let superusers = superuser_count(&state).await?;
-    let results = rows
-        .iter()
-        .map(|u| render(u, &caller, superusers, false))
-        .collect();
+    // Counted only for a page with a superuser on it (AWX's last-superuser rule).
+    let superusers = match rows.iter().any(|u| u.is_superuser) {
+        true => superuser_count(&state).await?,
+        false => i64::MAX,
+    };
+    let mut results: Vec<Arc<RawValue>> = Vec::with_capacity(rows.len());
+    for user in &rows {
+        let last_superuser = user.is_superuser && superusers <= 1;
+        results.push(rendered(
+            &state,
+            &cache,
+            &caller,
+            user,
+            false,
+            epoch,
+            last_superuser,
+        )?);
+    }
+    let results: Vec<&RawValue> = results.iter().map(|r| r.as_ref()).collect();
     let body = page.envelope("/api/v2/users/", query.as_deref(), count, results);
     Ok(with_allow(json_response(StatusCode::OK, &body), LIST))
 }
@@ -184,14 +204,23 @@ pub(super) async fn create(
 pub(super) async fn retrieve(
     State(state): State<Arc<AppState>>,
     AwxCaller(caller): AwxCaller,
+    Extension(cache): Extension<Arc<RenderedAwxUsers>>,
     Lookup(key): Lookup,
 ) -> Result<Response, AwxError> {
-    let user = resolve_user(&state, &key).await?;
-    if !may_see(&caller, &user) {
-        return Err(AwxError(DomainError::NotFound(ObjectKind::User).into()));
-    }
-    let value = user_json(&state, &caller, &user, true).await?;
-    Ok(with_allow(json_response(StatusCode::OK, &value), DETAIL))
+    let raw = match key.parse::<i64>() {
+        Ok(id) => rendered_detail(&state, &cache, &caller, id).await?,
+        // A named URL (the username).
+        Err(_) => {
+            let epoch = cache.epoch(&state.directory);
+            let user = resolve_user(&state, &key).await?;
+            if !may_see(&caller, &user) {
+                return Err(not_found());
+            }
+            let last_superuser = is_last_superuser(&state, user.is_superuser).await?;
+            rendered(&state, &cache, &caller, &user, true, epoch, last_superuser)?
+        }
+    };
+    Ok(with_allow(json_response(StatusCode::OK, &*raw), DETAIL))
 }
 
 /// PUT and PATCH of one user.
@@ -205,7 +234,7 @@ pub(super) async fn write(
 ) -> Result<Response, AwxError> {
     let user = resolve_user(&state, &key).await?;
     if !may_see(&caller, &user) {
-        return Err(AwxError(DomainError::NotFound(ObjectKind::User).into()));
+        return Err(not_found());
     }
     let (mut changes, errors) = read_changes(body, false, mode.is_full())?;
     // AWX's rules, decided by the one authorization function: anyone may edit their own
@@ -240,8 +269,7 @@ pub(super) async fn write(
     if !flips_auditor {
         changes.system_auditor = None;
     }
-    if changes.superuser == Some(false) && user.is_superuser && superuser_count(&state).await? <= 1
-    {
+    if changes.superuser == Some(false) && is_last_superuser(&state, user.is_superuser).await? {
         return Err(AwxError(
             DomainError::Invalid(FieldErrors::single(
                 "is_superuser",
@@ -271,10 +299,10 @@ pub(super) async fn destroy(
 ) -> Result<Response, AwxError> {
     let user = resolve_user(&state, &key).await?;
     if !may_see(&caller, &user) {
-        return Err(AwxError(DomainError::NotFound(ObjectKind::User).into()));
+        return Err(not_found());
     }
-    let superusers = superuser_count(&state).await?;
-    authorize(&caller, remove_action(&user, superusers)).map_err(|d| match d {
+    let last_superuser = is_last_superuser(&state, user.is_superuser).await?;
+    authorize(&caller, remove_action(user.id, last_superuser)).map_err(|d| match d {
         Denied::Protected => detail(StatusCode::FORBIDDEN, "Cannot delete user."),
         _ => forbidden(),
     })?;

@@ -12,12 +12,13 @@ pub(crate) use filters::{list_filter, ordering};
 pub use filters::{MAX_FILTER_TERMS, MAX_FILTER_VALUES};
 pub(crate) use handlers::read_changes;
 pub use metadata::users_metadata_fields;
-pub use render::user_json;
+pub(crate) use render::{is_last_superuser, rendered};
+pub use render::{AwxRendering, RenderedAwxUsers, RENDERED_AWX_USERS_CAPACITY};
 
 use crate::api::awx::finish as awx_finish;
 use std::sync::Arc;
 
-use axum::Router;
+use axum::{Extension, Router};
 
 use super::AwxError;
 use crate::api::routing::{Methods, Route};
@@ -35,8 +36,8 @@ const LIST: Methods = Methods::LIST_CREATE;
 /// The user detail view's methods.
 const DETAIL: Methods = Methods::RETRIEVE_UPDATE_DESTROY;
 
-/// The users routes.
-pub fn routes() -> Router<Arc<AppState>> {
+/// The users routes, rendering from `cache` (shared with `me`).
+pub fn routes(cache: Arc<RenderedAwxUsers>) -> Router<Arc<AppState>> {
     Router::new()
         .route(
             "/api/v2/users/",
@@ -56,6 +57,7 @@ pub fn routes() -> Router<Arc<AppState>> {
                 .options(detail_options)
                 .within(DETAIL, awx_finish),
         )
+        .layer(Extension(cache))
 }
 
 /// The user a URL segment names: a numeric id, or a username (AWX's named URL).
@@ -75,10 +77,20 @@ pub async fn resolve_user(state: &AppState, key: &str) -> Result<User, AwxError>
 /// Whether the caller may see a user in AWX's terms: every user with view permission
 /// (superusers, system auditors), otherwise oneself and the superusers.
 pub(crate) fn may_see(caller: &Principal, user: &User) -> bool {
-    user.id == caller.user_id
-        || user.is_superuser
-        || crate::domain::authz::may_see(caller, "authentik_core.view_user", &user.id.to_string())
+    may_see_user(caller, user.id, user.is_superuser)
+}
+
+/// `may_see` of user `id` with this superuser status.
+fn may_see_user(caller: &Principal, id: i64, is_superuser: bool) -> bool {
+    id == caller.user_id
+        || is_superuser
+        || crate::domain::authz::may_see(caller, "authentik_core.view_user", &id.to_string())
             .is_ok()
+}
+
+/// The answer for a user the caller may not see (or that does not exist).
+fn not_found() -> AwxError {
+    AwxError(DomainError::NotFound(ObjectKind::User).into())
 }
 
 async fn superuser_count(state: &AppState) -> Result<i64, AwxError> {
