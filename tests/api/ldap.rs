@@ -746,6 +746,82 @@ backend_test!(
     }
 );
 
+backend_test!(ldap_pushed_down_lookups_match_full_evaluation, |srv| {
+    seed(srv).await;
+    // Case variants: `cn` matches case-insensitively, so a lookup must find both.
+    create_user(
+        srv,
+        json!({"username": "Alice", "name": "Alice Upper", "email": "upper@example.com"}),
+    )
+    .await;
+    create_user(srv, json!({"username": "Ærin", "name": "Ærin"})).await;
+    create_group(srv, json!({"name": "Developers"})).await;
+    let mut ldap = bound(srv, SVC, PW).await;
+    let users_ou = format!("ou=users,{BASE}");
+    let developers = group_dn("developers");
+    let alice = user_dn("alice");
+    // Each filter the planner pushes down beside a twin it never pushes down (an `|`), over
+    // the whole tree and under ou=users: the same entries either way.
+    let pairs = [
+        ("(cn=alice)".to_string(), "(|(cn=alice))".to_string()),
+        ("(cn=ALICE)".into(), "(|(cn=ALICE))".into()),
+        ("(cn=developers)".into(), "(|(cn=developers))".into()),
+        ("(cn=DEVELOPERS)".into(), "(|(cn=DEVELOPERS))".into()),
+        (
+            "(sAMAccountName=bob)".into(),
+            "(|(sAMAccountName=bob))".into(),
+        ),
+        ("(cn=ærin)".into(), "(|(cn=ærin))".into()),
+        ("(cn=nobody)".into(), "(|(cn=nobody))".into()),
+        ("(cn=ali*)".into(), "(|(cn=ali*))".into()),
+        (
+            "(&(objectClass=user)(cn=bob))".into(),
+            "(&(objectClass=user)(|(cn=bob)))".into(),
+        ),
+        (
+            "(&(cn=carol)(mail=nobody@example.com))".into(),
+            "(&(|(cn=carol))(|(mail=nobody@example.com)))".into(),
+        ),
+        (
+            "(mail=alice@example.com)".into(),
+            "(|(mail=alice@example.com))".into(),
+        ),
+        (
+            format!("(memberOf={developers})"),
+            format!("(|(memberOf={developers}))"),
+        ),
+        (format!("(member={alice})"), format!("(|(member={alice}))")),
+    ];
+    for (pushed, twin) in &pairs {
+        for base in [BASE, users_ou.as_str()] {
+            let a = dns(&mut ldap, base, Scope::Subtree, pushed).await;
+            let b = dns(&mut ldap, base, Scope::Subtree, twin).await;
+            assert_eq!(a, b, "{pushed} and {twin} under {base}");
+        }
+    }
+    assert_eq!(
+        dns(&mut ldap, &users_ou, Scope::Subtree, "(cn=alice)").await,
+        set(&[&alice, &user_dn("Alice")]),
+        "case variants of a username are both found"
+    );
+    assert_eq!(
+        dns(
+            &mut ldap,
+            &format!("ou=groups,{BASE}"),
+            Scope::Subtree,
+            "(cn=developers)"
+        )
+        .await,
+        set(&[&developers, &group_dn("Developers")]),
+        "and of a group name"
+    );
+    assert_eq!(
+        dns(&mut ldap, &users_ou, Scope::Subtree, "(cn=ÆRIN)").await,
+        set(&[&user_dn("Ærin")]),
+        "a non-ASCII value is folded too (evaluated, not pushed down)"
+    );
+});
+
 backend_test!(ldap_password_modify, |srv| {
     seed(srv).await;
     let mut alice = bound(srv, &user_dn("alice"), PW).await;

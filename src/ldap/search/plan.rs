@@ -1,6 +1,8 @@
 //! Push-down: simple equalities on well-known attributes become domain filters, so a lookup
 //! by `cn`, `mail`, `entryUUID`, `memberOf` or `member` reads only the matching rows. A
-//! push-down only narrows what is read; the filter is still evaluated on every entry.
+//! push-down only narrows what is read; the filter is still evaluated on every entry, so a
+//! push-down must read at least every row the filter can match (tests/api/ldap.rs compares
+//! each with a twin filter that is never pushed down).
 
 use ldap3_proto::proto::LdapFilter;
 
@@ -43,15 +45,15 @@ impl Pushdown {
         let mut plan = Pushdown::default();
         for (attribute, value) in equalities(filter) {
             match attribute.as_str() {
-                "cn" | "samaccountname" if plan.users.is_empty() => {
-                    plan.users = vec![
-                        Filter::Compare(UserField::Username, Cmp::Eq, Literal::Text(value.clone())),
-                        Filter::IExact(UserField::Username, value.clone()),
-                    ];
-                    plan.groups = vec![
-                        Filter::Compare(GroupField::Name, Cmp::Eq, Literal::Text(value.clone())),
-                        Filter::IExact(GroupField::Name, value),
-                    ];
+                // `cn` matches case-insensitively, so an exact lookup first would miss `Alice`
+                // beside `alice`. Usernames go through the `LOWER(username)` index; the store
+                // folds ASCII only, so only an ASCII value is pushed down (a non-ASCII one is
+                // evaluated on every entry). The one non-ASCII letter whose lower case is ASCII,
+                // the Kelvin sign, is not folded by the store: such a username is not found by
+                // a `cn` written with `k`.
+                "cn" | "samaccountname" if plan.users.is_empty() && value.is_ascii() => {
+                    plan.users = vec![Filter::Rel(UserRel::UsernameFolded(value.clone()))];
+                    plan.groups = vec![Filter::IExact(GroupField::Name, value)];
                     continue;
                 }
                 "mail" if plan.users.is_empty() => {
