@@ -178,6 +178,11 @@ impl TestServer {
             bootstrap_token: Some(token.to_string()),
             max_connections: 4,
             ldap_listen: Some("127.0.0.1:0".parse().expect("addr")),
+            // Password checks queue behind one another on the two password threads, and a debug
+            // build on a loaded 2-core host verifies authentik's pbkdf2 (1,000,000 rounds) slowly:
+            // the production 30 s would turn a slow login into a 503 (tests of the timeout set
+            // their own).
+            http_request_timeout: std::time::Duration::from_secs(180),
             ..Config::default()
         };
         adjust(&mut config);

@@ -57,7 +57,7 @@ async fn logs_never_contain_secrets() {
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     let mut ready = false;
-    for _ in 0..100 {
+    for _ in 0..600 {
         if client
             .get(format!("{base}/-/health/ready/"))
             .send()
