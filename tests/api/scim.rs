@@ -1350,10 +1350,20 @@ backend_test!(get_by_id_is_cached_and_follows_every_door, |srv| {
     assert!(first
         .header("content-type")
         .is_some_and(|c| c.starts_with("application/scim+json")));
-    let hits = cache_hits(srv);
-    let second = get(srv, &path).await;
-    assert_eq!(second.body, first.body);
-    assert_eq!(cache_hits(srv), hits + 1, "the second read is a cache hit");
+    // A repeated read is a hit (on PostgreSQL the create's own notice may still move the epoch
+    // once after the first fill, so allow a few reads).
+    let mut hit = false;
+    for _ in 0..20 {
+        let hits = cache_hits(srv);
+        let again = get(srv, &path).await;
+        assert_eq!(again.body, first.body);
+        if cache_hits(srv) > hits {
+            hit = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(hit, "a repeated read is a cache hit");
     // A projection is applied to the cached document.
     let r = get(srv, &format!("{path}?attributes=userName")).await;
     assert_eq!(r.body["userName"], "cached");
