@@ -39,7 +39,10 @@ pub fn router(state: Arc<AppState>) -> Router {
     let mut routes = Router::new()
         .merge(health::routes())
         .nest("/api/v3", authentik::routes(&state.directory))
-        .nest(crate::scim::BASE_PATH, crate::scim::routes())
+        .nest(
+            crate::scim::BASE_PATH,
+            crate::scim::routes(&state.directory),
+        )
         .merge(awx::routes(&state.directory))
         .merge(crate::console::routes());
     if metrics_on && state.config.metrics_listen.is_none() {

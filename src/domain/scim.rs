@@ -2,8 +2,9 @@
 //! user or group operation every door uses (`users::create_in`, `groups::update_in`, … with
 //! their audit events), plus, in the same transaction, the object's shadow document (what SCIM
 //! sent that the columns do not hold) and the externalId the calling client gave it. The rules
-//! that are SCIM's own live here: `userName` is unique under case folding, and membership of
-//! superuser or role-bearing groups is not SCIM's to change unless configured.
+//! that are SCIM's own live here: membership of superuser or role-bearing groups is not SCIM's
+//! to change unless configured. (`userName` is unique under ASCII case folding in every door: the
+//! users' own rules check it, and a unique index on the folded username settles races.)
 
 use std::collections::HashMap;
 
@@ -131,7 +132,6 @@ pub async fn create_user(
     audit: &AuditContext,
 ) -> Result<User, DomainError> {
     let mut tx = store.begin().await?;
-    ensure_username_free(&mut tx, write.changes.username.as_deref(), None).await?;
     let mut changes = write.changes;
     changes.user_type = Some(UserType::Internal);
     let user = users::create_in(&mut tx, changes, FieldErrors::new(), None, audit).await?;
@@ -146,24 +146,6 @@ pub async fn create_user(
     .await?;
     tx.commit().await?;
     Ok(user)
-}
-
-/// Refuses `name` (409 `uniqueness`) when another user than `except` holds it under case folding.
-async fn ensure_username_free(
-    tx: &mut Tx,
-    name: Option<&str>,
-    except: Option<i64>,
-) -> Result<(), DomainError> {
-    let Some(name) = name else {
-        return Ok(());
-    };
-    if store_scim::folded_username_owner(tx, name, except)
-        .await?
-        .is_some()
-    {
-        return Err(uniqueness("username"));
-    }
-    Ok(())
 }
 
 /// Stores what SCIM keeps beside the directory's columns for object `id`: the shadow document
@@ -198,7 +180,6 @@ pub async fn replace_user(
     audit: &AuditContext,
 ) -> Result<User, DomainError> {
     let mut tx = store.begin().await?;
-    ensure_username_free(&mut tx, write.changes.username.as_deref(), Some(id)).await?;
     let user =
         users::update_in(&mut tx, id, write.changes, FieldErrors::new(), None, audit).await?;
     keep_shadow(

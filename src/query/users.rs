@@ -55,9 +55,12 @@ pub enum UserRel {
     DirectSuperuser(bool),
     /// Superuser through any group or ancestor.
     EffectiveSuperuser(bool),
-    /// Username equal under ASCII case folding (SCIM's `userName eq`), through the
+    /// Username equal under ASCII case folding (SCIM's `userName eq`), through the unique
     /// `LOWER(username)` index.
     UsernameFolded(String),
+    /// Username starting with this text under ASCII case folding (SCIM's `userName sw`): a range
+    /// of the same index.
+    UsernameFoldedPrefix(String),
     /// Holds this externalId for this SCIM client (its user id).
     ScimExternalId {
         /// The SCIM client's user id.

@@ -121,6 +121,16 @@ fn user_compare(
             Op::Eq | Op::Ne => {
                 negate_if(op, Filter::Rel(UserRel::UsernameFolded(text_value(value)?)))
             }
+            Op::Sw => Ok(Filter::Rel(UserRel::UsernameFoldedPrefix(text_value(
+                value,
+            )?))),
+            // The search index (trigrams on SQLite and PostgreSQL) finds the candidates among
+            // the folded search text, which holds the username; the LIKE on the username keeps
+            // the answer exact.
+            Op::Co | Op::Ew => Ok(Filter::and(vec![
+                Filter::Rel(UserRel::SearchTerm(text_value(value)?)),
+                text(UserField::Username, op, value)?,
+            ])),
             _ => text(UserField::Username, op, value),
         },
         UserTarget::Id => {
@@ -318,6 +328,16 @@ mod tests {
     fn user_filters_compile_to_indexed_words() {
         let f = users(&parse(r#"userName eq "Bjensen""#).unwrap(), 7).unwrap();
         assert_eq!(f, Filter::Rel(UserRel::UsernameFolded("Bjensen".into())));
+        let f = users(&parse(r#"userName sw "BJ""#).unwrap(), 7).unwrap();
+        assert_eq!(f, Filter::Rel(UserRel::UsernameFoldedPrefix("BJ".into())));
+        let f = users(&parse(r#"userName co "ens""#).unwrap(), 7).unwrap();
+        assert_eq!(
+            f,
+            Filter::And(vec![
+                Filter::Rel(UserRel::SearchTerm("ens".into())),
+                Filter::IContains(UserField::Username, "ens".into()),
+            ])
+        );
         let f = users(
             &parse(r#"externalId eq "x" and active eq "False""#).unwrap(),
             7,

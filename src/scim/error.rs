@@ -106,6 +106,15 @@ pub fn scim_json(status: StatusCode, body: &Value) -> Response {
     response
 }
 
+/// A SCIM answer whose JSON body is already rendered.
+pub fn scim_bytes(status: StatusCode, body: bytes::Bytes) -> Response {
+    let mut response = (status, body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
+    response
+}
+
 /// The SCIM error of a domain outcome.
 fn domain_error(err: DomainError) -> ScimError {
     match err {

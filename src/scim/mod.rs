@@ -21,7 +21,7 @@ pub mod users;
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::http::{header, request::Parts};
 use axum::routing::MethodRouter;
 use axum::Router;
@@ -95,7 +95,16 @@ async fn not_found() -> axum::response::Response {
 }
 
 /// The SCIM routes, to be nested at `BASE_PATH`.
-pub fn routes() -> Router<Arc<AppState>> {
+pub fn routes(directory: &crate::domain::Directory) -> Router<Arc<AppState>> {
+    let rendered_users: Arc<users::RenderedScimUsers> =
+        Arc::new(directory.renderings("scim_rendered_users", users::RENDERED_USERS_CAPACITY));
+    let get_user = move |State(state): State<Arc<AppState>>,
+                         caller: auth::ScimCaller,
+                         base: Base,
+                         Path(id): Path<String>,
+                         RawQuery(query): RawQuery| {
+        users::get(state, rendered_users.clone(), caller, base, id, query)
+    };
     Router::new()
         .route(
             "/ServiceProviderConfig",
@@ -123,7 +132,7 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/Users/{id}",
             route(
                 Route::new()
-                    .get(users::get)
+                    .get(get_user)
                     .put(users::replace)
                     .patch(users::modify)
                     .delete(users::remove),

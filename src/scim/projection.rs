@@ -68,6 +68,11 @@ impl Projection {
         }
     }
 
+    /// Whether the projection keeps every attribute (neither parameter named any).
+    pub fn is_identity(&self) -> bool {
+        self.only.is_empty() && self.excluded.is_empty()
+    }
+
     /// Applies the projection to a rendered resource.
     pub fn apply(&self, resource: Value) -> Value {
         let Value::Object(mut map) = resource else {

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use serde_json::{Map, Value};
 
 use super::auth::ScimCaller;
-use super::error::{scim_json, ScimError};
+use super::error::{scim_bytes, scim_json, ScimError};
 use super::list::{self, ListParams};
 use super::patch::{self, ResourceSchema};
 use super::projection::Projection;
@@ -20,6 +21,7 @@ use crate::api::body::JsonBody;
 use crate::api::error::ApiError;
 use crate::api::meta::RequestMeta;
 use crate::app::AppState;
+use crate::domain::directory::Renderings;
 use crate::domain::error::ObjectKind;
 use crate::domain::filter::{Cmp, Direction, Filter, Literal};
 use crate::domain::scim as domain_scim;
@@ -131,17 +133,46 @@ pub async fn search(
     list::users(&state, &caller, &base, params).await
 }
 
-/// `GET /Users/{id}`.
+/// Whole User documents as bytes by (uuid, SCIM client, base URL): what a document shows
+/// depends on the user, its groups, its SCIM rows, the client (its externalId) and the base
+/// (`meta.location`, `$ref`s). Valid in one write epoch of the directory (SCIM writes, the other
+/// doors' writes and other instances' writes on PostgreSQL all move it); `attributes` and
+/// `excludedAttributes` are applied after. Kept by the `/Users/{id}` route.
+pub type RenderedScimUsers = Renderings<(String, i64, String), Bytes>;
+
+/// How many rendered User documents `GET /Users/{id}` keeps.
+pub const RENDERED_USERS_CAPACITY: usize = 20_000;
+
+/// `GET /Users/{id}`: from the cache of rendered documents when nothing was written since it
+/// was filled, else one indexed lookup by uuid and a rendering (which is then kept).
 pub async fn get(
-    State(state): State<Arc<AppState>>,
+    state: Arc<AppState>,
+    cache: Arc<RenderedScimUsers>,
     caller: ScimCaller,
     base: Base,
-    Path(id): Path<String>,
-    RawQuery(query): RawQuery,
+    id: String,
+    query: Option<String>,
 ) -> Result<Response, ApiError> {
-    let user = find(&state, &id).await?;
-    let resource = render(&state, &caller, &base, &user).await?;
+    let uuid = resource_id(&id)?;
+    let key = (uuid, caller.0.user_id, base.0.clone());
     let projection = projection(query.as_deref(), USER, Some(ENTERPRISE));
+    let bytes = match cache.get(&state.directory, &key) {
+        Some(bytes) => bytes,
+        None => {
+            // Read before the user: a write landing meanwhile makes this rendering stale.
+            let epoch = cache.epoch(&state.directory);
+            let user = find(&state, &key.0).await?;
+            let resource = render(&state, &caller, &base, &user).await?;
+            let bytes = Bytes::from(resource.to_string());
+            cache.put(&state.directory, epoch, key, bytes.clone());
+            bytes
+        }
+    };
+    if projection.is_identity() {
+        return Ok(scim_bytes(StatusCode::OK, bytes));
+    }
+    let resource: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::Domain(DomainError::Internal(e.to_string())))?;
     Ok(scim_json(StatusCode::OK, &projection.apply(resource)))
 }
 

@@ -99,21 +99,60 @@ impl From<sqlx::Error> for StoreError {
 
 /// Normalises a unique violation to `table.column` on both backends.
 fn unique_target(db: &dyn sqlx::error::DatabaseError) -> String {
-    if let Some(constraint) = db.constraint() {
-        // PostgreSQL: constraints are named `<table>__<column>__key` in our migrations.
-        if let Some(stripped) = constraint.strip_suffix("__key") {
-            return stripped.replacen("__", ".", 1);
-        }
-        return constraint.to_string();
+    match db.constraint() {
+        Some(constraint) => unique_target_of_name(constraint),
+        None => unique_target_of_sqlite_message(db.message()),
     }
-    unique_target_of_sqlite_message(db.message())
 }
 
-/// SQLite's "UNIQUE constraint failed: users.username" → `users.username`.
+/// A constraint or unique index named `<table>__<column>__key` in our migrations →
+/// `table.column`. The folded-username index guards the username itself, so it is reported as
+/// `users.username` (every door already words that conflict).
+fn unique_target_of_name(name: &str) -> String {
+    match name.strip_suffix("__key") {
+        Some("users__username_folded") => "users.username".to_string(),
+        Some(stripped) => stripped.replacen("__", ".", 1),
+        None => name.to_string(),
+    }
+}
+
+/// SQLite's "UNIQUE constraint failed: users.username" → `users.username`; a unique expression
+/// index ("UNIQUE constraint failed: index 'users__username_folded__key'") by its name.
 fn unique_target_of_sqlite_message(message: &str) -> String {
-    message
+    let target = message
         .rsplit(": ")
         .next()
         .map(|s| s.split(',').next().unwrap_or(s).trim().to_string())
-        .unwrap_or_else(|| message.to_string())
+        .unwrap_or_else(|| message.to_string());
+    match target
+        .strip_prefix("index '")
+        .and_then(|t| t.strip_suffix('\''))
+    {
+        Some(index) => unique_target_of_name(index),
+        None => target,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unique_violations_name_the_column_on_both_backends() {
+        assert_eq!(
+            unique_target_of_sqlite_message("UNIQUE constraint failed: users.username"),
+            "users.username"
+        );
+        assert_eq!(
+            unique_target_of_sqlite_message(
+                "UNIQUE constraint failed: index 'users__username_folded__key'"
+            ),
+            "users.username"
+        );
+        assert_eq!(
+            unique_target_of_name("users__username_folded__key"),
+            "users.username"
+        );
+        assert_eq!(unique_target_of_name("groups__name__key"), "groups.name");
+    }
 }

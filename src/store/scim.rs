@@ -201,21 +201,6 @@ pub async fn users_by_uuid<R: Reader>(
     db.fetch_all(&sql).await
 }
 
-/// The id of a user whose username equals `name` under ASCII case folding, other than `except`.
-pub async fn folded_username_owner<R: Reader>(
-    db: &mut R,
-    name: &str,
-    except: Option<i64>,
-) -> Result<Option<i64>, StoreError> {
-    let mut sql = Sql::new("SELECT id FROM users WHERE LOWER(username) = ");
-    sql.bind(name.to_ascii_lowercase());
-    if let Some(id) = except {
-        sql.push(" AND id <> ").bind(id);
-    }
-    sql.push(" LIMIT 1");
-    Ok(db.fetch_optional::<IdRow>(&sql).await?.map(|r| r.id))
-}
-
 /// Whether the group grants superuser status or carries roles, itself or through ancestors.
 pub async fn group_is_privileged<R: Reader>(db: &mut R, group_id: i64) -> Result<bool, StoreError> {
     let mut sql = Sql::new("WITH RECURSIVE anc(id) AS (SELECT ");

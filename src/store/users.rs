@@ -138,6 +138,18 @@ impl Schema for UserSchema {
                 out.push("LOWER(u.username) = ")
                     .bind(name.to_ascii_lowercase());
             }
+            UserRel::UsernameFoldedPrefix(prefix) => {
+                // Byte order on both backends (SQLite's BINARY, PostgreSQL's "C"): the folded
+                // usernames starting with `low` sort from `low` up to `low` followed by the
+                // highest code point, which no username holds (`\w` characters only).
+                let low = prefix.to_ascii_lowercase();
+                let high = format!("{low}\u{10FFFF}");
+                out.push("(LOWER(u.username) >= ")
+                    .bind(low)
+                    .push(" AND LOWER(u.username) < ")
+                    .bind(high)
+                    .push(")");
+            }
             UserRel::ScimExternalId { client, value } => {
                 out.push(
                     "u.id IN (SELECT x.user_id FROM scim_user_external_ids x WHERE x.client_id = ",
@@ -341,14 +353,15 @@ pub async fn by_username<R: Reader>(
     db.fetch_optional(&sql).await
 }
 
-/// Whether another user (not `except`) already has this username.
+/// Whether another user (not `except`) already has this username under ASCII case folding.
 pub async fn username_taken<R: Reader>(
     db: &mut R,
     username: &str,
     except: Option<i64>,
 ) -> Result<bool, StoreError> {
-    let mut sql = Sql::new("SELECT COUNT(*) FROM users WHERE username = ");
-    sql.bind(username);
+    // Usernames are unique under ASCII case folding (the `users__username_folded__key` index).
+    let mut sql = Sql::new("SELECT COUNT(*) FROM users WHERE LOWER(username) = ");
+    sql.bind(username.to_ascii_lowercase());
     if let Some(id) = except {
         sql.push(" AND id <> ").bind(id);
     }

@@ -1140,3 +1140,385 @@ backend_test!(cross_protocol, |srv| {
     let r = get(srv, &format!("/Groups/{gid}")).await;
     assert_eq!(r.body["members"], json!([]));
 });
+
+/// A second SCIM client: a superuser (through a superuser group) with its own key.
+async fn second_client(srv: &TestServer, username: &str) -> String {
+    let (user, key) = user_with_key(srv, username).await;
+    let r = srv
+        .post(
+            "/api/v3/core/groups/",
+            &json!({"name": format!("{username}-admins"), "is_superuser": true, "users": [user["pk"]]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    key
+}
+
+backend_test!(
+    username_is_unique_under_ascii_folding_and_race_safe,
+    |srv| {
+        // Concurrent creates differing only in case: one 201, one 409 `uniqueness`, every round.
+        for round in 0..8 {
+            let upper = format!("Bjensen{round}");
+            let lower = upper.to_ascii_lowercase();
+            let body = |name: &str| Some(json!({"schemas": [USER], "userName": name}));
+            let (a, b) = tokio::join!(
+                scim(srv, Method::POST, "/Users", body(&upper)),
+                scim(srv, Method::POST, "/Users", body(&lower)),
+            );
+            let mut statuses = [a.status, b.status];
+            statuses.sort();
+            assert_eq!(
+                statuses,
+                [StatusCode::CREATED, StatusCode::CONFLICT],
+                "{} / {}",
+                a.text,
+                b.text
+            );
+            let lost = if a.status == StatusCode::CONFLICT {
+                &a
+            } else {
+                &b
+            };
+            assert_error(lost, StatusCode::CONFLICT, Some("uniqueness"));
+            let r = get(
+                srv,
+                &filter_path("/Users", &format!("userName eq \"{upper}\"")),
+            )
+            .await;
+            assert_eq!(r.body["totalResults"], 1, "{}", r.text);
+        }
+        // The same race through authentik's API and SCIM at once.
+        let core_body = json!({"username": "RaceCase", "name": "R"});
+        let (a, b) = tokio::join!(
+            srv.post("/api/v3/core/users/", &core_body),
+            scim(
+                srv,
+                Method::POST,
+                "/Users",
+                Some(json!({"schemas": [USER], "userName": "racecase"}))
+            ),
+        );
+        let created = usize::from(a.status == StatusCode::CREATED)
+            + usize::from(b.status == StatusCode::CREATED);
+        assert_eq!(created, 1, "{} / {}", a.text, b.text);
+        assert!(
+            a.status == StatusCode::BAD_REQUEST || b.status == StatusCode::CONFLICT,
+            "{} / {}",
+            a.text,
+            b.text
+        );
+
+        // Every door refuses a username another user holds in another ASCII case.
+        create_user(srv, json!({"userName": "JDoe"})).await;
+        assert_error(
+            &scim(
+                srv,
+                Method::POST,
+                "/Users",
+                Some(json!({"userName": "jdoe"})),
+            )
+            .await,
+            StatusCode::CONFLICT,
+            Some("uniqueness"),
+        );
+        let r = srv
+            .post(
+                "/api/v3/core/users/",
+                &json!({"username": "JDOE", "name": "J"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+        assert_eq!(
+            r.body,
+            json!({"username": ["This field must be unique."]}),
+            "{}",
+            r.text
+        );
+        let r = srv
+            .post(
+                "/api/v2/users/",
+                &json!({"username": "jDoe", "password": "a-long-passphrase-1"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+        assert!(r.body.get("username").is_some(), "{}", r.text);
+        // A rename into another's folded name is refused too; one's own case may change.
+        let other = create_user(srv, json!({"userName": "other"})).await;
+        let oid = other["id"].as_str().expect("id");
+        let r = scim(
+            srv,
+            Method::PUT,
+            &format!("/Users/{oid}"),
+            Some(json!({"userName": "jdOE"})),
+        )
+        .await;
+        assert_error(&r, StatusCode::CONFLICT, Some("uniqueness"));
+        let r = scim(
+            srv,
+            Method::PUT,
+            &format!("/Users/{oid}"),
+            Some(json!({"userName": "OTHER"})),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+
+        // Folding is ASCII only, alike in Rust (the check) and SQL (the index, the filter): `Ä`/`ä`,
+        // `ß`/`SS` are different names. Were SQL to fold them, the second create would hit the index
+        // after the check passed (409); were Rust to, the check would refuse it.
+        for (first, second) in [
+            ("Ärger", "ärger"),
+            ("straße", "STRASSE"),
+            ("Émile", "émile"),
+        ] {
+            create_user(srv, json!({"userName": first})).await;
+            create_user(srv, json!({"userName": second})).await;
+            for name in [first, second] {
+                let r = get(
+                    srv,
+                    &filter_path("/Users", &format!("userName eq \"{name}\"")),
+                )
+                .await;
+                assert_eq!(r.body["totalResults"], 1, "{name}: {}", r.text);
+                assert_eq!(r.body["Resources"][0]["userName"], name);
+            }
+        }
+        // ASCII letters fold around non-ASCII ones.
+        let r = get(srv, &filter_path("/Users", "userName eq \"äRGER\"")).await;
+        assert_eq!(r.body["totalResults"], 1, "{}", r.text);
+        assert_eq!(r.body["Resources"][0]["userName"], "ärger");
+
+        // sw (the folded-username index), co and ew (the search index), folding ASCII.
+        let names = |r: &crate::common::Resp| -> Vec<String> {
+            let mut v: Vec<String> = r.body["Resources"]
+                .as_array()
+                .expect("Resources")
+                .iter()
+                .map(|u| u["userName"].as_str().unwrap_or("").to_string())
+                .collect();
+            v.sort();
+            v
+        };
+        let r = get(srv, &filter_path("/Users", "userName sw \"BJENSEN1\"")).await;
+        let found = names(&r);
+        assert!(
+            found.len() == 1 && found[0].eq_ignore_ascii_case("bjensen1"),
+            "{}",
+            r.text
+        );
+        let r = get(srv, &filter_path("/Users", "userName sw \"jd\"")).await;
+        assert_eq!(names(&r), vec!["JDoe".to_string()], "{}", r.text);
+        let r = get(srv, &filter_path("/Users", "userName co \"RGE\"")).await;
+        assert_eq!(
+            names(&r),
+            vec!["Ärger".to_string(), "ärger".to_string()],
+            "{}",
+            r.text
+        );
+        let r = get(srv, &filter_path("/Users", "userName ew \"DOE\"")).await;
+        assert_eq!(names(&r), vec!["JDoe".to_string()], "{}", r.text);
+        let r = get(srv, &filter_path("/Users", "userName sw \"Ä\"")).await;
+        assert_eq!(names(&r), vec!["Ärger".to_string()], "{}", r.text);
+    }
+);
+
+fn cache_hits(srv: &TestServer) -> u64 {
+    srv.state()
+        .directory
+        .stats()
+        .caches
+        .iter()
+        .find(|c| c.0 == "scim_rendered_users")
+        .map(|c| c.1)
+        .expect("scim_rendered_users cache registered")
+}
+
+backend_test!(get_by_id_is_cached_and_follows_every_door, |srv| {
+    let created = create_user(
+        srv,
+        json!({"userName": "cached", "displayName": "Cached One", "active": true,
+        "name": {"givenName": "Cached", "familyName": "One"}, "externalId": "ext-1",
+        "emails": [{"value": "cached@example.org", "type": "work", "primary": true}]}),
+    )
+    .await;
+    let id = created["id"].as_str().expect("id").to_string();
+    let path = format!("/Users/{id}");
+    let pk = srv.get("/api/v3/core/users/?username=cached").await.body["results"][0]["pk"].clone();
+
+    let first = get(srv, &path).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    assert!(first
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("application/scim+json")));
+    // A repeated read is a hit (on PostgreSQL the create's own notice may still move the epoch
+    // once after the first fill, so allow a few reads).
+    let mut hit = false;
+    for _ in 0..20 {
+        let hits = cache_hits(srv);
+        let again = get(srv, &path).await;
+        assert_eq!(again.body, first.body);
+        if cache_hits(srv) > hits {
+            hit = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(hit, "a repeated read is a cache hit");
+    // A projection is applied to the cached document.
+    let r = get(srv, &format!("{path}?attributes=userName")).await;
+    assert_eq!(r.body["userName"], "cached");
+    assert!(r.body.get("emails").is_none(), "{}", r.text);
+    let r = get(srv, &format!("{path}?excludedAttributes=emails")).await;
+    assert!(r.body.get("emails").is_none() && r.body["displayName"] == "Cached One");
+
+    // Through authentik's API.
+    let r = srv
+        .patch(
+            &format!("/api/v3/core/users/{pk}/"),
+            &json!({"name": "Renamed", "is_active": false}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = get(srv, &path).await;
+    assert_eq!(r.body["displayName"], "Renamed", "{}", r.text);
+    assert_eq!(r.body["active"], false);
+    // Through AWX's API.
+    let r = srv
+        .patch(
+            &format!("/api/v2/users/{pk}/"),
+            &json!({"last_name": "Two", "email": "two@example.org"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = get(srv, &path).await;
+    assert_eq!(r.body["name"]["familyName"], "Two", "{}", r.text);
+    assert_eq!(r.body["emails"][0]["value"], "two@example.org");
+    // A group joined through authentik's API, then renamed.
+    let group = srv
+        .post(
+            "/api/v3/core/groups/",
+            &json!({"name": "crew", "users": [pk]}),
+        )
+        .await
+        .body;
+    let r = get(srv, &path).await;
+    assert_eq!(r.body["groups"][0]["display"], "crew", "{}", r.text);
+    let r = srv
+        .patch(
+            &format!("/api/v3/core/groups/{}/", group["pk"].as_str().expect("pk")),
+            &json!({"name": "crew-2"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = get(srv, &path).await;
+    assert_eq!(r.body["groups"][0]["display"], "crew-2", "{}", r.text);
+    // Through SCIM itself (a change of the shadow document only).
+    let r = scim(
+        srv,
+        Method::PATCH,
+        &path,
+        Some(json!({"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": "title", "value": "Boss"}]})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(get(srv, &path).await.body["title"], "Boss");
+
+    // Each client sees its own externalId, from the cache too.
+    let key = second_client(srv, "cache-client").await;
+    for _ in 0..2 {
+        let r = srv
+            .send(Method::GET, &format!("/scim/v2{path}"), Some(&key), None)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert!(r.body.get("externalId").is_none(), "{}", r.text);
+        assert_eq!(get(srv, &path).await.body["externalId"], "ext-1");
+    }
+    // The base URL the client reached is part of the document.
+    let r = reqwest::Client::new()
+        .get(format!("{}/scim/v2{path}", srv.base))
+        .bearer_auth(&srv.token)
+        .header("Host", "idp.example.org")
+        .send()
+        .await
+        .expect("send");
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(
+        body["meta"]["location"],
+        format!("http://idp.example.org/scim/v2{path}")
+    );
+    assert_eq!(
+        get(srv, &path).await.body["meta"]["location"],
+        format!("{}/scim/v2{path}", srv.base)
+    );
+
+    // Deleted through authentik: 404, not the cached document.
+    let r = srv.delete(&format!("/api/v3/core/users/{pk}/")).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_error(&get(srv, &path).await, StatusCode::NOT_FOUND, None);
+});
+
+/// Two instances on one PostgreSQL database: a change made through one is never served stale
+/// from the other's cache of rendered SCIM users.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn second_instance_never_serves_a_stale_scim_user() {
+    if crate::common::postgres_url().is_none() {
+        eprintln!("GATEHOUSE_TEST_DATABASE_URL unset: multi-instance test not run");
+        return;
+    }
+    let first = TestServer::start(crate::common::Backend::Postgres).await;
+    let second = gatehouse::app::RunningServer::start(first.config())
+        .await
+        .expect("second instance starts");
+    let created = create_user(
+        &first,
+        json!({"userName": "roaming", "displayName": "Before"}),
+    )
+    .await;
+    let url = format!(
+        "http://{}/scim/v2/Users/{}",
+        second.addr,
+        created["id"].as_str().expect("id")
+    );
+    let read = || async {
+        let r = reqwest::Client::new()
+            .get(&url)
+            .bearer_auth(&first.token)
+            .send()
+            .await
+            .expect("send");
+        r.json::<Value>().await.expect("json")["displayName"].clone()
+    };
+    // Filled on the second instance.
+    assert_eq!(read().await, "Before");
+    assert_eq!(read().await, "Before");
+    let pk =
+        first.get("/api/v3/core/users/?username=roaming").await.body["results"][0]["pk"].clone();
+    let r = first
+        .patch(
+            &format!("/api/v3/core/users/{pk}/"),
+            &json!({"name": "After"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    // The change feed reaches the second instance within moments; until then its cache is
+    // bypassed or its epoch has moved, so "Before" may not come back once "After" was seen.
+    let mut seen_after = false;
+    for _ in 0..50 {
+        let name = read().await;
+        if name == "After" {
+            seen_after = true;
+        } else {
+            assert!(!seen_after, "a stale document after the new one");
+        }
+        if seen_after {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        seen_after,
+        "the second instance kept serving the old document"
+    );
+    second.stop().await;
+    first.finish().await;
+}

@@ -34,6 +34,7 @@ async fn logs_never_contain_secrets() {
         .env("GATEHOUSE_BOOTSTRAP_TOKEN", token)
         .env("GATEHOUSE_BOOTSTRAP_PASSWORD", password)
         .env("GATEHOUSE_SECRET_KEY", secret_key)
+        .env("GATEHOUSE_LDAP_LISTEN", "")
         .env("GATEHOUSE_LOG_LEVEL", "debug")
         .env("GATEHOUSE_LOG_FORMAT", "json")
         .stdout(Stdio::piped())

@@ -787,10 +787,20 @@ backend_test!(service_account_creation, |srv| {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK);
+    // Usernames are unique under ASCII case folding (deviation 13): `Other` is taken.
     let r = srv
         .post(
             "/api/v3/core/users/service_account/",
             &json!({"name": "Other", "create_group": false}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.body, json!({"name": ["This field must be unique."]}));
+    // A free username whose token identifier slugifies to a taken one.
+    let r = srv
+        .post(
+            "/api/v3/core/users/service_account/",
+            &json!({"name": "other.", "create_group": false}),
         )
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "token identifier clash");
