@@ -59,11 +59,18 @@ own="$url/api/v3/schema/?format=json"
 echo "== openapi-spec-validator $own"
 curl -fsS "$own" -o "$work/gatehouse-openapi.json"
 "$(dirname "$st")/openapi-spec-validator" "$work/gatehouse-openapi.json" || status=1
-echo "== schemathesis gatehouse's own document, all checks (seed $seed, $examples examples per operation)"
+echo "== schemathesis gatehouse's own document, all checks but three (seed $seed, $examples examples per operation)"
+# Left out, each for a reason the README gives (API reference): missing_required_header (a
+# request without credentials is a 403, as in authentik — deviation 3 — where the check wants a
+# 401); positive_data_acceptance and negative_data_rejection (bodies of the right shape are
+# refused for rules a schema does not state — a username or name already taken, references to
+# objects that do not exist, the actions whose only answer is a 400 — and DRF's coercion accepts
+# what the schema's types exclude, a number for a string or an empty PATCH).
 "$st" run "$own" \
     --url "$url/api/v3" \
     --header "Authorization: Bearer $token" \
     --checks all \
+    --exclude-checks missing_required_header,positive_data_acceptance,negative_data_rejection \
     --seed "$seed" \
     --max-examples "$examples" \
     --workers 1 \

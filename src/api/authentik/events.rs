@@ -402,15 +402,15 @@ pub(crate) fn operations(spec: &mut Spec) {
             ("counted_events", integer()),
             ("unique_users", integer()),
         ])),
-        &[("action", QueryType::Str), ("top_n", QueryType::Int)],
+        &[("action", QueryType::Str), ("top_n", QueryType::Str)],
         "The applications most used, per user",
     );
 }
 
 /// The events list's query parameters.
 const EVENTS_QUERY: &[(&str, QueryType)] = &[
-    ("page", QueryType::Int),
-    ("page_size", QueryType::Int),
+    ("page", QueryType::Str),
+    ("page_size", QueryType::Str),
     ("ordering", QueryType::Str),
     ("search", QueryType::Str),
     ("action", QueryType::Str),

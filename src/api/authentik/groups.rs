@@ -648,22 +648,22 @@ pub(crate) fn operations(spec: &mut Spec) {
 
 /// The nested objects a group answer may include.
 const INCLUDE_QUERY: &[(&str, QueryType)] = &[
-    ("include_users", QueryType::Bool),
-    ("include_children", QueryType::Bool),
-    ("include_parents", QueryType::Bool),
-    ("include_inherited_roles", QueryType::Bool),
+    ("include_users", QueryType::Str),
+    ("include_children", QueryType::Str),
+    ("include_parents", QueryType::Str),
+    ("include_inherited_roles", QueryType::Str),
 ];
 
 /// The groups list's query parameters.
 const GROUPS_QUERY: &[(&str, QueryType)] = &[
-    ("page", QueryType::Int),
-    ("page_size", QueryType::Int),
+    ("page", QueryType::Str),
+    ("page_size", QueryType::Str),
     ("ordering", QueryType::Str),
     ("search", QueryType::Str),
     ("name", QueryType::Str),
-    ("is_superuser", QueryType::Bool),
-    ("include_users", QueryType::Bool),
-    ("include_children", QueryType::Bool),
-    ("include_parents", QueryType::Bool),
-    ("include_inherited_roles", QueryType::Bool),
+    ("is_superuser", QueryType::Str),
+    ("include_users", QueryType::Str),
+    ("include_children", QueryType::Str),
+    ("include_parents", QueryType::Str),
+    ("include_inherited_roles", QueryType::Str),
 ];

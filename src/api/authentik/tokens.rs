@@ -476,8 +476,8 @@ pub(crate) fn operations(spec: &mut Spec) {
 
 /// The tokens list's query parameters.
 const TOKENS_QUERY: &[(&str, QueryType)] = &[
-    ("page", QueryType::Int),
-    ("page_size", QueryType::Int),
+    ("page", QueryType::Str),
+    ("page_size", QueryType::Str),
     ("ordering", QueryType::Str),
     ("search", QueryType::Str),
     ("identifier", QueryType::Str),

@@ -94,18 +94,16 @@ pub struct Operation {
 pub enum QueryType {
     /// A string.
     Str,
-    /// An integer.
-    Int,
-    /// A boolean (`true` / `false`).
-    Bool,
     /// A required choice among these values.
     Choice(&'static [&'static str]),
 }
 
-/// The query parameters every paginated list takes.
+/// The query parameters every paginated list takes. Page numbers, sizes and flags are strings:
+/// the server reads them as DRF does (`page=last`; a size it cannot read falls back to 20; a flag
+/// it cannot read keeps its default), so no value of them is refused.
 pub const LIST_QUERY: &[(&str, QueryType)] = &[
-    ("page", QueryType::Int),
-    ("page_size", QueryType::Int),
+    ("page", QueryType::Str),
+    ("page_size", QueryType::Str),
     ("ordering", QueryType::Str),
     ("search", QueryType::Str),
 ];
@@ -172,7 +170,12 @@ impl Spec {
         query: &'static [(&'static str, QueryType)],
         summary: &'static str,
     ) {
-        self.push("GET", path, 200, None, answer, query, summary);
+        let status = if matches!(answer, Answer::Empty) {
+            204
+        } else {
+            200
+        };
+        self.push("GET", path, status, None, answer, query, summary);
     }
 
     /// `POST` of `body` answering `status` with `answer`.
@@ -318,14 +321,6 @@ fn operation(op: &Operation) -> ApiOperation {
                 ObjectBuilder::new().schema_type(Type::String),
                 Required::False,
             ),
-            QueryType::Int => (
-                ObjectBuilder::new().schema_type(Type::Integer),
-                Required::False,
-            ),
-            QueryType::Bool => (
-                ObjectBuilder::new().schema_type(Type::Boolean),
-                Required::False,
-            ),
             QueryType::Choice(values) => (
                 ObjectBuilder::new()
                     .schema_type(Type::String)
@@ -345,7 +340,12 @@ fn operation(op: &Operation) -> ApiOperation {
         builder = builder.request_body(Some(
             RequestBodyBuilder::new()
                 .content("application/json", json_content(body.clone()))
-                .required(Some(Required::True))
+                // PATCH changes what its body names: an empty body changes nothing.
+                .required(Some(if op.method == "PATCH" {
+                    Required::False
+                } else {
+                    Required::True
+                }))
                 .build(),
         ));
     }

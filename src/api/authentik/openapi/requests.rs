@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 #[derive(ToSchema)]
 #[schema(as = UserRequest)]
 pub struct UserRequest {
-    #[schema(min_length = 1, max_length = 150, pattern = r"\S")]
+    #[schema(min_length = 1, max_length = 150, pattern = r"^[\w.@+-]+$")]
     username: String,
     #[schema(max_length = 4096)]
     name: String,

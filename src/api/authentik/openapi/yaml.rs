@@ -107,8 +107,22 @@ mod tests {
         });
         assert_eq!(
             to_yaml(&doc),
-            "openapi: \"3.1.0\"\npaths:\n  \"/core/users/{id}/\":\n    get:\n      tags:\n      \
-             - core\n      x: {}\nflags:\n- true\n- null\n- 1.5\n- \"yes\"\n- \"a: b\"\nempty: []\n"
+            concat!(
+                "openapi: \"3.1.0\"\n",
+                "paths:\n",
+                "  \"/core/users/{id}/\":\n",
+                "    get:\n",
+                "      tags:\n",
+                "        - core\n",
+                "      x: {}\n",
+                "flags:\n",
+                "  - true\n",
+                "  - null\n",
+                "  - 1.5\n",
+                "  - \"yes\"\n",
+                "  - \"a: b\"\n",
+                "empty: []\n",
+            )
         );
     }
 }

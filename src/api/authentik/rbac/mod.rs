@@ -165,8 +165,8 @@ pub(crate) fn operations(spec: &mut Spec) {
         "/rbac/permissions/roles/",
         Answer::Page(grant),
         &[
-            ("page", QueryType::Int),
-            ("page_size", QueryType::Int),
+            ("page", QueryType::Str),
+            ("page_size", QueryType::Str),
             ("ordering", QueryType::Str),
             ("uuid", QueryType::Str),
         ],
@@ -183,8 +183,8 @@ pub(crate) fn operations(spec: &mut Spec) {
         "/rbac/permissions/assigned_by_roles/",
         Answer::Page(assigned),
         &[
-            ("page", QueryType::Int),
-            ("page_size", QueryType::Int),
+            ("page", QueryType::Str),
+            ("page_size", QueryType::Str),
             ("ordering", QueryType::Str),
             ("model", QueryType::Choice(&MODEL_CHOICES)),
             ("object_pk", QueryType::Str),

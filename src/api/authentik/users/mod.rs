@@ -237,8 +237,8 @@ pub(crate) fn operations(spec: &mut Spec) {
         "/core/users/{id}/",
         Answer::One(user.clone()),
         &[
-            ("include_groups", QueryType::Bool),
-            ("include_roles", QueryType::Bool),
+            ("include_groups", QueryType::Str),
+            ("include_roles", QueryType::Str),
         ],
         "A user",
     );
@@ -286,16 +286,16 @@ pub(crate) fn operations(spec: &mut Spec) {
 
 /// The users list's query parameters beyond paging.
 const USERS_QUERY: &[(&str, QueryType)] = &[
-    ("page", QueryType::Int),
-    ("page_size", QueryType::Int),
+    ("page", QueryType::Str),
+    ("page_size", QueryType::Str),
     ("ordering", QueryType::Str),
     ("search", QueryType::Str),
     ("username", QueryType::Str),
     ("name", QueryType::Str),
     ("email", QueryType::Str),
-    ("is_active", QueryType::Bool),
-    ("is_superuser", QueryType::Bool),
+    ("is_active", QueryType::Str),
+    ("is_superuser", QueryType::Str),
     ("path", QueryType::Str),
-    ("include_groups", QueryType::Bool),
-    ("include_roles", QueryType::Bool),
+    ("include_groups", QueryType::Str),
+    ("include_roles", QueryType::Str),
 ];
