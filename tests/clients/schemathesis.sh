@@ -55,6 +55,12 @@ run() {
 }
 
 status=0
+run authentik-openapi-subset.yml || status=1
+# Not served yet (README "Not yet served"): the events API's export.
+run authentik-openapi-rbac-events.yml \
+    --exclude-operation-id events_events_export_create || status=1
+# Last: its fuzzing leaves objects behind (names valid by our document) that the runs above
+# would then read back against authentik's document.
 own="$url/api/v3/schema/?format=json"
 echo "== openapi-spec-validator $own"
 curl -fsS "$own" -o "$work/gatehouse-openapi.json"
@@ -77,10 +83,6 @@ echo "== schemathesis gatehouse's own document, all checks but three (seed $seed
     --generation-database none \
     --request-timeout 30 \
     --no-color || status=1
-run authentik-openapi-subset.yml || status=1
-# Not served yet (README "Not yet served"): the events API's export.
-run authentik-openapi-rbac-events.yml \
-    --exclude-operation-id events_events_export_create || status=1
 if [ "$status" -eq 0 ]; then
     echo "schemathesis: ok"
 fi
