@@ -39,6 +39,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     let mut routes = Router::new()
         .merge(health::routes())
         .nest("/api/v3", authentik::routes(&state.directory))
+        .merge(authentik::openapi::reference::routes())
         .nest(
             crate::scim::BASE_PATH,
             crate::scim::routes(&state.directory),

@@ -9,6 +9,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::map_response;
 use axum::response::Response;
 use axum::routing::MethodRouter;
+use axum::Router;
 
 /// A set of HTTP methods, as a route serves or a view advertises them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +54,15 @@ impl Methods {
     /// Both sets.
     pub const fn and(self, other: Methods) -> Methods {
         Methods(self.0 | other.0)
+    }
+
+    /// The methods an OpenAPI document lists for this set, in DRF's order: `HEAD` and `OPTIONS`
+    /// are left out (every route answers them; authentik's document names neither).
+    pub fn documented(self) -> impl Iterator<Item = &'static str> {
+        ORDER
+            .iter()
+            .filter(move |(name, bit)| self.0 & bit != 0 && *name != "HEAD" && *name != "OPTIONS")
+            .map(|(name, _)| *name)
     }
 
     /// Whether every method of `other` is in this set.
@@ -177,6 +187,52 @@ impl<S: Clone + Send + Sync + 'static> Route<S> {
             view
         );
         finished(self.router, finish)
+    }
+}
+
+/// A dialect's routes as declared: the router, and each path with the methods it serves, which
+/// is what the dialect's OpenAPI document is built from (so the document lists exactly what is
+/// served).
+pub struct Routes<S> {
+    router: Router<S>,
+    table: Vec<(&'static str, Methods)>,
+    finish: Finish,
+}
+
+impl<S: Clone + Send + Sync + 'static> Routes<S> {
+    /// No routes yet; each one's answers will be finished by `finish`.
+    pub fn new(finish: Finish) -> Self {
+        Routes {
+            router: Router::new(),
+            table: Vec::new(),
+            finish,
+        }
+    }
+
+    /// Serves `route` at `path`, with `Allow` on every answer (DRF's views).
+    pub fn route(mut self, path: &'static str, route: Route<S>) -> Self {
+        self.table.push((path, route.served()));
+        self.router = self
+            .router
+            .route(path, route.allow_on_every_answer(self.finish));
+        self
+    }
+
+    /// These routes and `other`'s.
+    pub fn merge(mut self, other: Routes<S>) -> Self {
+        self.router = self.router.merge(other.router);
+        self.table.extend(other.table);
+        self
+    }
+
+    /// Each path served, with its methods, in declaration order.
+    pub fn table(&self) -> &[(&'static str, Methods)] {
+        &self.table
+    }
+
+    /// The router.
+    pub fn into_router(self) -> Router<S> {
+        self.router
     }
 }
 

@@ -25,6 +25,7 @@ mod ldap_tools;
 mod ldif;
 mod limits;
 mod metrics;
+mod openapi;
 mod outage;
 mod properties;
 mod rbac;

@@ -2,7 +2,7 @@
 
 Three jobs, nothing else:
 
-1. `before_load_schema` amends authentik's OpenAPI document with responses authentik itself
+1. `before_load_schema` amends authentik's OpenAPI documents (never gatehouse's own) with responses authentik itself
    gives but its generated schema does not declare (each one cited from
    `docs/compatibility.md`; recorded behaviour wins over the OpenAPI document there too).
    Every amendment is narrow: one status or one field shape on the operations that answer it.
@@ -54,6 +54,9 @@ def _has_query(raw_schema, operation, name):
 
 @schemathesis.hook
 def before_load_schema(context, raw_schema):
+    # gatehouse's own document declares what the server answers: it is checked as it is.
+    if raw_schema.get("info", {}).get("title") == "gatehouse":
+        return
     schemas = raw_schema["components"]["schemas"]
     for path, method, operation in _operations(raw_schema):
         responses = operation["responses"]

@@ -9,15 +9,19 @@ use std::sync::{Arc, OnceLock};
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::Router;
+
 use serde_json::{json, Value};
 
 use super::caller::Caller;
+use super::openapi::schemas::{
+    boolean, date_time, free_object, integer, named, nullable_string, object_of, string,
+};
+use super::openapi::{Answer, QueryType, Spec};
 use super::pagination::{Envelope, PageRequest};
 use super::{options, require_visibility, Lookup};
 use crate::api::error::{json_response, ApiError};
 use crate::api::query::{choice_error, search_terms, Params};
-use crate::api::routing::Route;
+use crate::api::routing::{Route, Routes};
 use crate::app::AppState;
 use crate::domain::authz::Visibility;
 use crate::domain::events::{self, Event, EventQuery, EventSort};
@@ -69,42 +73,24 @@ pub const ACTIONS: [&str; 28] = [
 ];
 
 /// The events routes.
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route(
-            "/events/events/",
-            Route::new()
-                .get(list)
-                .options(options)
-                .allow_on_every_answer(authentik_finish),
-        )
+pub fn routes() -> Routes<Arc<AppState>> {
+    Routes::new(authentik_finish)
+        .route("/events/events/", Route::new().get(list).options(options))
         .route(
             "/events/events/actions/",
-            Route::new()
-                .get(actions)
-                .options(options)
-                .allow_on_every_answer(authentik_finish),
+            Route::new().get(actions).options(options),
         )
         .route(
             "/events/events/volume/",
-            Route::new()
-                .get(volume)
-                .options(options)
-                .allow_on_every_answer(authentik_finish),
+            Route::new().get(volume).options(options),
         )
         .route(
             "/events/events/top_per_user/",
-            Route::new()
-                .get(top_per_user)
-                .options(options)
-                .allow_on_every_answer(authentik_finish),
+            Route::new().get(top_per_user).options(options),
         )
         .route(
-            "/events/events/{uuid}/",
-            Route::new()
-                .get(retrieve)
-                .options(options)
-                .allow_on_every_answer(authentik_finish),
+            "/events/events/{event_uuid}/",
+            Route::new().get(retrieve).options(options),
         )
 }
 
@@ -355,3 +341,79 @@ async fn actions(Caller(_caller): Caller) -> Response {
         .collect();
     json_response(StatusCode::OK, &body)
 }
+
+/// The events routes' operations, for the OpenAPI document (`api::authentik::openapi`).
+pub(crate) fn operations(spec: &mut Spec) {
+    let event = object_of(&[
+        ("pk", string()),
+        ("user", free_object()),
+        ("action", string()),
+        ("app", string()),
+        ("context", free_object()),
+        ("client_ip", nullable_string()),
+        ("created", date_time()),
+        ("expires", date_time()),
+        ("brand", free_object()),
+    ]);
+    let event = named(spec, "Event", event);
+    spec.get(
+        "/events/events/",
+        Answer::Page(event.clone()),
+        EVENTS_QUERY,
+        "Events",
+    );
+    spec.get(
+        "/events/events/{event_uuid}/",
+        Answer::One(event),
+        &[],
+        "An event",
+    );
+    let action = object_of(&[
+        ("name", string()),
+        ("description", string()),
+        ("component", string()),
+        ("model_name", string()),
+        ("requires_enterprise", boolean()),
+        ("deprecated", boolean()),
+    ]);
+    let action = named(spec, "TypeCreate", action);
+    spec.get(
+        "/events/events/actions/",
+        Answer::List(action),
+        &[],
+        "The event actions",
+    );
+    let volume = object_of(&[
+        ("time", string()),
+        ("action", string()),
+        ("count", integer()),
+    ]);
+    let volume = named(spec, "EventVolume", volume);
+    spec.get(
+        "/events/events/volume/",
+        Answer::List(volume),
+        EVENTS_QUERY,
+        "Events per hour and action",
+    );
+    spec.get(
+        "/events/events/top_per_user/",
+        Answer::List(object_of(&[
+            ("application", free_object()),
+            ("counted_events", integer()),
+            ("unique_users", integer()),
+        ])),
+        &[("action", QueryType::Str), ("top_n", QueryType::Str)],
+        "The applications most used, per user",
+    );
+}
+
+/// The events list's query parameters.
+const EVENTS_QUERY: &[(&str, QueryType)] = &[
+    ("page", QueryType::Str),
+    ("page_size", QueryType::Str),
+    ("ordering", QueryType::Str),
+    ("search", QueryType::Str),
+    ("action", QueryType::Str),
+    ("username", QueryType::Str),
+    ("client_ip", QueryType::Str),
+];

@@ -7,11 +7,14 @@ use std::sync::{Arc, OnceLock};
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Router;
+
 use serde::Serialize;
 use serde_json::{json, Value};
+use utoipa::ToSchema;
 
 use super::caller::Caller;
+use super::openapi::schemas::used_by_schema;
+use super::openapi::{requests, Answer, QueryType, Spec};
 use super::options;
 use super::pagination::{Envelope, PageRequest};
 use super::parse_uuid;
@@ -23,7 +26,7 @@ use crate::api::extract::WriteMode;
 use crate::api::fields::{Input, Str};
 use crate::api::meta::RequestMeta;
 use crate::api::query::{choice_error, search_terms, Params};
-use crate::api::routing::Route;
+use crate::api::routing::{Route, Routes};
 use crate::app::AppState;
 use crate::domain::authz::{authorize, Action, Principal, Visibility};
 use crate::domain::error::ObjectKind;
@@ -35,46 +38,32 @@ use crate::domain::groups::{
 use crate::domain::{DomainError, FieldErrors, Timestamp};
 
 /// The groups routes.
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
+pub fn routes() -> Routes<Arc<AppState>> {
+    Routes::new(authentik_finish)
         .route(
             "/core/groups/",
-            Route::new()
-                .get(list)
-                .post(create)
-                .options(options)
-                .allow_on_every_answer(authentik_finish),
+            Route::new().get(list).post(create).options(options),
         )
         .route(
-            "/core/groups/{uuid}/",
+            "/core/groups/{group_uuid}/",
             Route::new()
                 .get(retrieve)
                 .put(write)
                 .patch(write)
                 .delete(destroy)
-                .options(options)
-                .allow_on_every_answer(authentik_finish),
+                .options(options),
         )
         .route(
-            "/core/groups/{uuid}/add_user/",
-            Route::new()
-                .post(add_user)
-                .options(options)
-                .allow_on_every_answer(authentik_finish),
+            "/core/groups/{group_uuid}/add_user/",
+            Route::new().post(add_user).options(options),
         )
         .route(
-            "/core/groups/{uuid}/remove_user/",
-            Route::new()
-                .post(remove_user)
-                .options(options)
-                .allow_on_every_answer(authentik_finish),
+            "/core/groups/{group_uuid}/remove_user/",
+            Route::new().post(remove_user).options(options),
         )
         .route(
-            "/core/groups/{uuid}/used_by/",
-            Route::new()
-                .get(used_by)
-                .options(options)
-                .allow_on_every_answer(authentik_finish),
+            "/core/groups/{group_uuid}/used_by/",
+            Route::new().get(used_by).options(options),
         )
 }
 
@@ -86,47 +75,62 @@ const MAX_NAME_LENGTH: usize = 512;
 
 // ---------------------------------------------------------------- serialization
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = RelatedGroup)]
 struct RelatedGroupOut<'a> {
+    #[schema(format = Uuid)]
     pk: &'a str,
     name: &'a str,
     is_superuser: bool,
+    #[schema(value_type = Object)]
     attributes: &'a Value,
+    #[schema(format = Uuid)]
     group_uuid: &'a str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = PartialUser)]
 struct PartialUserOut<'a> {
     pk: i64,
     username: &'a str,
     name: &'a str,
     is_active: bool,
+    #[schema(format = DateTime)]
     last_login: Option<String>,
     email: &'a str,
+    #[schema(value_type = Object)]
     attributes: &'a Value,
     uid: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Role)]
 struct RoleOut<'a> {
+    #[schema(format = Uuid)]
     pk: &'a str,
     name: &'a str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Group)]
 struct GroupOut<'a> {
+    #[schema(format = Uuid)]
     pk: &'a str,
     num_pk: i64,
     name: &'a str,
     is_superuser: bool,
+    #[schema(format = Uuid)]
     parents: Vec<&'a str>,
     parents_obj: Option<Vec<RelatedGroupOut<'a>>>,
     users: Vec<i64>,
     users_obj: Option<Vec<PartialUserOut<'a>>>,
+    #[schema(value_type = Object)]
     attributes: &'a Value,
+    #[schema(format = Uuid)]
     roles: Vec<&'a str>,
     roles_obj: Vec<RoleOut<'a>>,
     inherited_roles_obj: Option<Vec<RoleOut<'a>>>,
+    #[schema(format = Uuid)]
     children: Vec<&'a str>,
     children_obj: Option<Vec<RelatedGroupOut<'a>>>,
 }
@@ -585,3 +589,81 @@ async fn used_by(
     visible_group(&state, &caller, &uuid).await?;
     Ok(json_response(StatusCode::OK, &Vec::<Value>::new()))
 }
+
+/// The groups routes' operations, for the OpenAPI document (`api::authentik::openapi`).
+pub(crate) fn operations(spec: &mut Spec) {
+    let group = spec.schema::<GroupOut>();
+    let body = spec.schema::<requests::GroupRequest>();
+    let patched = spec.patched::<requests::GroupRequest>();
+    spec.get(
+        "/core/groups/",
+        Answer::Page(group.clone()),
+        GROUPS_QUERY,
+        "Groups",
+    );
+    spec.post(
+        "/core/groups/",
+        Some(body.clone()),
+        201,
+        Answer::One(group.clone()),
+        "Create a group",
+    );
+    spec.get(
+        "/core/groups/{group_uuid}/",
+        Answer::One(group.clone()),
+        INCLUDE_QUERY,
+        "A group",
+    );
+    spec.put_patch(
+        "/core/groups/{group_uuid}/",
+        body,
+        patched,
+        group,
+        "Change a group",
+    );
+    spec.delete("/core/groups/{group_uuid}/", "Delete a group");
+    let account = spec.schema::<requests::UserAccountRequest>();
+    spec.post(
+        "/core/groups/{group_uuid}/add_user/",
+        Some(account.clone()),
+        204,
+        Answer::Empty,
+        "Add a user to a group",
+    );
+    spec.post(
+        "/core/groups/{group_uuid}/remove_user/",
+        Some(account),
+        204,
+        Answer::Empty,
+        "Remove a user from a group",
+    );
+    let used_by = used_by_schema(spec);
+    spec.get(
+        "/core/groups/{group_uuid}/used_by/",
+        Answer::List(used_by),
+        &[],
+        "What would be deleted with the group",
+    );
+}
+
+/// The nested objects a group answer may include.
+const INCLUDE_QUERY: &[(&str, QueryType)] = &[
+    ("include_users", QueryType::Str),
+    ("include_children", QueryType::Str),
+    ("include_parents", QueryType::Str),
+    ("include_inherited_roles", QueryType::Str),
+];
+
+/// The groups list's query parameters.
+const GROUPS_QUERY: &[(&str, QueryType)] = &[
+    ("page", QueryType::Str),
+    ("page_size", QueryType::Str),
+    ("ordering", QueryType::Str),
+    ("search", QueryType::Str),
+    ("name", QueryType::Str),
+    ("is_superuser", QueryType::Str),
+    ("include_users", QueryType::Str),
+    ("include_children", QueryType::Str),
+    ("include_parents", QueryType::Str),
+    ("include_inherited_roles", QueryType::Str),
+];

@@ -5,15 +5,19 @@ pub mod caller;
 pub mod error;
 pub mod events;
 pub mod groups;
+pub mod openapi;
 pub mod pagination;
 pub mod ql;
 pub mod rbac;
 pub mod tokens;
 pub mod users;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use axum::extract::RawQuery;
 use axum::Router;
+
+use crate::api::routing::{Route, Routes};
 
 use crate::app::AppState;
 
@@ -81,12 +85,34 @@ pub async fn options(caller::Caller(_caller): caller::Caller) -> axum::response:
     )
 }
 
-/// Every `/api/v3/` route.
+/// Every `/api/v3/` route: the API's and its OpenAPI document (built here from their table).
+///
+/// # Panics
+/// When the route table and the operations the modules declare disagree (a route without an
+/// operation in the document, or an operation for no route): caught when the router is built,
+/// at start-up and by every test.
 pub fn routes(directory: &crate::domain::Directory) -> Router<Arc<AppState>> {
-    Router::new()
+    let rendered: Arc<OnceLock<openapi::Rendered>> = Arc::new(OnceLock::new());
+    let api = Routes::new(error::finish)
         .merge(users::routes(directory))
         .merge(groups::routes())
         .merge(tokens::routes())
         .merge(rbac::routes())
         .merge(events::routes())
+        .route(
+            openapi::SCHEMA_PATH,
+            Route::new().get({
+                let rendered = rendered.clone();
+                move |query: RawQuery| openapi::serve(rendered.clone(), query)
+            }),
+        );
+    let document = openapi::document(api.table(), openapi::operations())
+        .and_then(|doc| openapi::Rendered::new(&doc));
+    match document {
+        Ok(document) => {
+            let _ = rendered.set(document);
+        }
+        Err(e) => panic!("the OpenAPI document of /api/v3 cannot be built: {e}"),
+    }
+    api.into_router()
 }

@@ -7,13 +7,16 @@ use std::sync::Arc;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Router;
+
 use serde::Serialize;
 use serde_json::{json, Value};
+use utoipa::ToSchema;
 
 use super::caller::Caller;
 use super::denied;
 use super::empty_autocomplete;
+use super::openapi::schemas::{object_of, string, used_by_schema};
+use super::openapi::{requests, Answer, QueryType, Spec};
 use super::options;
 use super::pagination::{Envelope, PageRequest};
 use super::users::{user_json, Include};
@@ -24,7 +27,7 @@ use crate::api::extract::WriteMode;
 use crate::api::fields::{Input, Str};
 use crate::api::meta::RequestMeta;
 use crate::api::query::{choice_error, search_terms, Params};
-use crate::api::routing::Route;
+use crate::api::routing::{Route, Routes};
 use crate::app::AppState;
 use crate::domain::authz::{authorize, Action, Principal, TokenRef};
 use crate::domain::error::ObjectKind;
@@ -35,15 +38,11 @@ use crate::domain::tokens::{
 use crate::domain::{DomainError, FieldErrors, Timestamp};
 
 /// The tokens routes.
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
+pub fn routes() -> Routes<Arc<AppState>> {
+    Routes::new(authentik_finish)
         .route(
             "/core/tokens/",
-            Route::new()
-                .get(list)
-                .post(create)
-                .options(options)
-                .allow_on_every_answer(authentik_finish),
+            Route::new().get(list).post(create).options(options),
         )
         .route(
             "/core/tokens/{identifier}/",
@@ -52,29 +51,19 @@ pub fn routes() -> Router<Arc<AppState>> {
                 .put(write)
                 .patch(write)
                 .delete(destroy)
-                .options(options)
-                .allow_on_every_answer(authentik_finish),
+                .options(options),
         )
         .route(
             "/core/tokens/{identifier}/view_key/",
-            Route::new()
-                .get(view_key)
-                .options(options)
-                .allow_on_every_answer(authentik_finish),
+            Route::new().get(view_key).options(options),
         )
         .route(
             "/core/tokens/{identifier}/set_key/",
-            Route::new()
-                .post(set_key)
-                .options(options)
-                .allow_on_every_answer(authentik_finish),
+            Route::new().post(set_key).options(options),
         )
         .route(
             "/core/tokens/{identifier}/used_by/",
-            Route::new()
-                .get(used_by)
-                .options(options)
-                .allow_on_every_answer(authentik_finish),
+            Route::new().get(used_by).options(options),
         )
 }
 
@@ -84,15 +73,20 @@ fn settings(state: &AppState) -> TokenSettings {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Token)]
 struct TokenOut<'a> {
+    #[schema(format = Uuid)]
     pk: &'a str,
     managed: Option<&'a str>,
     identifier: &'a str,
+    #[schema(pattern = "^(verification|api|recovery|app_password)$")]
     intent: &'a str,
     user: i64,
+    #[schema(value_type = crate::api::authentik::users::UserOut<'static>)]
     user_obj: Value,
     description: &'a str,
+    #[schema(format = DateTime)]
     expires: Option<String>,
     expiring: bool,
 }
@@ -424,3 +418,69 @@ async fn used_by(
     visible_token(&state, &caller, &identifier).await?;
     Ok(json_response(StatusCode::OK, &Vec::<Value>::new()))
 }
+
+/// The tokens routes' operations, for the OpenAPI document (`api::authentik::openapi`).
+pub(crate) fn operations(spec: &mut Spec) {
+    let token = spec.schema::<TokenOut>();
+    let body = spec.schema::<requests::TokenRequest>();
+    let patched = spec.patched::<requests::TokenRequest>();
+    spec.get(
+        "/core/tokens/",
+        Answer::Page(token.clone()),
+        TOKENS_QUERY,
+        "Tokens",
+    );
+    spec.post(
+        "/core/tokens/",
+        Some(body.clone()),
+        201,
+        Answer::One(token.clone()),
+        "Create a token",
+    );
+    spec.get(
+        "/core/tokens/{identifier}/",
+        Answer::One(token.clone()),
+        &[],
+        "A token",
+    );
+    spec.put_patch(
+        "/core/tokens/{identifier}/",
+        body,
+        patched,
+        token,
+        "Change a token",
+    );
+    spec.delete("/core/tokens/{identifier}/", "Delete a token");
+    spec.get(
+        "/core/tokens/{identifier}/view_key/",
+        Answer::One(object_of(&[("key", string())])),
+        &[],
+        "A token's key",
+    );
+    let key = spec.schema::<requests::TokenSetKeyRequest>();
+    spec.post(
+        "/core/tokens/{identifier}/set_key/",
+        Some(key),
+        204,
+        Answer::Empty,
+        "Set a token's key",
+    );
+    let used_by = used_by_schema(spec);
+    spec.get(
+        "/core/tokens/{identifier}/used_by/",
+        Answer::List(used_by),
+        &[],
+        "What would be deleted with the token",
+    );
+}
+
+/// The tokens list's query parameters.
+const TOKENS_QUERY: &[(&str, QueryType)] = &[
+    ("page", QueryType::Str),
+    ("page_size", QueryType::Str),
+    ("ordering", QueryType::Str),
+    ("search", QueryType::Str),
+    ("identifier", QueryType::Str),
+    ("description", QueryType::Str),
+    ("managed", QueryType::Str),
+];

@@ -1,6 +1,7 @@
 //! JSON shapes of the RBAC answers (role and permission bodies) and paging of in-memory lists.
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::api::authentik::pagination::PageRequest;
 use crate::api::error::ApiError;
@@ -8,8 +9,10 @@ use crate::api::query::Params;
 use crate::domain::permissions::Permission;
 use crate::domain::roles::Role;
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Role)]
 pub(super) struct RoleOut<'a> {
+    #[schema(format = Uuid)]
     pk: &'a str,
     name: &'a str,
 }
@@ -21,7 +24,8 @@ pub(super) fn role_out(role: &Role) -> RoleOut<'_> {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Permission)]
 pub(super) struct PermissionOut {
     id: i64,
     name: &'static str,

@@ -14,6 +14,7 @@ use actions::*;
 use filters::*;
 pub(crate) use handlers::read_user_changes;
 use handlers::*;
+pub(crate) use render::UserOut;
 use render::*;
 pub use render::{user_json, Include, RenderedUsers};
 
@@ -22,12 +23,17 @@ use std::sync::{Arc, OnceLock};
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Router;
+
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
+use utoipa::ToSchema;
 
 use super::caller::Caller;
+use super::openapi::schemas::{
+    any_value, integer, list_of, object_of, string, string_list, used_by_schema,
+};
+use super::openapi::{requests, Answer, QueryType, Spec};
 use super::options;
 use super::pagination::{Envelope, PageRequest};
 use super::Lookup;
@@ -38,7 +44,7 @@ use crate::api::extract::WriteMode;
 use crate::api::fields::{Input, Str};
 use crate::api::meta::RequestMeta;
 use crate::api::query::{search_terms, Params};
-use crate::api::routing::Route;
+use crate::api::routing::{Route, Routes};
 use crate::app::AppState;
 use crate::domain::authz::{authorize, may_see, Action, Principal, TokenRef, Visibility};
 use crate::domain::directory::{RenderEpoch, Renderings};
@@ -53,10 +59,10 @@ use crate::domain::users::{
 use crate::domain::{DomainError, FieldErrors, Timestamp};
 
 /// The users routes.
-pub fn routes(directory: &crate::domain::Directory) -> Router<Arc<AppState>> {
+pub fn routes(directory: &crate::domain::Directory) -> Routes<Arc<AppState>> {
     let rendered_users: Arc<RenderedUsers> =
         Arc::new(directory.renderings("rendered_users", RENDERED_USERS_CAPACITY));
-    Router::new()
+    Routes::new(authentik_finish)
         .route(
             "/core/users/",
             Route::new()
@@ -69,43 +75,24 @@ pub fn routes(directory: &crate::domain::Directory) -> Router<Arc<AppState>> {
                     }
                 })
                 .post(create)
-                .options(options)
-                .allow_on_every_answer(authentik_finish),
+                .options(options),
         )
-        .route(
-            "/core/users/me/",
-            Route::new()
-                .get(me)
-                .options(options)
-                .allow_on_every_answer(authentik_finish),
-        )
+        .route("/core/users/me/", Route::new().get(me).options(options))
         .route(
             "/core/users/paths/",
-            Route::new()
-                .get(paths)
-                .options(options)
-                .allow_on_every_answer(authentik_finish),
+            Route::new().get(paths).options(options),
         )
         .route(
             "/core/users/impersonate_end/",
-            Route::new()
-                .get(impersonate_end)
-                .options(options)
-                .allow_on_every_answer(authentik_finish),
+            Route::new().get(impersonate_end).options(options),
         )
         .route(
             "/core/users/export/",
-            Route::new()
-                .post(export)
-                .options(options)
-                .allow_on_every_answer(authentik_finish),
+            Route::new().post(export).options(options),
         )
         .route(
             "/core/users/service_account/",
-            Route::new()
-                .post(service_account)
-                .options(options)
-                .allow_on_every_answer(authentik_finish),
+            Route::new().post(service_account).options(options),
         )
         .route(
             "/core/users/{id}/",
@@ -122,43 +109,27 @@ pub fn routes(directory: &crate::domain::Directory) -> Router<Arc<AppState>> {
                 .put(write)
                 .patch(write)
                 .delete(destroy)
-                .options(options)
-                .allow_on_every_answer(authentik_finish),
+                .options(options),
         )
         .route(
             "/core/users/{id}/set_password/",
-            Route::new()
-                .post(set_password)
-                .options(options)
-                .allow_on_every_answer(authentik_finish),
+            Route::new().post(set_password).options(options),
         )
         .route(
             "/core/users/{id}/used_by/",
-            Route::new()
-                .get(used_by)
-                .options(options)
-                .allow_on_every_answer(authentik_finish),
+            Route::new().get(used_by).options(options),
         )
         .route(
             "/core/users/{id}/recovery/",
-            Route::new()
-                .post(recovery)
-                .options(options)
-                .allow_on_every_answer(authentik_finish),
+            Route::new().post(recovery).options(options),
         )
         .route(
             "/core/users/{id}/recovery_email/",
-            Route::new()
-                .post(recovery_email)
-                .options(options)
-                .allow_on_every_answer(authentik_finish),
+            Route::new().post(recovery_email).options(options),
         )
         .route(
             "/core/users/{id}/impersonate/",
-            Route::new()
-                .post(impersonate)
-                .options(options)
-                .allow_on_every_answer(authentik_finish),
+            Route::new().post(impersonate).options(options),
         )
 }
 
@@ -201,3 +172,130 @@ fn view_error(message: &str) -> ApiError {
         json!({ "non_field_errors": message }),
     )
 }
+
+/// The users routes' operations, for the OpenAPI document (`api::authentik::openapi`).
+pub(crate) fn operations(spec: &mut Spec) {
+    let user = spec.schema::<UserOut>();
+    let body = spec.schema::<requests::UserRequest>();
+    let patched = spec.patched::<requests::UserRequest>();
+    spec.get(
+        "/core/users/",
+        Answer::Page(user.clone()),
+        USERS_QUERY,
+        "Users",
+    );
+    spec.post(
+        "/core/users/",
+        Some(body.clone()),
+        201,
+        Answer::One(user.clone()),
+        "Create a user",
+    );
+    let self_view = spec.schema::<UserSelfOut>();
+    spec.get(
+        "/core/users/me/",
+        Answer::One(object_of(&[
+            ("user", self_view.clone()),
+            ("users", list_of(self_view)),
+        ])),
+        &[],
+        "The caller's own account",
+    );
+    spec.get(
+        "/core/users/paths/",
+        Answer::One(object_of(&[("paths", string_list())])),
+        &[("search", QueryType::Str)],
+        "The users' paths",
+    );
+    spec.get(
+        "/core/users/impersonate_end/",
+        Answer::Empty,
+        &[],
+        "End an impersonation (none here: 204)",
+    );
+    spec.post(
+        "/core/users/export/",
+        None,
+        400,
+        Answer::One(any_value()),
+        "Export users (an enterprise feature: 400)",
+    );
+    let created = spec.schema::<requests::UserServiceAccountRequest>();
+    spec.post(
+        "/core/users/service_account/",
+        Some(created),
+        200,
+        Answer::One(object_of(&[
+            ("username", string()),
+            ("user_uid", string()),
+            ("user_pk", integer()),
+            ("token", string()),
+        ])),
+        "Create a service account and its token",
+    );
+    spec.get(
+        "/core/users/{id}/",
+        Answer::One(user.clone()),
+        &[
+            ("include_groups", QueryType::Str),
+            ("include_roles", QueryType::Str),
+        ],
+        "A user",
+    );
+    spec.put_patch("/core/users/{id}/", body, patched, user, "Change a user");
+    spec.delete("/core/users/{id}/", "Delete a user");
+    let password = spec.schema::<requests::UserPasswordSetRequest>();
+    spec.post(
+        "/core/users/{id}/set_password/",
+        Some(password),
+        204,
+        Answer::Empty,
+        "Set a user's password",
+    );
+    let used_by = used_by_schema(spec);
+    spec.get(
+        "/core/users/{id}/used_by/",
+        Answer::List(used_by),
+        &[],
+        "What would be deleted with the user",
+    );
+    let recovery = spec.schema::<requests::UserRecoveryLinkRequest>();
+    spec.post(
+        "/core/users/{id}/recovery/",
+        Some(recovery),
+        400,
+        Answer::One(any_value()),
+        "A recovery link (no recovery flow here: 400)",
+    );
+    let recovery_email = spec.schema::<requests::UserRecoveryEmailRequest>();
+    spec.post(
+        "/core/users/{id}/recovery_email/",
+        Some(recovery_email),
+        400,
+        Answer::One(any_value()),
+        "Send a recovery email (no recovery flow here: 400)",
+    );
+    spec.post(
+        "/core/users/{id}/impersonate/",
+        None,
+        401,
+        Answer::Empty,
+        "Impersonate a user (disabled here: 401)",
+    );
+}
+
+/// The users list's query parameters beyond paging.
+const USERS_QUERY: &[(&str, QueryType)] = &[
+    ("page", QueryType::Str),
+    ("page_size", QueryType::Str),
+    ("ordering", QueryType::Str),
+    ("search", QueryType::Str),
+    ("username", QueryType::Str),
+    ("name", QueryType::Str),
+    ("email", QueryType::Str),
+    ("is_active", QueryType::Str),
+    ("is_superuser", QueryType::Str),
+    ("path", QueryType::Str),
+    ("include_groups", QueryType::Str),
+    ("include_roles", QueryType::Str),
+];

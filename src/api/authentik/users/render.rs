@@ -4,44 +4,59 @@ use super::*;
 
 // ---------------------------------------------------------------- serialization
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = PartialGroup)]
 pub(super) struct PartialGroupOut<'a> {
+    #[schema(format = Uuid)]
     pk: &'a str,
     num_pk: i64,
     name: &'a str,
     is_superuser: bool,
+    #[schema(value_type = Object)]
     attributes: &'a Value,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Role)]
 pub(super) struct RoleOut<'a> {
+    #[schema(format = Uuid)]
     pk: &'a str,
     name: &'a str,
 }
 
 /// authentik's `User` representation.
-#[derive(Serialize)]
-pub(super) struct UserOut<'a> {
+#[derive(Serialize, ToSchema)]
+#[schema(as = User)]
+pub(crate) struct UserOut<'a> {
     pk: i64,
     username: &'a str,
     name: &'a str,
     is_active: bool,
+    #[schema(format = DateTime)]
     last_login: Option<String>,
+    #[schema(format = DateTime)]
     date_joined: String,
     is_superuser: bool,
+    #[schema(format = Uuid)]
     groups: Vec<&'a str>,
     groups_obj: Option<Vec<PartialGroupOut<'a>>>,
+    #[schema(format = Uuid)]
     roles: Vec<&'a str>,
     roles_obj: Option<Vec<RoleOut<'a>>>,
     email: &'a str,
     avatar: &'a str,
+    #[schema(value_type = Object)]
     attributes: &'a Value,
     uid: String,
     path: &'a str,
     #[serde(rename = "type")]
+    #[schema(pattern = "^(internal|external|service_account|internal_service_account)$")]
     user_type: &'static str,
+    #[schema(format = Uuid)]
     uuid: &'a str,
+    #[schema(format = DateTime)]
     password_change_date: String,
+    #[schema(format = DateTime)]
     last_updated: String,
 }
 
@@ -168,7 +183,8 @@ pub(super) fn render(
     )
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = UserSelf)]
 pub(super) struct UserSelfOut<'a> {
     pub(super) pk: i64,
     pub(super) username: &'a str,
@@ -181,13 +197,15 @@ pub(super) struct UserSelfOut<'a> {
     pub(super) email: &'a str,
     pub(super) avatar: &'a str,
     pub(super) uid: String,
+    #[schema(value_type = Object)]
     pub(super) settings: &'a Value,
     #[serde(rename = "type")]
     pub(super) user_type: &'static str,
     pub(super) system_permissions: &'a [String],
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = UserSelfGroup)]
 pub(super) struct NamePk<'a> {
     pub(super) name: &'a str,
     pub(super) pk: &'a str,
