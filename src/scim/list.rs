@@ -11,7 +11,7 @@ use axum::response::Response;
 use serde_json::{json, Value};
 
 use super::auth::ScimCaller;
-use super::error::{scim_json, ScimError};
+use super::error::{scim_bytes, scim_json, ScimError};
 use super::projection::Projection;
 use super::schema::{ENTERPRISE, GROUP, USER};
 use super::{compile, filter, group, user, Base, DEFAULT_COUNT, MAX_RESULTS};
@@ -240,6 +240,19 @@ async fn group_page(
     let sort = [(GroupSort::Field(GroupField::Id), Direction::Asc)];
     let page = groups::list(&state.store, filter, &sort, limit, offset).await?;
     Ok((total, render_groups(state, client, base, &page).await?))
+}
+
+/// A ListResponse holding one already rendered resource, spliced in as it is (no re-parse):
+/// the same members in the same order as `list_response`'s.
+pub fn single_response(resource: &[u8]) -> Response {
+    let head = format!(
+        r#"{{"schemas":["{LIST_RESPONSE}"],"totalResults":1,"startIndex":1,"itemsPerPage":1,"Resources":["#
+    );
+    let mut body = Vec::with_capacity(head.len() + resource.len() + 2);
+    body.extend_from_slice(head.as_bytes());
+    body.extend_from_slice(resource);
+    body.extend_from_slice(b"]}");
+    scim_bytes(StatusCode::OK, bytes::Bytes::from(body))
 }
 
 /// A ListResponse.

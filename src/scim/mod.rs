@@ -96,14 +96,27 @@ async fn not_found() -> axum::response::Response {
 
 /// The SCIM routes, to be nested at `BASE_PATH`.
 pub fn routes(directory: &crate::domain::Directory) -> Router<Arc<AppState>> {
-    let rendered_users: Arc<users::RenderedScimUsers> =
-        Arc::new(directory.renderings("scim_rendered_users", users::RENDERED_USERS_CAPACITY));
+    let caches = Arc::new(users::UserCaches::new(directory));
+    let get_caches = caches.clone();
     let get_user = move |State(state): State<Arc<AppState>>,
                          caller: auth::ScimCaller,
                          base: Base,
                          Path(id): Path<String>,
                          RawQuery(query): RawQuery| {
-        users::get(state, rendered_users.clone(), caller, base, id, query)
+        users::get(state, get_caches.clone(), caller, base, id, query)
+    };
+    let list_caches = caches.clone();
+    let list_users = move |state: State<Arc<AppState>>,
+                           caller: auth::ScimCaller,
+                           base: Base,
+                           query: RawQuery| {
+        users::list(state, list_caches.clone(), caller, base, query)
+    };
+    let search_users = move |state: State<Arc<AppState>>,
+                             caller: auth::ScimCaller,
+                             base: Base,
+                             body: crate::api::body::JsonBody| {
+        users::search(state, caches.clone(), caller, base, body)
     };
     Router::new()
         .route(
@@ -125,9 +138,9 @@ pub fn routes(directory: &crate::domain::Directory) -> Router<Arc<AppState>> {
         )
         .route(
             "/Users",
-            route(Route::new().get(users::list).post(users::create)),
+            route(Route::new().get(list_users).post(users::create)),
         )
-        .route("/Users/.search", route(Route::new().post(users::search)))
+        .route("/Users/.search", route(Route::new().post(search_users)))
         .route(
             "/Users/{id}",
             route(

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 
 use super::auth::ScimCaller;
 use super::error::{scim_bytes, scim_json, ScimError};
+use super::filter::{self, Expr, Op};
 use super::list::{self, ListParams};
 use super::patch::{self, ResourceSchema};
 use super::projection::Projection;
@@ -114,23 +115,117 @@ async fn render(
 /// `GET /Users`.
 pub async fn list(
     State(state): State<Arc<AppState>>,
+    caches: Arc<UserCaches>,
     caller: ScimCaller,
     base: Base,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let params = ListParams::from_query(query.as_deref())?;
-    list::users(&state, &caller, &base, params).await
+    query_users(&state, &caches, &caller, &base, params).await
 }
 
 /// `POST /Users/.search`.
 pub async fn search(
     State(state): State<Arc<AppState>>,
+    caches: Arc<UserCaches>,
     caller: ScimCaller,
     base: Base,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let params = ListParams::from_body(&body)?;
-    list::users(&state, &caller, &base, params).await
+    query_users(&state, &caches, &caller, &base, params).await
+}
+
+/// The caches of the `/Users` routes.
+pub struct UserCaches {
+    /// Rendered documents (`GET /Users/{id}`, and the answer to a `userName eq` query).
+    pub rendered: RenderedScimUsers,
+    /// Which visible user's uuid a folded `userName` names (`None`: nobody), per write epoch.
+    pub by_name: Renderings<String, Option<String>>,
+}
+
+impl UserCaches {
+    /// Empty caches, counted in the directory's stats.
+    pub fn new(directory: &crate::domain::Directory) -> UserCaches {
+        UserCaches {
+            rendered: directory.renderings("scim_rendered_users", RENDERED_USERS_CAPACITY),
+            by_name: directory.renderings("scim_usernames", RENDERED_USERS_CAPACITY),
+        }
+    }
+}
+
+/// The username a filter asks for when it is exactly `userName eq "…"` (how every identity
+/// provider looks a user up before creating it), folded as the unique index folds it.
+fn sought_username(params: &ListParams) -> Result<Option<String>, ScimError> {
+    let Some(text) = &params.filter else {
+        return Ok(None);
+    };
+    Ok(match filter::parse(text)? {
+        Expr::Compare(path, Op::Eq, Value::String(name))
+            if path.sub.is_none()
+                && path.attr.eq_ignore_ascii_case("userName")
+                && path
+                    .urn
+                    .as_deref()
+                    .is_none_or(|u| u.eq_ignore_ascii_case(USER)) =>
+        {
+            Some(name.to_ascii_lowercase())
+        }
+        _ => None,
+    })
+}
+
+/// A user query. `userName eq "…"` from the first result on is answered from the caches (at
+/// most one user matches, usernames being unique under ASCII folding): the name's uuid and the
+/// user's document, both of one write epoch — if a write lands meanwhile, the general path
+/// answers instead.
+async fn query_users(
+    state: &AppState,
+    caches: &UserCaches,
+    caller: &ScimCaller,
+    base: &Base,
+    params: ListParams,
+) -> Result<Response, ApiError> {
+    let sought = match sought_username(&params)? {
+        Some(name) if params.start_index == 1 && params.count > 0 => name,
+        _ => return list::users(state, caller, base, params).await,
+    };
+    let epoch = caches.by_name.epoch(&state.directory);
+    let uuid = match caches.by_name.get(&state.directory, &sought) {
+        Some(uuid) => uuid,
+        None => {
+            let filter = list::user_filter(&params, caller.0.user_id)?;
+            let sort = [(UserSort::Field(UserField::Id), Direction::Asc)];
+            let found = state.directory.list_users(&filter, &sort, 1, 0).await?;
+            let uuid = found.into_iter().next().map(|u| u.uuid.to_string());
+            caches
+                .by_name
+                .put(&state.directory, epoch, sought, uuid.clone());
+            uuid
+        }
+    };
+    let document = match &uuid {
+        Some(uuid) => Some(document(state, &caches.rendered, caller, base, uuid.clone()).await),
+        None => None,
+    };
+    if caches.by_name.epoch(&state.directory) != epoch {
+        return list::users(state, caller, base, params).await;
+    }
+    let Some(document) = document.transpose()? else {
+        return Ok(list::list_response(0, 1, Vec::new()));
+    };
+    let projection = Projection::parse(
+        params.attributes.as_deref(),
+        params.excluded.as_deref(),
+        USER,
+        Some(ENTERPRISE),
+    );
+    if projection.is_identity() {
+        return Ok(list::single_response(&document));
+    }
+    let resource: Value = serde_json::from_slice(&document)
+        .map_err(|e| ApiError::Domain(DomainError::Internal(e.to_string())))?;
+    Ok(list::list_response(1, 1, vec![projection.apply(resource)]))
 }
 
 /// Whole User documents as bytes by (uuid, SCIM client, base URL): what a document shows
@@ -147,33 +242,43 @@ pub const RENDERED_USERS_CAPACITY: usize = 20_000;
 /// was filled, else one indexed lookup by uuid and a rendering (which is then kept).
 pub async fn get(
     state: Arc<AppState>,
-    cache: Arc<RenderedScimUsers>,
+    caches: Arc<UserCaches>,
     caller: ScimCaller,
     base: Base,
     id: String,
     query: Option<String>,
 ) -> Result<Response, ApiError> {
     let uuid = resource_id(&id)?;
-    let key = (uuid, caller.0.user_id, base.0.clone());
     let projection = projection(query.as_deref(), USER, Some(ENTERPRISE));
-    let bytes = match cache.get(&state.directory, &key) {
-        Some(bytes) => bytes,
-        None => {
-            // Read before the user: a write landing meanwhile makes this rendering stale.
-            let epoch = cache.epoch(&state.directory);
-            let user = find(&state, &key.0).await?;
-            let resource = render(&state, &caller, &base, &user).await?;
-            let bytes = Bytes::from(resource.to_string());
-            cache.put(&state.directory, epoch, key, bytes.clone());
-            bytes
-        }
-    };
+    let bytes = document(&state, &caches.rendered, &caller, &base, uuid).await?;
     if projection.is_identity() {
         return Ok(scim_bytes(StatusCode::OK, bytes));
     }
     let resource: Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::Domain(DomainError::Internal(e.to_string())))?;
     Ok(scim_json(StatusCode::OK, &projection.apply(resource)))
+}
+
+/// The whole document of the visible user `uuid` as the caller sees it: from the cache when
+/// nothing was written since it was filled, else one indexed lookup and a rendering (kept).
+async fn document(
+    state: &AppState,
+    cache: &RenderedScimUsers,
+    caller: &ScimCaller,
+    base: &Base,
+    uuid: String,
+) -> Result<Bytes, ApiError> {
+    let key = (uuid, caller.0.user_id, base.0.clone());
+    if let Some(bytes) = cache.get(&state.directory, &key) {
+        return Ok(bytes);
+    }
+    // Read before the user: a write landing meanwhile makes this rendering stale.
+    let epoch = cache.epoch(&state.directory);
+    let user = find(state, &key.0).await?;
+    let resource = render(state, caller, base, &user).await?;
+    let bytes = Bytes::from(resource.to_string());
+    cache.put(&state.directory, epoch, key, bytes.clone());
+    Ok(bytes)
 }
 
 /// `GET /Me`: the caller's own user.

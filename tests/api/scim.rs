@@ -1457,6 +1457,110 @@ backend_test!(get_by_id_is_cached_and_follows_every_door, |srv| {
     assert_error(&get(srv, &path).await, StatusCode::NOT_FOUND, None);
 });
 
+/// `userName eq` (the lookup every identity provider makes before creating a user) is answered
+/// from the caches: the same ListResponse as the general path, any case of the name, following
+/// renames, deletes and visibility, with projections and paging as asked.
+backend_test!(
+    username_lookup_answers_like_a_list_and_follows_changes,
+    |srv| {
+        let created = create_user(
+        srv,
+        json!({"userName": "Lookup.Me", "displayName": "Look Up", "active": true, "externalId": "lk-1",
+        "emails": [{"value": "lookup@example.org", "type": "work", "primary": true}]}),
+    )
+    .await;
+        let id = created["id"].as_str().expect("id").to_string();
+        let by_id = get(srv, &format!("/Users/{id}")).await.body;
+        for _ in 0..3 {
+            for name in ["Lookup.Me", "lookup.me", "LOOKUP.ME"] {
+                let r = get(
+                    srv,
+                    &filter_path("/Users", &format!("userName eq \"{name}\"")),
+                )
+                .await;
+                assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+                assert!(r
+                    .header("content-type")
+                    .is_some_and(|c| c.starts_with("application/scim+json")));
+                assert_eq!(
+                    r.body,
+                    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+                       "totalResults": 1, "startIndex": 1, "itemsPerPage": 1,
+                       "Resources": [by_id.clone()]}),
+                    "{name}"
+                );
+            }
+        }
+        // Through .search, with a projection.
+        let r = scim(
+            srv,
+            Method::POST,
+            "/Users/.search",
+            Some(
+                json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                    "filter": "userName eq \"lookup.me\"", "attributes": ["userName"]}),
+            ),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.body["totalResults"], 1);
+        assert_eq!(r.body["Resources"][0]["userName"], "Lookup.Me");
+        assert!(r.body["Resources"][0].get("emails").is_none(), "{}", r.text);
+        // count=0 and a later startIndex take the general path: the same total, no resources.
+        let r = get(
+            srv,
+            &format!(
+                "{}&count=0",
+                filter_path("/Users", "userName eq \"lookup.me\"")
+            ),
+        )
+        .await;
+        assert_eq!(r.body["totalResults"], 1, "{}", r.text);
+        assert_eq!(r.body["Resources"].as_array().map(Vec::len).unwrap_or(0), 0);
+        let r = get(
+            srv,
+            &format!(
+                "{}&startIndex=2",
+                filter_path("/Users", "userName eq \"lookup.me\"")
+            ),
+        )
+        .await;
+        assert_eq!(r.body["totalResults"], 1, "{}", r.text);
+        assert_eq!(r.body["Resources"].as_array().map(Vec::len).unwrap_or(0), 0);
+        // Nobody by that name: an empty list.
+        let r = get(srv, &filter_path("/Users", "userName eq \"nobody.here\"")).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.body["totalResults"], 0);
+        assert_eq!(r.body["Resources"], json!([]));
+
+        // Renamed through authentik's API: the old name finds nobody, the new one the user.
+        let pk = srv.get("/api/v3/core/users/?username=Lookup.Me").await.body["results"][0]["pk"]
+            .clone();
+        let r = srv
+            .patch(
+                &format!("/api/v3/core/users/{pk}/"),
+                &json!({"username": "moved.on", "name": "Moved"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let r = get(srv, &filter_path("/Users", "userName eq \"lookup.me\"")).await;
+        assert_eq!(r.body["totalResults"], 0, "{}", r.text);
+        let r = get(srv, &filter_path("/Users", "userName eq \"Moved.On\"")).await;
+        assert_eq!(r.body["totalResults"], 1, "{}", r.text);
+        assert_eq!(r.body["Resources"][0]["id"], id.as_str());
+        assert_eq!(r.body["Resources"][0]["displayName"], "Moved");
+        // A name freed by the rename is taken by someone else: the lookup names the new user.
+        let other = create_user(srv, json!({"userName": "lookup.me", "active": true})).await;
+        let r = get(srv, &filter_path("/Users", "userName eq \"LOOKUP.me\"")).await;
+        assert_eq!(r.body["Resources"][0]["id"], other["id"], "{}", r.text);
+        // Deleted through AWX's API: gone.
+        let r = srv.delete(&format!("/api/v2/users/{pk}/")).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+        let r = get(srv, &filter_path("/Users", "userName eq \"moved.on\"")).await;
+        assert_eq!(r.body["totalResults"], 0, "{}", r.text);
+    }
+);
+
 /// Two instances on one PostgreSQL database: a change made through one is never served stale
 /// from the other's cache of rendered SCIM users.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
