@@ -1457,9 +1457,9 @@ backend_test!(get_by_id_is_cached_and_follows_every_door, |srv| {
     assert_error(&get(srv, &path).await, StatusCode::NOT_FOUND, None);
 });
 
-/// `userName eq` (the lookup every identity provider makes before creating a user) is answered
-/// from the caches: the same ListResponse as the general path, any case of the name, following
-/// renames, deletes and visibility, with projections and paging as asked.
+// `userName eq` (the lookup every identity provider makes before creating a user) is answered
+// from the caches: the same ListResponse as the general path, any case of the name, following
+// renames and deletes, with projections and paging as asked.
 backend_test!(
     username_lookup_answers_like_a_list_and_follows_changes,
     |srv| {
