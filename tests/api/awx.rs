@@ -944,3 +944,97 @@ backend_test!(awx_password_guessing_is_throttled, |srv| {
     let r = call(srv, Method::GET, "/api/v2/me/", bearer(srv), None).await;
     assert_eq!(r.status, StatusCode::OK);
 });
+
+// A PATCH decides on the user's row inside its own write (no read before it) whenever the
+// caller sees every user: answers must stay those of read-then-write.
+backend_test!(awx_patch_answers_as_if_read_first, |srv| {
+    let r = call(
+        srv,
+        Method::POST,
+        "/api/v2/users/",
+        bearer(srv),
+        Some(json!({"username": "pat", "password": "pat-pw", "first_name": "Pat", "last_name": "Lee"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let pat = r.body["id"].as_i64().expect("id");
+    let r = call(
+        srv,
+        Method::POST,
+        "/api/v2/users/",
+        bearer(srv),
+        Some(json!({"username": "aud", "password": "aud-pw", "is_system_auditor": true})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let unknown = pat + 1000;
+
+    // `name` follows from the stored last name when only the first changes.
+    let r = call(
+        srv,
+        Method::PATCH,
+        &format!("/api/v2/users/{pat}/"),
+        bearer(srv),
+        Some(json!({"first_name": "Sam"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["last_name"], "Lee");
+    let r = srv.get(&format!("/api/v3/core/users/{pat}/")).await;
+    assert_eq!(r.body["name"], "Sam Lee", "{}", r.text);
+
+    // An unknown user is a 404 before anything about the body or the caller's rights.
+    let r = call(
+        srv,
+        Method::PATCH,
+        &format!("/api/v2/users/{unknown}/"),
+        bearer(srv),
+        Some(json!(["not", "an", "object"])),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    let auditor = basic("aud", "aud-pw");
+    let r = call(
+        srv,
+        Method::PATCH,
+        &format!("/api/v2/users/{unknown}/"),
+        auditor.clone(),
+        Some(json!({"first_name": "x"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    // A user the auditor sees but may not edit: 403, and nothing changed.
+    let r = call(
+        srv,
+        Method::PATCH,
+        &format!("/api/v2/users/{pat}/"),
+        auditor,
+        Some(json!({"first_name": "x"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    // Renaming oneself needs change_user: the rule sees the stored username.
+    let own = basic("pat", "pat-pw");
+    let r = call(
+        srv,
+        Method::PATCH,
+        &format!("/api/v2/users/{pat}/"),
+        own.clone(),
+        Some(json!({"username": "pat", "last_name": "Kim"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["first_name"], "Sam");
+    let r = call(
+        srv,
+        Method::PATCH,
+        &format!("/api/v2/users/{pat}/"),
+        own,
+        Some(json!({"username": "pat-renamed"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    let r = srv.get(&format!("/api/v3/core/users/{pat}/")).await;
+    assert_eq!(r.body["username"], "pat", "{}", r.text);
+    assert_eq!(r.body["name"], "Sam Kim", "{}", r.text);
+});

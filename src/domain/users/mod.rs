@@ -25,5 +25,5 @@ pub use reads::{
 };
 pub(crate) use rules::resolve_uuids;
 pub use rules::{check_email, check_path, check_username, FIELD_ORDER, UNIQUE_MESSAGE};
-pub use writes::{create, delete, set_password, update};
+pub use writes::{create, delete, set_password, update, update_checked, CurrentNames};
 pub(crate) use writes::{create_in, delete_in, update_in};

@@ -185,19 +185,78 @@ pub async fn update(
     Ok(user)
 }
 
+/// The names a user has before an `update_checked`, for its check to compare with.
+#[derive(Debug, Clone, Copy)]
+pub struct CurrentNames<'a> {
+    /// Username.
+    pub username: &'a str,
+    /// AWX first name.
+    pub first_name: &'a str,
+    /// AWX last name.
+    pub last_name: &'a str,
+}
+
+/// `update`, with `check` deciding on the user's current row inside the same transaction
+/// before anything is written: it may refuse (its error is returned as is) or adjust the
+/// changes. A dialect whose rules compare with current values (AWX) reads the row once.
+pub async fn update_checked<E: From<DomainError>>(
+    store: &Store,
+    id: i64,
+    mut changes: UserChanges,
+    errors: FieldErrors,
+    audit: &AuditContext,
+    check: impl FnOnce(CurrentNames<'_>, &mut UserChanges) -> Result<(), E>,
+) -> Result<User, E> {
+    // Hashed before the transaction (never while holding the writer), so a refused request
+    // may have hashed for nothing; only callers already allowed to edit the user get here.
+    let password_hash = hash_password(&changes.password).await?;
+    let mut tx = store.begin().await.map_err(DomainError::from)?;
+    let current = current_row(&mut tx, id).await?;
+    check(
+        CurrentNames {
+            username: &current.username,
+            first_name: &current.first_name,
+            last_name: &current.last_name,
+        },
+        &mut changes,
+    )?;
+    let user = apply_update(&mut tx, current, changes, errors, password_hash, audit).await?;
+    tx.commit().await.map_err(DomainError::from)?;
+    Ok(user)
+}
+
+/// The row of user `id`, or `NotFound`.
+async fn current_row(tx: &mut Tx, id: i64) -> Result<store_users::UserRow, DomainError> {
+    store_users::by_id(tx, id)
+        .await?
+        .ok_or(DomainError::NotFound(ObjectKind::User))
+}
+
 /// `update` inside the caller's transaction, with the password already hashed.
 pub(crate) async fn update_in(
     tx: &mut Tx,
     id: i64,
     changes: UserChanges,
+    errors: FieldErrors,
+    password_hash: Option<Option<String>>,
+    audit: &AuditContext,
+) -> Result<User, DomainError> {
+    let current = current_row(tx, id).await?;
+    apply_update(tx, current, changes, errors, password_hash, audit).await
+}
+
+/// Writes `changes` over `current` (read in this transaction): validation, the row, its
+/// audit record, memberships, AWX flags and session ends.
+async fn apply_update(
+    tx: &mut Tx,
+    current: store_users::UserRow,
+    changes: UserChanges,
     mut errors: FieldErrors,
     password_hash: Option<Option<String>>,
     audit: &AuditContext,
 ) -> Result<User, DomainError> {
+    let id = current.id;
     check_fields(&changes, &mut errors);
-    let current = store_users::by_id(tx, id)
-        .await?
-        .ok_or(DomainError::NotFound(ObjectKind::User))?;
     let current_type = UserType::parse(&current.user_type).unwrap_or(UserType::Internal);
     if current_type == UserType::InternalServiceAccount {
         if let (Some(t), false) = (changes.user_type, errors.has("type")) {

@@ -15,7 +15,9 @@ use super::filters::{list_filter, ordering};
 use super::render::{
     is_last_superuser, remove_action, rendered, rendered_detail, user_json, RenderedAwxUsers,
 };
-use super::{may_see, not_found, resolve_user, superuser_count, DETAIL, LIST};
+use super::{
+    may_see, not_found, resolve_user, sees_whatever_status, superuser_count, DETAIL, LIST,
+};
 use crate::api::awx::caller::AwxCaller;
 use crate::api::awx::{detail, forbidden, with_allow, AwxError, AwxPage};
 use crate::api::body::JsonBody;
@@ -25,7 +27,7 @@ use crate::api::fields::{Input, Str};
 use crate::api::meta::RequestMeta;
 use crate::api::query::Params;
 use crate::app::AppState;
-use crate::domain::authz::{authorize, visibility, Action, Denied, Visibility};
+use crate::domain::authz::{authorize, visibility, Action, Denied, Principal, Visibility};
 use crate::domain::filter::{Cmp, Filter, Literal};
 use crate::domain::users::{self, User, UserChanges, UserField, UserRel};
 use crate::domain::{DomainError, FieldErrors};
@@ -151,20 +153,21 @@ pub(crate) fn read_changes(
     Ok((c, input.errors))
 }
 
-/// `name` = "first last" whenever AWX sets either part.
-fn sync_name(c: &mut UserChanges, current: Option<&User>) {
+/// `name` = "first last" whenever AWX sets either part; `current` holds the first and last
+/// names before the change.
+fn sync_name(c: &mut UserChanges, current: Option<(&str, &str)>) {
     if c.first_name.is_none() && c.last_name.is_none() {
         return;
     }
     let first = c
         .first_name
         .clone()
-        .or_else(|| current.map(|u| u.first_name.clone()))
+        .or_else(|| current.map(|(first, _)| first.to_string()))
         .unwrap_or_default();
     let last = c
         .last_name
         .clone()
-        .or_else(|| current.map(|u| u.last_name.clone()))
+        .or_else(|| current.map(|(_, last)| last.to_string()))
         .unwrap_or_default();
     c.name = Some(format!("{first} {last}").trim().to_string());
 }
@@ -223,7 +226,9 @@ pub(super) async fn retrieve(
     Ok(with_allow(json_response(StatusCode::OK, &*raw), DETAIL))
 }
 
-/// PUT and PATCH of one user.
+/// PUT and PATCH of one user. The user is read before the write only when a rule needs more
+/// than its names (visibility through superuser status, a change of superuser or auditor
+/// status); otherwise the checks run on the row the update reads in its own transaction.
 pub(super) async fn write(
     State(state): State<Arc<AppState>>,
     AwxCaller(caller): AwxCaller,
@@ -232,25 +237,91 @@ pub(super) async fn write(
     Lookup(key): Lookup,
     body: JsonBody,
 ) -> Result<Response, AwxError> {
-    let user = resolve_user(&state, &key).await?;
-    if !may_see(&caller, &user) {
-        return Err(not_found());
-    }
-    let (mut changes, errors) = read_changes(body, false, mode.is_full())?;
+    let mut current = match key.parse::<i64>() {
+        Ok(id) if sees_whatever_status(&caller, id) => None,
+        _ => {
+            let user = resolve_user(&state, &key).await?;
+            if !may_see(&caller, &user) {
+                return Err(not_found());
+            }
+            Some(user)
+        }
+    };
+    let id = match &current {
+        Some(user) => user.id,
+        None => key.parse::<i64>().map_err(|_| not_found())?,
+    };
+    let (mut changes, errors) = match read_changes(body, false, mode.is_full()) {
+        Ok(read) => read,
+        // An unknown user is a 404 whatever the body.
+        Err(e) if current.is_none() => {
+            state.directory.user(id).await?;
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
     // AWX's rules, decided by the one authorization function: anyone may edit their own
     // profile; renaming needs change_user; superuser and auditor status are for superusers, but
     // users may drop their own auditor status.
-    authorize(&caller, Action::EditUserProfile(user.id)).map_err(|_| forbidden())?;
-    if changes
-        .username
-        .as_ref()
-        .is_some_and(|u| *u != user.username)
-    {
-        authorize(&caller, Action::RenameUser(user.id)).map_err(|d| match d {
-            Denied::Protected => detail(StatusCode::FORBIDDEN, "Cannot change username."),
-            _ => forbidden(),
-        })?;
+    if authorize(&caller, Action::EditUserProfile(id)).is_err() {
+        if current.is_none() {
+            state.directory.user(id).await?;
+        }
+        return Err(forbidden());
     }
+    if current.is_none() && (changes.superuser.is_some() || changes.system_auditor.is_some()) {
+        current = Some(state.directory.user(id).await?);
+    }
+    if let Some(user) = &current {
+        if changes
+            .username
+            .as_ref()
+            .is_some_and(|u| *u != user.username)
+        {
+            authorize_rename(&caller, id)?;
+        }
+        check_privileges(&state, &caller, user, &mut changes).await?;
+    }
+    let updated = users::update_checked(
+        &state.store,
+        id,
+        changes,
+        errors,
+        &meta.audit(Some(&caller)),
+        |names, changes| {
+            if changes
+                .username
+                .as_ref()
+                .is_some_and(|u| u != names.username)
+            {
+                authorize_rename(&caller, id)?;
+            }
+            sync_name(changes, Some((names.first_name, names.last_name)));
+            Ok::<(), AwxError>(())
+        },
+    )
+    .await?;
+    let value = user_json(&state, &caller, &updated, true).await?;
+    Ok(with_allow(json_response(StatusCode::OK, &value), DETAIL))
+}
+
+/// AWX's rule for renaming user `id`.
+fn authorize_rename(caller: &Principal, id: i64) -> Result<(), AwxError> {
+    authorize(caller, Action::RenameUser(id)).map_err(|d| match d {
+        Denied::Protected => detail(StatusCode::FORBIDDEN, "Cannot change username."),
+        _ => forbidden(),
+    })
+}
+
+/// AWX's rules for superuser and auditor status: changing either is for superusers (users may
+/// drop their own auditor status), the last superuser stays one; an unchanged status is left
+/// out of `changes`.
+async fn check_privileges(
+    state: &AppState,
+    caller: &Principal,
+    user: &User,
+    changes: &mut UserChanges,
+) -> Result<(), AwxError> {
     let flips_superuser = changes.superuser.is_some_and(|s| s != user.is_superuser);
     let flips_auditor = changes
         .system_auditor
@@ -261,7 +332,7 @@ pub(super) async fn write(
         } else {
             Action::ChangePrivileges(user.id)
         };
-        authorize(&caller, action).map_err(|_| forbidden())?;
+        authorize(caller, action).map_err(|_| forbidden())?;
     }
     if !flips_superuser {
         changes.superuser = None;
@@ -269,7 +340,7 @@ pub(super) async fn write(
     if !flips_auditor {
         changes.system_auditor = None;
     }
-    if changes.superuser == Some(false) && is_last_superuser(&state, user.is_superuser).await? {
+    if changes.superuser == Some(false) && is_last_superuser(state, user.is_superuser).await? {
         return Err(AwxError(
             DomainError::Invalid(FieldErrors::single(
                 "is_superuser",
@@ -278,17 +349,7 @@ pub(super) async fn write(
             .into(),
         ));
     }
-    sync_name(&mut changes, Some(&user));
-    let updated = users::update(
-        &state.store,
-        user.id,
-        changes,
-        errors,
-        &meta.audit(Some(&caller)),
-    )
-    .await?;
-    let value = user_json(&state, &caller, &updated, true).await?;
-    Ok(with_allow(json_response(StatusCode::OK, &value), DETAIL))
+    Ok(())
 }
 
 pub(super) async fn destroy(

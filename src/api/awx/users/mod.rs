@@ -82,8 +82,13 @@ pub(crate) fn may_see(caller: &Principal, user: &User) -> bool {
 
 /// `may_see` of user `id` with this superuser status.
 fn may_see_user(caller: &Principal, id: i64, is_superuser: bool) -> bool {
+    is_superuser || sees_whatever_status(caller, id)
+}
+
+/// Whether the caller sees user `id` whether or not it is a superuser (itself, or by a view
+/// permission): then the user's row need not be read to decide.
+pub(crate) fn sees_whatever_status(caller: &Principal, id: i64) -> bool {
     id == caller.user_id
-        || is_superuser
         || crate::domain::authz::may_see(caller, "authentik_core.view_user", &id.to_string())
             .is_ok()
 }
