@@ -16,6 +16,7 @@ mod events;
 mod form;
 mod groups;
 mod layout;
+mod members;
 mod roles;
 mod session;
 mod tokens;
@@ -25,7 +26,7 @@ use std::sync::Arc;
 
 use axum::http::{header, HeaderValue};
 use axum::response::{Redirect, Response};
-use axum::routing::{get, post, MethodRouter};
+use axum::routing::{any, get, post, MethodRouter};
 use axum::Router;
 
 use crate::api::routing::finished;
@@ -70,14 +71,33 @@ pub fn routes() -> Router<Arc<AppState>> {
         )
         .route("/if/admin/users/{id}/groups/", page(post(users::groups)))
         .route("/if/admin/users/{id}/roles/", page(post(users::roles)))
-        .route("/if/admin/groups/", page(get(groups::list)))
+        .route(
+            "/if/admin/groups/",
+            page(get(groups::list).post(groups::create)),
+        )
+        .route("/if/admin/groups/new/", page(get(groups::new_form)))
         .route("/if/admin/groups/{uuid}/", page(get(groups::detail)))
         .route(
             "/if/admin/groups/{uuid}/members/",
             page(post(groups::members)),
         )
-        .route("/if/admin/roles/", page(get(roles::list)))
+        .route(
+            "/if/admin/groups/{uuid}/parents/",
+            page(post(groups::parents)),
+        )
+        .route(
+            "/if/admin/groups/{uuid}/delete/",
+            page(get(groups::confirm_delete).post(groups::delete)),
+        )
+        .route(
+            "/if/admin/roles/",
+            page(get(roles::list).post(roles::create)),
+        )
         .route("/if/admin/roles/{uuid}/", page(get(roles::detail)))
+        .route(
+            "/if/admin/roles/{uuid}/delete/",
+            page(get(roles::confirm_delete).post(roles::delete)),
+        )
         .route(
             "/if/admin/roles/{uuid}/permissions/",
             page(post(roles::permissions)),
@@ -99,6 +119,17 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/if/user/tokens/{identifier}/delete/",
             page(post(account::revoke_token)),
         )
+        // Any other path under /if/ is a console page that does not exist: the console's 404,
+        // with its headers (the API's JSON 404 is for the API's paths).
+        .route("/if/{*rest}", page(any(not_found)))
+}
+
+/// The console's answer to a path under `/if/` that names no page.
+async fn not_found() -> Response {
+    error::plain(
+        axum::http::StatusCode::NOT_FOUND,
+        "There is no console page at this address.",
+    )
 }
 
 /// A console route: its answers finished with the console's headers, in its one layer.

@@ -107,7 +107,7 @@ pub fn create_form(
             }
             (input("Description", "description", "text", fields.get("description").unwrap_or_default(), errors, false))
             (input("Expires (UTC; app passwords only — API tokens get the configured lifetime)", "expires", "datetime-local", fields.get("expires").unwrap_or_default(), errors, false))
-            p { button type="submit" { "Create" } }
+            p { button type="submit" { "Create token" } }
         }
     }
 }
