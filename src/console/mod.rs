@@ -24,7 +24,7 @@ mod users;
 
 use std::sync::Arc;
 
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Redirect, Response};
 use axum::routing::{any, get, post, MethodRouter};
 use axum::Router;
@@ -127,7 +127,7 @@ pub fn routes() -> Router<Arc<AppState>> {
 /// The console's answer to a path under `/if/` that names no page.
 async fn not_found() -> Response {
     error::plain(
-        axum::http::StatusCode::NOT_FOUND,
+        StatusCode::NOT_FOUND,
         "There is no console page at this address.",
     )
 }
@@ -141,8 +141,21 @@ fn page(router: MethodRouter<Arc<AppState>>) -> MethodRouter<Arc<AppState>> {
 /// console's own stylesheet, images only from it or `data:` (avatars), forms only to itself.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/// Adds the console's security headers to every answer (pages, redirects, assets, errors).
+/// Adds the console's security headers to every answer (pages, redirects, assets, errors), and
+/// makes the router's bare 405 a console page (keeping its `Allow`).
 fn finish(mut response: Response) -> Response {
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED
+        && !response.headers().contains_key(header::CONTENT_TYPE)
+    {
+        let allow = response.headers().get(header::ALLOW).cloned();
+        response = error::plain(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "This address does not answer that method: use the console's links and forms.",
+        );
+        if let Some(allow) = allow {
+            response.headers_mut().insert(header::ALLOW, allow);
+        }
+    }
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,

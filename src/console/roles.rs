@@ -304,12 +304,8 @@ async fn render(
                     }
                     (errors_of(errors, "permissions"))
                 }
-                div.field {
-                    label for="f-object" { "Object (optional: its pk; a user's id, or a group's, role's or token's uuid)" }
-                    input id="f-object" type="text" name="object_pk";
-                    (errors_of(errors, "object_pk"))
-                    (errors_of(errors, "non_field_errors"))
-                }
+                (input("Object (optional: its pk; a user's id, or a group's, role's or token's uuid)", "object_pk", "text", "", errors, false))
+                (errors_of(errors, "non_field_errors"))
                 p { button type="submit" { "Assign permission" } }
             }
         }
@@ -430,7 +426,7 @@ pub async fn confirm_delete(
         }
         form method="post" action={ (path) "delete/" } {
             (csrf_field(&signed))
-            button.danger type="submit" autofocus { "Delete role " (role.name) }
+            button.danger type="submit" { "Delete role " (role.name) }
             " "
             a href=(path) { "Cancel" }
         }

@@ -544,6 +544,13 @@ backend_test!(console_shows_a_new_token_key_once, |srv| {
         list.text.contains("console-made") && !list.text.contains(&key),
         "never again"
     );
+    let found = get(srv, &client, "/if/admin/tokens/?q=MADE").await;
+    assert!(
+        found.text.contains("console-made"),
+        "searched by identifier"
+    );
+    let none = get(srv, &client, "/if/admin/tokens/?q=nothing-like-it").await;
+    assert!(none.text.contains("No tokens.") && none.text.contains("value=\"nothing-like-it\""));
     let dup = post(
         srv,
         &client,

@@ -396,7 +396,7 @@ backend_test!(console_creates_gives_and_deletes_roles, |srv| {
     );
 });
 
-backend_test!(console_unknown_paths_get_the_console_404, |srv| {
+backend_test!(console_unknown_paths_and_methods_get_console_pages, |srv| {
     user(srv, "root11", "pw-root11", true).await;
     let anonymous = browser();
     let (client, _, _) = sign_in(srv, "root11", "pw-root11").await;
@@ -425,6 +425,19 @@ backend_test!(console_unknown_paths_get_the_console_404, |srv| {
                 .contains("There is no console page at this address."));
         }
     }
+    // A console path asked with a method it does not answer: a console page too, with `Allow`.
+    let wrong = get(srv, &client, "/if/logout/").await;
+    assert_eq!(wrong.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(wrong.headers.get("content-security-policy").is_some());
+    assert_eq!(
+        wrong.headers.get("allow").map(|v| v.as_bytes()),
+        Some(&b"POST"[..])
+    );
+    assert!(
+        wrong.text.contains("does not answer that method"),
+        "{}",
+        wrong.text
+    );
     // The API's paths keep the API's JSON 404.
     let api = get(srv, &anonymous, "/api/v3/nothing/").await;
     assert_eq!(api.status, StatusCode::NOT_FOUND);

@@ -205,7 +205,10 @@ async fn render(
             dt { "UUID" } dd { (group.uuid) }
             dt { "Superuser" } dd { @if group.is_superuser { "Yes" } @else { "No" } }
             dt { "Children" } dd { (related_links(&group.children)) }
-            dt { "Roles" } dd { (group.roles.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", ")) }
+            dt { "Roles" } dd {
+                @if group.roles.is_empty() { span.muted { "None" } }
+                (group.roles.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", "))
+            }
         }
         h2 id="parents" { "Parents" }
         table {
@@ -396,7 +399,7 @@ pub async fn confirm_delete(
         }
         form method="post" action={ (path) "delete/" } {
             (csrf_field(&signed))
-            button.danger type="submit" autofocus { "Delete group " (group.name) }
+            button.danger type="submit" { "Delete group " (group.name) }
             " "
             a href=(path) { "Cancel" }
         }

@@ -304,7 +304,7 @@ pub async fn confirm_delete(
         p { "This deletes the user, its tokens and its memberships. It cannot be undone." }
         form method="post" action={ "/if/admin/users/" (user.id) "/delete/" } {
             (csrf_field(&signed))
-            button.danger type="submit" autofocus { "Delete user " (user.username) }
+            button.danger type="submit" { "Delete user " (user.username) }
             " "
             a href={ "/if/admin/users/" (user.id) "/" } { "Cancel" }
         }
