@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use super::error::ConsoleError;
 use super::form::{errors_of, input, other_errors, Fields};
 use super::layout::{self, pager, pager_of, pages_of, Paging, Section, VIEW_ROLE, VIEW_USER};
-use super::members::{users_by_id, users_table, RemoveButton};
+use super::members::{page_of, users_by_id, users_table, RemoveButton, COUNT_CAP};
 use super::session::{csrf_field, Posted, Signed};
 use crate::api::authentik::rbac::read_role_name;
 use crate::api::authentik::users::visible_users;
@@ -203,24 +203,13 @@ async fn render(
 ) -> Result<Response, ConsoleError> {
     let p = &signed.principal;
     let users_seen = visibility(p, VIEW_USER) != Visibility::Nothing;
-    let (holder_ids, holder_count) = roles::user_holders_page(
-        &state.store,
-        role,
-        PAGE_SIZE,
-        (q.page() - 1).saturating_mul(PAGE_SIZE),
-    )
+    let store = &state.store;
+    let holders = page_of(q.page(), PAGE_SIZE, |offset| {
+        roles::user_holders_page(store, role, PAGE_SIZE, offset, COUNT_CAP)
+    })
     .await?;
-    let pages = pages_of(holder_count, PAGE_SIZE);
-    let page = q.page().min(pages);
-    let holder_ids = if page < q.page() {
-        roles::user_holders_page(&state.store, role, PAGE_SIZE, (page - 1) * PAGE_SIZE)
-            .await?
-            .0
-    } else {
-        holder_ids
-    };
     let holder_users = if users_seen {
-        users_by_id(state, signed, &holder_ids).await?
+        users_by_id(state, signed, &holders.ids).await?
     } else {
         Vec::new()
     };
@@ -253,9 +242,9 @@ async fn render(
         h2 id="users" { "Users holding this role" }
         @if users_seen {
             (users_table(signed, &holder_users, may_change.then_some(RemoveButton { action: &users_action, words: "Take the role from" }), "No user holds this role directly."))
-            (pager_of(&Paging { path: &path, filters: &[], param: "page", anchor: "#users", label: "Pages of users holding this role" }, page, pages, &holder_count.to_string()))
+            (pager_of(&Paging { path: &path, filters: &[], param: "page", anchor: "#users", label: "Pages of users holding this role" }, holders.page, holders.pages, &holders.total))
         } @else {
-            p.muted { (holder_count) " users hold this role directly." }
+            p.muted { (holders.total) " users hold this role directly." }
         }
         @if may_change {
             form.row method="post" action=(users_action) {

@@ -233,16 +233,22 @@ pub async fn holders(
         .collect())
 }
 
-/// One page of the users holding the role directly (user ids in id order), and how many do.
+/// One page of the users holding the role directly (user ids in id order), and how many do,
+/// counted up to `cap`.
 pub async fn user_holders_page(
     store: &Store,
     role: &Role,
     limit: i64,
     offset: i64,
-) -> Result<(Vec<i64>, i64), DomainError> {
-    let total = store_roles::holder_user_count(store, role.id).await?;
+    cap: i64,
+) -> Result<super::groups::MemberPage, DomainError> {
+    let total = store_roles::holder_user_count(store, role.id, cap).await?;
     let ids = store_roles::holder_user_ids(store, role.id, limit, offset).await?;
-    Ok((ids, total))
+    Ok(super::groups::MemberPage {
+        ids,
+        total,
+        capped: total >= cap,
+    })
 }
 
 /// The groups holding the role directly, by name: (uuid, name), at most `limit` of them.

@@ -524,21 +524,22 @@ struct UserIdRow {
     user_id: i64,
 }
 
-/// Most groups whose members are merged arm by arm (`UNION` of index ranges); a larger subtree
-/// is read with one `IN` (SQLite allows 500 arms in a compound select).
+/// Most groups whose members SQLite merges arm by arm (`UNION` of index ranges); a larger
+/// subtree is read with one `IN` (SQLite allows 500 arms in a compound select).
 const MERGED_GROUPS: usize = 64;
 
 /// The user ids of the members of any of `groups`, each once, in user-id order (then `LIMIT`):
-/// one group reads its `(group_id, user_id)` index range; a few are merged range by range
-/// (SQLite merges ordered `UNION` arms as it streams, so a page or a capped count reads only
-/// what it returns); a large subtree falls back to `DISTINCT … IN`.
-fn members_of_groups(groups: &[i64], sql: &mut Sql) {
+/// one group reads its `(group_id, user_id)` index range. For several, SQLite merges ordered
+/// `UNION` arms as it streams (a page or a capped count reads only what it returns), while
+/// PostgreSQL hashes a `UNION` whole but streams `DISTINCT … IN` down the `(user_id, group_id)`
+/// primary key: each gets the shape it streams.
+fn members_of_groups(groups: &[i64], dialect: super::Dialect, sql: &mut Sql) {
     match groups {
         [one] => {
             sql.push("SELECT user_id FROM group_members WHERE group_id = ")
                 .bind(*one);
         }
-        few if few.len() <= MERGED_GROUPS => {
+        few if dialect == super::Dialect::Sqlite && few.len() <= MERGED_GROUPS => {
             for (i, id) in few.iter().enumerate() {
                 if i > 0 {
                     sql.push(" UNION ");
@@ -567,7 +568,7 @@ pub async fn member_ids_page(
         return Ok(Vec::new());
     }
     let mut sql = Sql::new("");
-    members_of_groups(groups, &mut sql);
+    members_of_groups(groups, store.dialect(), &mut sql);
     sql.push(" LIMIT ")
         .bind(limit)
         .push(" OFFSET ")
@@ -586,7 +587,7 @@ pub async fn member_total(store: &Store, groups: &[i64], cap: i64) -> Result<i64
         return Ok(0);
     }
     let mut sql = Sql::new("SELECT CAST(COUNT(*) AS BIGINT) FROM (");
-    members_of_groups(groups, &mut sql);
+    members_of_groups(groups, store.dialect(), &mut sql);
     sql.push(" LIMIT ").bind(cap).push(") capped");
     store.fetch_scalar_i64(&sql).await
 }

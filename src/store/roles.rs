@@ -233,10 +233,15 @@ pub async fn holder_user_ids(
         .collect())
 }
 
-/// How many users hold the role directly.
-pub async fn holder_user_count(store: &Store, role_id: i64) -> Result<i64, StoreError> {
-    let mut sql = Sql::new("SELECT CAST(COUNT(*) AS BIGINT) FROM user_roles WHERE role_id = ");
-    sql.bind(role_id);
+/// How many users hold the role directly, counting no further than `cap`.
+pub async fn holder_user_count(store: &Store, role_id: i64, cap: i64) -> Result<i64, StoreError> {
+    let mut sql = Sql::new(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM (SELECT user_id FROM user_roles WHERE role_id = ",
+    );
+    sql.bind(role_id)
+        .push(" ORDER BY user_id LIMIT ")
+        .bind(cap)
+        .push(") capped");
     store.fetch_scalar_i64(&sql).await
 }
 

@@ -13,10 +13,8 @@ use maud::{html, Markup};
 
 use super::super::error::ConsoleError;
 use super::super::form::{input, other_errors, Fields};
-use super::super::layout::{
-    self, pager_of, pages_of, Paging, Section, VIEW_EVENT, VIEW_GROUP, VIEW_USER,
-};
-use super::super::members::{users_by_id, users_table, RemoveButton};
+use super::super::layout::{self, pager_of, Paging, Section, VIEW_EVENT, VIEW_GROUP, VIEW_USER};
+use super::super::members::{page_of, users_by_id, users_table, RemoveButton, COUNT_CAP};
 use super::super::session::{csrf_field, Posted, Signed};
 use super::{parent_uuid, PAGE_SIZE};
 use crate::api::authentik::users::visible_users;
@@ -27,9 +25,6 @@ use crate::domain::groups::{self, Group, GroupChanges, MemberScope, RelatedGroup
 use crate::domain::users::UserField;
 use crate::domain::{DomainError, FieldErrors};
 
-/// Effective members are counted up to this many (the count reads every membership row of
-/// the subtree; beyond this the page says "or more" and pages on while pages are full).
-const EFFECTIVE_COUNT_CAP: i64 = 10_000;
 /// Most parents or children listed by name on the page.
 const MAX_RELATED: usize = 100;
 
@@ -84,66 +79,21 @@ async fn member_list(
     scope: MemberScope,
     q: &Fields,
 ) -> Result<MemberList, ConsoleError> {
-    let (param, other, anchor, label, cap) = match scope {
-        MemberScope::Direct => (
-            "page",
-            "epage",
-            "#direct",
-            "Pages of direct members",
-            i64::MAX,
-        ),
-        MemberScope::Effective => (
-            "epage",
-            "page",
-            "#effective",
-            "Pages of effective members",
-            EFFECTIVE_COUNT_CAP,
-        ),
+    let (param, other, anchor, label) = match scope {
+        MemberScope::Direct => ("page", "epage", "#direct", "Pages of direct members"),
+        MemberScope::Effective => ("epage", "page", "#effective", "Pages of effective members"),
     };
     let asked = q
         .text(param)
         .and_then(|p| p.parse::<i64>().ok())
         .filter(|p| *p >= 1)
         .unwrap_or(1);
-    // Until the total is known, a page past the end shows nothing; the count comes with the page.
-    let first = groups::member_page(
-        &state.store,
-        group,
-        scope,
-        PAGE_SIZE,
-        (asked - 1).saturating_mul(PAGE_SIZE),
-        cap,
-    )
+    let store = &state.store;
+    let shown = page_of(asked, PAGE_SIZE, |offset| {
+        groups::member_page(store, group, scope, PAGE_SIZE, offset, COUNT_CAP)
+    })
     .await?;
-    let mut pages = pages_of(first.total, PAGE_SIZE);
-    let (page, ids) = if first.capped {
-        // Counted no further than the cap: page on while pages are full.
-        if i64::try_from(first.ids.len()).unwrap_or(0) == PAGE_SIZE {
-            pages = pages.max(asked + 1);
-        } else {
-            pages = pages.max(asked);
-        }
-        (asked, first.ids)
-    } else if asked > pages {
-        let last = groups::member_page(
-            &state.store,
-            group,
-            scope,
-            PAGE_SIZE,
-            (pages - 1) * PAGE_SIZE,
-            cap,
-        )
-        .await?;
-        (pages, last.ids)
-    } else {
-        (asked, first.ids)
-    };
-    let rows = users_by_id(state, signed, &ids).await?;
-    let total = if first.capped {
-        format!("{} or more", first.total)
-    } else {
-        first.total.to_string()
-    };
+    let rows = users_by_id(state, signed, &shown.ids).await?;
     let path = base(group);
     let kept = q.get(other).unwrap_or_default();
     let filters = [(other, kept)];
@@ -155,9 +105,9 @@ async fn member_list(
             anchor,
             label,
         },
-        page,
-        pages,
-        &total,
+        shown.page,
+        shown.pages,
+        &shown.total,
     );
     Ok(MemberList { rows, pager })
 }
