@@ -484,17 +484,19 @@ pub async fn member_page(
     })
 }
 
-/// One page of groups without their members, and each one's number of direct members.
+/// One page of groups without their members, and each one's number of direct members counted
+/// up to `cap`.
 pub async fn list_outlines(
     store: &Store,
     filter: &GroupFilter,
     sort: &[(GroupSort, Direction)],
     limit: i64,
     offset: i64,
+    cap: i64,
 ) -> Result<Vec<(Group, i64)>, DomainError> {
     let rows = store_groups::page(store, filter, sort, limit, offset).await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let counts: HashMap<i64, i64> = store_groups::member_counts(store, &ids)
+    let counts: HashMap<i64, i64> = store_groups::member_counts(store, &ids, cap)
         .await?
         .into_iter()
         .map(|c| (c.group_id, c.n))

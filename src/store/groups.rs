@@ -601,15 +601,19 @@ pub struct MemberCountRow {
     pub n: i64,
 }
 
-/// The number of direct members of each of the given groups (groups without any are left out).
-pub async fn member_counts(store: &Store, ids: &[i64]) -> Result<Vec<MemberCountRow>, StoreError> {
+/// The number of direct members of each of the given groups, each counted no further than
+/// `cap` (one bounded index range per group, not every membership of the page's groups).
+pub async fn member_counts(
+    store: &Store,
+    ids: &[i64],
+    cap: i64,
+) -> Result<Vec<MemberCountRow>, StoreError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut sql = Sql::new(
-        "SELECT group_id, CAST(COUNT(*) AS BIGINT) AS n FROM group_members WHERE group_id IN ",
-    );
-    sql.bind_list(ids.iter().copied())
-        .push(" GROUP BY group_id");
+    let mut sql = Sql::new("SELECT g.id AS group_id, (SELECT CAST(COUNT(*) AS BIGINT) FROM (SELECT 1 AS one FROM group_members m WHERE m.group_id = g.id LIMIT ");
+    sql.bind(cap)
+        .push(") capped) AS n FROM groups g WHERE g.id IN ")
+        .bind_list(ids.iter().copied());
     store.fetch_all(&sql).await
 }

@@ -1,5 +1,6 @@
 //! `/if/admin/groups/`: the groups table (search by name, each group's number of direct
-//! members from the membership index, never the members themselves), the new-group form, and
+//! members from the membership index, counted up to `COUNT_CAP`, never the members
+//! themselves), the new-group form, and
 //! (in `detail`) one group's page and its actions. Forms are read by the authentik dialect's
 //! group reader and written by the same domain operations as the REST API, so every message is
 //! the API's.
@@ -19,6 +20,7 @@ use serde_json::{Map, Value};
 use super::error::ConsoleError;
 use super::form::{errors_of, input, other_errors, Fields};
 use super::layout::{self, pager, pages_of, Section, VIEW_GROUP};
+use super::members::COUNT_CAP;
 use super::session::{csrf_field, Posted, Signed};
 use crate::api::authentik::groups::{check_superuser_flag, read_group_changes};
 use crate::api::body::JsonBody;
@@ -62,6 +64,7 @@ pub async fn list(
         &sort,
         PAGE_SIZE,
         (page - 1) * PAGE_SIZE,
+        COUNT_CAP,
     )
     .await?;
     let may_add = authorize(&signed.principal, Action::AddGroup).is_ok();
@@ -80,7 +83,7 @@ pub async fn list(
                         td { a href={ "/if/admin/groups/" (g.uuid) "/" } { (g.name) } }
                         td { @if g.is_superuser { "Yes" } @else { "No" } }
                         td { (g.parents.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")) }
-                        td.num { (members) }
+                        td.num { (members) @if *members >= COUNT_CAP { "+" } }
                     }
                 }
                 @if rows.is_empty() { tr { td colspan="4" { "No groups match." } } }
