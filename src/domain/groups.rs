@@ -295,6 +295,11 @@ pub(crate) async fn update_in(
         attributes.as_deref(),
     )
     .await?;
+    // What the parents were, for the audit diff (a relation: added and removed uuids).
+    let parents_before = match &changes.parents {
+        Some(_) => Some(store_groups::parent_uuids(tx, current.id).await?),
+        None => None,
+    };
     if changes.parents.is_some() {
         store_groups::replace_parents(tx, current.id, &refs.parent_ids).await?;
     }
@@ -318,6 +323,17 @@ pub(crate) async fn update_in(
             parse_attributes(&current.attributes),
             Value::Object(attributes.clone()),
         );
+    }
+    if let (Some(before), Some(after)) = (&parents_before, &changes.parents) {
+        let added = after
+            .iter()
+            .filter(|u| !before.contains(u))
+            .map(|u| json!(u));
+        let removed = before
+            .iter()
+            .filter(|u| !after.contains(u))
+            .map(|u| json!(u));
+        diff.relation("parents", added.collect(), removed.collect());
     }
     let model = ModelRef::group(uuid, changes.name.as_deref().unwrap_or(&current.name));
     audit::record(

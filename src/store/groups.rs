@@ -518,6 +518,22 @@ pub async fn leave_superuser_groups(tx: &mut Tx, user_id: i64) -> Result<(), Sto
     Ok(())
 }
 
+/// The uuids of a group's direct parents, in uuid order.
+pub async fn parent_uuids<R: Reader>(db: &mut R, id: i64) -> Result<Vec<String>, StoreError> {
+    #[derive(sqlx::FromRow, serde::Deserialize)]
+    struct UuidRow {
+        uuid: String,
+    }
+    let mut sql = Sql::new("SELECT g.uuid FROM group_parents gp JOIN groups g ON g.id = gp.parent_id WHERE gp.child_id = ");
+    sql.bind(id).push(" ORDER BY g.uuid");
+    Ok(db
+        .fetch_all::<UuidRow>(&sql)
+        .await?
+        .into_iter()
+        .map(|r| r.uuid)
+        .collect())
+}
+
 /// A user id, as member lists page them.
 #[derive(Debug, Clone, Copy, sqlx::FromRow, serde::Deserialize)]
 struct UserIdRow {

@@ -252,6 +252,13 @@ backend_test!(
         )
         .await;
         assert!(audited.text.contains("group backend"), "{}", audited.text);
+        // The diff names the parents added and removed.
+        assert!(
+            audited.text.contains(&format!("parents: + {ops}")),
+            "{}",
+            audited.text
+        );
+        assert!(audited.text.contains(&format!("parents: − {eng}")));
 
         // Delete, after a confirmation.
         let confirm = get(srv, &client, &format!("/if/admin/groups/{eng}/delete/")).await;
