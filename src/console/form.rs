@@ -104,6 +104,8 @@ pub fn input(
             label for=(id) { (label) }
             input id=(id) type=(kind) name=(name) value=(value) required[required]
                 aria-invalid=[invalid.then_some("true")]
+                // Without script, this is how focus lands on the first field to correct.
+                autofocus[invalid]
                 aria-describedby=[invalid.then(|| format!("err-{name}"))];
             (errors_of(errors, name))
         }

@@ -94,6 +94,8 @@ pub fn notice(done: Option<&str>) -> Option<&'static str> {
         "password" => "The password was set.",
         "member-added" => "The member was added.",
         "member-removed" => "The member was removed.",
+        "parent-added" => "The parent was added.",
+        "parent-removed" => "The parent was removed.",
         "group-added" => "Added to the group.",
         "group-removed" => "Removed from the group.",
         "role-added" => "The role was given.",
@@ -160,21 +162,53 @@ pub fn bare(status: StatusCode, title: &str, body: Markup) -> Response {
 
 /// Previous/next links for page `page` of `pages`, keeping `filters` in the links.
 pub fn pager(path: &str, filters: &[(&str, &str)], page: i64, pages: i64, count: i64) -> Markup {
+    pager_of(
+        &Paging {
+            path,
+            filters,
+            param: "page",
+            anchor: "",
+            label: "Pages",
+        },
+        page,
+        pages,
+        &count.to_string(),
+    )
+}
+
+/// Where a pager's links lead: the page, the filters (and other lists' pages) they keep, the
+/// query parameter holding this list's page number, and the section to scroll to (`#…`).
+pub struct Paging<'a> {
+    /// The page's path.
+    pub path: &'a str,
+    /// Parameters every link keeps.
+    pub filters: &'a [(&'a str, &'a str)],
+    /// This list's page parameter.
+    pub param: &'a str,
+    /// A fragment (with its `#`), or empty.
+    pub anchor: &'a str,
+    /// The pager's accessible name (several lists on a page need different ones).
+    pub label: &'a str,
+}
+
+/// Previous/next links of one list on a page with several (`total` as shown: "12", "10000+").
+pub fn pager_of(paging: &Paging, page: i64, pages: i64, total: &str) -> Markup {
     let link = |n: i64| {
-        let mut pairs: Vec<(&str, &str)> = filters.to_vec();
+        let mut pairs: Vec<(&str, &str)> = paging.filters.to_vec();
         let n_text = n.to_string();
-        pairs.push(("page", if n > 1 { n_text.as_str() } else { "" }));
+        pairs.push((paging.param, if n > 1 { n_text.as_str() } else { "" }));
         let q = query_string(&pairs);
+        let anchor = paging.anchor;
         if q.is_empty() {
-            path.to_string()
+            format!("{}{anchor}", paging.path)
         } else {
-            format!("{path}?{q}")
+            format!("{}?{q}{anchor}", paging.path)
         }
     };
     html! {
-        nav.pager aria-label="Pages" {
+        nav.pager aria-label=(paging.label) {
             @if page > 1 { a rel="prev" href=(link(page - 1)) { "← Previous" } }
-            span { "Page " (page) " of " (pages.max(1)) " · " (count) " in all" }
+            span { "Page " (page) " of " (pages.max(1)) " · " (total) " in all" }
             @if page < pages { a rel="next" href=(link(page + 1)) { "Next →" } }
         }
     }

@@ -16,6 +16,7 @@ mod events;
 mod form;
 mod groups;
 mod layout;
+mod members;
 mod roles;
 mod session;
 mod tokens;
@@ -23,9 +24,9 @@ mod users;
 
 use std::sync::Arc;
 
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Redirect, Response};
-use axum::routing::{get, post, MethodRouter};
+use axum::routing::{any, get, post, MethodRouter};
 use axum::Router;
 
 use crate::api::routing::finished;
@@ -70,14 +71,33 @@ pub fn routes() -> Router<Arc<AppState>> {
         )
         .route("/if/admin/users/{id}/groups/", page(post(users::groups)))
         .route("/if/admin/users/{id}/roles/", page(post(users::roles)))
-        .route("/if/admin/groups/", page(get(groups::list)))
+        .route(
+            "/if/admin/groups/",
+            page(get(groups::list).post(groups::create)),
+        )
+        .route("/if/admin/groups/new/", page(get(groups::new_form)))
         .route("/if/admin/groups/{uuid}/", page(get(groups::detail)))
         .route(
             "/if/admin/groups/{uuid}/members/",
             page(post(groups::members)),
         )
-        .route("/if/admin/roles/", page(get(roles::list)))
+        .route(
+            "/if/admin/groups/{uuid}/parents/",
+            page(post(groups::parents)),
+        )
+        .route(
+            "/if/admin/groups/{uuid}/delete/",
+            page(get(groups::confirm_delete).post(groups::delete)),
+        )
+        .route(
+            "/if/admin/roles/",
+            page(get(roles::list).post(roles::create)),
+        )
         .route("/if/admin/roles/{uuid}/", page(get(roles::detail)))
+        .route(
+            "/if/admin/roles/{uuid}/delete/",
+            page(get(roles::confirm_delete).post(roles::delete)),
+        )
         .route(
             "/if/admin/roles/{uuid}/permissions/",
             page(post(roles::permissions)),
@@ -99,6 +119,17 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/if/user/tokens/{identifier}/delete/",
             page(post(account::revoke_token)),
         )
+        // Any other path under /if/ is a console page that does not exist: the console's 404,
+        // with its headers (the API's JSON 404 is for the API's paths).
+        .route("/if/{*rest}", page(any(not_found)))
+}
+
+/// The console's answer to a path under `/if/` that names no page.
+async fn not_found() -> Response {
+    error::plain(
+        StatusCode::NOT_FOUND,
+        "There is no console page at this address.",
+    )
 }
 
 /// A console route: its answers finished with the console's headers, in its one layer.
@@ -110,8 +141,21 @@ fn page(router: MethodRouter<Arc<AppState>>) -> MethodRouter<Arc<AppState>> {
 /// console's own stylesheet, images only from it or `data:` (avatars), forms only to itself.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/// Adds the console's security headers to every answer (pages, redirects, assets, errors).
+/// Adds the console's security headers to every answer (pages, redirects, assets, errors), and
+/// makes the router's bare 405 a console page (keeping its `Allow`).
 fn finish(mut response: Response) -> Response {
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED
+        && !response.headers().contains_key(header::CONTENT_TYPE)
+    {
+        let allow = response.headers().get(header::ALLOW).cloned();
+        response = error::plain(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "This address does not answer that method: use the console's links and forms.",
+        );
+        if let Some(allow) = allow {
+            response.headers_mut().insert(header::ALLOW, allow);
+        }
+    }
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,

@@ -1,6 +1,9 @@
-//! `/if/admin/roles/`: the roles, and one role's page: who holds it (users and groups), its
-//! global and per-object permissions, and forms to assign and unassign permissions (globally
-//! or on one object, named as the RBAC API names them) and to give the role to a user.
+//! `/if/admin/roles/`: the roles (search by name, a new-role form), and one role's page: who
+//! holds it (its users paged from the `(role_id, user_id)` index, the groups bounded), its global
+//! and per-object permissions, forms to assign and unassign permissions (globally or on one
+//! object, named as the RBAC API names them), to give the role to a user or take it away, and to
+//! delete the role after a confirmation. Each action asks `authz` with the RBAC API's action and
+//! calls the same domain operation.
 
 use std::sync::Arc;
 
@@ -8,12 +11,17 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
+use serde_json::{Map, Value};
 
 use super::error::ConsoleError;
 use super::form::{errors_of, input, other_errors, Fields};
-use super::layout::{self, pager, pages_of, Section, VIEW_ROLE, VIEW_USER};
+use super::layout::{self, pager, pager_of, pages_of, Paging, Section, VIEW_ROLE, VIEW_USER};
+use super::members::{page_of, users_by_id, users_table, RemoveButton, COUNT_CAP};
 use super::session::{csrf_field, Posted, Signed};
+use crate::api::authentik::rbac::read_role_name;
 use crate::api::authentik::users::visible_users;
+use crate::api::body::JsonBody;
+use crate::api::error::ApiError;
 use crate::app::AppState;
 use crate::domain::authz::{authorize, may_see, visibility, Action, Visibility};
 use crate::domain::filter::{Cmp, Direction, Filter, Literal};
@@ -22,24 +30,50 @@ use crate::domain::roles::{self, Role, RoleField, RoleSort};
 use crate::domain::users::UserField;
 use crate::domain::{DomainError, FieldErrors};
 
-/// Rows per page.
-const PAGE_SIZE: i64 = 50;
+/// Rows per page (the users table's size).
+const PAGE_SIZE: i64 = super::users::PAGE_SIZE;
+/// Most groups holding a role listed on its page.
+const MAX_GROUPS: i64 = 100;
 
-/// `GET /if/admin/roles/?page=`.
+/// `GET /if/admin/roles/?q=&page=`.
 pub async fn list(
     State(state): State<Arc<AppState>>,
     signed: Signed,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ConsoleError> {
-    let filter = match visibility(&signed.principal, VIEW_ROLE) {
+    let q = Fields::query(query.as_deref());
+    list_page(
+        &state,
+        &signed,
+        &q,
+        &Fields::default(),
+        &FieldErrors::new(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+async fn list_page(
+    state: &AppState,
+    signed: &Signed,
+    q: &Fields,
+    sent: &Fields,
+    errors: &FieldErrors,
+    status: StatusCode,
+) -> Result<Response, ConsoleError> {
+    let mut parts = vec![match visibility(&signed.principal, VIEW_ROLE) {
         Visibility::Nothing => return Err(ConsoleError::Forbidden),
         Visibility::All => Filter::All,
         Visibility::Only(pks) => Filter::In(
             RoleField::Uuid,
             pks.into_iter().map(Literal::Text).collect(),
         ),
-    };
-    let q = Fields::query(query.as_deref());
+    }];
+    let search = q.text("q").unwrap_or_default();
+    if !search.is_empty() {
+        parts.push(Filter::IContains(RoleField::Name, search.to_string()));
+    }
+    let filter = Filter::and(parts);
     let count = roles::count(&state.store, &filter).await?;
     let pages = pages_of(count, PAGE_SIZE);
     let page = q.page().min(pages);
@@ -52,8 +86,13 @@ pub async fn list(
         (page - 1) * PAGE_SIZE,
     )
     .await?;
+    let may_add = authorize(&signed.principal, Action::AddRole).is_ok();
     let body = html! {
         h1 { "Roles" }
+        form.filters method="get" action="/if/admin/roles/" role="search" {
+            div { label for="f-q" { "Search" } input id="f-q" type="search" name="q" value=(search) placeholder="Role name"; }
+            div { button type="submit" { "Filter" } }
+        }
         table {
             thead { tr { th scope="col" { "Name" } th scope="col" { "Managed" } } }
             tbody {
@@ -63,18 +102,67 @@ pub async fn list(
                         td { (r.managed.clone().unwrap_or_default()) }
                     }
                 }
-                @if rows.is_empty() { tr { td colspan="2" { "No roles." } } }
+                @if rows.is_empty() { tr { td colspan="2" { "No roles match." } } }
             }
         }
-        (pager("/if/admin/roles/", &[], page, pages, count))
+        (pager("/if/admin/roles/", &[("q", search)], page, pages, count))
+        @if may_add {
+            h2 { "New role" }
+            (other_errors(errors, &["name"]))
+            form.row method="post" action="/if/admin/roles/" {
+                (csrf_field(signed))
+                (input("Role name", "name", "text", sent.get("name").unwrap_or_default(), errors, true))
+                div { button type="submit" { "Create role" } }
+            }
+        }
     };
-    Ok(layout::page(
-        &signed,
-        Section::Roles,
-        "Roles",
-        q.get("done"),
-        body,
-    ))
+    let mut r = layout::page(signed, Section::Roles, "Roles", q.get("done"), body);
+    *r.status_mut() = status;
+    Ok(r)
+}
+
+/// `POST /if/admin/roles/` (`name`): creates a role, read by the RBAC API's reader.
+pub async fn create(
+    State(state): State<Arc<AppState>>,
+    posted: Posted,
+) -> Result<Response, ConsoleError> {
+    authorize(posted.principal(), Action::AddRole)?;
+    let mut obj = Map::new();
+    obj.insert(
+        "name".into(),
+        Value::String(posted.fields.get("name").unwrap_or_default().to_string()),
+    );
+    let audit = posted.meta.audit(Some(posted.principal()));
+    let outcome = match read_role_name(JsonBody(Value::Object(obj)), true) {
+        Ok(Some(name)) => roles::create(&state.store, &name, &audit).await,
+        Ok(None) => Err(DomainError::Invalid(FieldErrors::single(
+            "name",
+            "This field is required.",
+        ))),
+        Err(ApiError::Domain(e)) => Err(e),
+        Err(_) => {
+            return Err(ConsoleError::BadRequest(
+                "The form could not be read.".into(),
+            ))
+        }
+    };
+    match outcome {
+        Ok(role) => Ok(
+            Redirect::to(&format!("/if/admin/roles/{}/?done=created", role.uuid)).into_response(),
+        ),
+        Err(DomainError::Invalid(errors)) => {
+            list_page(
+                &state,
+                &posted.signed,
+                &Fields::default(),
+                &posted.fields,
+                &errors,
+                StatusCode::BAD_REQUEST,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 async fn visible_role(state: &AppState, signed: &Signed, uuid: &str) -> Result<Role, ConsoleError> {
@@ -98,7 +186,7 @@ pub async fn detail(
         &state,
         &signed,
         &role,
-        q.get("done"),
+        &q,
         &FieldErrors::new(),
         StatusCode::OK,
     )
@@ -109,12 +197,26 @@ async fn render(
     state: &AppState,
     signed: &Signed,
     role: &Role,
-    done: Option<&str>,
+    q: &Fields,
     errors: &FieldErrors,
     status: StatusCode,
 ) -> Result<Response, ConsoleError> {
     let p = &signed.principal;
-    let holders = roles::holders(&state.store, role).await?;
+    let users_seen = visibility(p, VIEW_USER) != Visibility::Nothing;
+    let store = &state.store;
+    let holders = page_of(q.page(), PAGE_SIZE, |offset| {
+        roles::user_holders_page(store, role, PAGE_SIZE, offset, COUNT_CAP)
+    })
+    .await?;
+    let holder_users = if users_seen {
+        users_by_id(state, signed, &holders.ids).await?
+    } else {
+        Vec::new()
+    };
+    let holder_groups = roles::group_holders(&state.store, role, MAX_GROUPS).await?;
+    let may_delete = authorize(p, Action::DeleteRole(role.uuid.clone())).is_ok();
+    let path = format!("/if/admin/roles/{}/", role.uuid);
+    let users_action = format!("{path}users/");
     let global = roles::model_grants(&state.store, &[role.id]).await?;
     let object = roles::object_grants(&state.store, Some(&[role.id])).await?;
     let may_assign = authorize(p, Action::AssignRolePermissions(role.uuid.clone())).is_ok();
@@ -137,27 +239,27 @@ async fn render(
     };
     let body = html! {
         h1 { "Role " (role.name) }
-        h2 { "Held by" }
-        table {
-            thead { tr { th scope="col" { "Kind" } th scope="col" { "Name" } } }
-            tbody {
-                @for (kind, pk, name) in &holders {
-                    tr {
-                        td { (kind) }
-                        td { @if kind == "user" { a href={ "/if/admin/users/" (pk) "/" } { (name) } } @else { a href={ "/if/admin/groups/" (pk) "/" } { (name) } } }
-                    }
-                }
-                @if holders.is_empty() { tr { td colspan="2" { "Nobody holds this role directly." } } }
-            }
+        h2 id="users" { "Users holding this role" }
+        @if users_seen {
+            (users_table(signed, &holder_users, may_change.then_some(RemoveButton { action: &users_action, words: "Take the role from" }), "No user holds this role directly."))
+            (pager_of(&Paging { path: &path, filters: &[], param: "page", anchor: "#users", label: "Pages of users holding this role" }, holders.page, holders.pages, &holders.total))
+        } @else {
+            p.muted { (holders.total) " users hold this role directly." }
         }
         @if may_change {
-            form.row method="post" action={ "/if/admin/roles/" (role.uuid) "/users/" } {
+            form.row method="post" action=(users_action) {
                 (csrf_field(signed))
                 input type="hidden" name="op" value="add";
                 (input("Username", "username", "text", "", errors, true))
-                div { button type="submit" { "Give to user" } }
+                div { button type="submit" { "Give the role to this user" } }
             }
         }
+        h2 { "Groups holding this role" }
+        ul {
+            @for (uuid, name) in &holder_groups { li { a href={ "/if/admin/groups/" (uuid) "/" } { (name) } } }
+            @if holder_groups.is_empty() { li { "No group holds this role." } }
+        }
+        @if i64::try_from(holder_groups.len()).unwrap_or(0) == MAX_GROUPS { p.muted { "The first " (MAX_GROUPS) " groups, by name." } }
         h2 { "Global permissions" }
         table {
             thead { tr { th scope="col" { "Permission" } th scope="col" { "Name" } th scope="col" { span.skip { "Actions" } } } }
@@ -191,17 +293,17 @@ async fn render(
                     }
                     (errors_of(errors, "permissions"))
                 }
-                div.field {
-                    label for="f-object" { "Object (optional: its pk; a user's id, or a group's, role's or token's uuid)" }
-                    input id="f-object" type="text" name="object_pk";
-                    (errors_of(errors, "object_pk"))
-                    (errors_of(errors, "non_field_errors"))
-                }
-                p { button type="submit" { "Assign" } }
+                (input("Object (optional: its pk; a user's id, or a group's, role's or token's uuid)", "object_pk", "text", "", errors, false))
+                (errors_of(errors, "non_field_errors"))
+                p { button type="submit" { "Assign permission" } }
             }
         }
+        @if may_delete {
+            h2 { "Delete" }
+            p { a.button.secondary href={ (path) "delete/" } { "Delete role" } }
+        }
     };
-    let mut r = layout::page(signed, Section::Roles, &role.name, done, body);
+    let mut r = layout::page(signed, Section::Roles, &role.name, q.get("done"), body);
     *r.status_mut() = status;
     Ok(r)
 }
@@ -238,7 +340,7 @@ pub async fn permissions(
                     &state,
                     &posted.signed,
                     &role,
-                    None,
+                    &Fields::default(),
                     &errors,
                     StatusCode::BAD_REQUEST,
                 )
@@ -284,7 +386,7 @@ pub async fn users(
             &state,
             &posted.signed,
             &role,
-            None,
+            &Fields::default(),
             &errors,
             StatusCode::BAD_REQUEST,
         )
@@ -294,4 +396,48 @@ pub async fn users(
     roles::set_user(&state.store, &role.uuid, user.id, add).await?;
     let done = if add { "role-added" } else { "role-removed" };
     Ok(Redirect::to(&format!("/if/admin/roles/{}/?done={done}", role.uuid)).into_response())
+}
+
+/// `GET /if/admin/roles/{uuid}/delete/`: asks for confirmation.
+pub async fn confirm_delete(
+    State(state): State<Arc<AppState>>,
+    signed: Signed,
+    Path(uuid): Path<String>,
+) -> Result<Response, ConsoleError> {
+    let role = visible_role(&state, &signed, &uuid).await?;
+    authorize(&signed.principal, Action::DeleteRole(role.uuid.clone()))?;
+    let path = format!("/if/admin/roles/{}/", role.uuid);
+    let body = html! {
+        h1 { "Delete role " (role.name) "?" }
+        p {
+            "This deletes the role and its permissions; the users and groups holding it lose what "
+            "it granted. It cannot be undone."
+        }
+        form method="post" action={ (path) "delete/" } {
+            (csrf_field(&signed))
+            button.danger type="submit" { "Delete role " (role.name) }
+            " "
+            a href=(path) { "Cancel" }
+        }
+    };
+    Ok(layout::page(
+        &signed,
+        Section::Roles,
+        "Delete role",
+        None,
+        body,
+    ))
+}
+
+/// `POST /if/admin/roles/{uuid}/delete/`.
+pub async fn delete(
+    State(state): State<Arc<AppState>>,
+    Path(uuid): Path<String>,
+    posted: Posted,
+) -> Result<Response, ConsoleError> {
+    let role = visible_role(&state, &posted.signed, &uuid).await?;
+    authorize(posted.principal(), Action::DeleteRole(role.uuid.clone()))?;
+    let audit = posted.meta.audit(Some(posted.principal()));
+    roles::delete(&state.store, &role.uuid, &audit).await?;
+    Ok(Redirect::to("/if/admin/roles/?done=deleted").into_response())
 }

@@ -1,4 +1,5 @@
-//! `/if/admin/tokens/`: the tokens the caller may see (all with `view_token`, else its own),
+//! `/if/admin/tokens/`: the tokens the caller may see (all with `view_token`, else its own;
+//! searched by identifier),
 //! creating one (its key shown once, on the answer to the form, never again), and revoking.
 //! The forms are read by the authentik dialect's token reader and created by the one domain
 //! operation, which decides owner, scope and expiry for every door.
@@ -70,7 +71,7 @@ pub fn tokens_table(
                         } }
                     }
                 }
-                @if rows.is_empty() { tr { td colspan="6" { "No tokens." } } }
+                @if rows.is_empty() { tr { td colspan=(if show_owner { 6 } else { 5 }) { "No tokens." } } }
             }
         }
     }
@@ -107,7 +108,7 @@ pub fn create_form(
             }
             (input("Description", "description", "text", fields.get("description").unwrap_or_default(), errors, false))
             (input("Expires (UTC; app passwords only — API tokens get the configured lifetime)", "expires", "datetime-local", fields.get("expires").unwrap_or_default(), errors, false))
-            p { button type="submit" { "Create" } }
+            p { button type="submit" { "Create token" } }
         }
     }
 }
@@ -215,11 +216,19 @@ async fn page(
     status: StatusCode,
 ) -> Result<Response, ConsoleError> {
     let p = &signed.principal;
-    let filter = if authorize(p, Action::ViewAllTokens).is_ok() {
+    let mut parts = vec![if authorize(p, Action::ViewAllTokens).is_ok() {
         Filter::All
     } else {
         Filter::Compare(TokenField::UserId, Cmp::Eq, Literal::Int(p.user_id))
-    };
+    }];
+    let search = q.text("q").unwrap_or_default();
+    if !search.is_empty() {
+        parts.push(Filter::IContains(
+            TokenField::Identifier,
+            search.to_string(),
+        ));
+    }
+    let filter = Filter::and(parts);
     let count = tokens::count(&state.store, &filter).await?;
     let pages = pages_of(count, PAGE_SIZE);
     let page = q.page().min(pages);
@@ -234,8 +243,12 @@ async fn page(
     .await?;
     let body = html! {
         h1 { "Tokens" }
+        form.filters method="get" action="/if/admin/tokens/" role="search" {
+            div { label for="f-q" { "Search" } input id="f-q" type="search" name="q" value=(search) placeholder="Identifier"; }
+            div { button type="submit" { "Filter" } }
+        }
         (tokens_table(signed, &rows, "/if/admin/tokens/", true))
-        (pager("/if/admin/tokens/", &[], page, pages, count))
+        (pager("/if/admin/tokens/", &[("q", search)], page, pages, count))
         h2 { "New token" }
         (create_form(signed, "/if/admin/tokens/", sent, errors, p.is_superuser, false))
     };

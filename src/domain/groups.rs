@@ -245,10 +245,23 @@ pub async fn update(
     errors: FieldErrors,
     audit: &AuditContext,
 ) -> Result<Group, DomainError> {
+    apply(store, uuid, changes, errors, audit).await?;
+    get(store, uuid).await
+}
+
+/// `update` without reading the group back (its members may be many; a page that pages them
+/// needs none).
+pub async fn apply(
+    store: &Store,
+    uuid: &str,
+    changes: GroupChanges,
+    errors: FieldErrors,
+    audit: &AuditContext,
+) -> Result<(), DomainError> {
     let mut tx = store.begin().await?;
     update_in(&mut tx, uuid, changes, errors, audit).await?;
     tx.commit().await?;
-    get(store, uuid).await
+    Ok(())
 }
 
 /// `update` inside the caller's transaction; the group's internal id.
@@ -282,6 +295,11 @@ pub(crate) async fn update_in(
         attributes.as_deref(),
     )
     .await?;
+    // What the parents were, for the audit diff (a relation: added and removed uuids).
+    let parents_before = match &changes.parents {
+        Some(_) => Some(store_groups::parent_uuids(tx, current.id).await?),
+        None => None,
+    };
     if changes.parents.is_some() {
         store_groups::replace_parents(tx, current.id, &refs.parent_ids).await?;
     }
@@ -305,6 +323,17 @@ pub(crate) async fn update_in(
             parse_attributes(&current.attributes),
             Value::Object(attributes.clone()),
         );
+    }
+    if let (Some(before), Some(after)) = (&parents_before, &changes.parents) {
+        let added = after
+            .iter()
+            .filter(|u| !before.contains(u))
+            .map(|u| json!(u));
+        let removed = before
+            .iter()
+            .filter(|u| !after.contains(u))
+            .map(|u| json!(u));
+        diff.relation("parents", added.collect(), removed.collect());
     }
     let model = ModelRef::group(uuid, changes.name.as_deref().unwrap_or(&current.name));
     audit::record(
@@ -407,10 +436,95 @@ pub async fn get(store: &Store, uuid: &str) -> Result<Group, DomainError> {
     let row = store_groups::by_uuid(&mut db, uuid)
         .await?
         .ok_or(DomainError::NotFound(ObjectKind::Group))?;
-    hydrate(store, vec![row])
+    hydrate(store, vec![row], Members::Load)
         .await?
         .pop()
         .ok_or(DomainError::NotFound(ObjectKind::Group))
+}
+
+/// The group with this uuid, its parents, children and roles but not its members (`members`
+/// is empty): for pages that page the members themselves (`member_page`).
+pub async fn get_outline(store: &Store, uuid: &str) -> Result<Group, DomainError> {
+    let mut db = store;
+    let row = store_groups::by_uuid(&mut db, uuid)
+        .await?
+        .ok_or(DomainError::NotFound(ObjectKind::Group))?;
+    hydrate(store, vec![row], Members::Skip)
+        .await?
+        .pop()
+        .ok_or(DomainError::NotFound(ObjectKind::Group))
+}
+
+/// Which members a member list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberScope {
+    /// The group's direct members.
+    Direct,
+    /// The direct members of the group and of every group below it, each once.
+    Effective,
+}
+
+/// One page of a group's members: user ids in id order, and how many there are in all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberPage {
+    /// The page's user ids.
+    pub ids: Vec<i64>,
+    /// Members in all, counted no further than the cap asked for.
+    pub total: i64,
+    /// Whether the count stopped at the cap (there may be more).
+    pub capped: bool,
+}
+
+/// One page of a group's direct or effective members, read from the membership index (a page
+/// costs its offset, never the whole group); the total is counted up to `cap`.
+pub async fn member_page(
+    store: &Store,
+    group: &Group,
+    scope: MemberScope,
+    limit: i64,
+    offset: i64,
+    cap: i64,
+) -> Result<MemberPage, DomainError> {
+    let mut ids = vec![group.id];
+    if scope == MemberScope::Effective {
+        let mut db = store;
+        let below = store_groups::descendants(&mut db, group.id).await?;
+        ids.extend(below.into_iter().filter(|id| *id != group.id));
+    }
+    let total = store_groups::member_total(store, &ids, cap).await?;
+    let page = store_groups::member_ids_page(store, &ids, limit, offset).await?;
+    Ok(MemberPage {
+        ids: page,
+        total,
+        capped: total >= cap,
+    })
+}
+
+/// One page of groups without their members, and each one's number of direct members counted
+/// up to `cap`.
+pub async fn list_outlines(
+    store: &Store,
+    filter: &GroupFilter,
+    sort: &[(GroupSort, Direction)],
+    limit: i64,
+    offset: i64,
+    cap: i64,
+) -> Result<Vec<(Group, i64)>, DomainError> {
+    let rows = store_groups::page(store, filter, sort, limit, offset).await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let counts: HashMap<i64, i64> = store_groups::member_counts(store, &ids, cap)
+        .await?
+        .into_iter()
+        .map(|c| (c.group_id, c.n))
+        .collect();
+    Ok(hydrate(store, rows, Members::Skip)
+        .await?
+        .into_iter()
+        .map(|g| {
+            let n = counts.get(&g.id).copied().unwrap_or(0);
+            (g, n)
+        })
+        .collect())
 }
 
 /// The uuids of a group and of every group below it (children, their children, …): the
@@ -454,7 +568,14 @@ pub async fn list(
     offset: i64,
 ) -> Result<Vec<Group>, DomainError> {
     let rows = store_groups::page(store, filter, sort, limit, offset).await?;
-    hydrate(store, rows).await
+    hydrate(store, rows, Members::Load).await
+}
+
+/// Whether `hydrate` reads the groups' members.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Members {
+    Load,
+    Skip,
 }
 
 fn related(row: store_groups::RelatedGroupRow) -> (i64, RelatedGroup) {
@@ -480,6 +601,7 @@ fn group_by<T>(pairs: impl IntoIterator<Item = (i64, T)>) -> HashMap<i64, Vec<T>
 async fn hydrate(
     store: &Store,
     rows: Vec<store_groups::GroupRow>,
+    members: Members,
 ) -> Result<Vec<Group>, DomainError> {
     if rows.is_empty() {
         return Ok(Vec::new());
@@ -497,26 +619,25 @@ async fn hydrate(
             .into_iter()
             .map(related),
     );
-    let mut members = group_by(
-        store_groups::members_of(store, &ids)
-            .await?
-            .into_iter()
-            .map(|m| {
-                (
-                    m.group_id,
-                    Member {
-                        id: m.id,
-                        uuid: m.uuid,
-                        username: m.username,
-                        name: m.name,
-                        is_active: m.is_active,
-                        last_login: m.last_login.map(Timestamp),
-                        email: m.email,
-                        attributes: parse_attributes(&m.attributes),
-                    },
-                )
-            }),
-    );
+    let member_rows = match members {
+        Members::Load => store_groups::members_of(store, &ids).await?,
+        Members::Skip => Vec::new(),
+    };
+    let mut members = group_by(member_rows.into_iter().map(|m| {
+        (
+            m.group_id,
+            Member {
+                id: m.id,
+                uuid: m.uuid,
+                username: m.username,
+                name: m.name,
+                is_active: m.is_active,
+                last_login: m.last_login.map(Timestamp),
+                email: m.email,
+                attributes: parse_attributes(&m.attributes),
+            },
+        )
+    }));
     let mut roles = group_by(
         store_groups::roles_of(store, &ids)
             .await?

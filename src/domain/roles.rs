@@ -233,6 +233,37 @@ pub async fn holders(
         .collect())
 }
 
+/// One page of the users holding the role directly (user ids in id order), and how many do,
+/// counted up to `cap`.
+pub async fn user_holders_page(
+    store: &Store,
+    role: &Role,
+    limit: i64,
+    offset: i64,
+    cap: i64,
+) -> Result<super::groups::MemberPage, DomainError> {
+    let total = store_roles::holder_user_count(store, role.id, cap).await?;
+    let ids = store_roles::holder_user_ids(store, role.id, limit, offset).await?;
+    Ok(super::groups::MemberPage {
+        ids,
+        total,
+        capped: total >= cap,
+    })
+}
+
+/// The groups holding the role directly, by name: (uuid, name), at most `limit` of them.
+pub async fn group_holders(
+    store: &Store,
+    role: &Role,
+    limit: i64,
+) -> Result<Vec<(String, String)>, DomainError> {
+    Ok(store_roles::holder_groups(store, role.id, limit)
+        .await?
+        .into_iter()
+        .map(|h| (h.pk, h.name))
+        .collect())
+}
+
 /// Ids of every permission on a model (`app_label.model`).
 pub fn model_permission_ids(model_key: &str) -> Vec<i64> {
     permissions::CATALOGUE

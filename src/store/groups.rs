@@ -517,3 +517,119 @@ pub async fn leave_superuser_groups(tx: &mut Tx, user_id: i64) -> Result<(), Sto
     tx.execute(&sql).await?;
     Ok(())
 }
+
+/// The uuids of a group's direct parents, in uuid order.
+pub async fn parent_uuids<R: Reader>(db: &mut R, id: i64) -> Result<Vec<String>, StoreError> {
+    #[derive(sqlx::FromRow, serde::Deserialize)]
+    struct UuidRow {
+        uuid: String,
+    }
+    let mut sql = Sql::new("SELECT g.uuid FROM group_parents gp JOIN groups g ON g.id = gp.parent_id WHERE gp.child_id = ");
+    sql.bind(id).push(" ORDER BY g.uuid");
+    Ok(db
+        .fetch_all::<UuidRow>(&sql)
+        .await?
+        .into_iter()
+        .map(|r| r.uuid)
+        .collect())
+}
+
+/// A user id, as member lists page them.
+#[derive(Debug, Clone, Copy, sqlx::FromRow, serde::Deserialize)]
+struct UserIdRow {
+    user_id: i64,
+}
+
+/// Most groups whose members SQLite merges arm by arm (`UNION` of index ranges); a larger
+/// subtree is read with one `IN` (SQLite allows 500 arms in a compound select).
+const MERGED_GROUPS: usize = 64;
+
+/// The user ids of the members of any of `groups`, each once, in user-id order (then `LIMIT`):
+/// one group reads its `(group_id, user_id)` index range. For several, SQLite merges ordered
+/// `UNION` arms as it streams (a page or a capped count reads only what it returns), while
+/// PostgreSQL hashes a `UNION` whole but streams `DISTINCT … IN` down the `(user_id, group_id)`
+/// primary key: each gets the shape it streams.
+fn members_of_groups(groups: &[i64], dialect: super::Dialect, sql: &mut Sql) {
+    match groups {
+        [one] => {
+            sql.push("SELECT user_id FROM group_members WHERE group_id = ")
+                .bind(*one);
+        }
+        few if dialect == super::Dialect::Sqlite && few.len() <= MERGED_GROUPS => {
+            for (i, id) in few.iter().enumerate() {
+                if i > 0 {
+                    sql.push(" UNION ");
+                }
+                sql.push("SELECT user_id FROM group_members WHERE group_id = ")
+                    .bind(*id);
+            }
+        }
+        many => {
+            sql.push("SELECT DISTINCT user_id FROM group_members WHERE group_id IN ")
+                .bind_list(many.iter().copied());
+        }
+    }
+    sql.push(" ORDER BY user_id");
+}
+
+/// One page of the users who are members of any of `groups`, by user id, through the
+/// `(group_id, user_id)` index: a page costs its offset, not the group's size.
+pub async fn member_ids_page(
+    store: &Store,
+    groups: &[i64],
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<i64>, StoreError> {
+    if groups.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = Sql::new("");
+    members_of_groups(groups, store.dialect(), &mut sql);
+    sql.push(" LIMIT ")
+        .bind(limit)
+        .push(" OFFSET ")
+        .bind(offset);
+    Ok(store
+        .fetch_all::<UserIdRow>(&sql)
+        .await?
+        .into_iter()
+        .map(|r| r.user_id)
+        .collect())
+}
+
+/// How many users are members of any of `groups`, counting no further than `cap`.
+pub async fn member_total(store: &Store, groups: &[i64], cap: i64) -> Result<i64, StoreError> {
+    if groups.is_empty() {
+        return Ok(0);
+    }
+    let mut sql = Sql::new("SELECT CAST(COUNT(*) AS BIGINT) FROM (");
+    members_of_groups(groups, store.dialect(), &mut sql);
+    sql.push(" LIMIT ").bind(cap).push(") capped");
+    store.fetch_scalar_i64(&sql).await
+}
+
+/// A group's number of direct members.
+#[derive(Debug, Clone, Copy, sqlx::FromRow, serde::Deserialize)]
+pub struct MemberCountRow {
+    /// The group.
+    pub group_id: i64,
+    /// Its direct members.
+    pub n: i64,
+}
+
+/// The number of direct members of each of the given groups, each counted no further than
+/// `cap` (one bounded index range per group, not every membership of the page's groups).
+pub async fn member_counts(
+    store: &Store,
+    ids: &[i64],
+    cap: i64,
+) -> Result<Vec<MemberCountRow>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = Sql::new("SELECT g.id AS group_id, (SELECT CAST(COUNT(*) AS BIGINT) FROM (SELECT 1 AS one FROM group_members m WHERE m.group_id = g.id LIMIT ");
+    sql.bind(cap)
+        .push(") capped) AS n FROM groups g WHERE g.id IN ")
+        .bind_list(ids.iter().copied());
+    store.fetch_all(&sql).await
+}

@@ -205,6 +205,59 @@ pub async fn holders(store: &Store, role_id: i64) -> Result<Vec<HolderRow>, Stor
     store.fetch_all(&sql).await
 }
 
+/// A user id, as holder lists page them.
+#[derive(Debug, Clone, Copy, sqlx::FromRow, serde::Deserialize)]
+struct UserIdRow {
+    user_id: i64,
+}
+
+/// One page of the users holding the role directly, by user id, through the
+/// `(role_id, user_id)` index.
+pub async fn holder_user_ids(
+    store: &Store,
+    role_id: i64,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<i64>, StoreError> {
+    let mut sql = Sql::new("SELECT user_id FROM user_roles WHERE role_id = ");
+    sql.bind(role_id)
+        .push(" ORDER BY user_id LIMIT ")
+        .bind(limit)
+        .push(" OFFSET ")
+        .bind(offset);
+    Ok(store
+        .fetch_all::<UserIdRow>(&sql)
+        .await?
+        .into_iter()
+        .map(|r| r.user_id)
+        .collect())
+}
+
+/// How many users hold the role directly, counting no further than `cap`.
+pub async fn holder_user_count(store: &Store, role_id: i64, cap: i64) -> Result<i64, StoreError> {
+    let mut sql = Sql::new(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM (SELECT user_id FROM user_roles WHERE role_id = ",
+    );
+    sql.bind(role_id)
+        .push(" ORDER BY user_id LIMIT ")
+        .bind(cap)
+        .push(") capped");
+    store.fetch_scalar_i64(&sql).await
+}
+
+/// The groups holding the role directly (uuid, name), by name, at most `limit` of them.
+pub async fn holder_groups(
+    store: &Store,
+    role_id: i64,
+    limit: i64,
+) -> Result<Vec<HolderRow>, StoreError> {
+    let mut sql = Sql::new("SELECT 'group' AS kind, g.uuid AS pk, g.name AS name FROM group_roles gr JOIN groups g ON g.id = gr.group_id WHERE gr.role_id = ");
+    sql.bind(role_id)
+        .push(" ORDER BY g.name LIMIT ")
+        .bind(limit);
+    store.fetch_all(&sql).await
+}
+
 /// A global grant of a role.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct ModelGrantRow {

@@ -11,7 +11,7 @@ use crate::backend_test;
 use crate::common::TestServer;
 
 /// A cookie-keeping client that does not follow redirects.
-fn browser() -> Client {
+pub(crate) fn browser() -> Client {
     Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .cookie_store(true)
@@ -20,20 +20,20 @@ fn browser() -> Client {
 }
 
 /// The value of the first hidden `csrf` field of a page.
-fn csrf_of(html: &str) -> String {
+pub(crate) fn csrf_of(html: &str) -> String {
     let marker = "name=\"csrf\" value=\"";
     let start = html.find(marker).expect("a csrf field") + marker.len();
     html[start..].split('"').next().expect("value").to_string()
 }
 
-struct Page {
-    status: StatusCode,
-    location: Option<String>,
-    headers: reqwest::header::HeaderMap,
-    text: String,
+pub(crate) struct Page {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
 }
 
-async fn get(srv: &TestServer, client: &Client, path: &str) -> Page {
+pub(crate) async fn get(srv: &TestServer, client: &Client, path: &str) -> Page {
     let r = client
         .get(format!("{}{}", srv.base, path))
         .send()
@@ -42,7 +42,12 @@ async fn get(srv: &TestServer, client: &Client, path: &str) -> Page {
     read(r).await
 }
 
-async fn post(srv: &TestServer, client: &Client, path: &str, form: &[(&str, &str)]) -> Page {
+pub(crate) async fn post(
+    srv: &TestServer,
+    client: &Client,
+    path: &str,
+    form: &[(&str, &str)],
+) -> Page {
     let r = client
         .post(format!("{}{}", srv.base, path))
         .form(form)
@@ -69,7 +74,11 @@ async fn read(r: reqwest::Response) -> Page {
 }
 
 /// Signs in; returns the client, where the sign-in led, and a CSRF token of the session.
-async fn sign_in(srv: &TestServer, username: &str, password: &str) -> (Client, String, String) {
+pub(crate) async fn sign_in(
+    srv: &TestServer,
+    username: &str,
+    password: &str,
+) -> (Client, String, String) {
     let client = browser();
     let form = get(srv, &client, "/if/login/").await;
     assert_eq!(form.status, StatusCode::OK);
@@ -99,7 +108,7 @@ async fn sign_in(srv: &TestServer, username: &str, password: &str) -> (Client, S
 }
 
 /// Creates a user with a password through AWX; returns its id.
-async fn user(srv: &TestServer, username: &str, password: &str, superuser: bool) -> i64 {
+pub(crate) async fn user(srv: &TestServer, username: &str, password: &str, superuser: bool) -> i64 {
     let r = srv
         .post(
             "/api/v2/users/",
@@ -110,7 +119,7 @@ async fn user(srv: &TestServer, username: &str, password: &str, superuser: bool)
     r.body["id"].as_i64().expect("id")
 }
 
-async fn group(srv: &TestServer, name: &str, parents: &[&str]) -> String {
+pub(crate) async fn group(srv: &TestServer, name: &str, parents: &[&str]) -> String {
     let r = srv
         .post(
             "/api/v3/core/groups/",
@@ -535,6 +544,13 @@ backend_test!(console_shows_a_new_token_key_once, |srv| {
         list.text.contains("console-made") && !list.text.contains(&key),
         "never again"
     );
+    let found = get(srv, &client, "/if/admin/tokens/?q=MADE").await;
+    assert!(
+        found.text.contains("console-made"),
+        "searched by identifier"
+    );
+    let none = get(srv, &client, "/if/admin/tokens/?q=nothing-like-it").await;
+    assert!(none.text.contains("No tokens.") && none.text.contains("value=\"nothing-like-it\""));
     let dup = post(
         srv,
         &client,

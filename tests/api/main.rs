@@ -10,6 +10,7 @@ mod clients;
 mod common;
 mod concurrency;
 mod console;
+mod console_groups;
 
 mod events;
 mod export;

@@ -404,7 +404,7 @@ pub(crate) fn read_group_changes(
 
 /// The `is_superuser` rule (docs/compatibility.md#groups): setting it (on create: to true; on
 /// update: to a new value) needs `enable_group_superuser` / `disable_group_superuser`.
-fn check_superuser_flag(
+pub(crate) fn check_superuser_flag(
     caller: &Principal,
     changes: &GroupChanges,
     current: Option<&Group>,

@@ -19,7 +19,7 @@ use crate::app::AppState;
 use crate::domain::authz::{authorize, may_see, visibility, Action, TokenRef, Visibility};
 use crate::domain::events::{self, EventQuery};
 use crate::domain::filter::{Cmp, Direction, Filter, Literal};
-use crate::domain::groups::{self, GroupField};
+use crate::domain::groups;
 use crate::domain::roles::{self, RoleField};
 use crate::domain::tokens::{self, TokenField, TokenSort};
 use crate::domain::users::{self, User, UserChanges};
@@ -135,16 +135,16 @@ async fn render(
             form method="post" action=(action) {
                 (csrf_field(signed))
                 (user_fields(&v, errors, false))
-                p { button type="submit" { "Save" } }
+                p { button type="submit" { "Save changes" } }
             }
             form method="post" action={ (action) "active/" } {
                 (csrf_field(signed))
                 @if user.is_active {
                     input type="hidden" name="active" value="no";
-                    button.danger type="submit" { "Deactivate" }
+                    button.danger type="submit" { "Deactivate user" }
                 } @else {
                     input type="hidden" name="active" value="yes";
-                    button type="submit" { "Activate" }
+                    button type="submit" { "Activate user" }
                 }
             }
         }
@@ -304,7 +304,7 @@ pub async fn confirm_delete(
         p { "This deletes the user, its tokens and its memberships. It cannot be undone." }
         form method="post" action={ "/if/admin/users/" (user.id) "/delete/" } {
             (csrf_field(&signed))
-            button.danger type="submit" { "Delete" }
+            button.danger type="submit" { "Delete user " (user.username) }
             " "
             a href={ "/if/admin/users/" (user.id) "/" } { "Cancel" }
         }
@@ -367,8 +367,13 @@ pub async fn groups(
 ) -> Result<Response, ConsoleError> {
     let user = visible_user(&state, &posted.signed, &id).await?;
     let name = posted.fields.text("group").unwrap_or_default().to_string();
-    let by_name = Filter::Compare(GroupField::Name, Cmp::Eq, Literal::Text(name.clone()));
-    let Some(group) = groups::list(&state.store, &by_name, &[], 1, 0).await?.pop() else {
+    // By name only: the group's members (maybe many) are not read.
+    let group_uuid = match groups::uuid_by_name(&state.store, &name).await {
+        Ok(uuid) => Some(uuid),
+        Err(DomainError::NotFound(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let Some(group_uuid) = group_uuid else {
         let mut errors = FieldErrors::new();
         errors.add("group", format!("No group is named “{name}”."));
         return render(
@@ -382,16 +387,16 @@ pub async fn groups(
         )
         .await;
     };
-    may_see(posted.principal(), VIEW_GROUP, &group.uuid)?;
+    may_see(posted.principal(), VIEW_GROUP, &group_uuid)?;
     let add = posted.fields.get("op") != Some("remove");
     let action = if add {
-        Action::AddUserToGroup(group.uuid.clone())
+        Action::AddUserToGroup(group_uuid.clone())
     } else {
-        Action::RemoveUserFromGroup(group.uuid.clone())
+        Action::RemoveUserFromGroup(group_uuid.clone())
     };
     authorize(posted.principal(), action)?;
     let audit = posted.meta.audit(Some(posted.principal()));
-    groups::set_membership(&state.store, &group.uuid, user.id, add, &audit).await?;
+    groups::set_membership(&state.store, &group_uuid, user.id, add, &audit).await?;
     Ok(back(
         user.id,
         if add { "group-added" } else { "group-removed" },

@@ -251,7 +251,7 @@ fn new_page(
         form method="post" action="/if/admin/users/" {
             (csrf_field(signed))
             (user_fields(&v, errors, true))
-            p { button type="submit" { "Create" } " " a href="/if/admin/users/" { "Cancel" } }
+            p { button type="submit" { "Create user" } " " a href="/if/admin/users/" { "Cancel" } }
         }
     };
     let mut r = layout::page(signed, Section::Users, "New user", None, body);
