@@ -2,7 +2,7 @@
 //! upserts that keep the ids, uuids, hashes and sealed keys they are given. Multi-row
 //! statements bind SQLite's parameters anonymously, as `bulk` does (see `bulk::statement`).
 
-use super::{Arg, Dialect, Sql, Store, StoreError, Tx};
+use super::{Arg, Dialect, Reader, Sql, StoreError, Tx};
 
 pub use super::groups::GroupRow;
 pub use super::roles::RoleRow;
@@ -49,54 +49,132 @@ pub struct TokenRow {
     pub created: i64,
 }
 
-/// Every user row.
-pub async fn all_users(store: &Store) -> Result<Vec<UserRow>, StoreError> {
-    store
-        .fetch_all(&Sql::new(
-            "SELECT u.id, u.uuid, u.username, u.name, u.first_name, u.last_name, u.email, \
-             u.password_hash, u.is_active, u.type, u.path, u.attributes, u.last_login, \
-             u.date_joined, u.password_change_date, u.last_updated FROM users u ORDER BY u.id",
-        ))
-        .await
+const USER_COLUMNS: &str = "u.id, u.uuid, u.username, u.name, u.first_name, u.last_name, \
+     u.email, u.password_hash, u.is_active, u.type, u.path, u.attributes, u.last_login, \
+     u.date_joined, u.password_change_date, u.last_updated";
+
+/// Up to `limit` user rows with ids above `after`, by id (one batch of a read in id order).
+pub async fn users_after<R: Reader>(
+    db: &mut R,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<UserRow>, StoreError> {
+    let mut sql = Sql::new(&format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id > "));
+    sql.bind(after).push(" ORDER BY u.id LIMIT ").bind(limit);
+    db.fetch_all(&sql).await
+}
+
+/// The user rows holding any of these ids, uuids or usernames (each at most once).
+pub async fn users_matching<R: Reader>(
+    db: &mut R,
+    ids: &[i64],
+    uuids: &[&str],
+    usernames: &[&str],
+) -> Result<Vec<UserRow>, StoreError> {
+    let mut sql = Sql::new(&format!(
+        "SELECT {USER_COLUMNS} FROM users u WHERE u.id IN "
+    ));
+    sql.bind_list(ids.iter().copied());
+    sql.push(&format!(
+        " UNION SELECT {USER_COLUMNS} FROM users u WHERE u.uuid IN "
+    ));
+    sql.bind_list(uuids.iter().copied());
+    sql.push(&format!(
+        " UNION SELECT {USER_COLUMNS} FROM users u WHERE u.username IN "
+    ));
+    sql.bind_list(usernames.iter().copied());
+    db.fetch_all(&sql).await
+}
+
+/// Which of these user ids exist.
+pub async fn existing_user_ids<R: Reader>(db: &mut R, ids: &[i64]) -> Result<Vec<i64>, StoreError> {
+    #[derive(sqlx::FromRow, serde::Deserialize)]
+    struct Row {
+        id: i64,
+    }
+    let mut sql = Sql::new("SELECT id FROM users WHERE id IN ");
+    sql.bind_list(ids.iter().copied());
+    let rows: Vec<Row> = db.fetch_all(&sql).await?;
+    Ok(rows.into_iter().map(|r| r.id).collect())
+}
+
+/// The largest user id (0 without users).
+pub async fn max_user_id<R: Reader>(db: &mut R) -> Result<i64, StoreError> {
+    db.fetch_scalar_i64(&Sql::new(
+        "SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) FROM users",
+    ))
+    .await
 }
 
 /// Every group row.
-pub async fn all_groups(store: &Store) -> Result<Vec<GroupRow>, StoreError> {
-    store
-        .fetch_all(&Sql::new(
-            "SELECT id, uuid, name, is_superuser, attributes FROM groups ORDER BY name",
-        ))
-        .await
+pub async fn all_groups<R: Reader>(db: &mut R) -> Result<Vec<GroupRow>, StoreError> {
+    db.fetch_all(&Sql::new(
+        "SELECT id, uuid, name, is_superuser, attributes FROM groups ORDER BY name",
+    ))
+    .await
 }
 
 /// Every role row.
-pub async fn all_roles(store: &Store) -> Result<Vec<RoleRow>, StoreError> {
-    store
-        .fetch_all(&Sql::new(
-            "SELECT id, uuid, name, managed FROM roles ORDER BY name",
-        ))
-        .await
+pub async fn all_roles<R: Reader>(db: &mut R) -> Result<Vec<RoleRow>, StoreError> {
+    db.fetch_all(&Sql::new(
+        "SELECT id, uuid, name, managed FROM roles ORDER BY name",
+    ))
+    .await
 }
 
+const TOKEN_COLUMNS: &str = "id, uuid, identifier, key_hash, key_sealed, intent, user_id, \
+     description, expires, expiring, managed, created";
+
 /// Every token.
-pub async fn all_tokens(store: &Store) -> Result<Vec<TokenRow>, StoreError> {
-    store
-        .fetch_all(&Sql::new(
-            "SELECT id, uuid, identifier, key_hash, key_sealed, intent, user_id, description, \
-             expires, expiring, managed, created FROM tokens ORDER BY id",
-        ))
-        .await
+pub async fn all_tokens<R: Reader>(db: &mut R) -> Result<Vec<TokenRow>, StoreError> {
+    db.fetch_all(&Sql::new(&format!(
+        "SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY id"
+    )))
+    .await
+}
+
+/// Up to `limit` tokens with ids above `after`, by id.
+pub async fn tokens_after<R: Reader>(
+    db: &mut R,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<TokenRow>, StoreError> {
+    let mut sql = Sql::new(&format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE id > "));
+    sql.bind(after).push(" ORDER BY id LIMIT ").bind(limit);
+    db.fetch_all(&sql).await
 }
 
 /// The links of one link table (`group_parents`, `group_members`, `group_roles`,
 /// `user_roles`, `role_model_permissions`) as (first, second) column pairs.
-pub async fn all_links(store: &Store, link: Link) -> Result<Vec<Edge>, StoreError> {
+pub async fn all_links<R: Reader>(db: &mut R, link: Link) -> Result<Vec<Edge>, StoreError> {
     let (table, a, b) = link.columns();
-    store
-        .fetch_all(&Sql::new(&format!(
-            "SELECT {a} AS a, {b} AS b FROM {table} ORDER BY {a}, {b}"
-        )))
-        .await
+    db.fetch_all(&Sql::new(&format!(
+        "SELECT {a} AS a, {b} AS b FROM {table} ORDER BY {a}, {b}"
+    )))
+    .await
+}
+
+/// Up to `limit` links of one table after the pair `after` (`None`: from the first), in
+/// (first, second) order: one batch of a read through the table's unique (first, second) index.
+pub async fn links_after<R: Reader>(
+    db: &mut R,
+    link: Link,
+    after: Option<(i64, i64)>,
+    limit: i64,
+) -> Result<Vec<Edge>, StoreError> {
+    let (table, a, b) = link.columns();
+    let mut sql = Sql::new(&format!("SELECT {a} AS a, {b} AS b FROM {table}"));
+    if let Some((x, y)) = after {
+        sql.push(&format!(" WHERE {a} >= "))
+            .bind(x)
+            .push(&format!(" AND ({a} > "))
+            .bind(x)
+            .push(&format!(" OR {b} > "))
+            .bind(y)
+            .push(")");
+    }
+    sql.push(&format!(" ORDER BY {a}, {b} LIMIT ")).bind(limit);
+    db.fetch_all(&sql).await
 }
 
 /// A link table an import adds rows to.
