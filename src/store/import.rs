@@ -340,6 +340,52 @@ pub async fn advance_ids(tx: &mut Tx) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The user count (for deciding how to load users).
+pub async fn count_users<R: Reader>(db: &mut R) -> Result<i64, StoreError> {
+    db.fetch_scalar_i64(&Sql::new("SELECT CAST(COUNT(*) AS BIGINT) FROM users"))
+        .await
+}
+
+/// PostgreSQL's trigram index over `users.search_text` (migration 0006), when it exists.
+const SEARCH_INDEX: &str = "users_search_trgm";
+
+/// Drops the user search index inside `tx` for a bulk load, returning its definition to
+/// rebuild it with ([`rebuild_search_index`], in the same transaction, so a failure restores
+/// it with everything else). Maintaining a GIN trigram index row by row is most of the cost of
+/// inserting users on PostgreSQL (100,000 users: 12.6 s with it, 4.7 s inserting without it and
+/// building it afterwards). The drop locks the users table until `tx` ends: only for loading a
+/// directory that is (nearly) empty. SQLite (FTS5 indexes, merged after a bulk load anyway)
+/// and a PostgreSQL without the index: `None`, nothing done.
+pub async fn suspend_search_index(tx: &mut Tx) -> Result<Option<String>, StoreError> {
+    if tx.dialect() != Dialect::Postgres {
+        return Ok(None);
+    }
+    #[derive(sqlx::FromRow, serde::Deserialize)]
+    struct Row {
+        indexdef: String,
+    }
+    let mut sql = Sql::new(
+        "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND indexname = ",
+    );
+    sql.bind(SEARCH_INDEX);
+    let Some(row) = tx.fetch_optional::<Row>(&sql).await? else {
+        return Ok(None);
+    };
+    tx.execute(&Sql::new(&format!("DROP INDEX {SEARCH_INDEX}")))
+        .await?;
+    Ok(Some(row.indexdef))
+}
+
+/// Builds the index [`suspend_search_index`] dropped, from its definition.
+pub async fn rebuild_search_index(tx: &mut Tx, definition: &str) -> Result<(), StoreError> {
+    // A GIN build collects its entries in maintenance memory (64 MB by default) before writing
+    // them out; more of it means fewer, larger merges.
+    tx.execute(&Sql::new("SET LOCAL maintenance_work_mem = '256MB'"))
+        .await?;
+    tx.execute(&Sql::new(definition)).await?;
+    Ok(())
+}
+
 /// Inserts a group, returning its id.
 pub async fn insert_group(tx: &mut Tx, row: &GroupRow) -> Result<i64, StoreError> {
     let mut sql = Sql::new("INSERT INTO groups (uuid, name, is_superuser, attributes) VALUES (");

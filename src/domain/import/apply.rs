@@ -70,9 +70,19 @@ pub async fn run<S: ImportSource>(
     let mut tx: Option<Tx> = None;
     let mut in_tx = 0;
     let mut written = 0u64;
+    // Many users into a (nearly) empty directory, as a move to gatehouse is: one transaction,
+    // with the user search index rebuilt at its end instead of maintained row by row (see
+    // `store::import::suspend_search_index`); a failure leaves the directory as it was.
+    let mut suspended = None;
     if !dry_run {
         let mut first = store.begin().await?;
         store_import::delete_users(&mut first, phase.deleted.as_slice()).await?;
+        let here = store_import::count_users(&mut first).await?;
+        let load = survey.count >= SETTLE_AFTER_USERS
+            && u64::try_from(here).unwrap_or(u64::MAX).saturating_mul(10) <= survey.count;
+        if load {
+            suspended = store_import::suspend_search_index(&mut first).await?;
+        }
         tx = Some(first);
     }
     loop {
@@ -93,16 +103,19 @@ pub async fn run<S: ImportSource>(
         in_tx += batch.writes.len();
         written += batch.writes.len() as u64;
         store_import::upsert_users(open, batch.writes).await?;
-        if in_tx >= USERS_PER_TRANSACTION {
+        if in_tx >= USERS_PER_TRANSACTION && suspended.is_none() {
             if let Some(full) = tx.take() {
                 full.commit().await?;
             }
-            progress(Progress { done, total });
             tx = Some(store.begin().await?);
             in_tx = 0;
         }
+        progress(Progress { done, total });
     }
-    if let Some(last) = tx.take() {
+    if let Some(mut last) = tx.take() {
+        if let Some(definition) = &suspended {
+            store_import::rebuild_search_index(&mut last, definition).await?;
+        }
         last.commit().await?;
     }
 

@@ -23,7 +23,9 @@
 //! next is read, so memory does not grow with the rows of the users (only with their ids, see
 //! `users`). Users are compared with the directory as it stands when their batch is planned.
 //!
-//! Writes: users in multi-row statements, [`USERS_PER_TRANSACTION`] per transaction; then one
+//! Writes: users in multi-row statements, [`USERS_PER_TRANSACTION`] per transaction (or, for
+//! many users into a nearly empty directory, all in one that rebuilds the search index at its
+//! end, see `store::import::suspend_search_index`); then one
 //! transaction for everything else, carrying the run's single audit event (action
 //! `system_task_execution`, the counts in its context).
 
