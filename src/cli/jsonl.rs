@@ -389,8 +389,13 @@ pub fn write(source: &Source, out: &mut impl Write) -> Result<u64, JsonlError> {
 fn parse_time(line: usize, field: &str, text: Option<&str>) -> Result<Option<i64>, JsonlError> {
     match text {
         None => Ok(None),
-        Some(t) => Timestamp::parse(t)
-            .map(|ts| Some(ts.0))
+        // What `export` writes is RFC 3339, read directly; anything else the general parser
+        // takes (a regular expression: a tenth of an import's time when every date took it).
+        Some(t) => chrono::DateTime::parse_from_rfc3339(t)
+            .ok()
+            .map(|d| d.timestamp_micros())
+            .or_else(|| Timestamp::parse(t).map(|ts| ts.0))
+            .map(Some)
             .ok_or_else(|| JsonlError::Line {
                 line,
                 message: format!("{field} {t:?} is not a date-time"),
@@ -691,6 +696,22 @@ mod tests {
         assert_eq!(a.groups[0].uuid, b.groups[0].uuid);
         assert_eq!(a.memberships, vec![(7, "x".to_string())]);
         assert_eq!(a.skipped.len(), 1);
+    }
+
+    #[test]
+    fn exported_times_read_as_the_general_parser_reads_them() {
+        for text in [
+            "2026-12-05T08:55:35.202807Z",
+            "2026-12-05T08:55:35Z",
+            "2026-12-05T10:55:35.2+02:00",
+            "1969-12-31T23:59:59.5Z",
+        ] {
+            assert_eq!(
+                parse_time(1, "t", Some(text)).expect("parses"),
+                Timestamp::parse(text).map(|t| t.0),
+                "{text}"
+            );
+        }
     }
 
     #[test]

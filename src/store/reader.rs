@@ -6,6 +6,8 @@ use super::{lookup, Record, Sql, Store, StoreError, Tx};
 /// Read access shared by the store (autocommit) and a transaction, so a check can run inside
 /// the transaction that acts on it.
 pub trait Reader {
+    /// Which SQL dialect the reads run in.
+    fn dialect(&self) -> super::Dialect;
     /// Runs a query and decodes every row.
     fn fetch_all<T: Record>(
         &mut self,
@@ -26,6 +28,9 @@ pub trait Reader {
 /// The store's `Reader` runs point lookups (what the `Reader` functions of `store` are: rows by
 /// key, one page's relations); on SQLite synchronously, see `lookup`.
 impl Reader for &Store {
+    fn dialect(&self) -> super::Dialect {
+        Store::dialect(self)
+    }
     async fn fetch_all<T: Record>(&mut self, sql: &Sql) -> Result<Vec<T>, StoreError> {
         match &self.lookups {
             Some(lookups) => lookups.fetch_all(sql),
@@ -89,6 +94,13 @@ impl Store {
 }
 
 impl Reader for Snapshot<'_> {
+    fn dialect(&self) -> super::Dialect {
+        match self {
+            Snapshot::Sqlite(_) => super::Dialect::Sqlite,
+            Snapshot::Store(store) => store.dialect(),
+            Snapshot::Postgres(_) => super::Dialect::Postgres,
+        }
+    }
     async fn fetch_all<T: Record>(&mut self, sql: &Sql) -> Result<Vec<T>, StoreError> {
         match self {
             Snapshot::Sqlite(held) => held.fetch_all(sql),
@@ -126,6 +138,9 @@ impl Reader for Snapshot<'_> {
 }
 
 impl Reader for Tx {
+    fn dialect(&self) -> super::Dialect {
+        Tx::dialect(self)
+    }
     async fn fetch_all<T: Record>(&mut self, sql: &Sql) -> Result<Vec<T>, StoreError> {
         Tx::fetch_all(self, sql).await
     }
