@@ -146,7 +146,7 @@ pub async fn export<E: std::error::Error + 'static>(
     }
     each_link(&mut db, Link::GroupMembers, |e| {
         if let Some(group) = group_uuid.get(&e.b) {
-            sink(Exported::Membership(e.a, *group)).map_err(ExportFailure::Sink)?;
+            sink(Exported::Membership(e.a, group)).map_err(ExportFailure::Sink)?;
             counts.memberships += 1;
         }
         Ok(())
@@ -170,7 +170,7 @@ pub async fn export<E: std::error::Error + 'static>(
     }
     each_link(&mut db, Link::GroupRoles, |e| {
         if let (Some(group), Some(role)) = (group_uuid.get(&e.a), role_uuid.get(&e.b)) {
-            sink(Exported::GroupRole(*group, *role)).map_err(ExportFailure::Sink)?;
+            sink(Exported::GroupRole(group, role)).map_err(ExportFailure::Sink)?;
             counts.group_roles += 1;
         }
         Ok(())
@@ -178,7 +178,7 @@ pub async fn export<E: std::error::Error + 'static>(
     .await?;
     each_link(&mut db, Link::UserRoles, |e| {
         if let Some(role) = role_uuid.get(&e.b) {
-            sink(Exported::UserRole(e.a, *role)).map_err(ExportFailure::Sink)?;
+            sink(Exported::UserRole(e.a, role)).map_err(ExportFailure::Sink)?;
             counts.user_roles += 1;
         }
         Ok(())
