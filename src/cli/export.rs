@@ -3,7 +3,6 @@
 //! `--include-token-keys`. The file is written beside its final name and renamed into place
 //! when complete, readable by its owner only (it holds password hashes).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::jsonl::{self, JsonlError};
@@ -39,24 +38,21 @@ pub enum ExportError {
     },
 }
 
-/// Exports; returns a one-line summary (also what the command prints).
+/// Exports; returns a one-line summary (also what the command prints). Lines are written as
+/// the directory is read (one consistent snapshot, in batches), so memory stays small whatever
+/// its size.
 pub async fn run(config: Config, options: &ExportOptions) -> Result<String, ExportError> {
     let opened = app::open(&config).await?;
-    let result = import::export(&opened.store, &opened.sealer, options.include_token_keys).await;
+    let result = write_file(&opened, options).await;
     opened.store.close().await;
-    let source = result?;
-    let write_error = |source: JsonlError| ExportError::Write {
-        path: options.output.display().to_string(),
-        source,
-    };
-    let lines = write_file(&options.output, &source).map_err(write_error)?;
+    let (counts, lines) = result?;
     Ok(format!(
         "exported {} users, {} groups, {} memberships, {} roles, {} tokens ({}) in {lines} lines to {}",
-        source.users.len(),
-        source.groups.len(),
-        source.memberships.len(),
-        source.roles.len(),
-        source.tokens.len(),
+        counts.users,
+        counts.groups,
+        counts.memberships,
+        counts.roles,
+        counts.tokens,
         if options.include_token_keys {
             "with their keys"
         } else {
@@ -66,19 +62,55 @@ pub async fn run(config: Config, options: &ExportOptions) -> Result<String, Expo
     ))
 }
 
-fn write_file(path: &Path, source: &import::Source) -> Result<u64, JsonlError> {
+/// Writes the file beside its final name and renames it into place once complete.
+async fn write_file(
+    opened: &app::Opened,
+    options: &ExportOptions,
+) -> Result<(import::ExportCounts, u64), ExportError> {
+    let path = &options.output;
+    let write_error = |source: JsonlError| ExportError::Write {
+        path: path.display().to_string(),
+        source,
+    };
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_else(|| "export.jsonl".into());
     let partial = path.with_file_name(format!(".{name}.partial"));
-    let file = create_private(&partial)?;
-    let mut out = std::io::BufWriter::new(file);
-    let lines = jsonl::write(source, &mut out)?;
-    out.flush()?;
-    out.get_ref().sync_all()?;
-    std::fs::rename(&partial, path)?;
-    Ok(lines)
+    let file = create_private(&partial).map_err(|e| write_error(e.into()))?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    let mut lines = 0u64;
+    let mut sink = |piece: import::Exported<'_>| -> Result<(), JsonlError> {
+        jsonl::write_line(&mut out, piece)?;
+        lines += 1;
+        Ok(())
+    };
+    let exported = import::export(
+        &opened.store,
+        &opened.sealer,
+        options.include_token_keys,
+        &mut sink,
+    )
+    .await;
+    let counts = match exported {
+        Ok(counts) => counts,
+        Err(err) => {
+            drop(out);
+            let _ = std::fs::remove_file(&partial);
+            return Err(match err {
+                import::ExportFailure::Domain(e) => ExportError::Domain(e),
+                import::ExportFailure::Sink(e) => write_error(e),
+            });
+        }
+    };
+    let finish = |out: std::io::BufWriter<std::fs::File>| -> Result<(), JsonlError> {
+        let file = out.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        std::fs::rename(&partial, path)?;
+        Ok(())
+    };
+    finish(out).map_err(write_error)?;
+    Ok((counts, lines))
 }
 
 #[cfg(unix)]

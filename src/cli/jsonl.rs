@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::domain::import::{ImportGroup, ImportRole, ImportToken, ImportUser, Skip, Source};
+use crate::domain::import::{
+    Exported, ImportGroup, ImportRole, ImportSource, ImportToken, ImportUser, Skip, Source,
+};
 use crate::domain::Timestamp;
 
 /// The `format` of the header line.
@@ -174,128 +176,212 @@ fn time_text(micros: Option<i64>) -> Option<String> {
     micros.map(|m| Timestamp(m).to_drf())
 }
 
-fn line_of<T: Serialize>(kind: &str, value: &T) -> Result<String, JsonlError> {
-    let mut object = match serde_json::to_value(value) {
-        Ok(Value::Object(o)) => o,
-        _ => Default::default(),
-    };
-    let mut out = serde_json::Map::new();
-    out.insert("kind".into(), Value::from(kind));
-    out.append(&mut object);
-    serde_json::to_string(&Value::Object(out)).map_err(|e| JsonlError::Line {
-        line: 0,
-        message: e.to_string(),
-    })
+/// A line as written: its `kind` first, then the fields (borrowed from the exported piece).
+#[derive(Serialize)]
+struct Out<'a, T: Serialize> {
+    kind: &'a str,
+    #[serde(flatten)]
+    body: T,
 }
 
-/// Writes `source` as JSON lines; returns the number of lines.
-pub fn write(source: &Source, out: &mut impl Write) -> Result<u64, JsonlError> {
-    let mut lines = 0u64;
-    let mut emit = |text: String| -> Result<(), JsonlError> {
-        out.write_all(text.as_bytes())?;
-        out.write_all(b"\n")?;
-        lines += 1;
-        Ok(())
-    };
-    emit(line_of(
-        "header",
-        &Header {
-            format: FORMAT.into(),
-            version: VERSION,
-            install_id: source.install_id.clone(),
-            exported_at: Some(Timestamp::now().to_drf()),
-        },
-    )?)?;
-    for u in &source.users {
-        emit(line_of(
+#[derive(Serialize)]
+struct UserOut<'a> {
+    pk: i64,
+    uuid: &'a str,
+    username: &'a str,
+    name: &'a str,
+    first_name: &'a str,
+    last_name: &'a str,
+    email: &'a str,
+    password_hash: Option<&'a str>,
+    is_active: bool,
+    #[serde(rename = "type")]
+    user_type: &'a str,
+    path: &'a str,
+    attributes: &'a Value,
+    last_login: Option<String>,
+    date_joined: Option<String>,
+    password_change_date: Option<String>,
+    last_updated: Option<String>,
+}
+
+#[derive(Serialize)]
+struct GroupOut<'a> {
+    uuid: &'a str,
+    name: &'a str,
+    is_superuser: bool,
+    attributes: &'a Value,
+    parents: &'a [String],
+}
+
+#[derive(Serialize)]
+struct RoleOut<'a> {
+    uuid: &'a str,
+    name: &'a str,
+    managed: Option<&'a str>,
+    permissions: &'a [String],
+}
+
+#[derive(Serialize)]
+struct TokenOut<'a> {
+    id: Option<i64>,
+    uuid: &'a str,
+    identifier: &'a str,
+    intent: &'a str,
+    user: i64,
+    description: &'a str,
+    expires: Option<String>,
+    expiring: bool,
+    managed: Option<&'a str>,
+    created: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<&'a str>,
+}
+
+fn emit<T: Serialize>(out: &mut impl Write, kind: &str, body: T) -> Result<(), JsonlError> {
+    serde_json::to_writer(&mut *out, &Out { kind, body }).map_err(|e| {
+        if e.is_io() {
+            JsonlError::Io(e.into())
+        } else {
+            JsonlError::Line {
+                line: 0,
+                message: e.to_string(),
+            }
+        }
+    })?;
+    out.write_all(b"\n")?;
+    Ok(())
+}
+
+/// Writes one exported piece as one line.
+pub fn write_line(out: &mut impl Write, piece: Exported<'_>) -> Result<(), JsonlError> {
+    match piece {
+        Exported::Header(install_id) => emit(
+            out,
+            "header",
+            Header {
+                format: FORMAT.into(),
+                version: VERSION,
+                install_id: install_id.map(str::to_string),
+                exported_at: Some(Timestamp::now().to_drf()),
+            },
+        ),
+        Exported::User(u) => emit(
+            out,
             "user",
-            &UserLine {
+            UserOut {
                 pk: u.pk,
-                uuid: Some(u.uuid.clone()),
-                username: u.username.clone(),
-                name: u.name.clone(),
-                first_name: u.first_name.clone(),
-                last_name: u.last_name.clone(),
-                email: u.email.clone(),
-                password_hash: u.password_hash.clone(),
+                uuid: &u.uuid,
+                username: &u.username,
+                name: &u.name,
+                first_name: &u.first_name,
+                last_name: &u.last_name,
+                email: &u.email,
+                password_hash: u.password_hash.as_deref(),
                 is_active: u.is_active,
-                user_type: u.user_type.clone(),
-                path: u.path.clone(),
-                attributes: u.attributes.clone(),
+                user_type: &u.user_type,
+                path: &u.path,
+                attributes: &u.attributes,
                 last_login: time_text(u.last_login),
                 date_joined: time_text(Some(u.date_joined)),
                 password_change_date: time_text(Some(u.password_change_date)),
                 last_updated: time_text(Some(u.last_updated)),
             },
-        )?)?;
-    }
-    for g in &source.groups {
-        emit(line_of(
+        ),
+        Exported::Group(g) => emit(
+            out,
             "group",
-            &GroupLine {
-                uuid: Some(g.uuid.clone()),
-                name: g.name.clone(),
+            GroupOut {
+                uuid: &g.uuid,
+                name: &g.name,
                 is_superuser: g.is_superuser,
-                attributes: g.attributes.clone(),
-                parents: g.parents.clone(),
+                attributes: &g.attributes,
+                parents: &g.parents,
             },
-        )?)?;
-    }
-    for (user, group) in &source.memberships {
-        emit(line_of(
-            "membership",
-            &MembershipLine {
-                user: *user,
-                group: group.clone(),
-            },
-        )?)?;
-    }
-    for r in &source.roles {
-        emit(line_of(
+        ),
+        Exported::Membership(user, group) => emit(out, "membership", MembershipOut { user, group }),
+        Exported::Role(r) => emit(
+            out,
             "role",
-            &RoleLine {
-                uuid: Some(r.uuid.clone()),
-                name: r.name.clone(),
-                managed: r.managed.clone(),
-                permissions: r.permissions.clone(),
+            RoleOut {
+                uuid: &r.uuid,
+                name: &r.name,
+                managed: r.managed.as_deref(),
+                permissions: &r.permissions,
             },
-        )?)?;
-    }
-    for (group, role) in &source.group_roles {
-        emit(line_of(
-            "group_role",
-            &GroupRoleLine {
-                group: group.clone(),
-                role: role.clone(),
-            },
-        )?)?;
-    }
-    for (user, role) in &source.user_roles {
-        emit(line_of(
-            "user_role",
-            &UserRoleLine {
-                user: *user,
-                role: role.clone(),
-            },
-        )?)?;
-    }
-    for t in &source.tokens {
-        emit(line_of(
+        ),
+        Exported::GroupRole(group, role) => emit(out, "group_role", GroupRoleOut { group, role }),
+        Exported::UserRole(user, role) => emit(out, "user_role", UserRoleOut { user, role }),
+        Exported::Token(t) => emit(
+            out,
             "token",
-            &TokenLine {
+            TokenOut {
                 id: t.id,
-                uuid: Some(t.uuid.clone()),
-                identifier: t.identifier.clone(),
-                intent: t.intent.clone(),
+                uuid: &t.uuid,
+                identifier: &t.identifier,
+                intent: &t.intent,
                 user: t.user_pk,
-                description: t.description.clone(),
+                description: &t.description,
                 expires: time_text(t.expires),
                 expiring: t.expiring,
-                managed: t.managed.clone(),
+                managed: t.managed.as_deref(),
                 created: time_text(t.created),
-                key: Some(t.key.clone()).filter(|k| !k.is_empty()),
+                key: Some(t.key.as_str()).filter(|k| !k.is_empty()),
             },
-        )?)?;
+        ),
+    }
+}
+
+#[derive(Serialize)]
+struct MembershipOut<'a> {
+    user: i64,
+    group: &'a str,
+}
+
+#[derive(Serialize)]
+struct GroupRoleOut<'a> {
+    group: &'a str,
+    role: &'a str,
+}
+
+#[derive(Serialize)]
+struct UserRoleOut<'a> {
+    user: i64,
+    role: &'a str,
+}
+
+/// Writes a whole in-memory source as JSON lines (header first); returns the number of lines.
+pub fn write(source: &Source, out: &mut impl Write) -> Result<u64, JsonlError> {
+    let mut lines = 1u64;
+    write_line(out, Exported::Header(source.install_id.as_deref()))?;
+    let pieces = source
+        .users
+        .iter()
+        .map(Exported::User)
+        .chain(source.groups.iter().map(Exported::Group))
+        .chain(
+            source
+                .memberships
+                .iter()
+                .map(|(u, g)| Exported::Membership(*u, g)),
+        )
+        .chain(source.roles.iter().map(Exported::Role))
+        .chain(
+            source
+                .group_roles
+                .iter()
+                .map(|(g, r)| Exported::GroupRole(g, r)),
+        )
+        .chain(
+            source
+                .user_roles
+                .iter()
+                .map(|(u, r)| Exported::UserRole(*u, r)),
+        )
+        .chain(source.tokens.iter().map(Exported::Token));
+    for piece in pieces {
+        write_line(out, piece)?;
+        lines += 1;
     }
     Ok(lines)
 }
@@ -303,8 +389,13 @@ pub fn write(source: &Source, out: &mut impl Write) -> Result<u64, JsonlError> {
 fn parse_time(line: usize, field: &str, text: Option<&str>) -> Result<Option<i64>, JsonlError> {
     match text {
         None => Ok(None),
-        Some(t) => Timestamp::parse(t)
-            .map(|ts| Some(ts.0))
+        // What `export` writes is RFC 3339, read directly; anything else the general parser
+        // takes (a regular expression: a tenth of an import's time when every date took it).
+        Some(t) => chrono::DateTime::parse_from_rfc3339(t)
+            .ok()
+            .map(|d| d.timestamp_micros())
+            .or_else(|| Timestamp::parse(t).map(|ts| ts.0))
+            .map(Some)
             .ok_or_else(|| JsonlError::Line {
                 line,
                 message: format!("{field} {t:?} is not a date-time"),
@@ -312,11 +403,177 @@ fn parse_time(line: usize, field: &str, text: Option<&str>) -> Result<Option<i64
     }
 }
 
-fn field<T: serde::de::DeserializeOwned>(line: usize, value: Value) -> Result<T, JsonlError> {
-    serde_json::from_value(value).map_err(|e| JsonlError::Line {
+/// One line, read.
+enum Parsed {
+    Header(Option<String>),
+    User(ImportUser),
+    Group(ImportGroup),
+    Membership(i64, String),
+    Role(ImportRole),
+    GroupRole(String, String),
+    UserRole(i64, String),
+    Token(ImportToken),
+    Unknown(String),
+}
+
+/// Just the `kind` of a line (the other fields are passed over without being kept).
+#[derive(Deserialize)]
+struct KindOnly<'a> {
+    #[serde(borrow)]
+    kind: std::borrow::Cow<'a, str>,
+}
+
+fn fields<'a, T: Deserialize<'a>>(line: usize, text: &'a str) -> Result<T, JsonlError> {
+    serde_json::from_str(text).map_err(|e| JsonlError::Line {
         line,
         message: e.to_string(),
     })
+}
+
+/// Why a line that is not an object with a string `kind` is wrong, worded as before.
+fn not_a_line(line: usize, text: &str) -> JsonlError {
+    match serde_json::from_str::<Value>(text) {
+        Err(e) => JsonlError::Line {
+            line,
+            message: format!("not JSON: {e}"),
+        },
+        Ok(_) => JsonlError::Line {
+            line,
+            message: "not an object with a \"kind\"".into(),
+        },
+    }
+}
+
+/// Reads one line (`None` for a blank one). Only a user line is decoded when `users_only`.
+fn parse_line(
+    line: usize,
+    text: &str,
+    now: i64,
+    users_only: bool,
+) -> Result<Option<Parsed>, JsonlError> {
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    let kind = match serde_json::from_str::<KindOnly>(text) {
+        Ok(k) if text.trim_start().starts_with('{') => k.kind,
+        _ => return Err(not_a_line(line, text)),
+    };
+    if users_only && kind != "user" {
+        return Ok(None);
+    }
+    Ok(Some(match kind.as_ref() {
+        "header" => {
+            let header: Header = fields(line, text)?;
+            if header.format != FORMAT || header.version != VERSION {
+                return Err(JsonlError::Line {
+                    line,
+                    message: format!(
+                        "format {} version {} (this build reads {FORMAT} version {VERSION})",
+                        header.format, header.version
+                    ),
+                });
+            }
+            Parsed::Header(header.install_id)
+        }
+        "user" => {
+            let u: UserLine = fields(line, text)?;
+            let date_joined = parse_time(line, "date_joined", u.date_joined.as_deref())?;
+            let date_joined = date_joined.unwrap_or(now);
+            Parsed::User(ImportUser {
+                pk: u.pk,
+                uuid: u.uuid.unwrap_or_else(|| derived_uuid("user", &u.username)),
+                name: u.name,
+                first_name: u.first_name,
+                last_name: u.last_name,
+                email: u.email,
+                password_hash: u.password_hash.filter(|h| !h.is_empty()),
+                is_active: u.is_active,
+                user_type: u.user_type,
+                path: u.path,
+                attributes: u.attributes,
+                last_login: parse_time(line, "last_login", u.last_login.as_deref())?,
+                date_joined,
+                password_change_date: parse_time(
+                    line,
+                    "password_change_date",
+                    u.password_change_date.as_deref(),
+                )?
+                .unwrap_or(date_joined),
+                last_updated: parse_time(line, "last_updated", u.last_updated.as_deref())?
+                    .unwrap_or(date_joined),
+                username: u.username,
+            })
+        }
+        "group" => {
+            let g: GroupLine = fields(line, text)?;
+            Parsed::Group(ImportGroup {
+                uuid: g.uuid.unwrap_or_else(|| derived_uuid("group", &g.name)),
+                name: g.name,
+                is_superuser: g.is_superuser,
+                attributes: g.attributes,
+                parents: g.parents,
+            })
+        }
+        "membership" => {
+            let m: MembershipLine = fields(line, text)?;
+            Parsed::Membership(m.user, m.group)
+        }
+        "role" => {
+            let r: RoleLine = fields(line, text)?;
+            Parsed::Role(ImportRole {
+                uuid: r.uuid.unwrap_or_else(|| derived_uuid("role", &r.name)),
+                name: r.name,
+                managed: r.managed,
+                permissions: r.permissions,
+            })
+        }
+        "group_role" => {
+            let gr: GroupRoleLine = fields(line, text)?;
+            Parsed::GroupRole(gr.group, gr.role)
+        }
+        "user_role" => {
+            let ur: UserRoleLine = fields(line, text)?;
+            Parsed::UserRole(ur.user, ur.role)
+        }
+        "token" => {
+            let t: TokenLine = fields(line, text)?;
+            Parsed::Token(ImportToken {
+                id: t.id,
+                uuid: t
+                    .uuid
+                    .unwrap_or_else(|| derived_uuid("token", &t.identifier)),
+                expires: parse_time(line, "expires", t.expires.as_deref())?,
+                created: parse_time(line, "created", t.created.as_deref())?,
+                identifier: t.identifier,
+                key: t.key.unwrap_or_default(),
+                intent: t.intent,
+                user_pk: t.user,
+                description: t.description,
+                expiring: t.expiring,
+                managed: t.managed,
+            })
+        }
+        other => Parsed::Unknown(other.to_string()),
+    }))
+}
+
+/// Adds a line that is not a user to `source`.
+fn keep(source: &mut Source, line: usize, parsed: Parsed) {
+    match parsed {
+        Parsed::Header(install_id) => source.install_id = install_id,
+        Parsed::User(user) => source.users.push(user),
+        Parsed::Group(group) => source.groups.push(group),
+        Parsed::Membership(user, group) => source.memberships.push((user, group)),
+        Parsed::Role(role) => source.roles.push(role),
+        Parsed::GroupRole(group, role) => source.group_roles.push((group, role)),
+        Parsed::UserRole(user, role) => source.user_roles.push((user, role)),
+        Parsed::Token(token) => source.tokens.push(token),
+        Parsed::Unknown(kind) => source.skipped.push(Skip::new(
+            "line",
+            format!("line {line}"),
+            format!("unknown kind {kind:?}"),
+        )),
+    }
 }
 
 /// Reads a JSON-lines file into a source. Blank lines are ignored; a line of an unknown
@@ -330,122 +587,93 @@ pub fn read(input: impl BufRead, origin: &str) -> Result<Source, JsonlError> {
     for (index, text) in input.lines().enumerate() {
         let line = index + 1;
         let text = text?;
-        if text.trim().is_empty() {
-            continue;
-        }
-        let mut value: Value = serde_json::from_str(&text).map_err(|e| JsonlError::Line {
-            line,
-            message: format!("not JSON: {e}"),
-        })?;
-        let kind = match value.as_object_mut().and_then(|o| o.remove("kind")) {
-            Some(Value::String(kind)) => kind,
-            _ => {
-                return Err(JsonlError::Line {
-                    line,
-                    message: "not an object with a \"kind\"".into(),
-                })
-            }
-        };
-        match kind.as_str() {
-            "header" => {
-                let header: Header = field(line, value)?;
-                if header.format != FORMAT || header.version != VERSION {
-                    return Err(JsonlError::Line {
-                        line,
-                        message: format!(
-                            "format {} version {} (this build reads {FORMAT} version {VERSION})",
-                            header.format, header.version
-                        ),
-                    });
-                }
-                source.install_id = header.install_id;
-            }
-            "user" => {
-                let u: UserLine = field(line, value)?;
-                let date_joined = parse_time(line, "date_joined", u.date_joined.as_deref())?;
-                let date_joined = date_joined.unwrap_or(now);
-                source.users.push(ImportUser {
-                    pk: u.pk,
-                    uuid: u.uuid.unwrap_or_else(|| derived_uuid("user", &u.username)),
-                    name: u.name,
-                    first_name: u.first_name,
-                    last_name: u.last_name,
-                    email: u.email,
-                    password_hash: u.password_hash.filter(|h| !h.is_empty()),
-                    is_active: u.is_active,
-                    user_type: u.user_type,
-                    path: u.path,
-                    attributes: u.attributes,
-                    last_login: parse_time(line, "last_login", u.last_login.as_deref())?,
-                    date_joined,
-                    password_change_date: parse_time(
-                        line,
-                        "password_change_date",
-                        u.password_change_date.as_deref(),
-                    )?
-                    .unwrap_or(date_joined),
-                    last_updated: parse_time(line, "last_updated", u.last_updated.as_deref())?
-                        .unwrap_or(date_joined),
-                    username: u.username,
-                });
-            }
-            "group" => {
-                let g: GroupLine = field(line, value)?;
-                source.groups.push(ImportGroup {
-                    uuid: g.uuid.unwrap_or_else(|| derived_uuid("group", &g.name)),
-                    name: g.name,
-                    is_superuser: g.is_superuser,
-                    attributes: g.attributes,
-                    parents: g.parents,
-                });
-            }
-            "membership" => {
-                let m: MembershipLine = field(line, value)?;
-                source.memberships.push((m.user, m.group));
-            }
-            "role" => {
-                let r: RoleLine = field(line, value)?;
-                source.roles.push(ImportRole {
-                    uuid: r.uuid.unwrap_or_else(|| derived_uuid("role", &r.name)),
-                    name: r.name,
-                    managed: r.managed,
-                    permissions: r.permissions,
-                });
-            }
-            "group_role" => {
-                let gr: GroupRoleLine = field(line, value)?;
-                source.group_roles.push((gr.group, gr.role));
-            }
-            "user_role" => {
-                let ur: UserRoleLine = field(line, value)?;
-                source.user_roles.push((ur.user, ur.role));
-            }
-            "token" => {
-                let t: TokenLine = field(line, value)?;
-                source.tokens.push(ImportToken {
-                    id: t.id,
-                    uuid: t
-                        .uuid
-                        .unwrap_or_else(|| derived_uuid("token", &t.identifier)),
-                    expires: parse_time(line, "expires", t.expires.as_deref())?,
-                    created: parse_time(line, "created", t.created.as_deref())?,
-                    identifier: t.identifier,
-                    key: t.key.unwrap_or_default(),
-                    intent: t.intent,
-                    user_pk: t.user,
-                    description: t.description,
-                    expiring: t.expiring,
-                    managed: t.managed,
-                });
-            }
-            other => source.skipped.push(Skip::new(
-                "line",
-                format!("line {line}"),
-                format!("unknown kind {other:?}"),
-            )),
+        if let Some(parsed) = parse_line(line, &text, now, false)? {
+            keep(&mut source, line, parsed);
         }
     }
     Ok(source)
+}
+
+/// A JSON-lines file as an import source: read through once whole (every line checked,
+/// everything but the users kept), then again for the users, batch by batch, so the users are
+/// never all in memory.
+pub struct JsonlFile {
+    path: std::path::PathBuf,
+    origin: String,
+    /// "Now" for lines without a date, the same on every pass.
+    now: i64,
+    /// The open file and the number of the last line read, while users are handed out.
+    users: Option<(std::io::BufReader<std::fs::File>, usize)>,
+    text: String,
+}
+
+impl JsonlFile {
+    /// A source reading `path` (opened when read).
+    pub fn new(path: &std::path::Path, origin: &str) -> JsonlFile {
+        JsonlFile {
+            path: path.to_path_buf(),
+            origin: origin.to_string(),
+            now: Timestamp::now().0,
+            users: None,
+            text: String::new(),
+        }
+    }
+
+    fn open(&self) -> Result<std::io::BufReader<std::fs::File>, JsonlError> {
+        Ok(std::io::BufReader::with_capacity(
+            1 << 20,
+            std::fs::File::open(&self.path)?,
+        ))
+    }
+}
+
+impl ImportSource for JsonlFile {
+    type Error = JsonlError;
+
+    fn read(&mut self, survey: &mut dyn FnMut(&ImportUser)) -> Result<Source, JsonlError> {
+        let mut source = Source {
+            origin: self.origin.clone(),
+            ..Source::default()
+        };
+        let mut input = self.open()?;
+        let mut line = 0;
+        loop {
+            self.text.clear();
+            if input.read_line(&mut self.text)? == 0 {
+                break;
+            }
+            line += 1;
+            match parse_line(line, &self.text, self.now, false)? {
+                Some(Parsed::User(user)) => survey(&user),
+                Some(parsed) => keep(&mut source, line, parsed),
+                None => {}
+            }
+        }
+        Ok(source)
+    }
+
+    fn rewind_users(&mut self) -> Result<(), JsonlError> {
+        self.users = Some((self.open()?, 0));
+        Ok(())
+    }
+
+    fn next_users(&mut self, max: usize) -> Result<Vec<ImportUser>, JsonlError> {
+        let Some((input, line)) = self.users.as_mut() else {
+            return Ok(Vec::new());
+        };
+        let mut batch = Vec::with_capacity(max.min(1 << 16));
+        while batch.len() < max {
+            self.text.clear();
+            if input.read_line(&mut self.text)? == 0 {
+                break;
+            }
+            *line += 1;
+            if let Some(Parsed::User(user)) = parse_line(*line, &self.text, self.now, true)? {
+                batch.push(user);
+            }
+        }
+        Ok(batch)
+    }
 }
 
 #[cfg(test)]
@@ -468,6 +696,22 @@ mod tests {
         assert_eq!(a.groups[0].uuid, b.groups[0].uuid);
         assert_eq!(a.memberships, vec![(7, "x".to_string())]);
         assert_eq!(a.skipped.len(), 1);
+    }
+
+    #[test]
+    fn exported_times_read_as_the_general_parser_reads_them() {
+        for text in [
+            "2026-12-05T08:55:35.202807Z",
+            "2026-12-05T08:55:35Z",
+            "2026-12-05T10:55:35.2+02:00",
+            "1969-12-31T23:59:59.5Z",
+        ] {
+            assert_eq!(
+                parse_time(1, "t", Some(text)).expect("parses"),
+                Timestamp::parse(text).map(|t| t.0),
+                "{text}"
+            );
+        }
     }
 
     #[test]

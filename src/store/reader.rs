@@ -6,6 +6,8 @@ use super::{lookup, Record, Sql, Store, StoreError, Tx};
 /// Read access shared by the store (autocommit) and a transaction, so a check can run inside
 /// the transaction that acts on it.
 pub trait Reader {
+    /// Which SQL dialect the reads run in.
+    fn dialect(&self) -> super::Dialect;
     /// Runs a query and decodes every row.
     fn fetch_all<T: Record>(
         &mut self,
@@ -26,6 +28,9 @@ pub trait Reader {
 /// The store's `Reader` runs point lookups (what the `Reader` functions of `store` are: rows by
 /// key, one page's relations); on SQLite synchronously, see `lookup`.
 impl Reader for &Store {
+    fn dialect(&self) -> super::Dialect {
+        Store::dialect(self)
+    }
     async fn fetch_all<T: Record>(&mut self, sql: &Sql) -> Result<Vec<T>, StoreError> {
         match &self.lookups {
             Some(lookups) => lookups.fetch_all(sql),
@@ -48,12 +53,14 @@ impl Reader for &Store {
 
 /// Point lookups for one answer: on SQLite one read transaction on one lookup connection, so
 /// every statement sees the same commit and the read is begun and ended once; on PostgreSQL the
-/// store's own statements.
+/// store's own statements, or (`Store::consistent_snapshot`) one read-only transaction.
 pub enum Snapshot<'a> {
     /// SQLite: a lookup connection holding a read transaction.
     Sqlite(lookup::ReadTx<'a>),
     /// PostgreSQL: the pool.
     Store(&'a Store),
+    /// PostgreSQL: a read-only repeatable-read transaction (rolled back when dropped).
+    Postgres(Box<sqlx::Transaction<'static, sqlx::Postgres>>),
 }
 
 impl Store {
@@ -64,30 +71,76 @@ impl Store {
             None => Ok(Snapshot::Store(self)),
         }
     }
+
+    /// One consistent view for a long read made of many statements (an export read in
+    /// batches): every statement sees the same commit on both backends. On SQLite a read
+    /// transaction on a lookup connection; on PostgreSQL a `REPEATABLE READ, READ ONLY`
+    /// transaction. Writers are not blocked by it on either.
+    pub async fn consistent_snapshot(&self) -> Result<Snapshot<'_>, StoreError> {
+        match (&self.lookups, &self.pools) {
+            (Some(lookups), _) => Ok(Snapshot::Sqlite(lookups.snapshot()?)),
+            (None, super::Pools::Postgres(pool)) => {
+                let mut tx = pool.begin().await?;
+                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(Snapshot::Postgres(Box::new(tx)))
+            }
+            (None, super::Pools::Sqlite { .. }) => Err(StoreError::Other(
+                "SQLite store without lookup connections".into(),
+            )),
+        }
+    }
 }
 
 impl Reader for Snapshot<'_> {
+    fn dialect(&self) -> super::Dialect {
+        match self {
+            Snapshot::Sqlite(_) => super::Dialect::Sqlite,
+            Snapshot::Store(store) => store.dialect(),
+            Snapshot::Postgres(_) => super::Dialect::Postgres,
+        }
+    }
     async fn fetch_all<T: Record>(&mut self, sql: &Sql) -> Result<Vec<T>, StoreError> {
         match self {
             Snapshot::Sqlite(held) => held.fetch_all(sql),
             Snapshot::Store(store) => Store::fetch_all(store, sql).await,
+            Snapshot::Postgres(tx) => {
+                Ok(sqlx::query_as_with::<_, T, _>(sql.text(), sql.pg_args()?)
+                    .fetch_all(&mut ***tx)
+                    .await?)
+            }
         }
     }
     async fn fetch_optional<T: Record>(&mut self, sql: &Sql) -> Result<Option<T>, StoreError> {
         match self {
             Snapshot::Sqlite(held) => held.fetch_optional(sql),
             Snapshot::Store(store) => Store::fetch_optional(store, sql).await,
+            Snapshot::Postgres(tx) => {
+                Ok(sqlx::query_as_with::<_, T, _>(sql.text(), sql.pg_args()?)
+                    .fetch_optional(&mut ***tx)
+                    .await?)
+            }
         }
     }
     async fn fetch_scalar_i64(&mut self, sql: &Sql) -> Result<i64, StoreError> {
         match self {
             Snapshot::Sqlite(held) => held.fetch_scalar_i64(sql),
             Snapshot::Store(store) => Store::fetch_scalar_i64(store, sql).await,
+            Snapshot::Postgres(tx) => Ok(sqlx::query_scalar_with::<_, i64, _>(
+                sql.text(),
+                sql.pg_args()?,
+            )
+            .fetch_one(&mut ***tx)
+            .await?),
         }
     }
 }
 
 impl Reader for Tx {
+    fn dialect(&self) -> super::Dialect {
+        Tx::dialect(self)
+    }
     async fn fetch_all<T: Record>(&mut self, sql: &Sql) -> Result<Vec<T>, StoreError> {
         Tx::fetch_all(self, sql).await
     }

@@ -12,7 +12,7 @@ pub mod rbac;
 pub mod tokens;
 pub mod users;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use axum::extract::RawQuery;
 use axum::Router;
@@ -92,7 +92,7 @@ pub async fn options(caller::Caller(_caller): caller::Caller) -> axum::response:
 /// operation in the document, or an operation for no route): caught when the router is built,
 /// at start-up and by every test.
 pub fn routes(directory: &crate::domain::Directory) -> Router<Arc<AppState>> {
-    let rendered: Arc<OnceLock<openapi::Rendered>> = Arc::new(OnceLock::new());
+    let document: Arc<openapi::Document> = Arc::default();
     let api = Routes::new(error::finish)
         .merge(users::routes(directory))
         .merge(groups::routes())
@@ -102,17 +102,12 @@ pub fn routes(directory: &crate::domain::Directory) -> Router<Arc<AppState>> {
         .route(
             openapi::SCHEMA_PATH,
             Route::new().get({
-                let rendered = rendered.clone();
-                move |query: RawQuery| openapi::serve(rendered.clone(), query)
+                let document = document.clone();
+                move |query: RawQuery| openapi::serve(document.clone(), query)
             }),
         );
-    let document = openapi::document(api.table(), openapi::operations())
-        .and_then(|doc| openapi::Rendered::new(&doc));
-    match document {
-        Ok(document) => {
-            let _ = rendered.set(document);
-        }
-        Err(e) => panic!("the OpenAPI document of /api/v3 cannot be built: {e}"),
+    if let Err(e) = document.prepare(api.table()) {
+        panic!("the OpenAPI document of /api/v3 cannot be built: {e}");
     }
     api.into_router()
 }

@@ -11,7 +11,9 @@ use std::io::{IsTerminal, Write};
 
 use crate::app;
 use crate::config::Config;
-use crate::domain::import::{self, InstallId, Progress, Report, Skip, Source, Tally};
+use crate::domain::import::{
+    self, ImportFailure, ImportSource, InMemory, InstallId, Progress, Report, Skip, Source, Tally,
+};
 
 /// What to import and how.
 #[derive(Debug, Clone, Default)]
@@ -69,11 +71,35 @@ pub enum ImportError {
 
 /// Runs the import and prints its report on stdout.
 pub async fn run(config: Config, options: &ImportOptions) -> Result<Report, ImportError> {
-    let source: Source = match (&options.from_authentik_db, &options.file) {
-        (Some(url), None) => authentik::read(url).await?,
-        (None, Some(path)) => read_file(path)?,
-        _ => return Err(ImportError::NoSource),
-    };
+    match (&options.from_authentik_db, &options.file) {
+        (Some(url), None) => {
+            let source = authentik::read(url).await?;
+            import_from(config, options, &mut InMemory::new(source), |e| match e {}).await
+        }
+        (None, Some(path)) if is_ldif(path) => {
+            let source = read_ldif(path)?;
+            import_from(config, options, &mut InMemory::new(source), |e| match e {}).await
+        }
+        (None, Some(path)) => {
+            let shown = path.display().to_string();
+            let mut file = super::jsonl::JsonlFile::new(path, &format!("file {shown}"));
+            import_from(config, options, &mut file, |source| ImportError::File {
+                path: shown.clone(),
+                source,
+            })
+            .await
+        }
+        _ => Err(ImportError::NoSource),
+    }
+}
+
+/// Imports from `source` into the configured directory and prints the report.
+async fn import_from<S: ImportSource>(
+    config: Config,
+    options: &ImportOptions,
+    source: &mut S,
+    source_error: impl Fn(S::Error) -> ImportError,
+) -> Result<Report, ImportError> {
     let opened = app::open(&config).await?;
     let show = std::io::stderr().is_terminal() && !options.dry_run;
     let progress = move |p: Progress| {
@@ -84,7 +110,7 @@ pub async fn run(config: Config, options: &ImportOptions) -> Result<Report, Impo
     let result = import::run(
         &opened.store,
         &opened.sealer,
-        &source,
+        source,
         options.dry_run,
         &progress,
     )
@@ -93,41 +119,38 @@ pub async fn run(config: Config, options: &ImportOptions) -> Result<Report, Impo
         eprintln!();
     }
     opened.store.close().await;
-    let report = result?;
+    let (report, origin) = match result {
+        Ok(done) => done,
+        Err(ImportFailure::Source(e)) => return Err(source_error(e)),
+        Err(ImportFailure::Domain(e)) => return Err(ImportError::Domain(e)),
+    };
     let mut out = std::io::stdout().lock();
     let text = if options.json {
         serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"
     } else {
-        render(&report, &source.origin)
+        render(&report, &origin)
     };
     let _ = out.write_all(text.as_bytes());
     Ok(report)
 }
 
-/// A JSON-lines or (named `*.ldif`) LDIF file as a source.
-fn read_file(path: &std::path::Path) -> Result<Source, ImportError> {
-    let shown = path.display().to_string();
-    if path
-        .extension()
+fn is_ldif(path: &std::path::Path) -> bool {
+    path.extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("ldif"))
-    {
-        let text = std::fs::read_to_string(path).map_err(|source| ImportError::Io {
-            path: shown.clone(),
-            source,
-        })?;
-        let parsed = super::ldif::parse(&text).map_err(|source| ImportError::Ldif {
-            path: shown.clone(),
-            source,
-        })?;
-        return Ok(ldif::source_of(&parsed, &format!("LDIF file {shown}")));
-    }
-    let file_error = |source| ImportError::File {
+}
+
+/// An LDIF file as a source (read whole: LDIF entries may refer to each other anywhere).
+fn read_ldif(path: &std::path::Path) -> Result<Source, ImportError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ImportError::Io {
         path: shown.clone(),
         source,
-    };
-    let file =
-        std::fs::File::open(path).map_err(|e| file_error(super::jsonl::JsonlError::Io(e)))?;
-    super::jsonl::read(std::io::BufReader::new(file), &format!("file {shown}")).map_err(file_error)
+    })?;
+    let parsed = super::ldif::parse(&text).map_err(|source| ImportError::Ldif {
+        path: shown.clone(),
+        source,
+    })?;
+    Ok(ldif::source_of(&parsed, &format!("LDIF file {shown}")))
 }
 
 /// One progress line, redrawn in place.

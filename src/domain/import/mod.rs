@@ -1,12 +1,15 @@
 //! Importing a whole directory (docs/compatibility.md#importing-a-directory): users with their
 //! ids, uuids and password hashes as they are, groups with parents, memberships, roles with
 //! their global grants and holders, and tokens whose keys keep working. Front doors (the
-//! `import` command) read a source into a [`Source`]; [`run`] matches it against what exists
-//! (by uuid, and ids for users), writes what differs and reports every row it did not take.
+//! `import` command) offer a source as an [`ImportSource`]: everything but the users at once
+//! (a [`Source`]), the users in batches, as many times as the import goes through them (a file
+//! is read again rather than held; [`InMemory`] serves a source already read). [`run`] matches
+//! it against what exists (by uuid, and ids for users), writes what differs and reports every
+//! row it did not take.
 //!
 //! Matching: an object with the same uuid is updated (a user only if its id is the same too;
 //! a user whose source has no id, `pk <= 0`, takes the id of the user with its uuid here or
-//! the next free one, see `ids`);
+//! the next free one, see `users`);
 //! an object whose unique name or id is held by another one is skipped and reported, except
 //! gatehouse's own bootstrap objects (user `akadmin`, group `authentik Admins`, token
 //! `authentik-bootstrap-token`), which the imported objects of the same name replace. Links
@@ -14,21 +17,87 @@
 //! without an install id the source's is adopted and bootstrap counts as done, so a first
 //! start afterwards creates nothing; a source without one leaves bootstrap to the first start.
 //!
-//! Writes: users in multi-row statements, [`USERS_PER_TRANSACTION`] per transaction; then one
+//! Reading: the source is read through once (`ImportSource::read`; a file is checked whole
+//! before anything is written), then its users again batch by batch ([`USERS_PER_STEP`]), each
+//! batch matched against the rows holding its ids, uuids and usernames and written before the
+//! next is read, so memory does not grow with the rows of the users (only with their ids, see
+//! `users`). Users are compared with the directory as it stands when their batch is planned.
+//!
+//! Writes: users in multi-row statements, [`USERS_PER_TRANSACTION`] per transaction (or, for
+//! many users into a nearly empty directory, all in one that rebuilds the search index at its
+//! end, see `store::import::suspend_search_index`); then one
 //! transaction for everything else, carrying the run's single audit event (action
 //! `system_task_execution`, the counts in its context).
 
 mod apply;
 mod export;
-mod ids;
 mod links;
 mod plan;
+mod users;
 
 use serde::Serialize;
 use serde_json::Value;
 
-pub use apply::run;
-pub use export::export;
+pub use apply::{run, ImportFailure};
+pub use export::{export, ExportCounts, ExportFailure, Exported, EXPORT_BATCH};
+
+/// A source an import reads: everything but the users at once, the users in batches, as often
+/// as the import goes through them.
+pub trait ImportSource {
+    /// Why reading failed.
+    type Error: std::error::Error + 'static;
+    /// Reads the whole source once: returns everything but the users (its `users` empty) and
+    /// hands every user to `survey` on the way. A source that can be wrong (a file) fails here,
+    /// before anything is written.
+    fn read(&mut self, survey: &mut dyn FnMut(&ImportUser)) -> Result<Source, Self::Error>;
+    /// Starts the users over from the first.
+    fn rewind_users(&mut self) -> Result<(), Self::Error>;
+    /// The next users, at most `max`; none once every user was handed out.
+    fn next_users(&mut self, max: usize) -> Result<Vec<ImportUser>, Self::Error>;
+}
+
+/// A source already read into memory (an authentik database, an LDIF file).
+#[derive(Debug)]
+pub struct InMemory {
+    source: Source,
+    next: usize,
+}
+
+impl InMemory {
+    /// Serves `source`.
+    pub fn new(source: Source) -> InMemory {
+        InMemory { source, next: 0 }
+    }
+}
+
+impl ImportSource for InMemory {
+    type Error = std::convert::Infallible;
+
+    fn read(&mut self, survey: &mut dyn FnMut(&ImportUser)) -> Result<Source, Self::Error> {
+        self.source.users.iter().for_each(&mut *survey);
+        let users = std::mem::take(&mut self.source.users);
+        let rest = self.source.clone();
+        self.source.users = users;
+        Ok(rest)
+    }
+
+    fn rewind_users(&mut self) -> Result<(), Self::Error> {
+        self.next = 0;
+        Ok(())
+    }
+
+    fn next_users(&mut self, max: usize) -> Result<Vec<ImportUser>, Self::Error> {
+        let end = self.source.users.len().min(self.next.saturating_add(max));
+        let batch = self
+            .source
+            .users
+            .get(self.next..end)
+            .unwrap_or_default()
+            .to_vec();
+        self.next = end;
+        Ok(batch)
+    }
+}
 
 /// Users written per transaction.
 pub const USERS_PER_TRANSACTION: usize = 50_000;

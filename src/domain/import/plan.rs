@@ -1,22 +1,20 @@
-//! Matching a source against what exists: which rows to insert, overwrite, replace or skip,
-//! decided before anything is written (a dry run stops here). New groups and roles get
-//! negative stand-in ids until they are inserted.
+//! Matching a source's groups, roles, links and tokens against what exists: which rows to
+//! insert, overwrite, replace or skip, decided before any of them is written (a dry run stops
+//! here). New groups and roles get negative stand-in ids until they are inserted. Users are
+//! planned batch by batch before this (`users`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::Value;
 
 use super::links;
-use super::{hash_scheme, ImportUser, InstallId, Report, Skip, Source, Tally};
-use crate::domain::bootstrap::{ADMIN_GROUP, ADMIN_USERNAME, BOOTSTRAP_TOKEN_IDENTIFIER};
+use super::{InstallId, Report, Skip, Source, Tally};
+use crate::domain::bootstrap::{ADMIN_GROUP, BOOTSTRAP_TOKEN_IDENTIFIER};
 use crate::domain::tokens::Intent;
-use crate::domain::users::UserType;
-use crate::store::import::{Edge, GroupRow, ImportedToken, ImportedUser, RoleRow, TokenRow};
-use crate::store::users::{search_text, UserRow};
+use crate::store::import::{Edge, GroupRow, ImportedToken, RoleRow, TokenRow};
 
 /// What exists now.
 pub(super) struct Existing {
-    pub users: Vec<UserRow>,
     pub groups: Vec<GroupRow>,
     pub roles: Vec<RoleRow>,
     pub tokens: Vec<TokenRow>,
@@ -38,8 +36,6 @@ pub(super) enum Step<T> {
 
 /// Everything to write, and the report it makes.
 pub(super) struct Plan {
-    pub delete_users: Vec<i64>,
-    pub users: Vec<ImportedUser>,
     pub groups: Vec<Step<GroupRow>>,
     pub roles: Vec<Step<RoleRow>>,
     pub delete_tokens: Vec<i64>,
@@ -57,8 +53,7 @@ pub(super) struct Plan {
 impl Plan {
     /// Rows to write, for progress.
     pub fn size(&self) -> u64 {
-        (self.users.len()
-            + self.groups.len()
+        (self.groups.len()
             + self.roles.len()
             + self.tokens.len()
             + self.parents.len()
@@ -77,11 +72,8 @@ fn same_json(stored: &str, wanted: &Value) -> bool {
     serde_json::from_str::<Value>(stored).is_ok_and(|v| &v == wanted)
 }
 
-/// Decides every write.
-pub(super) fn plan(source: &Source, existing: &Existing, dry_run: bool) -> Plan {
-    let source = super::ids::assign(source, existing);
-    let source = source.as_ref();
-    let mut skipped = source.skipped.clone();
+/// The report before anything is planned: the install id, and the rows the reader left out.
+pub(super) fn report(source: &Source, existing: &Existing, dry_run: bool) -> Report {
     let mut report = Report {
         dry_run,
         users: Tally::default(),
@@ -109,13 +101,25 @@ pub(super) fn plan(source: &Source, existing: &Existing, dry_run: bool) -> Plan 
             tally.skipped += 1;
         }
     }
-    let (delete_users, users, present) = plan_users(source, existing, &mut report, &mut skipped);
-    let (groups, group_ids) = plan_groups(source, existing, &mut report, &mut skipped);
-    let (roles, role_ids) = plan_roles(source, existing, &mut report, &mut skipped);
-    let (delete_tokens, tokens) =
-        plan_tokens(source, existing, &present, &mut report, &mut skipped);
+    report
+}
 
-    let parents = links::parents(source, existing, &group_ids, &mut report, &mut skipped);
+/// Decides every write but the users' (planned batch by batch before this, see `users`):
+/// `source` is everything else, its user ids already real, `present` the ids of the users
+/// there will be, `skipped` what was left out so far.
+pub(super) fn plan(
+    source: &Source,
+    existing: &Existing,
+    present: &HashSet<i64>,
+    mut report: Report,
+    mut skipped: Vec<Skip>,
+) -> Plan {
+    let skipped = &mut skipped;
+    let (groups, group_ids) = plan_groups(source, existing, &mut report, skipped);
+    let (roles, role_ids) = plan_roles(source, existing, &mut report, skipped);
+    let (delete_tokens, tokens) = plan_tokens(source, existing, present, &mut report, skipped);
+
+    let parents = links::parents(source, existing, &group_ids, &mut report, skipped);
     let members = links::pairs(
         "membership",
         source
@@ -126,7 +130,7 @@ pub(super) fn plan(source: &Source, existing: &Existing, dry_run: bool) -> Plan 
         |g| group_ids.get(g).copied(),
         &existing.members,
         &mut report.memberships,
-        &mut skipped,
+        skipped,
     );
     let group_roles = links::pairs(
         "group role",
@@ -135,7 +139,7 @@ pub(super) fn plan(source: &Source, existing: &Existing, dry_run: bool) -> Plan 
         |r| role_ids.get(r).copied(),
         &existing.group_roles,
         &mut report.group_roles,
-        &mut skipped,
+        skipped,
     );
     let user_roles = links::pairs(
         "user role",
@@ -147,17 +151,15 @@ pub(super) fn plan(source: &Source, existing: &Existing, dry_run: bool) -> Plan 
         |r| role_ids.get(r).copied(),
         &existing.user_roles,
         &mut report.user_roles,
-        &mut skipped,
+        skipped,
     );
-    let grants = links::grants(source, existing, &role_ids, &mut report, &mut skipped);
+    let grants = links::grants(source, existing, &role_ids, &mut report, skipped);
     let adopt_install_id = match &report.install_id {
         InstallId::Adopted(id) => Some(id.clone()),
         InstallId::Kept(_) | InstallId::Pending => None,
     };
-    report.skipped = skipped;
+    report.skipped = std::mem::take(skipped);
     Plan {
-        delete_users,
-        users,
         groups,
         roles,
         delete_tokens,
@@ -187,169 +189,6 @@ fn tally_of<'a>(report: &'a mut Report, kind: &str) -> Option<&'a mut Tally> {
         "entry" | "password" => return None,
         _ => &mut report.permissions,
     })
-}
-
-/// Why an imported user cannot be taken as it is, if it cannot.
-fn invalid_user(user: &ImportUser) -> Option<String> {
-    if user.username.is_empty() || user.username.len() > 150 {
-        return Some("username is empty or longer than 150 characters".into());
-    }
-    if uuid::Uuid::parse_str(&user.uuid).is_err() {
-        return Some(format!("uuid {:?} is not a UUID", user.uuid));
-    }
-    if UserType::parse(&user.user_type).is_none() {
-        return Some(format!("unknown user type {:?}", user.user_type));
-    }
-    if !user.attributes.is_object() {
-        return Some("attributes are not a JSON object".into());
-    }
-    if user.pk <= 0 {
-        return Some(format!("id {} is not positive", user.pk));
-    }
-    None
-}
-
-fn row_of(user: &ImportUser) -> ImportedUser {
-    let row = UserRow {
-        id: user.pk,
-        uuid: user.uuid.clone(),
-        username: user.username.clone(),
-        name: user.name.clone(),
-        first_name: user.first_name.clone(),
-        last_name: user.last_name.clone(),
-        email: user.email.clone(),
-        password_hash: user.password_hash.clone().filter(|h| !h.is_empty()),
-        is_active: user.is_active,
-        user_type: user.user_type.clone(),
-        path: user.path.clone(),
-        attributes: attributes_text(&user.attributes),
-        last_login: user.last_login,
-        date_joined: user.date_joined,
-        password_change_date: user.password_change_date,
-        last_updated: user.last_updated,
-    };
-    let search_text = search_text(&row.username, &row.name, &row.email, &row.uuid);
-    ImportedUser { row, search_text }
-}
-
-fn same_user(a: &UserRow, b: &UserRow) -> bool {
-    a.uuid == b.uuid
-        && a.username == b.username
-        && a.name == b.name
-        && a.first_name == b.first_name
-        && a.last_name == b.last_name
-        && a.email == b.email
-        && a.password_hash == b.password_hash
-        && a.is_active == b.is_active
-        && a.user_type == b.user_type
-        && a.path == b.path
-        && serde_json::from_str::<Value>(&b.attributes).is_ok_and(|v| same_json(&a.attributes, &v))
-        && a.last_login == b.last_login
-        && a.date_joined == b.date_joined
-        && a.password_change_date == b.password_change_date
-        && a.last_updated == b.last_updated
-}
-
-/// Users: (ids to delete first, rows to write, ids present afterwards).
-fn plan_users(
-    source: &Source,
-    existing: &Existing,
-    report: &mut Report,
-    skipped: &mut Vec<Skip>,
-) -> (Vec<i64>, Vec<ImportedUser>, HashSet<i64>) {
-    let by_uuid: HashMap<&str, &UserRow> = existing
-        .users
-        .iter()
-        .map(|u| (u.uuid.as_str(), u))
-        .collect();
-    // Gatehouse's own akadmin gives way to an imported akadmin of another uuid.
-    let mut deleted: HashSet<i64> = HashSet::new();
-    if let Some(admin) = existing.users.iter().find(|u| u.username == ADMIN_USERNAME) {
-        let replaced = source
-            .users
-            .iter()
-            .any(|u| u.username == ADMIN_USERNAME && u.uuid != admin.uuid);
-        if replaced && !source.users.iter().any(|u| u.uuid == admin.uuid) {
-            deleted.insert(admin.id);
-            report.replaced.push(format!("user {ADMIN_USERNAME}"));
-        }
-    }
-    let live = |u: &&UserRow| !deleted.contains(&u.id);
-    let by_id: HashMap<i64, &UserRow> = existing
-        .users
-        .iter()
-        .filter(live)
-        .map(|u| (u.id, u))
-        .collect();
-    let by_name: HashMap<&str, &UserRow> = existing
-        .users
-        .iter()
-        .filter(live)
-        .map(|u| (u.username.as_str(), u))
-        .collect();
-    let mut present: HashSet<i64> = by_id.keys().copied().collect();
-    let mut seen_ids = HashSet::new();
-    let mut seen_names = HashSet::new();
-    let mut writes = Vec::new();
-    for user in &source.users {
-        let mut skip = |reason: String| {
-            skipped.push(Skip::new("user", &user.username, reason));
-            report.users.skipped += 1;
-        };
-        if let Some(reason) = invalid_user(user) {
-            skip(reason);
-            continue;
-        }
-        if !seen_ids.insert(user.pk) || !seen_names.insert(user.username.as_str()) {
-            skip("the source holds this id or username twice".into());
-            continue;
-        }
-        let wanted = row_of(user);
-        let same_uuid: Option<&UserRow> = by_uuid
-            .get(user.uuid.as_str())
-            .copied()
-            .filter(|u| !deleted.contains(&u.id));
-        if let Some(current) = same_uuid {
-            if current.id != user.pk {
-                skip(format!(
-                    "its uuid belongs to user id {} here, not {}",
-                    current.id, user.pk
-                ));
-                continue;
-            }
-        } else if let Some(other) = by_id.get(&user.pk) {
-            skip(format!(
-                "id {} is taken by another user ({})",
-                user.pk, other.username
-            ));
-            continue;
-        }
-        if let Some(other) = by_name.get(user.username.as_str()) {
-            if other.id != user.pk {
-                skip(format!("username is taken by user id {}", other.id));
-                continue;
-            }
-        }
-        *report
-            .hash_schemes
-            .entry(hash_scheme(wanted.row.password_hash.as_deref()))
-            .or_default() += 1;
-        present.insert(user.pk);
-        match same_uuid {
-            Some(current) if same_user(current, &wanted.row) => report.users.unchanged += 1,
-            Some(_) => {
-                report.users.updated += 1;
-                writes.push(wanted);
-            }
-            None => {
-                report.users.created += 1;
-                writes.push(wanted);
-            }
-        }
-    }
-    let mut deleted: Vec<i64> = deleted.into_iter().collect();
-    deleted.sort_unstable();
-    (deleted, writes, present)
 }
 
 /// Groups: (writes, uuid → id for every imported group).

@@ -1,13 +1,14 @@
 //! gatehouse's own OpenAPI document of `/api/v3/` (`GET /api/v3/schema/`, YAML by default, JSON
 //! with `?format=json`, as authentik serves its own) and the browsable reference at `/api/v3/`.
 //!
-//! The document is built from the code, once, when the router is built: its paths and methods
+//! The document is built from the code, once, on its first request: its paths and methods
 //! are the route table the dialect's modules declared (`api::routing::Routes`), and each
 //! operation's request and response schemas come from the types the handlers serialize
 //! (`utoipa::ToSchema` on the `*Out` shapes) or, for bodies parsed field by field, from the
 //! request shapes in `requests.rs`. Each resource module declares its operations beside its
 //! routes (`operations`); a served route without a declared operation, or an operation for a
-//! route not served, fails the build of the document — at start-up and in every test.
+//! route not served, fails the check of the route table — at start-up (when the router is
+//! built, before the document itself is) and in every test.
 //! It must not touch the domain: it describes shapes, it reads nothing.
 
 pub mod reference;
@@ -426,24 +427,23 @@ fn schema_operation(spec: &mut Spec) {
     );
 }
 
-/// Builds the document of `table` (the served routes of `/api/v3`, paths relative to it) from
-/// the operations `spec` declares.
-pub fn document(table: &[(&'static str, Methods)], mut spec: Spec) -> Result<Value, DocumentError> {
-    common_schemas(&mut spec);
-    let mut paths = Paths::new();
+/// Whether `table` (the served routes of `/api/v3`) and the operations `spec` declares agree:
+/// every served method described, every described one served. Cheap next to building and
+/// rendering the document, so it runs at start-up while the document waits for its first
+/// request.
+pub fn check(table: &[(&'static str, Methods)], spec: &Spec) -> Result<(), DocumentError> {
     for (path, methods) in table {
         for method in methods.documented() {
-            let Some(op) = spec
+            if !spec
                 .operations
                 .iter()
-                .find(|o| o.path == *path && o.method == method)
-            else {
+                .any(|o| o.path == *path && o.method == method)
+            {
                 return Err(DocumentError::Undescribed {
                     path: (*path).to_string(),
                     method: method.to_string(),
                 });
-            };
-            paths.add_path_operation(*path, vec![http_method(method)], operation(op));
+            }
         }
     }
     if let Some(op) = spec.operations.iter().find(|o| {
@@ -455,6 +455,26 @@ pub fn document(table: &[(&'static str, Methods)], mut spec: Spec) -> Result<Val
             path: op.path.to_string(),
             method: op.method.to_string(),
         });
+    }
+    Ok(())
+}
+
+/// Builds the document of `table` (the served routes of `/api/v3`, paths relative to it) from
+/// the operations `spec` declares.
+pub fn document(table: &[(&'static str, Methods)], mut spec: Spec) -> Result<Value, DocumentError> {
+    check(table, &spec)?;
+    common_schemas(&mut spec);
+    let mut paths = Paths::new();
+    for (path, methods) in table {
+        for method in methods.documented() {
+            if let Some(op) = spec
+                .operations
+                .iter()
+                .find(|o| o.path == *path && o.method == method)
+            {
+                paths.add_path_operation(*path, vec![http_method(method)], operation(op));
+            }
+        }
     }
     let mut components = ComponentsBuilder::new().security_scheme(
         "authentik",
@@ -509,11 +529,46 @@ impl Rendered {
     }
 }
 
+/// The document of one route table, built and rendered when it is first asked for (off the
+/// start-up path; the table was checked against the operations when the router was built).
+#[derive(Default)]
+pub struct Document {
+    table: OnceLock<Vec<(&'static str, Methods)>>,
+    rendered: OnceLock<Option<Rendered>>,
+}
+
+impl Document {
+    /// Checks `table` against the declared operations and keeps it for the document.
+    pub fn prepare(&self, table: &[(&'static str, Methods)]) -> Result<(), DocumentError> {
+        check(table, &operations())?;
+        let _ = self.table.set(table.to_vec());
+        Ok(())
+    }
+
+    /// The rendered document (built on the first call); `None` before `prepare` or if it did not
+    /// serialize.
+    pub fn rendered(&self) -> Option<&Rendered> {
+        let table = self.table.get()?;
+        self.rendered
+            .get_or_init(|| {
+                let built = document(table, operations()).and_then(|doc| Rendered::new(&doc));
+                match built {
+                    Ok(rendered) => Some(rendered),
+                    Err(e) => {
+                        tracing::error!(error = %e, "the OpenAPI document could not be built");
+                        None
+                    }
+                }
+            })
+            .as_ref()
+    }
+}
+
 /// `GET /api/v3/schema/`: the document, YAML unless `format=json` (authentik's
 /// `application/vnd.oai.openapi` and `application/vnd.oai.openapi+json`). It describes the API
 /// and holds no data, so it needs no credential (like authentik's).
-pub async fn serve(rendered: Arc<OnceLock<Rendered>>, query: RawQuery) -> Response {
-    let Some(rendered) = rendered.get() else {
+pub async fn serve(document: Arc<Document>, query: RawQuery) -> Response {
+    let Some(rendered) = document.rendered() else {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     };
     let params = Params::parse(query.0.as_deref());
