@@ -88,7 +88,8 @@ fn push_list(dialect: Dialect, text: &mut String, args: &mut Vec<Arg>, values: V
     text.push(')');
 }
 
-/// The user rows holding any of these ids, uuids or usernames (each at most once).
+/// The user rows holding any of these ids, uuids or usernames — a username also under ASCII
+/// case folding, as usernames are unique (each row at most once).
 pub async fn users_matching<R: Reader>(
     db: &mut R,
     ids: &[i64],
@@ -97,7 +98,7 @@ pub async fn users_matching<R: Reader>(
 ) -> Result<Vec<UserRow>, StoreError> {
     let dialect = db.dialect();
     let mut text = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id IN ");
-    let mut args = Vec::with_capacity(ids.len() + uuids.len() + usernames.len());
+    let mut args = Vec::with_capacity(ids.len() + uuids.len() + 2 * usernames.len());
     push_list(
         dialect,
         &mut text,
@@ -121,6 +122,19 @@ pub async fn users_matching<R: Reader>(
         &mut text,
         &mut args,
         usernames.iter().map(|u| Arg::from(*u)).collect(),
+    );
+    // The folded unique index (`users__username_folded__key`) answers this arm.
+    text.push_str(&format!(
+        " UNION SELECT {USER_COLUMNS} FROM users u WHERE LOWER(u.username) IN "
+    ));
+    push_list(
+        dialect,
+        &mut text,
+        &mut args,
+        usernames
+            .iter()
+            .map(|u| Arg::from(u.to_ascii_lowercase()))
+            .collect(),
     );
     db.fetch_all(&Sql::raw(&text, args)).await
 }

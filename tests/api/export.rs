@@ -378,3 +378,60 @@ async fn lines_in_any_order_postgres() {
     }
     lines_in_any_order(Backend::Postgres).await;
 }
+
+/// Usernames are unique under ASCII case folding: a source user whose name differs from a
+/// directory user's only in case, or from another source user's, is skipped with its reason
+/// (the import goes on and exits 0), never a database error.
+async fn case_variant_usernames(backend: Backend) {
+    let db = FreshDatabase::new(backend).await;
+    let dir = std::env::temp_dir().join(format!("gatehouse-case-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let header = "{\"kind\":\"header\",\"format\":\"gatehouse-directory\",\"version\":1}\n";
+    let import = |name: &str, lines: &str| {
+        let file = dir.join(name);
+        std::fs::write(&file, format!("{header}{lines}")).expect("write");
+        let out = gatehouse(&[
+            "import",
+            file.to_str().expect("path"),
+            "--json",
+            "--database-url",
+            db.url.as_str(),
+        ]);
+        serde_json::from_slice::<Value>(&out.stdout).expect("report")
+    };
+    let first = import(
+        "first.jsonl",
+        "{\"kind\":\"user\",\"pk\":5,\"username\":\"bob\"}\n",
+    );
+    assert_eq!(first["users"]["created"], 1, "{first}");
+    let second = import(
+        "second.jsonl",
+        "{\"kind\":\"user\",\"pk\":6,\"username\":\"Bob\"}\n\
+         {\"kind\":\"user\",\"pk\":7,\"username\":\"Carol\"}\n\
+         {\"kind\":\"user\",\"pk\":8,\"username\":\"carol\"}\n",
+    );
+    assert_eq!(second["users"]["created"], 1, "{second}");
+    assert_eq!(second["users"]["skipped"], 2, "{second}");
+    let reasons = second["skipped"].to_string();
+    assert!(
+        reasons.contains("username is taken by user id 5"),
+        "{second}"
+    );
+    assert!(reasons.contains("twice"), "{second}");
+    db.remove().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case_variant_usernames_sqlite() {
+    case_variant_usernames(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case_variant_usernames_postgres() {
+    if postgres_url().is_none() {
+        eprintln!("GATEHOUSE_TEST_DATABASE_URL unset: PostgreSQL not run");
+        return;
+    }
+    case_variant_usernames(Backend::Postgres).await;
+}

@@ -119,16 +119,17 @@ impl UserPhase {
         let ids: Vec<i64> = users.iter().map(|u| u.pk).filter(|pk| *pk > 0).collect();
         let uuids: Vec<&str> = users.iter().map(|u| u.uuid.as_str()).collect();
         let names: Vec<&str> = users.iter().map(|u| u.username.as_str()).collect();
-        // At most USERS_PER_STEP users a batch: 3 × 5,000 parameters, under both backends' limits.
+        // At most USERS_PER_STEP users a batch: 4 × 5,000 parameters, under both backends' limits.
         let here = store_import::users_matching(db, &ids, &uuids, &names).await?;
         let deleted = self.deleted;
         let live = |u: &&UserRow| Some(u.id) != deleted;
         let by_uuid: HashMap<&str, &UserRow> = here.iter().map(|u| (u.uuid.as_str(), u)).collect();
         let by_id: HashMap<i64, &UserRow> = here.iter().filter(live).map(|u| (u.id, u)).collect();
-        let by_name: HashMap<&str, &UserRow> = here
+        // By username under ASCII case folding: `Bob` here takes the name `bob` in the source.
+        let by_name: HashMap<String, &UserRow> = here
             .iter()
             .filter(live)
-            .map(|u| (u.username.as_str(), u))
+            .map(|u| (u.username.to_ascii_lowercase(), u))
             .collect();
 
         for user in users.iter_mut().filter(|u| u.pk <= 0) {
@@ -164,7 +165,10 @@ impl UserPhase {
                 skip(reason);
                 continue;
             }
-            if !self.seen_ids.insert(user.pk) || !self.seen_names.insert(name_hash(&user.username))
+            if !self.seen_ids.insert(user.pk)
+                || !self
+                    .seen_names
+                    .insert(name_hash(&user.username.to_ascii_lowercase()))
             {
                 skip("the source holds this id or username twice".into());
                 continue;
@@ -189,7 +193,7 @@ impl UserPhase {
                 ));
                 continue;
             }
-            if let Some(other) = by_name.get(user.username.as_str()) {
+            if let Some(other) = by_name.get(&user.username.to_ascii_lowercase()) {
                 if other.id != user.pk {
                     skip(format!("username is taken by user id {}", other.id));
                     continue;
