@@ -21,7 +21,7 @@ use crate::store::{Store, Touched};
 
 pub use crate::store::stats::{PoolStats, WriterStats, BATCH_BOUNDS};
 
-/// Most users kept by id.
+/// Most users kept by id (and most lookups kept by query).
 const USER_CAPACITY: usize = 10_000;
 /// Most user counts kept by filter.
 const COUNT_CAPACITY: usize = 1_000;
@@ -52,7 +52,7 @@ impl Directory {
     pub fn new(store: Store) -> Self {
         Directory {
             store,
-            users: UserCache::new(Touched::DIRECTORY, USER_CAPACITY),
+            users: UserCache::new(USER_CAPACITY),
             user_counts: CountCache::new(Touched::DIRECTORY, COUNT_CAPACITY),
             principals: PrincipalCache::default(),
             renderings: Mutex::default(),
@@ -77,6 +77,7 @@ impl Directory {
         let count = |name, c: &CacheCounters| (name, c.hits(), c.misses());
         let mut caches = vec![
             count("users", self.users.counters()),
+            count("user_lookups", self.users.page_counters()),
             count("user_counts", self.user_counts.counters()),
             count("principals", self.principals.counters()),
         ];
