@@ -122,6 +122,17 @@ impl Directory {
         users::list_cached(&self.store, &self.users, filter, sort, limit, offset).await
     }
 
+    /// One page of matching users like `list_users`, shared with the cache rather than copied.
+    pub async fn list_users_shared(
+        &self,
+        filter: &UserFilter,
+        sort: &[(UserSort, Direction)],
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<Arc<User>>, DomainError> {
+        users::list_cached_shared(&self.store, &self.users, filter, sort, limit, offset).await
+    }
+
     /// The token with this identifier, with its owner.
     pub async fn token(&self, identifier: &str) -> Result<Token, DomainError> {
         tokens::get_cached(&self.store, &self.users, identifier).await

@@ -19,7 +19,7 @@ use crate::store::{users as store_users, Changes, Store, Touched};
 /// was written since) and the groups that make their members superusers (read once per write
 /// epoch instead of with every uncached user).
 pub struct UserCache {
-    by_id: EpochCache<i64, User>,
+    by_id: EpochCache<i64, Arc<User>>,
     pages: EpochCache<String, Arc<[i64]>>,
     superuser_groups: EpochCache<(), Arc<[i64]>>,
 }
@@ -40,7 +40,7 @@ impl UserCache {
 
     /// The user with this id if it was cached in the current epoch.
     pub fn get(&self, changes: &Changes, id: &i64) -> Option<User> {
-        self.by_id.get(changes, id)
+        self.by_id.get(changes, id).map(Arc::unwrap_or_clone)
     }
 
     /// Hit and miss counters of the users by id.
@@ -70,7 +70,7 @@ impl UserCache {
 pub async fn get_cached(store: &Store, cache: &UserCache, id: i64) -> Result<User, DomainError> {
     let changes = store.changes();
     if let Some(user) = cache.by_id.get(changes, &id) {
-        return Ok(user);
+        return Ok(Arc::unwrap_or_clone(user));
     }
     let epoch = cache.by_id.epoch(changes);
     let granting = cache.superuser_groups(store).await?;
@@ -82,7 +82,7 @@ pub async fn get_cached(store: &Store, cache: &UserCache, id: i64) -> Result<Use
         .await?
         .pop()
         .ok_or(DomainError::NotFound(ObjectKind::User))?;
-    cache.by_id.put(changes, epoch, id, user.clone());
+    cache.by_id.put(changes, epoch, id, Arc::new(user.clone()));
     Ok(user)
 }
 
@@ -160,6 +160,20 @@ pub async fn list_cached(
     limit: i64,
     offset: i64,
 ) -> Result<Vec<User>, DomainError> {
+    let shared = list_cached_shared(store, cache, filter, sort, limit, offset).await?;
+    Ok(shared.into_iter().map(Arc::unwrap_or_clone).collect())
+}
+
+/// `list_cached`, the users shared with the cache rather than copied (for a door that only
+/// reads them, a page at a time, such as LDAP listing a directory).
+pub async fn list_cached_shared(
+    store: &Store,
+    cache: &UserCache,
+    filter: &UserFilter,
+    sort: &[(UserSort, Direction)],
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<Arc<User>>, DomainError> {
     let changes = store.changes();
     let epoch = cache.by_id.epoch(changes);
     let key = format!("{filter:?} {sort:?} {limit} {offset}");
@@ -175,7 +189,7 @@ pub async fn list_cached(
             ids
         }
     };
-    let mut found: HashMap<i64, User> = HashMap::with_capacity(ids.len());
+    let mut found: HashMap<i64, Arc<User>> = HashMap::with_capacity(ids.len());
     let mut missing = Vec::new();
     for id in ids.iter() {
         match cache.by_id.get(changes, id) {
@@ -189,6 +203,7 @@ pub async fn list_cached(
         let granting = cache.superuser_groups(store).await?;
         let rows = store_users::by_ids(store, &missing).await?;
         for user in hydrate(&mut &*store, rows, SuperuserGroups::Known(&granting)).await? {
+            let user = Arc::new(user);
             cache.by_id.put(changes, epoch, user.id, user.clone());
             found.insert(user.id, user);
         }
