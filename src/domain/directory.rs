@@ -149,7 +149,7 @@ impl Directory {
         user_id: i64,
         hash: &str,
     ) -> Result<Principal, DomainError> {
-        principals::by_app_password_hash(&self.store, user_id, hash).await
+        principals::by_app_password_hash(&self.store, &self.principals, user_id, hash).await
     }
 
     /// The principal of an active user by id, cached for the write epoch.

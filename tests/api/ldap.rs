@@ -888,6 +888,39 @@ backend_test!(ldap_lookup_by_cn_reads_one_row_and_its_relations, |srv| {
         changed[&user_dn("bob")]["mail"],
         vec!["robert@example.com".to_string()]
     );
+    // Connect, bind with an app password, read one's own entry, unbind: once warm, only the
+    // token is read (its owner's principal and entry come from the caches).
+    let bob = user_pk(srv, "bob").await;
+    let r = srv
+        .post(
+            "/api/v3/core/tokens/",
+            &json!({"identifier": "bob-app", "intent": "app_password", "user": bob}),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 201, "{}", r.text);
+    let key = srv.get("/api/v3/core/tokens/bob-app/view_key/").await.body["key"]
+        .as_str()
+        .expect("key")
+        .to_string();
+    settle(srv).await;
+    let mut statements = Vec::new();
+    for _ in 0..2 {
+        store.start_trace();
+        let mut conn = bound(srv, &user_dn("bob"), &key).await;
+        let (rc, own) = search(
+            &mut conn,
+            &user_dn("bob"),
+            Scope::Base,
+            "(objectClass=*)",
+            &attrs,
+        )
+        .await;
+        conn.unbind().await.expect("unbind");
+        statements.push(store.take_trace());
+        assert_eq!((rc, own.len()), (0, 1));
+    }
+    let texts: Vec<&str> = statements[1].iter().map(|s| s.text()).collect();
+    assert_eq!(statements[1].len(), 1, "the token only: {texts:#?}");
 });
 
 /// Waits until the write epochs stand still: PostgreSQL's change feed brings a server's own
