@@ -1,5 +1,6 @@
 //! The directory as front doors read it: one handle owning the store and every cache of
-//! domain values (users by id, user counts, principals by key hash), each exact under writes
+//! domain values (users by id, the ids of lookups by query, the superuser groups, user counts,
+//! principals by key hash), each exact under writes
 //! (`domain::cache`). A front door asks it for "user 42" and gets the cached value when nothing
 //! was written since, the database otherwise: there is no uncached or stale path to pick by
 //! mistake. Writes still go through the domain operations, which take `store()`.
