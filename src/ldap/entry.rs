@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
-use super::dn::{escape_value, Dn};
+use super::dn::{escape_value_into, Dn};
 use crate::domain::groups::Group;
 use crate::domain::users::User;
 use crate::domain::Timestamp;
@@ -164,21 +164,29 @@ impl Tree {
 
     /// DN of a user.
     pub fn user_dn(&self, username: &str) -> String {
-        format!("cn={},ou=users,{}", escape_value(username), self.base_lc)
+        self.leaf_dn(username, "users")
     }
 
     /// DN of a group.
     pub fn group_dn(&self, name: &str) -> String {
-        format!("cn={},ou=groups,{}", escape_value(name), self.base_lc)
+        self.leaf_dn(name, "groups")
     }
 
     /// DN of a user's private group.
     pub fn virtual_group_dn(&self, username: &str) -> String {
-        format!(
-            "cn={},ou=virtual-groups,{}",
-            escape_value(username),
-            self.base_lc
-        )
+        self.leaf_dn(username, "virtual-groups")
+    }
+
+    /// `cn=<value escaped>,ou=<ou>,<base>`, written into one allocation (every entry has a few).
+    fn leaf_dn(&self, value: &str, ou: &str) -> String {
+        let mut dn = String::with_capacity(value.len() + ou.len() + self.base_lc.len() + 12);
+        dn.push_str("cn=");
+        escape_value_into(value, &mut dn);
+        dn.push_str(",ou=");
+        dn.push_str(ou);
+        dn.push(',');
+        dn.push_str(&self.base_lc);
+        dn
     }
 
     /// What a parsed DN names in this tree.
@@ -267,7 +275,7 @@ impl Tree {
             ("gidNumber", vec![Tree::user_gid_number(user).into()]),
             (
                 "homeDirectory",
-                vec![format!("/home/{}", user.username).into()],
+                vec![["/home/", &user.username].concat().into()],
             ),
             (
                 "memberOf",
