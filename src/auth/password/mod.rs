@@ -23,6 +23,14 @@ pub async fn hash(password: String) -> Result<String, DomainError> {
     workers::run(move || hash_blocking(&password)).await?
 }
 
+/// Hashes once at start-up (bootstrap): off the password threads, in memory freed afterwards,
+/// so a server that has checked no password yet keeps no argon2 block resident.
+pub async fn hash_at_start(password: String) -> Result<String, DomainError> {
+    tokio::task::spawn_blocking(move || hash_blocking(&password))
+        .await
+        .map_err(|e| DomainError::Internal(format!("password work: {e}")))?
+}
+
 /// Hashes synchronously (bootstrap and CLI): argon2id v19 with the crate's default
 /// parameters, the PHC string `Argon2::default().hash_password` makes, computed in the
 /// password thread's kept memory (`workers::with_memory`).
