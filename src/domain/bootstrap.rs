@@ -66,7 +66,7 @@ pub async fn run(
         return Ok(Outcome::AlreadyDone { install_id });
     }
     let password_hash = match &values.password {
-        Some(p) if !p.is_empty() => Some(password::hash(p.clone()).await?),
+        Some(p) if !p.is_empty() => Some(password::hash_at_start(p.clone()).await?),
         _ => None,
     };
     let mut tx = store.begin().await?;

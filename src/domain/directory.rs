@@ -1,5 +1,6 @@
 //! The directory as front doors read it: one handle owning the store and every cache of
-//! domain values (users by id, user counts, principals by key hash), each exact under writes
+//! domain values (users by id, the ids of lookups by query, the superuser groups, user counts,
+//! principals by key hash), each exact under writes
 //! (`domain::cache`). A front door asks it for "user 42" and gets the cached value when nothing
 //! was written since, the database otherwise: there is no uncached or stale path to pick by
 //! mistake. Writes still go through the domain operations, which take `store()`.
@@ -21,7 +22,7 @@ use crate::store::{Store, Touched};
 
 pub use crate::store::stats::{PoolStats, WriterStats, BATCH_BOUNDS};
 
-/// Most users kept by id.
+/// Most users kept by id (and most lookups kept by query).
 const USER_CAPACITY: usize = 10_000;
 /// Most user counts kept by filter.
 const COUNT_CAPACITY: usize = 1_000;
@@ -52,7 +53,7 @@ impl Directory {
     pub fn new(store: Store) -> Self {
         Directory {
             store,
-            users: UserCache::new(Touched::DIRECTORY, USER_CAPACITY),
+            users: UserCache::new(USER_CAPACITY),
             user_counts: CountCache::new(Touched::DIRECTORY, COUNT_CAPACITY),
             principals: PrincipalCache::default(),
             renderings: Mutex::default(),
@@ -77,6 +78,7 @@ impl Directory {
         let count = |name, c: &CacheCounters| (name, c.hits(), c.misses());
         let mut caches = vec![
             count("users", self.users.counters()),
+            count("user_lookups", self.users.page_counters()),
             count("user_counts", self.user_counts.counters()),
             count("principals", self.principals.counters()),
         ];
@@ -121,6 +123,17 @@ impl Directory {
         users::list_cached(&self.store, &self.users, filter, sort, limit, offset).await
     }
 
+    /// One page of matching users like `list_users`, shared with the cache rather than copied.
+    pub async fn list_users_shared(
+        &self,
+        filter: &UserFilter,
+        sort: &[(UserSort, Direction)],
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<Arc<User>>, DomainError> {
+        users::list_cached_shared(&self.store, &self.users, filter, sort, limit, offset).await
+    }
+
     /// The token with this identifier, with its owner.
     pub async fn token(&self, identifier: &str) -> Result<Token, DomainError> {
         tokens::get_cached(&self.store, &self.users, identifier).await
@@ -137,7 +150,7 @@ impl Directory {
         user_id: i64,
         hash: &str,
     ) -> Result<Principal, DomainError> {
-        principals::by_app_password_hash(&self.store, user_id, hash).await
+        principals::by_app_password_hash(&self.store, &self.principals, user_id, hash).await
     }
 
     /// The principal of an active user by id, cached for the write epoch.

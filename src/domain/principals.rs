@@ -94,8 +94,11 @@ pub(super) async fn by_key_hash(
 
 /// The principal of the `app_password` token of `user_id` whose key has this lookup hash (an
 /// LDAP bind's password): not expired, its owner active; anything else is `InvalidCredentials`.
+/// The token is read every time; its owner's principal comes from `of_user`'s cache (a client
+/// binding once per connection would otherwise load the same grants at every bind).
 pub(super) async fn by_app_password_hash(
     store: &Store,
+    cache: &PrincipalCache,
     user_id: i64,
     hash: &str,
 ) -> Result<Principal, DomainError> {
@@ -107,7 +110,7 @@ pub(super) async fn by_app_password_hash(
     if row.intent != "app_password" || row.user_id != user_id || expired || !row.is_active {
         return Err(DomainError::InvalidCredentials);
     }
-    let mut principal = principal_for(store, row.user_id, row.username, row.email).await?;
+    let mut principal = of_user(store, cache, row.user_id).await?;
     principal.scope = Scope::parse(&row.scope).unwrap_or(Scope::Read);
     Ok(principal)
 }

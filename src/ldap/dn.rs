@@ -177,6 +177,27 @@ pub fn normalize(text: &str) -> Option<String> {
 /// Escapes an attribute value for a DN string (RFC 4514 §2.4).
 pub fn escape_value(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
+    escape_value_into(value, &mut out);
+    out
+}
+
+/// Appends `value` escaped for a DN string to `out` (most values need no escape and are
+/// copied whole).
+pub fn escape_value_into(value: &str, out: &mut String) {
+    let special = |b: u8| {
+        matches!(
+            b,
+            b'"' | b'+' | b',' | b';' | b'<' | b'>' | b'\\' | b'=' | 0
+        )
+    };
+    let bytes = value.as_bytes();
+    let plain = !bytes.iter().copied().any(special)
+        && !matches!(bytes.first(), Some(b'#' | b' '))
+        && bytes.last() != Some(&b' ');
+    if plain {
+        out.push_str(value);
+        return;
+    }
     let last = value.chars().count().saturating_sub(1);
     for (i, c) in value.chars().enumerate() {
         match c {
@@ -190,7 +211,6 @@ pub fn escape_value(value: &str) -> String {
             _ => out.push(c),
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -222,6 +242,18 @@ mod tests {
             let dn = Dn::parse(&text).expect("parses");
             assert_eq!(dn.rdns[0].value, name, "{text}");
             assert_eq!(dn.rdns.len(), 3);
+        }
+        for (value, escaped) in [
+            ("", ""),
+            (" ", "\\ "),
+            ("a b", "a b"),
+            ("é#", "é#"),
+            ("#", "\\#"),
+            ("nul\0", "nul\\00"),
+            ("plain.user@x", "plain.user@x"),
+            ("trail ", "trail\\ "),
+        ] {
+            assert_eq!(escape_value(value), escaped, "{value:?}");
         }
         let hex = Dn::parse("cn=caf\\C3\\A9,dc=x").expect("hex escapes");
         assert_eq!(hex.rdns[0].value, "café");

@@ -3,9 +3,11 @@
 //! user-private ("virtual") group, with every attribute the outpost emits, built from the
 //! domain's `User` and `Group` values. DNs are escaped (RFC 4514); empty values are omitted.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
-use super::dn::{escape_value, Dn};
+use super::dn::{escape_value_into, Dn};
 use crate::domain::groups::Group;
 use crate::domain::users::User;
 use crate::domain::Timestamp;
@@ -32,13 +34,17 @@ const GROUP_CLASSES: [&str; 5] = [
     "posixGroup",
 ];
 
+/// An attribute's name or value: a constant of the tree's, or text of the entry's own (most
+/// names and many values are constants, and an entry is built for every one sent).
+pub type Text = Cow<'static, str>;
+
 /// One attribute of an entry: canonical name and values.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Attr {
     /// Name as the outpost spells it.
-    pub name: String,
+    pub name: Text,
     /// Values (never empty strings; an attribute has at least one).
-    pub values: Vec<String>,
+    pub values: Vec<Text>,
     /// Returned only on request (`+` or by name).
     pub operational: bool,
 }
@@ -56,26 +62,27 @@ impl Entry {
     fn new(dn: String) -> Entry {
         Entry {
             dn,
-            attrs: Vec::new(),
+            // A user's entry has 21 attributes without custom ones.
+            attrs: Vec::with_capacity(24),
         }
     }
 
     /// Adds an attribute unless it has no values or one of that name is already present.
-    fn add(&mut self, name: &str, values: Vec<String>) {
-        self.push(name, values, false);
+    fn add(&mut self, name: impl Into<Text>, values: Vec<Text>) {
+        self.push(name.into(), values, false);
     }
 
-    fn add_operational(&mut self, name: &str, values: Vec<String>) {
-        self.push(name, values, true);
+    fn add_operational(&mut self, name: &'static str, values: Vec<Text>) {
+        self.push(Cow::Borrowed(name), values, true);
     }
 
-    fn push(&mut self, name: &str, values: Vec<String>, operational: bool) {
-        let values: Vec<String> = values.into_iter().filter(|v| !v.is_empty()).collect();
-        if values.is_empty() || self.get(name).is_some() {
+    fn push(&mut self, name: Text, mut values: Vec<Text>, operational: bool) {
+        values.retain(|v| !v.is_empty());
+        if values.is_empty() || self.get(&name).is_some() {
             return;
         }
         self.attrs.push(Attr {
-            name: name.to_string(),
+            name,
             values,
             operational,
         });
@@ -157,21 +164,29 @@ impl Tree {
 
     /// DN of a user.
     pub fn user_dn(&self, username: &str) -> String {
-        format!("cn={},ou=users,{}", escape_value(username), self.base_lc)
+        self.leaf_dn(username, "users")
     }
 
     /// DN of a group.
     pub fn group_dn(&self, name: &str) -> String {
-        format!("cn={},ou=groups,{}", escape_value(name), self.base_lc)
+        self.leaf_dn(name, "groups")
     }
 
     /// DN of a user's private group.
     pub fn virtual_group_dn(&self, username: &str) -> String {
-        format!(
-            "cn={},ou=virtual-groups,{}",
-            escape_value(username),
-            self.base_lc
-        )
+        self.leaf_dn(username, "virtual-groups")
+    }
+
+    /// `cn=<value escaped>,ou=<ou>,<base>`, written into one allocation (every entry has a few).
+    fn leaf_dn(&self, value: &str, ou: &str) -> String {
+        let mut dn = String::with_capacity(value.len() + ou.len() + self.base_lc.len() + 12);
+        dn.push_str("cn=");
+        escape_value_into(value, &mut dn);
+        dn.push_str(",ou=");
+        dn.push_str(ou);
+        dn.push(',');
+        dn.push_str(&self.base_lc);
+        dn
     }
 
     /// What a parsed DN names in this tree.
@@ -219,9 +234,9 @@ impl Tree {
     pub fn container_entry(&self, ou: &str) -> Entry {
         let dn = self.container_dn(ou);
         let mut entry = Entry::new(dn.clone());
-        entry.add("objectClass", strings(&["top", "nsContainer"]));
-        entry.add("distinguishedName", vec![dn]);
-        entry.add("commonName", vec![ou.to_string()]);
+        entry.add("objectClass", constants(&["top", "nsContainer"]));
+        entry.add("distinguishedName", vec![dn.into()]);
+        entry.add("commonName", vec![owned(ou)]);
         entry.add_operational("hasSubordinates", vec!["TRUE".into()]);
         entry
     }
@@ -247,34 +262,46 @@ impl Tree {
         let dn = self.user_dn(&user.username);
         let mut entry = Entry::new(dn.clone());
         let custom = custom_attributes(&user.attributes, Some(&user.username));
-        let mut builtin: Vec<(&str, Vec<String>)> = vec![
-            ("objectClass", strings(&USER_CLASSES)),
-            ("cn", vec![user.username.clone()]),
-            ("uid", vec![user.uid(&self.install_id)]),
-            ("sAMAccountName", vec![user.username.clone()]),
-            ("name", vec![user.name.clone()]),
-            ("displayName", vec![user.name.clone()]),
-            ("sn", vec![user.name.clone()]),
-            ("mail", vec![user.email.clone()]),
-            ("uidNumber", vec![Tree::uid_number(user)]),
-            ("gidNumber", vec![Tree::user_gid_number(user)]),
-            ("homeDirectory", vec![format!("/home/{}", user.username)]),
+        let builtin: Vec<(&'static str, Vec<Text>)> = vec![
+            ("objectClass", constants(&USER_CLASSES)),
+            ("cn", vec![owned(&user.username)]),
+            ("uid", vec![user.uid(&self.install_id).into()]),
+            ("sAMAccountName", vec![owned(&user.username)]),
+            ("name", vec![owned(&user.name)]),
+            ("displayName", vec![owned(&user.name)]),
+            ("sn", vec![owned(&user.name)]),
+            ("mail", vec![owned(&user.email)]),
+            ("uidNumber", vec![Tree::uid_number(user).into()]),
+            ("gidNumber", vec![Tree::user_gid_number(user).into()]),
+            (
+                "homeDirectory",
+                vec![["/home/", &user.username].concat().into()],
+            ),
             (
                 "memberOf",
-                user.groups.iter().map(|g| self.group_dn(&g.name)).collect(),
+                user.groups
+                    .iter()
+                    .map(|g| self.group_dn(&g.name).into())
+                    .collect(),
             ),
             ("ak-active", vec![upper_bool(user.is_active)]),
             ("ak-superuser", vec![upper_bool(user.is_superuser)]),
             (
                 "pwdChangedTime",
-                vec![generalized(user.password_change_date)],
+                vec![generalized(user.password_change_date).into()],
             ),
-            ("createTimestamp", vec![generalized(user.date_joined)]),
-            ("modifyTimestamp", vec![generalized(user.last_updated)]),
+            (
+                "createTimestamp",
+                vec![generalized(user.date_joined).into()],
+            ),
+            (
+                "modifyTimestamp",
+                vec![generalized(user.last_updated).into()],
+            ),
         ];
-        merge(&mut entry, &mut builtin, custom);
-        entry.add_operational("entryUUID", vec![user.uuid.clone()]);
-        entry.add_operational("entryDN", vec![dn]);
+        merge(&mut entry, builtin, custom);
+        entry.add_operational("entryUUID", vec![owned(&user.uuid)]);
+        entry.add_operational("entryDN", vec![dn.into()]);
         entry.add_operational("subschemaSubentry", vec!["cn=subschema".into()]);
         entry.add_operational("hasSubordinates", vec!["FALSE".into()]);
         entry
@@ -294,35 +321,38 @@ impl Tree {
         let dn = self.group_dn(&group.name);
         let mut entry = Entry::new(dn.clone());
         let custom = custom_attributes(&group.attributes, None);
-        let members: Vec<String> = match only_member {
-            Some(m) => vec![m.to_string()],
+        let members: Vec<Text> = match only_member {
+            Some(m) => vec![owned(m)],
             None => group
                 .members
                 .iter()
-                .map(|m| self.user_dn(&m.username))
-                .chain(group.children.iter().map(|c| self.group_dn(&c.name)))
+                .map(|m| self.user_dn(&m.username).into())
+                .chain(group.children.iter().map(|c| self.group_dn(&c.name).into()))
                 .collect(),
         };
-        let mut builtin: Vec<(&str, Vec<String>)> = vec![
-            ("objectClass", strings(&GROUP_CLASSES)),
-            ("cn", vec![group.name.clone()]),
-            ("uid", vec![group.uuid.clone()]),
-            ("sAMAccountName", vec![group.name.clone()]),
-            ("gidNumber", vec![Tree::group_gid_number(group)]),
+        let builtin: Vec<(&'static str, Vec<Text>)> = vec![
+            ("objectClass", constants(&GROUP_CLASSES)),
+            ("cn", vec![owned(&group.name)]),
+            ("uid", vec![owned(&group.uuid)]),
+            ("sAMAccountName", vec![owned(&group.name)]),
+            ("gidNumber", vec![Tree::group_gid_number(group).into()]),
             ("member", members),
             (
                 "memberOf",
                 group
                     .parents
                     .iter()
-                    .map(|p| self.group_dn(&p.name))
+                    .map(|p| self.group_dn(&p.name).into())
                     .collect(),
             ),
-            ("ak-superuser", vec![group.is_superuser.to_string()]),
+            (
+                "ak-superuser",
+                vec![if group.is_superuser { "true" } else { "false" }.into()],
+            ),
         ];
-        merge(&mut entry, &mut builtin, custom);
-        entry.add_operational("entryUUID", vec![group.uuid.clone()]);
-        entry.add_operational("entryDN", vec![dn]);
+        merge(&mut entry, builtin, custom);
+        entry.add_operational("entryUUID", vec![owned(&group.uuid)]);
+        entry.add_operational("entryDN", vec![dn.into()]);
         entry.add_operational("subschemaSubentry", vec!["cn=subschema".into()]);
         entry.add_operational("hasSubordinates", vec!["FALSE".into()]);
         entry
@@ -332,16 +362,16 @@ impl Tree {
     pub fn virtual_group_entry(&self, user: &User) -> Entry {
         let dn = self.virtual_group_dn(&user.username);
         let mut entry = Entry::new(dn.clone());
-        let mut classes = strings(&GROUP_CLASSES);
+        let mut classes = constants(&GROUP_CLASSES);
         classes.push("goauthentik.io/ldap/virtual-group".into());
         entry.add("objectClass", classes);
-        entry.add("cn", vec![user.username.clone()]);
-        entry.add("uid", vec![user.uid(&self.install_id)]);
-        entry.add("sAMAccountName", vec![user.username.clone()]);
-        entry.add("gidNumber", vec![Tree::user_gid_number(user)]);
-        entry.add("member", vec![self.user_dn(&user.username)]);
+        entry.add("cn", vec![owned(&user.username)]);
+        entry.add("uid", vec![user.uid(&self.install_id).into()]);
+        entry.add("sAMAccountName", vec![owned(&user.username)]);
+        entry.add("gidNumber", vec![Tree::user_gid_number(user).into()]);
+        entry.add("member", vec![self.user_dn(&user.username).into()]);
         entry.add("ak-superuser", vec!["false".into()]);
-        entry.add_operational("entryDN", vec![dn]);
+        entry.add_operational("entryDN", vec![dn.into()]);
         entry.add_operational("subschemaSubentry", vec!["cn=subschema".into()]);
         entry.add_operational("hasSubordinates", vec!["FALSE".into()]);
         entry
@@ -352,40 +382,66 @@ impl Tree {
 /// where there is one; the remaining custom attributes follow.
 fn merge(
     entry: &mut Entry,
-    builtin: &mut Vec<(&str, Vec<String>)>,
-    custom: Vec<(String, Vec<String>)>,
+    builtin: Vec<(&'static str, Vec<Text>)>,
+    custom: Vec<(String, Vec<Text>)>,
 ) {
     let mut custom = custom;
-    for (name, values) in builtin.drain(..) {
+    for (name, values) in builtin {
         match custom
             .iter()
             .position(|(n, _)| n.eq_ignore_ascii_case(name))
         {
             Some(i) => {
                 let (n, v) = custom.remove(i);
-                entry.add(&n, v);
+                entry.add(n, v);
             }
             None => entry.add(name, values),
         }
     }
     for (name, values) in custom {
-        entry.add(&name, values);
+        entry.add(name, values);
     }
 }
 
-fn strings(items: &[&str]) -> Vec<String> {
-    items.iter().map(|s| s.to_string()).collect()
+/// Constant values.
+fn constants(items: &[&'static str]) -> Vec<Text> {
+    items.iter().map(|s| Cow::Borrowed(*s)).collect()
 }
 
-fn upper_bool(b: bool) -> String {
-    if b { "TRUE" } else { "FALSE" }.to_string()
+/// A copy of the entry's own text.
+fn owned(text: &str) -> Text {
+    Cow::Owned(text.to_string())
 }
 
-/// `YYYYMMDDHHMMSSZ` in UTC.
+fn upper_bool(b: bool) -> Text {
+    Cow::Borrowed(if b { "TRUE" } else { "FALSE" })
+}
+
+/// `YYYYMMDDHHMMSSZ` in UTC (chrono's `%Y%m%d%H%M%SZ`, written digit by digit for the years
+/// 0–9999 as every entry carries three of them).
 pub fn generalized(t: Timestamp) -> String {
-    chrono::DateTime::from_timestamp_micros(t.0)
-        .map(|d| d.format("%Y%m%d%H%M%SZ").to_string())
-        .unwrap_or_default()
+    use chrono::{Datelike, Timelike};
+    let Some(d) = chrono::DateTime::from_timestamp_micros(t.0) else {
+        return String::new();
+    };
+    let Ok(year @ 0..=9999) = u32::try_from(d.year()) else {
+        return d.format("%Y%m%d%H%M%SZ").to_string();
+    };
+    let mut out = String::with_capacity(15);
+    let mut digits = |n: u32, width: u32| {
+        for place in (0..width).rev() {
+            let digit = (n / 10u32.pow(place)) % 10;
+            out.push(char::from(b'0' + digit as u8));
+        }
+    };
+    digits(year, 4);
+    digits(d.month(), 2);
+    digits(d.day(), 2);
+    digits(d.hour(), 2);
+    digits(d.minute(), 2);
+    digits(d.second(), 2);
+    out.push('Z');
+    out
 }
 
 /// The outpost's attribute-name sanitising: `/` → `-`, then every `.` removed.
@@ -395,31 +451,31 @@ pub fn sanitize_key(key: &str) -> String {
 
 /// Custom attributes as the outpost maps them (ldap.md §1.6); `%s` in a user's string values
 /// becomes the username.
-pub fn custom_attributes(attributes: &Value, username: Option<&str>) -> Vec<(String, Vec<String>)> {
+pub fn custom_attributes(attributes: &Value, username: Option<&str>) -> Vec<(String, Vec<Text>)> {
     let Some(map) = attributes.as_object() else {
         return Vec::new();
     };
-    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    let mut out: Vec<(String, Vec<Text>)> = Vec::new();
     for (key, value) in map {
         let name = sanitize_key(key);
         if name.is_empty() || out.iter().any(|(n, _)| n.eq_ignore_ascii_case(&name)) {
             continue;
         }
-        let values: Vec<String> = match value {
+        let values: Vec<Text> = match value {
             Value::Null => Vec::new(),
             Value::String(s) => vec![match username {
-                Some(u) if s.contains("%s") => s.replace("%s", u),
-                _ => s.clone(),
+                Some(u) if s.contains("%s") => s.replace("%s", u).into(),
+                _ => owned(s),
             }],
             Value::Array(items) => items
                 .iter()
                 .filter(|v| !v.is_null())
                 .map(|v| match v {
-                    Value::String(s) => s.clone(),
-                    other => go_text(other),
+                    Value::String(s) => owned(s),
+                    other => go_text(other).into(),
                 })
                 .collect(),
-            other => vec![go_text(other)],
+            other => vec![go_text(other).into()],
         };
         out.push((name, values));
     }
@@ -493,5 +549,23 @@ mod tests {
             Node::Missing { .. }
         ));
         assert_eq!(generalized(Timestamp(0)), "19700101000000Z");
+    }
+
+    #[test]
+    fn generalized_times_are_chronos() {
+        for micros in [
+            0,
+            -1,
+            1_733_500_000_123_456,
+            -62_135_596_800_000_000,
+            253_402_300_799_999_999,
+            253_402_300_800_000_000,
+            -62_135_596_800_000_001,
+        ] {
+            let chrono = chrono::DateTime::from_timestamp_micros(micros)
+                .map(|d| d.format("%Y%m%d%H%M%SZ").to_string())
+                .unwrap_or_default();
+            assert_eq!(generalized(Timestamp(micros)), chrono, "{micros}");
+        }
     }
 }

@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use ldap3_proto::proto::{LdapFilter, LdapMatchingRuleAssertion, LdapSubstringFilter};
 
 use super::dn::{self, Dn};
-use super::entry::Entry;
+use super::entry::{Entry, Text};
 
 /// The in-chain matching rule (LDAP_MATCHING_RULE_IN_CHAIN).
 pub const IN_CHAIN: &str = "1.2.840.113556.1.4.1941";
@@ -71,10 +71,31 @@ enum Rule {
 }
 
 fn rule_of(attribute: &str) -> Rule {
-    match attribute.to_ascii_lowercase().as_str() {
-        "member" | "memberof" | "distinguishedname" | "entrydn" | "uniquemember" => Rule::Dn,
-        "uidnumber" | "gidnumber" => Rule::Integer,
-        _ => Rule::Text,
+    const DNS: [&str; 5] = [
+        "member",
+        "memberof",
+        "distinguishedname",
+        "entrydn",
+        "uniquemember",
+    ];
+    const INTEGERS: [&str; 2] = ["uidnumber", "gidnumber"];
+    let named = |names: &[&str]| names.iter().any(|n| attribute.eq_ignore_ascii_case(n));
+    if named(&DNS) {
+        Rule::Dn
+    } else if named(&INTEGERS) {
+        Rule::Integer
+    } else {
+        Rule::Text
+    }
+}
+
+/// Whether two values are equal under case folding (`dn::fold`), without folding copies
+/// when both are ASCII (as almost every value is).
+fn text_equal(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        dn::fold(a) == dn::fold(b)
     }
 }
 
@@ -87,7 +108,7 @@ fn normal(rule: Rule, value: &str) -> Option<String> {
 }
 
 /// The values of `attribute` in `entry` (`objectClass` etc. by name, any case).
-fn values<'a>(entry: &'a Entry, attribute: &str) -> &'a [String] {
+fn values<'a>(entry: &'a Entry, attribute: &str) -> &'a [Text] {
     entry.get(attribute).map_or(&[], |a| a.values.as_slice())
 }
 
@@ -138,6 +159,13 @@ pub fn eval(filter: &LdapFilter, entry: &Entry, chains: &InChain) -> Truth {
 
 fn equality(entry: &Entry, attribute: &str, value: &str) -> Truth {
     let rule = rule_of(attribute);
+    if rule == Rule::Text {
+        return Truth::of(
+            values(entry, attribute)
+                .iter()
+                .any(|v| text_equal(v, value)),
+        );
+    }
     let Some(wanted) = normal(rule, value) else {
         return Truth::False;
     };
@@ -150,7 +178,7 @@ fn equality(entry: &Entry, attribute: &str, value: &str) -> Truth {
 
 fn order(entry: &Entry, attribute: &str, value: &str, greater: bool) -> Truth {
     let rule = rule_of(attribute);
-    let test = |v: &String| -> bool {
+    let test = |v: &Text| -> bool {
         if rule == Rule::Integer {
             match (v.trim().parse::<i64>(), value.trim().parse::<i64>()) {
                 (Ok(have), Ok(want)) => {

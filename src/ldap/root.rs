@@ -13,10 +13,10 @@ pub const PASSWORD_MODIFY: &str = "1.3.6.1.4.1.4203.1.11.1";
 /// StartTLS (RFC 4511 §4.14).
 pub const STARTTLS: &str = "1.3.6.1.4.1.1466.20037";
 
-fn attr(name: &str, values: &[&str]) -> Attr {
+fn attr(name: &'static str, values: &[&str]) -> Attr {
     Attr {
         name: name.into(),
-        values: values.iter().map(|s| s.to_string()).collect(),
+        values: values.iter().map(|s| s.to_string().into()).collect(),
         operational: false,
     }
 }
@@ -217,11 +217,11 @@ const SYNTAXES: &[(&str, &str)] = &[
 pub fn subschema() -> Entry {
     let attribute_types = ATTRIBUTE_TYPES
         .iter()
-        .map(|(oid, names, syntax)| format!("( {oid} NAME {names} SYNTAX {syntax} )"))
+        .map(|(oid, names, syntax)| format!("( {oid} NAME {names} SYNTAX {syntax} )").into())
         .collect();
     let syntaxes = SYNTAXES
         .iter()
-        .map(|(oid, desc)| format!("( {oid} DESC '{desc}' )"))
+        .map(|(oid, desc)| format!("( {oid} DESC '{desc}' )").into())
         .collect();
     let mut attrs = vec![
         attr("objectClass", &["top", "subschema"]),

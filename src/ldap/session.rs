@@ -13,19 +13,18 @@ use futures_util::{SinkExt, StreamExt};
 use ldap3_proto::control::LdapControl;
 use ldap3_proto::proto::{
     LdapBindCred, LdapExtendedResponse, LdapMsg, LdapOp, LdapResult, LdapResultCode,
-    LdapSearchResultEntry,
 };
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::codec::Framed;
 
 use super::bind::{simple_bind, BindOutcome};
-use super::codec::{Codec, Request};
-use super::entry::Tree;
+use super::codec::{Codec, EntryMessage, Request};
+use super::entry::{Entry, Tree};
 use super::filter;
 use super::listener::{handshake, Limits};
 use super::rate::RateLimit;
-use super::search::{Paging, Searcher, Sink};
+use super::search::{Paging, Searcher, Selection, Sink};
 use super::stream::Stream;
 use super::{extended, root};
 use crate::app::AppState;
@@ -133,12 +132,12 @@ struct EntrySink<'w> {
 }
 
 impl Sink for EntrySink<'_> {
-    async fn entry(&mut self, entry: LdapSearchResultEntry) -> std::io::Result<()> {
+    async fn entry(&mut self, entry: &Entry, selection: &Selection) -> std::io::Result<()> {
         self.writer
-            .feed(LdapMsg {
+            .feed(EntryMessage {
                 msgid: self.msgid,
-                op: LdapOp::SearchResultEntry(entry),
-                ctrl: vec![],
+                entry,
+                selection,
             })
             .await
     }
@@ -239,7 +238,7 @@ pub async fn serve(
                 return;
             }
         };
-        if wire.flush().await.is_err() || next == Next::Close {
+        if SinkExt::<LdapMsg>::flush(&mut wire).await.is_err() || next == Next::Close {
             return;
         }
         if next == Next::StartTls {

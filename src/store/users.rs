@@ -377,6 +377,8 @@ pub struct RelationRow {
     pub kind: i64,
     /// The user.
     pub user_id: i64,
+    /// The group's id (0 for a role or the superuser mark).
+    pub group_id: i64,
     /// Group or role uuid (empty for the superuser mark).
     pub uuid: String,
     /// Group or role name (empty for the superuser mark).
@@ -409,52 +411,95 @@ pub const RELATION_ROLE: i64 = 1;
 /// `RelationRow::kind` marking a superuser.
 pub const RELATION_SUPERUSER: i64 = 2;
 
+/// Which groups make their members superusers, for `relations`: already known (the ids of
+/// `superuser_group_ids`, which a reader outside a transaction may keep for a write epoch), or
+/// to be read with the relations.
+#[derive(Debug, Clone, Copy)]
+pub enum SuperuserGroups<'a> {
+    /// These group ids.
+    Known(&'a [i64]),
+    /// Read them (one more statement, only when some of the users are in a group).
+    Read,
+}
+
 /// Direct groups, direct roles and superuser status of the given users: groups by name, then
-/// roles by name, then the superuser marks. The superuser marks (a recursive walk down from
-/// every superuser group) are only asked for when some of the users are in a group.
+/// roles by name, then the superuser marks. With `SuperuserGroups::Known` this is one
+/// statement; otherwise the marks (a recursive walk down from every superuser group) are read
+/// by a second one, only when some of the users are in a group.
 pub async fn relations<R: Reader>(
     db: &mut R,
     user_ids: &[i64],
+    superuser_groups: SuperuserGroups<'_>,
 ) -> Result<Vec<RelationRow>, StoreError> {
+    use SuperuserGroups::{Known, Read};
     if user_ids.is_empty() {
         return Ok(Vec::new());
     }
     let ids = || user_ids.iter().copied();
     let mut sql = Sql::new(
-        "SELECT CAST(0 AS BIGINT) AS kind, m.user_id, g.uuid, g.name, g.is_superuser, \
-         g.attributes, CAST(NULL AS TEXT) AS managed \
+        "SELECT CAST(0 AS BIGINT) AS kind, m.user_id, g.id AS group_id, g.uuid, g.name, \
+         g.is_superuser, g.attributes, CAST(NULL AS TEXT) AS managed \
          FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id IN ",
     );
     sql.bind_list(ids())
         .push(
-            " UNION ALL SELECT CAST(1 AS BIGINT), ur.user_id, r.uuid, r.name, FALSE, '', r.managed \
+            " UNION ALL SELECT CAST(1 AS BIGINT), ur.user_id, CAST(0 AS BIGINT), r.uuid, r.name, \
+             FALSE, '', r.managed \
              FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id IN ",
         )
         .bind_list(ids())
         .push(" ORDER BY kind, name, uuid");
     let mut rows: Vec<RelationRow> = db.fetch_all(&sql).await?;
-    let mut members: Vec<i64> = rows
-        .iter()
-        .filter(|r| r.kind == RELATION_GROUP)
-        .map(|r| r.user_id)
-        .collect();
+    let mark = |user_id| RelationRow {
+        kind: RELATION_SUPERUSER,
+        user_id,
+        group_id: 0,
+        uuid: String::new(),
+        name: String::new(),
+        is_superuser: false,
+        attributes: String::new(),
+        managed: None,
+    };
+    let mut members: Vec<i64> = match superuser_groups {
+        Known(granting) => rows
+            .iter()
+            .filter(|r| r.kind == RELATION_GROUP && granting.contains(&r.group_id))
+            .map(|r| r.user_id)
+            .collect(),
+        Read => rows
+            .iter()
+            .filter(|r| r.kind == RELATION_GROUP)
+            .map(|r| r.user_id)
+            .collect(),
+    };
     if members.is_empty() {
         return Ok(rows);
     }
     members.sort_unstable();
     members.dedup();
-    for user_id in superusers(db, &members).await? {
-        rows.push(RelationRow {
-            kind: RELATION_SUPERUSER,
-            user_id,
-            uuid: String::new(),
-            name: String::new(),
-            is_superuser: false,
-            attributes: String::new(),
-            managed: None,
-        });
-    }
+    let superusers = match superuser_groups {
+        Known(_) => members,
+        Read => superusers(db, &members).await?,
+    };
+    rows.extend(superusers.into_iter().map(mark));
     Ok(rows)
+}
+
+/// The ids of the groups whose members are superusers: superuser groups and all their
+/// descendants.
+pub async fn superuser_group_ids<R: Reader>(db: &mut R) -> Result<Vec<i64>, StoreError> {
+    #[derive(sqlx::FromRow, serde::Deserialize)]
+    struct IdRow {
+        id: i64,
+    }
+    let mut sql = Sql::new(SUPERUSER_GROUPS);
+    sql.push("SELECT id FROM su_groups ORDER BY id");
+    Ok(db
+        .fetch_all::<IdRow>(&sql)
+        .await?
+        .into_iter()
+        .map(|r| r.id)
+        .collect())
 }
 
 /// Which of the given users are superusers (through any group or its ancestors).

@@ -826,6 +826,126 @@ backend_test!(ldap_pushed_down_lookups_match_full_evaluation, |srv| {
     );
 });
 
+backend_test!(ldap_lookup_by_cn_reads_one_row_and_its_relations, |srv| {
+    // The statements a lookup by `cn` runs (issue 19: on PostgreSQL each is a round trip):
+    // the page of ids, the user's row and its relations (groups, roles and superuser status in
+    // one) when nothing is cached; none when the same lookup was answered in this write epoch.
+    let seeded = seed(srv).await;
+    let mut ldap = bound(srv, SVC, PW).await;
+    let users_ou = format!("ou=users,{BASE}");
+    let attrs = ["cn", "mail", "memberOf"];
+    let store = &srv.state().store;
+    // A write empties every cache; a first lookup reads what every lookup of the epoch shares
+    // (the bound principal, the superuser groups).
+    let r = srv
+        .patch(
+            &format!("/api/v3/core/users/{}/", seeded.alice),
+            &json!({"name": "Alice S."}),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 200, "{}", r.text);
+    settle(srv).await;
+    search(&mut ldap, &users_ou, Scope::Subtree, "(cn=carol)", &attrs).await;
+    store.start_trace();
+    let (rc, entries) = search(&mut ldap, &users_ou, Scope::Subtree, "(cn=bob)", &attrs).await;
+    let uncached = store.take_trace();
+    assert_eq!(rc, 0);
+    assert_eq!(entries.len(), 1);
+    assert_eq!(
+        entries[&user_dn("bob")]["memberOf"],
+        vec![group_dn("developers")]
+    );
+    let texts: Vec<&str> = uncached.iter().map(|s| s.text()).collect();
+    assert_eq!(uncached.len(), 3, "ids, row, relations: {texts:#?}");
+    store.start_trace();
+    let (rc, again) = search(&mut ldap, &users_ou, Scope::Subtree, "(cn=BOB)", &attrs).await;
+    let first_again = store.take_trace();
+    store.start_trace();
+    let (_, cached) = search(&mut ldap, &users_ou, Scope::Subtree, "(cn=BOB)", &attrs).await;
+    let repeated = store.take_trace();
+    assert_eq!(rc, 0);
+    assert_eq!(again, entries);
+    assert_eq!(cached, entries);
+    assert_eq!(
+        first_again.len(),
+        1,
+        "another spelling: only its ids are read"
+    );
+    assert!(
+        repeated.is_empty(),
+        "a repeated lookup reads nothing: {repeated:?}"
+    );
+    // A write is seen by the very next lookup.
+    let r = srv
+        .patch(
+            &format!("/api/v3/core/users/{}/", user_pk(srv, "bob").await),
+            &json!({"email": "robert@example.com"}),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 200, "{}", r.text);
+    let (_, changed) = search(&mut ldap, &users_ou, Scope::Subtree, "(cn=BOB)", &attrs).await;
+    assert_eq!(
+        changed[&user_dn("bob")]["mail"],
+        vec!["robert@example.com".to_string()]
+    );
+    // Connect, bind with an app password, read one's own entry, unbind: once warm, only the
+    // token is read (its owner's principal and entry come from the caches).
+    let bob = user_pk(srv, "bob").await;
+    let r = srv
+        .post(
+            "/api/v3/core/tokens/",
+            &json!({"identifier": "bob-app", "intent": "app_password", "user": bob}),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 201, "{}", r.text);
+    let key = srv.get("/api/v3/core/tokens/bob-app/view_key/").await.body["key"]
+        .as_str()
+        .expect("key")
+        .to_string();
+    settle(srv).await;
+    let mut statements = Vec::new();
+    for _ in 0..2 {
+        store.start_trace();
+        let mut conn = bound(srv, &user_dn("bob"), &key).await;
+        let (rc, own) = search(
+            &mut conn,
+            &user_dn("bob"),
+            Scope::Base,
+            "(objectClass=*)",
+            &attrs,
+        )
+        .await;
+        conn.unbind().await.expect("unbind");
+        statements.push(store.take_trace());
+        assert_eq!((rc, own.len()), (0, 1));
+    }
+    let texts: Vec<&str> = statements[1].iter().map(|s| s.text()).collect();
+    assert_eq!(statements[1].len(), 1, "the token only: {texts:#?}");
+});
+
+/// Waits until the write epochs stand still: PostgreSQL's change feed brings a server's own
+/// writes back moments later, and each empties its caches once more.
+async fn settle(srv: &TestServer) {
+    use gatehouse::store::Touched;
+    let changes = srv.state().store.changes();
+    let mut last = changes.epoch(Touched::DIRECTORY);
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let now = changes.epoch(Touched::DIRECTORY);
+        if now == last {
+            return;
+        }
+        last = now;
+    }
+}
+
+async fn user_pk(srv: &TestServer, username: &str) -> i64 {
+    let r = srv
+        .get(&format!("/api/v3/core/users/?username={username}"))
+        .await;
+    r.body["results"][0]["pk"].as_i64().expect("user exists")
+}
+
 backend_test!(ldap_password_modify, |srv| {
     seed(srv).await;
     let mut alice = bound(srv, &user_dn("alice"), PW).await;

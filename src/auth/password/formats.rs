@@ -16,8 +16,8 @@
 //! (which would let one stored string occupy a CPU for minutes) — is not recognised and never
 //! matches. Digests are compared in constant time.
 
-use argon2::password_hash::{PasswordHash, PasswordVerifier};
-use argon2::{Argon2, Params};
+use argon2::password_hash::PasswordHash;
+use argon2::Params;
 use base64::Engine;
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha512};
@@ -261,11 +261,7 @@ fn sha_crypt(mcf: &str) -> Option<Stored<'_>> {
 pub fn matches(stored: &Stored<'_>, password: &str) -> bool {
     match stored {
         Stored::Argon2 { phc, .. } => PasswordHash::new(phc)
-            .map(|parsed| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok()
-            })
+            .map(|parsed| super::argon2_matches(&parsed, password))
             .unwrap_or(false),
         Stored::Pbkdf2 {
             sha,

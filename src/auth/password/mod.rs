@@ -12,8 +12,8 @@ mod formats;
 mod workers;
 
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHasher, SaltString};
-use argon2::{Argon2, Params};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
 use std::sync::OnceLock;
 
 use crate::domain::DomainError;
@@ -23,13 +23,87 @@ pub async fn hash(password: String) -> Result<String, DomainError> {
     workers::run(move || hash_blocking(&password)).await?
 }
 
-/// Hashes synchronously (bootstrap and CLI).
+/// Hashes once at start-up (bootstrap): off the password threads, in memory freed afterwards,
+/// so a server that has checked no password yet keeps no argon2 block resident.
+pub async fn hash_at_start(password: String) -> Result<String, DomainError> {
+    tokio::task::spawn_blocking(move || hash_blocking(&password))
+        .await
+        .map_err(|e| DomainError::Internal(format!("password work: {e}")))?
+}
+
+/// Hashes synchronously (bootstrap and CLI): argon2id v19 with the crate's default
+/// parameters, the PHC string `Argon2::default().hash_password` makes, computed in the
+/// password thread's kept memory (`workers::with_memory`).
 pub fn hash_blocking(password: &str) -> Result<String, DomainError> {
+    let failed =
+        |e: &dyn std::fmt::Display| DomainError::Internal(format!("password hashing failed: {e}"));
     let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| DomainError::Internal(format!("password hashing failed: {e}")))
+    let mut salt_bytes = [0u8; 64];
+    let salt_bytes = salt.decode_b64(&mut salt_bytes).map_err(|e| failed(&e))?;
+    let params = Params::default();
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    argon2_into(
+        &Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone()),
+        password,
+        salt_bytes,
+        &mut out,
+    )
+    .map_err(|e| failed(&e))?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).map_err(|e| failed(&e))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(|e| failed(&e))?),
+    };
+    Ok(phc.to_string())
+}
+
+/// `hasher`'s argon2 hash of `password` with `salt` into `out` (its length is the output
+/// length), in the password thread's kept memory.
+fn argon2_into(
+    hasher: &Argon2<'_>,
+    password: &str,
+    salt: &[u8],
+    out: &mut [u8],
+) -> Result<(), argon2::Error> {
+    let blocks = hasher.params().block_count();
+    workers::with_memory(blocks, |memory| {
+        hasher.hash_password_into_with_memory(password.as_bytes(), salt, out, memory)
+    })
+}
+
+/// Whether `password` matches a parsed argon2 PHC string (argon2id, argon2i or argon2d, any
+/// version, parameters and output length it names), as `PasswordVerifier::verify_password`
+/// decides it — the outputs compared in constant time — but in the kept memory.
+fn argon2_matches(parsed: &PasswordHash<'_>, password: &str) -> bool {
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(parsed.algorithm) else {
+        return false;
+    };
+    let version = match parsed.version.map(Version::try_from).transpose() {
+        Ok(version) => version.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let Ok(params) = Params::try_from(parsed) else {
+        return false;
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let mut out = [0u8; Output::MAX_LENGTH];
+    let Some(out) = out.get_mut(..expected.len()) else {
+        return false;
+    };
+    let hasher = Argon2::new(algorithm, version, params);
+    if argon2_into(&hasher, password, salt, out).is_err() {
+        return false;
+    }
+    // `Output`'s equality is constant-time.
+    Output::new(out).is_ok_and(|computed| computed == expected)
 }
 
 /// An argon2id hash of a random password with the same parameters as real ones, made once:

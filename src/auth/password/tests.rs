@@ -4,7 +4,7 @@
 
 use super::formats::{self, Stored};
 use super::*;
-use argon2::password_hash::PasswordHash;
+use argon2::password_hash::{PasswordHash, PasswordHasher};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -232,4 +232,30 @@ fn the_dummy_has_the_cost_of_a_real_hash() {
 async fn the_dummy_never_matches_even_its_own_password() {
     // Whatever is typed, a user without a hash is refused.
     assert!(!verify(String::new(), None).await.expect("verify"));
+}
+
+#[tokio::test]
+async fn hashing_in_kept_memory_agrees_with_the_crate() {
+    use argon2::password_hash::{PasswordVerifier, SaltString};
+    // Made in a password thread's kept memory, twice (the second reuses it): the crate's own
+    // verifier accepts what `hash` makes, and ours what the crate makes.
+    for _ in 0..2 {
+        let ours = hash("kept memory".into()).await.expect("hash");
+        let parsed = PasswordHash::new(&ours).expect("a PHC string");
+        assert!(argon2::Argon2::default()
+            .verify_password(b"kept memory", &parsed)
+            .is_ok());
+        assert!(!verify("kept Memory".into(), Some(ours.clone()))
+            .await
+            .expect("verify"));
+    }
+    let salt = SaltString::from_b64("c29tZXNhbHRzb21lc2FsdA").expect("salt");
+    let theirs = argon2::Argon2::default()
+        .hash_password(b"theirs", &salt)
+        .expect("hash")
+        .to_string();
+    assert!(verify("theirs".into(), Some(theirs.clone()))
+        .await
+        .expect("verify"));
+    assert!(!verify("Theirs".into(), Some(theirs)).await.expect("verify"));
 }

@@ -7,11 +7,17 @@
 //! arena kept a block of its own — 16 concurrent LDAP password binds took a server from 36 to
 //! 366 MiB, and it kept growing. On a few threads of their own, each reuses its last block, so
 //! resident memory stays at about one block per core.
+//!
+//! Even so glibc placed later blocks in fresh heap regions (4×16 concurrent logins plateaued at
+//! 236 MiB), so each thread now keeps one block of argon2 memory and hashes in it
+//! (`with_memory`): resident memory is at most one block per thread.
 
+use std::cell::RefCell;
 use std::panic::AssertUnwindSafe;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use argon2::{Block, Params};
 use tokio::sync::{oneshot, Semaphore};
 
 use crate::domain::DomainError;
@@ -56,9 +62,45 @@ fn pool() -> Option<&'static Pool> {
     .as_ref()
 }
 
+thread_local! {
+    /// A password thread's argon2 memory, kept between jobs (`None` on every other thread).
+    static MEMORY: RefCell<Option<Vec<Block>>> = const { RefCell::new(None) };
+}
+
+/// Most argon2 blocks a password thread keeps: what today's parameters use (19 MiB). A stored
+/// hash asking for more (an imported one, up to `formats::MAX_ARGON2_MEMORY_KIB`) is computed
+/// in memory of its own, freed afterwards.
+fn kept_blocks() -> usize {
+    Params::default().block_count()
+}
+
+/// Runs `f` over `count` argon2 blocks: on a password thread in the memory it keeps (grown to
+/// `count` once), elsewhere (start-up, the CLI) or for a larger count in a fresh allocation.
+pub(super) fn with_memory<T>(count: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
+    let kept = if count <= kept_blocks() {
+        MEMORY.with(|m| m.borrow_mut().take())
+    } else {
+        None
+    };
+    let Some(mut blocks) = kept else {
+        let mut blocks = vec![Block::new(); count];
+        return f(&mut blocks);
+    };
+    if blocks.len() < count {
+        blocks.resize(count, Block::new());
+    }
+    let result = f(&mut blocks[..count]);
+    MEMORY.with(|m| *m.borrow_mut() = Some(blocks));
+    result
+}
+
 /// One thread's loop: take the next job, run it (a panic costs that job, not the thread).
 fn work(queue: &Mutex<Receiver<Job>>) {
     loop {
+        // Kept memory (put back after each job; after a panic, started afresh).
+        MEMORY.with(|m| {
+            m.borrow_mut().get_or_insert_with(Vec::new);
+        });
         let next = match queue.lock() {
             Ok(queue) => queue.recv(),
             Err(_) => return,

@@ -18,7 +18,9 @@ pub use model::{
     num_pk, uid_of, GroupSummary, RoleSummary, User, UserChanges, UserField, UserFilter, UserRel,
     UserSort, UserType,
 };
-pub(in crate::domain) use reads::{count_cached, get, get_cached, list, list_cached};
+pub(in crate::domain) use reads::{
+    count_cached, get, get_cached, list, list_cached, list_cached_shared,
+};
 pub use reads::{
     get_by_username, parse_attributes, paths, self_view, CountCache, SelfView, UserCache,
     SUPERUSER_SYSTEM_PERMISSIONS,

@@ -2,27 +2,87 @@
 //! writes), turning stored rows into `User`s, and the caller's own view (`me`).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
 use super::model::{GroupSummary, RoleSummary, User, UserFilter, UserSort, UserType};
+use crate::domain::cache::{CacheCounters, EpochCache};
 use crate::domain::error::ObjectKind;
 use crate::domain::filter::Direction;
 use crate::domain::{avatar, DomainError, Timestamp};
-use crate::store::{users as store_users, Store};
+use crate::store::users::SuperuserGroups;
+use crate::store::{users as store_users, Changes, Store, Touched};
 
-/// Users by id, exact under writes (see `domain::cache`).
-pub type UserCache = crate::domain::cache::EpochCache<i64, User>;
+/// The caches of user reads, exact under writes (see `domain::cache`): users by id, the ids of
+/// small pages by query (a lookup by username, e-mail or LDAP `cn` reads no row when nothing
+/// was written since) and the groups that make their members superusers (read once per write
+/// epoch instead of with every uncached user).
+pub struct UserCache {
+    by_id: EpochCache<i64, Arc<User>>,
+    pages: EpochCache<String, Arc<[i64]>>,
+    superuser_groups: EpochCache<(), Arc<[i64]>>,
+}
+
+/// Most ids a page may hold to be kept by query: lookups, not listings (a listing's pages are
+/// read once each and would only crowd the lookups out).
+const CACHED_PAGE_IDS: usize = 16;
+
+impl UserCache {
+    /// Empty caches holding at most `capacity` users and as many lookups.
+    pub fn new(capacity: usize) -> Self {
+        UserCache {
+            by_id: EpochCache::new(Touched::DIRECTORY, capacity),
+            pages: EpochCache::new(Touched::DIRECTORY, capacity),
+            superuser_groups: EpochCache::new(Touched::DIRECTORY, 1),
+        }
+    }
+
+    /// The user with this id if it was cached in the current epoch.
+    pub fn get(&self, changes: &Changes, id: &i64) -> Option<User> {
+        self.by_id.get(changes, id).map(Arc::unwrap_or_clone)
+    }
+
+    /// Hit and miss counters of the users by id.
+    pub fn counters(&self) -> &Arc<CacheCounters> {
+        self.by_id.counters()
+    }
+
+    /// Hit and miss counters of the lookups by query.
+    pub fn page_counters(&self) -> &Arc<CacheCounters> {
+        self.pages.counters()
+    }
+
+    /// The groups that make their members superusers, as of the current epoch.
+    async fn superuser_groups(&self, store: &Store) -> Result<Arc<[i64]>, DomainError> {
+        let changes = store.changes();
+        if let Some(ids) = self.superuser_groups.get(changes, &()) {
+            return Ok(ids);
+        }
+        let epoch = self.superuser_groups.epoch(changes);
+        let ids: Arc<[i64]> = store_users::superuser_group_ids(&mut &*store).await?.into();
+        self.superuser_groups.put(changes, epoch, (), ids.clone());
+        Ok(ids)
+    }
+}
 
 /// The user with this id, from `cache` when nothing was written since it was read.
 pub async fn get_cached(store: &Store, cache: &UserCache, id: i64) -> Result<User, DomainError> {
     let changes = store.changes();
-    if let Some(user) = cache.get(changes, &id) {
-        return Ok(user);
+    if let Some(user) = cache.by_id.get(changes, &id) {
+        return Ok(Arc::unwrap_or_clone(user));
     }
-    let epoch = cache.epoch(changes);
-    let user = get(store, id).await?;
-    cache.put(changes, epoch, id, user.clone());
+    let epoch = cache.by_id.epoch(changes);
+    let granting = cache.superuser_groups(store).await?;
+    let mut db = store.snapshot()?;
+    let row = store_users::by_id(&mut db, id)
+        .await?
+        .ok_or(DomainError::NotFound(ObjectKind::User))?;
+    let user = hydrate(&mut db, vec![row], SuperuserGroups::Known(&granting))
+        .await?
+        .pop()
+        .ok_or(DomainError::NotFound(ObjectKind::User))?;
+    cache.by_id.put(changes, epoch, id, Arc::new(user.clone()));
     Ok(user)
 }
 
@@ -32,7 +92,7 @@ pub async fn get(store: &Store, id: i64) -> Result<User, DomainError> {
     let row = store_users::by_id(&mut db, id)
         .await?
         .ok_or(DomainError::NotFound(ObjectKind::User))?;
-    hydrate(&mut db, vec![row])
+    hydrate(&mut db, vec![row], SuperuserGroups::Read)
         .await?
         .pop()
         .ok_or(DomainError::NotFound(ObjectKind::User))
@@ -44,7 +104,7 @@ pub async fn get_by_username(store: &Store, username: &str) -> Result<User, Doma
     let row = store_users::by_username(&mut db, username)
         .await?
         .ok_or(DomainError::NotFound(ObjectKind::User))?;
-    hydrate(&mut db, vec![row])
+    hydrate(&mut db, vec![row], SuperuserGroups::Read)
         .await?
         .pop()
         .ok_or(DomainError::NotFound(ObjectKind::User))
@@ -86,11 +146,12 @@ pub async fn list(
     offset: i64,
 ) -> Result<Vec<User>, DomainError> {
     let rows = store_users::page(store, filter, sort, limit, offset).await?;
-    hydrate(&mut &*store, rows).await
+    hydrate(&mut &*store, rows, SuperuserGroups::Read).await
 }
 
 /// One page of matching users like `list`, taking every user already loaded in this write
-/// epoch from `cache` (only the page's ids are read; the rest is loaded in one batch).
+/// epoch from `cache` (only the page's ids are read, and not even those for a lookup repeated
+/// in the epoch; the rest is loaded in one batch).
 pub async fn list_cached(
     store: &Store,
     cache: &UserCache,
@@ -99,13 +160,39 @@ pub async fn list_cached(
     limit: i64,
     offset: i64,
 ) -> Result<Vec<User>, DomainError> {
+    let shared = list_cached_shared(store, cache, filter, sort, limit, offset).await?;
+    Ok(shared.into_iter().map(Arc::unwrap_or_clone).collect())
+}
+
+/// `list_cached`, the users shared with the cache rather than copied (for a door that only
+/// reads them, a page at a time, such as LDAP listing a directory).
+pub async fn list_cached_shared(
+    store: &Store,
+    cache: &UserCache,
+    filter: &UserFilter,
+    sort: &[(UserSort, Direction)],
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<Arc<User>>, DomainError> {
     let changes = store.changes();
-    let epoch = cache.epoch(changes);
-    let ids = store_users::page_ids(store, filter, sort, limit, offset).await?;
-    let mut found: HashMap<i64, User> = HashMap::with_capacity(ids.len());
+    let epoch = cache.by_id.epoch(changes);
+    let key = format!("{filter:?} {sort:?} {limit} {offset}");
+    let ids = match cache.pages.get(changes, &key) {
+        Some(ids) => ids,
+        None => {
+            let ids: Arc<[i64]> = store_users::page_ids(store, filter, sort, limit, offset)
+                .await?
+                .into();
+            if ids.len() <= CACHED_PAGE_IDS {
+                cache.pages.put(changes, epoch, key, ids.clone());
+            }
+            ids
+        }
+    };
+    let mut found: HashMap<i64, Arc<User>> = HashMap::with_capacity(ids.len());
     let mut missing = Vec::new();
-    for id in &ids {
-        match cache.get(changes, id) {
+    for id in ids.iter() {
+        match cache.by_id.get(changes, id) {
             Some(user) => {
                 found.insert(*id, user);
             }
@@ -113,9 +200,11 @@ pub async fn list_cached(
         }
     }
     if !missing.is_empty() {
+        let granting = cache.superuser_groups(store).await?;
         let rows = store_users::by_ids(store, &missing).await?;
-        for user in hydrate(&mut &*store, rows).await? {
-            cache.put(changes, epoch, user.id, user.clone());
+        for user in hydrate(&mut &*store, rows, SuperuserGroups::Known(&granting)).await? {
+            let user = Arc::new(user);
+            cache.by_id.put(changes, epoch, user.id, user.clone());
             found.insert(user.id, user);
         }
     }
@@ -138,9 +227,10 @@ pub fn parse_attributes(text: &str) -> Value {
 pub(super) async fn hydrate<R: crate::store::Reader>(
     db: &mut R,
     rows: Vec<store_users::UserRow>,
+    superuser_groups: SuperuserGroups<'_>,
 ) -> Result<Vec<User>, DomainError> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let relations = store_users::relations(db, &ids).await?;
+    let relations = store_users::relations(db, &ids, superuser_groups).await?;
     let mut groups_of: HashMap<i64, Vec<GroupSummary>> = HashMap::new();
     let mut roles_of: HashMap<i64, Vec<RoleSummary>> = HashMap::new();
     let mut auditors: Vec<i64> = Vec::new();

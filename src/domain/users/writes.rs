@@ -11,6 +11,7 @@ use crate::domain::audit::{self, AuditContext, Diff, ModelRef};
 use crate::domain::error::{FieldErrors, ObjectKind};
 use crate::domain::sessions;
 use crate::domain::{DomainError, Timestamp};
+use crate::store::users::SuperuserGroups;
 use crate::store::{groups, users as store_users, Store, Touched, Tx};
 
 fn attributes_text(attributes: &Map<String, Value>) -> String {
@@ -163,7 +164,7 @@ pub(crate) async fn create_in(
     let row = store_users::by_id(tx, id)
         .await?
         .ok_or(DomainError::NotFound(ObjectKind::User))?;
-    let user = hydrate(tx, vec![row])
+    let user = hydrate(tx, vec![row], SuperuserGroups::Read)
         .await?
         .pop()
         .ok_or(DomainError::NotFound(ObjectKind::User))?;
@@ -413,7 +414,7 @@ async fn apply_update(
     });
     // The answer is read inside the transaction: the same rows, without another round trip
     // after the commit.
-    let user = hydrate(tx, vec![row])
+    let user = hydrate(tx, vec![row], SuperuserGroups::Read)
         .await?
         .pop()
         .ok_or(DomainError::NotFound(ObjectKind::User))?;

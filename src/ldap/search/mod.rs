@@ -11,9 +11,7 @@
 
 use std::time::{Duration, Instant};
 
-use ldap3_proto::proto::{
-    LdapFilter, LdapResultCode, LdapSearchRequest, LdapSearchResultEntry, LdapSearchScope,
-};
+use ldap3_proto::proto::{LdapFilter, LdapResultCode, LdapSearchRequest, LdapSearchScope};
 
 use super::dn::Dn;
 use super::entry::{Entry, Node, Tree};
@@ -31,10 +29,11 @@ const CHUNK: i64 = 200;
 
 /// Where entries go as they are found (the connection's writer).
 pub trait Sink {
-    /// Sends one entry.
+    /// Sends one entry, with the attributes `selection` keeps.
     fn entry(
         &mut self,
-        entry: LdapSearchResultEntry,
+        entry: &Entry,
+        selection: &Selection,
     ) -> impl std::future::Future<Output = std::io::Result<()>> + Send;
 }
 
@@ -90,7 +89,7 @@ mod sight;
 
 use cookie::{decode_cookie, encode_cookie, request_hash, Phase, Position, PHASES};
 use plan::Pushdown;
-use select::Selection;
+pub use select::Selection;
 use sight::Sight;
 
 /// What one connection's searches share: the tree, the caller and the connection's nonce
@@ -140,7 +139,7 @@ impl<S: Sink> Walk<'_, S> {
         if self.size_limit > 0 && self.sent >= self.size_limit {
             return Ok(Step::SizeLimit);
         }
-        self.sink.entry(self.selection.render(entry)).await?;
+        self.sink.entry(entry, &self.selection).await?;
         self.sent += 1;
         if self.page.is_some_and(|p| self.sent >= p) {
             return Ok(Step::PageFull);
@@ -393,7 +392,7 @@ impl Searcher<'_> {
                 let chunk = self
                     .state
                     .directory
-                    .list_users(
+                    .list_users_shared(
                         &filter,
                         &[(UserSort::Field(UserField::Id), Direction::Asc)],
                         CHUNK,
