@@ -85,6 +85,7 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/if/admin/groups/{uuid}/parents/",
             page(post(groups::parents)),
         )
+        .route("/if/admin/groups/{uuid}/edit/", page(post(groups::edit)))
         .route(
             "/if/admin/groups/{uuid}/delete/",
             page(get(groups::confirm_delete).post(groups::delete)),

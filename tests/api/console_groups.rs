@@ -454,3 +454,64 @@ backend_test!(console_unknown_paths_and_methods_get_console_pages, |srv| {
         api.text
     );
 });
+
+backend_test!(
+    console_renames_groups_and_sets_their_superuser_flag,
+    |srv| {
+        user(srv, "root10", "pw-root10", true).await;
+        let (client, _, csrf) = sign_in(srv, "root10", "pw-root10").await;
+        let c = csrf.as_str();
+        let ops = group(srv, "ops", &[]).await;
+        group(srv, "taken", &[]).await;
+        let page = get(srv, &client, &format!("/if/admin/groups/{ops}/")).await;
+        assert!(page.text.contains("Save changes"), "{}", page.text);
+        let edit = format!("/if/admin/groups/{ops}/edit/");
+
+        // Renamed, and made a superuser group, through the API's update.
+        let saved = post(
+            srv,
+            &client,
+            &edit,
+            &[
+                ("csrf", c),
+                ("op", "edit"),
+                ("name", "operations"),
+                ("is_superuser", "on"),
+            ],
+        )
+        .await;
+        assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.text);
+        let location = saved.location.expect("location");
+        assert!(location.ends_with("/?done=saved"), "{location}");
+        assert!(get(srv, &client, &location).await.text.contains("Saved."));
+        let api = srv.get(&format!("/api/v3/core/groups/{ops}/")).await;
+        assert_eq!(api.body["name"], "operations", "{}", api.text);
+        assert_eq!(api.body["is_superuser"], true, "{}", api.text);
+
+        // A taken or blank name: the API's message next to the field, what was sent kept.
+        let dup = post(
+            srv,
+            &client,
+            &edit,
+            &[("csrf", c), ("op", "edit"), ("name", "taken")],
+        )
+        .await;
+        assert_eq!(dup.status, StatusCode::BAD_REQUEST);
+        assert!(dup.text.contains("id=\"err-name\""), "{}", dup.text);
+        assert!(dup.text.contains("Group with this name already exists."));
+        assert!(dup.text.contains("value=\"taken\""));
+        let api = srv.get(&format!("/api/v3/core/groups/{ops}/")).await;
+        assert_eq!(api.body["name"], "operations");
+        // An unticked box takes the flag off again.
+        let off = post(
+            srv,
+            &client,
+            &edit,
+            &[("csrf", c), ("op", "edit"), ("name", "operations")],
+        )
+        .await;
+        assert_eq!(off.status, StatusCode::SEE_OTHER, "{}", off.text);
+        let api = srv.get(&format!("/api/v3/core/groups/{ops}/")).await;
+        assert_eq!(api.body["is_superuser"], false, "{}", api.text);
+    }
+);

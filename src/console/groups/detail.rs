@@ -10,14 +10,17 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
+use serde_json::{Map, Value};
 
 use super::super::error::ConsoleError;
-use super::super::form::{input, other_errors, Fields};
+use super::super::form::{errors_of, input, other_errors, Fields};
 use super::super::layout::{self, pager_of, Paging, Section, VIEW_EVENT, VIEW_GROUP, VIEW_USER};
 use super::super::members::{page_of, users_by_id, users_table, RemoveButton, COUNT_CAP};
 use super::super::session::{csrf_field, Posted, Signed};
 use super::{parent_uuid, PAGE_SIZE};
+use crate::api::authentik::groups::{check_superuser_flag, read_group_changes};
 use crate::api::authentik::users::visible_users;
+use crate::api::body::JsonBody;
 use crate::app::AppState;
 use crate::domain::authz::{authorize, may_see, visibility, Action, Visibility};
 use crate::domain::filter::{Cmp, Filter, Literal};
@@ -149,6 +152,19 @@ async fn render(
     let path = base(group);
     let members_action = format!("{path}members/");
     let parents_action = format!("{path}parents/");
+    let edit_action = format!("{path}edit/");
+    // The edit form shows what was sent when it was refused, else the group as it is.
+    let edited = sent.get("op") == Some("edit");
+    let name_value = if edited {
+        sent.get("name").unwrap_or_default()
+    } else {
+        group.name.as_str()
+    };
+    let superuser_checked = if edited {
+        sent.get("is_superuser").is_some()
+    } else {
+        group.is_superuser
+    };
     let body = html! {
         h1 { "Group " (group.name) }
         dl.facts {
@@ -158,6 +174,23 @@ async fn render(
             dt { "Roles" } dd {
                 @if group.roles.is_empty() { span.muted { "None" } }
                 (group.roles.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", "))
+            }
+        }
+        (other_errors(errors, &["name", "is_superuser", "parents", "username"]))
+        @if may_change {
+            h2 id="edit" { "Edit" }
+            form method="post" action=(edit_action) {
+                (csrf_field(signed))
+                input type="hidden" name="op" value="edit";
+                (input("Name", "name", "text", name_value, errors, true))
+                div.field {
+                    label.inline {
+                        input type="checkbox" name="is_superuser" value="on" checked[superuser_checked];
+                        "Superuser group (its members, and the members of every group below it, are superusers)"
+                    }
+                    (errors_of(errors, "is_superuser"))
+                }
+                p { button type="submit" { "Save changes" } }
             }
         }
         h2 id="parents" { "Parents" }
@@ -182,7 +215,6 @@ async fn render(
             }
         }
         @if may_change {
-            (other_errors(errors, &["parents", "username"]))
             form.row method="post" action=(parents_action) {
                 (csrf_field(signed))
                 input type="hidden" name="op" value="add";
@@ -323,6 +355,49 @@ pub async fn parents(
                 &group,
                 &Fields::default(),
                 &posted.fields,
+                &errors,
+                StatusCode::BAD_REQUEST,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `POST /if/admin/groups/{uuid}/edit/` (`name`, `is_superuser`): renames the group and sets its
+/// superuser flag through the API's update, with its rules (the flag needs
+/// `enable_group_superuser` / `disable_group_superuser`) and messages.
+pub async fn edit(
+    State(state): State<Arc<AppState>>,
+    Path(uuid): Path<String>,
+    posted: Posted,
+) -> Result<Response, ConsoleError> {
+    let group = visible_group(&state, &posted.signed, &uuid).await?;
+    let caller = posted.principal();
+    authorize(caller, Action::ChangeGroup(group.uuid.clone()))?;
+    let f = &posted.fields;
+    let mut obj = Map::new();
+    obj.insert(
+        "name".into(),
+        Value::String(f.get("name").unwrap_or_default().to_string()),
+    );
+    obj.insert(
+        "is_superuser".into(),
+        Value::Bool(f.get("is_superuser").is_some()),
+    );
+    let (changes, mut errors) = read_group_changes(JsonBody(Value::Object(obj)), false)
+        .map_err(|_| ConsoleError::BadRequest("The form could not be read.".into()))?;
+    check_superuser_flag(caller, &changes, Some(&group), &mut errors);
+    let audit = posted.meta.audit(Some(caller));
+    match groups::apply(&state.store, &group.uuid, changes, errors, &audit).await {
+        Ok(()) => Ok(Redirect::to(&format!("{}?done=saved", base(&group))).into_response()),
+        Err(DomainError::Invalid(errors)) => {
+            render(
+                &state,
+                &posted.signed,
+                &group,
+                &Fields::default(),
+                f,
                 &errors,
                 StatusCode::BAD_REQUEST,
             )

@@ -7,7 +7,7 @@
 
 mod detail;
 
-pub use detail::{confirm_delete, delete, detail, members, parents};
+pub use detail::{confirm_delete, delete, detail, edit, members, parents};
 
 use std::sync::Arc;
 
