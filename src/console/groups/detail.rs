@@ -10,17 +10,15 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
-use serde_json::{Map, Value};
 
 use super::super::error::ConsoleError;
 use super::super::form::{errors_of, input, other_errors, Fields};
 use super::super::layout::{self, pager_of, Paging, Section, VIEW_EVENT, VIEW_GROUP, VIEW_USER};
 use super::super::members::{page_of, users_by_id, users_table, RemoveButton, COUNT_CAP};
 use super::super::session::{csrf_field, Posted, Signed};
-use super::{parent_uuid, PAGE_SIZE};
-use crate::api::authentik::groups::{check_superuser_flag, read_group_changes};
+use super::{group_form, parent_uuid, PAGE_SIZE};
+use crate::api::authentik::groups::check_superuser_flag;
 use crate::api::authentik::users::visible_users;
-use crate::api::body::JsonBody;
 use crate::app::AppState;
 use crate::domain::authz::{authorize, may_see, visibility, Action, Visibility};
 use crate::domain::filter::{Cmp, Filter, Literal};
@@ -283,16 +281,7 @@ pub async fn members(
     let Some(user) = found else {
         let mut errors = FieldErrors::new();
         errors.add("username", format!("No user is named “{username}”."));
-        return render(
-            &state,
-            &posted.signed,
-            &group,
-            &Fields::default(),
-            &posted.fields,
-            &errors,
-            StatusCode::BAD_REQUEST,
-        )
-        .await;
+        return refused(&state, &posted, &group, &errors).await;
     };
     let audit = posted.meta.audit(Some(posted.principal()));
     groups::set_membership(&state.store, &group.uuid, user.id, add, &audit).await?;
@@ -348,18 +337,7 @@ pub async fn parents(
             };
             Ok(Redirect::to(&format!("{}?done={done}", base(&group))).into_response())
         }
-        Err(DomainError::Invalid(errors)) => {
-            render(
-                &state,
-                &posted.signed,
-                &group,
-                &Fields::default(),
-                &posted.fields,
-                &errors,
-                StatusCode::BAD_REQUEST,
-            )
-            .await
-        }
+        Err(DomainError::Invalid(errors)) => refused(&state, &posted, &group, &errors).await,
         Err(e) => Err(e.into()),
     }
 }
@@ -375,36 +353,33 @@ pub async fn edit(
     let group = visible_group(&state, &posted.signed, &uuid).await?;
     let caller = posted.principal();
     authorize(caller, Action::ChangeGroup(group.uuid.clone()))?;
-    let f = &posted.fields;
-    let mut obj = Map::new();
-    obj.insert(
-        "name".into(),
-        Value::String(f.get("name").unwrap_or_default().to_string()),
-    );
-    obj.insert(
-        "is_superuser".into(),
-        Value::Bool(f.get("is_superuser").is_some()),
-    );
-    let (changes, mut errors) = read_group_changes(JsonBody(Value::Object(obj)), false)
-        .map_err(|_| ConsoleError::BadRequest("The form could not be read.".into()))?;
+    let (changes, mut errors) = group_form(&posted.fields, false)?;
     check_superuser_flag(caller, &changes, Some(&group), &mut errors);
     let audit = posted.meta.audit(Some(caller));
     match groups::apply(&state.store, &group.uuid, changes, errors, &audit).await {
         Ok(()) => Ok(Redirect::to(&format!("{}?done=saved", base(&group))).into_response()),
-        Err(DomainError::Invalid(errors)) => {
-            render(
-                &state,
-                &posted.signed,
-                &group,
-                &Fields::default(),
-                f,
-                &errors,
-                StatusCode::BAD_REQUEST,
-            )
-            .await
-        }
+        Err(DomainError::Invalid(errors)) => refused(&state, &posted, &group, &errors).await,
         Err(e) => Err(e.into()),
     }
+}
+
+/// The group's page again, with a refused form's fields and its errors next to them (400).
+async fn refused(
+    state: &AppState,
+    posted: &Posted,
+    group: &Group,
+    errors: &FieldErrors,
+) -> Result<Response, ConsoleError> {
+    render(
+        state,
+        &posted.signed,
+        group,
+        &Fields::default(),
+        &posted.fields,
+        errors,
+        StatusCode::BAD_REQUEST,
+    )
+    .await
 }
 
 /// `GET /if/admin/groups/{uuid}/delete/`: asks for confirmation.

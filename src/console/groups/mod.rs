@@ -161,6 +161,25 @@ pub(super) async fn parent_uuid(
     }
 }
 
+/// A group form's `name` and `is_superuser` (an unticked box is `false`) read as the API reads
+/// a body (`full` for a create), so its validation and messages are the API's.
+pub(super) fn group_form(
+    fields: &Fields,
+    full: bool,
+) -> Result<(GroupChanges, FieldErrors), ConsoleError> {
+    let mut obj = Map::new();
+    obj.insert(
+        "name".into(),
+        Value::String(fields.get("name").unwrap_or_default().to_string()),
+    );
+    obj.insert(
+        "is_superuser".into(),
+        Value::Bool(fields.get("is_superuser").is_some()),
+    );
+    read_group_changes(JsonBody(Value::Object(obj)), full)
+        .map_err(|_| ConsoleError::BadRequest("The form could not be read.".into()))
+}
+
 /// `POST /if/admin/groups/`: creates a group (with its parent, when one is named).
 pub async fn create(
     State(state): State<Arc<AppState>>,
@@ -169,18 +188,7 @@ pub async fn create(
     let caller = posted.principal();
     authorize(caller, Action::AddGroup)?;
     let f = &posted.fields;
-    let mut obj = Map::new();
-    obj.insert(
-        "name".into(),
-        Value::String(f.get("name").unwrap_or_default().to_string()),
-    );
-    obj.insert(
-        "is_superuser".into(),
-        Value::Bool(f.get("is_superuser").is_some()),
-    );
-    let (mut changes, mut errors): (GroupChanges, FieldErrors) =
-        read_group_changes(JsonBody(Value::Object(obj)), true)
-            .map_err(|_| ConsoleError::BadRequest("The form could not be read.".into()))?;
+    let (mut changes, mut errors) = group_form(f, true)?;
     if let Some(raw) = f.text("parents") {
         if let Some(uuid) = parent_uuid(&state, raw, &mut errors).await? {
             changes.parents = Some(vec![uuid]);
