@@ -237,19 +237,15 @@ pub(super) async fn write(
     Lookup(key): Lookup,
     body: JsonBody,
 ) -> Result<Response, AwxError> {
-    let mut current = match key.parse::<i64>() {
-        Ok(id) if sees_whatever_status(&caller, id) => None,
+    let (id, mut current) = match key.parse::<i64>() {
+        Ok(id) if sees_whatever_status(&caller, id) => (id, None),
         _ => {
             let user = resolve_user(&state, &key).await?;
             if !may_see(&caller, &user) {
                 return Err(not_found());
             }
-            Some(user)
+            (user.id, Some(user))
         }
-    };
-    let id = match &current {
-        Some(user) => user.id,
-        None => key.parse::<i64>().map_err(|_| not_found())?,
     };
     let (mut changes, errors) = match read_changes(body, false, mode.is_full()) {
         Ok(read) => read,
