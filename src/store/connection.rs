@@ -15,6 +15,11 @@ use super::{gate, lookup, search, trace, writer, Changes, Dialect, Record, Sql, 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
+/// What `after_bulk_load` runs on PostgreSQL: the tables bulk loads write, vacuumed and analysed
+/// (named, so that only this schema's tables are visited, not every schema of the database).
+const POSTGRES_SETTLE: &str = "VACUUM (ANALYZE) users, groups, group_parents, group_members, \
+     roles, user_roles, group_roles, tokens";
+
 /// The database: the backend's pools plus the write-epoch every commit advances.
 #[derive(Clone)]
 pub struct Store {
@@ -186,7 +191,10 @@ impl Store {
                     .await?;
             }
             Pools::Postgres(pool) => {
-                sqlx::query("ANALYZE").execute(pool).await?;
+                // VACUUM as well: until a vacuum has passed, each row's first reader sets its
+                // hint bits (a write per page read) and index-only scans visit the table; with
+                // autovacuum off, or not yet round, that cost falls on the first requests.
+                sqlx::raw_sql(POSTGRES_SETTLE).execute(pool).await?;
             }
         }
         Ok(())
