@@ -226,8 +226,8 @@ fn search_terms<'a>(filter: &'a UserFilter, out: &mut Vec<&'a str>) {
     }
 }
 
-/// Number of users matching `filter`. On SQLite, a filter on path, active flag and type alone
-/// is summed from `user_tallies` (kept by triggers, migration 0009): its rows carry those three
+/// Number of users matching `filter`. A filter on path, active flag and type alone is summed
+/// from `user_tallies` (kept by triggers: SQLite 0009, PostgreSQL 0011): its rows carry those three
 /// columns under the same names, so the same condition selects the groups whose users match.
 pub async fn count(store: &Store, filter: &UserFilter) -> Result<i64, StoreError> {
     let tallied = |field: &UserField| {
@@ -236,8 +236,9 @@ pub async fn count(store: &Store, filter: &UserFilter) -> Result<i64, StoreError
             UserField::Path | UserField::IsActive | UserField::Type
         )
     };
-    if store.dialect() == super::Dialect::Sqlite && filter.only_fields(&tallied) {
-        let mut sql = Sql::new("SELECT COALESCE(SUM(u.n), 0) FROM user_tallies u WHERE ");
+    if filter.only_fields(&tallied) {
+        let mut sql =
+            Sql::new("SELECT CAST(COALESCE(SUM(u.n), 0) AS BIGINT) FROM user_tallies u WHERE ");
         filter::compile::<UserSchema>(filter, store.dialect(), &SearchPlan::default(), &mut sql);
         return store.fetch_scalar_i64(&sql).await;
     }
