@@ -317,7 +317,7 @@ pub async fn by_ids(store: &Store, ids: &[i64]) -> Result<Vec<UserRow>, StoreErr
 
 /// The users of one page matching `filter` with their relations (as `relations` gives them,
 /// superuser marks from `superuser_groups`), in one statement: each row carries its direct
-/// groups and roles as JSON arrays, in `relations`' order. For lookups (a user by name, as
+/// groups and roles as JSON arrays, put in `relations`' order here. For lookups (a user by name, as
 /// LDAP's `cn=` asks): on PostgreSQL one round trip instead of three (ids, rows, relations),
 /// and on SQLite a point read on a lookup connection (`store::lookup`), not a hand-off to the
 /// read pool's worker thread.
@@ -333,15 +333,13 @@ pub async fn lookup_with_relations(
     let (groups, roles) = match store.dialect() {
         Dialect::Sqlite => (
             "json_group_array(json_array(g.id, g.uuid, g.name, \
-             CASE WHEN g.is_superuser THEN 1 ELSE 0 END, g.attributes) ORDER BY g.name, g.uuid)",
-            "json_group_array(json_array(r.uuid, r.name, r.managed) ORDER BY r.name, r.uuid)",
+             CASE WHEN g.is_superuser THEN 1 ELSE 0 END, g.attributes))",
+            "json_group_array(json_array(r.uuid, r.name, r.managed))",
         ),
         Dialect::Postgres => (
             "CAST(COALESCE(json_agg(json_build_array(g.id, g.uuid, g.name, \
-             CASE WHEN g.is_superuser THEN 1 ELSE 0 END, g.attributes) ORDER BY g.name, g.uuid), \
-             '[]') AS TEXT)",
-            "CAST(COALESCE(json_agg(json_build_array(r.uuid, r.name, r.managed) \
-             ORDER BY r.name, r.uuid), '[]') AS TEXT)",
+             CASE WHEN g.is_superuser THEN 1 ELSE 0 END, g.attributes)), '[]') AS TEXT)",
+            "CAST(COALESCE(json_agg(json_build_array(r.uuid, r.name, r.managed)), '[]') AS TEXT)",
         ),
     };
     let mut sql = Sql::new(if by_superuser { SUPERUSER_GROUPS } else { "" });
@@ -366,10 +364,14 @@ pub async fn lookup_with_relations(
     let mut superusers = Vec::new();
     for row in found {
         let user_id = row.id;
-        let groups: Vec<(i64, String, String, i64, String)> =
+        let mut groups: Vec<(i64, String, String, i64, String)> =
             serde_json::from_str(&row.group_list).map_err(decode_error)?;
-        let roles: Vec<(String, String, Option<String>)> =
+        let mut roles: Vec<(String, String, Option<String>)> =
             serde_json::from_str(&row.role_list).map_err(decode_error)?;
+        // By name then uuid, as `relations` orders them: byte order, these columns' collation
+        // on both backends (an ORDER BY inside the aggregates cost SQLite a sorter each).
+        groups.sort_by(|a, b| (&a.2, &a.1).cmp(&(&b.2, &b.1)));
+        roles.sort_by(|a, b| (&a.1, &a.0).cmp(&(&b.1, &b.0)));
         for (group_id, uuid, name, is_superuser, attributes) in groups {
             if superuser_groups.contains(&group_id) && !superusers.contains(&user_id) {
                 superusers.push(user_id);

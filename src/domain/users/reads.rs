@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::model::{GroupSummary, RoleSummary, User, UserFilter, UserSort, UserType};
+use super::model::{AvatarUri, GroupSummary, RoleSummary, User, UserFilter, UserSort, UserType};
 use crate::domain::cache::{CacheCounters, EpochCache};
 use crate::domain::error::ObjectKind;
 use crate::domain::filter::Direction;
-use crate::domain::{avatar, DomainError, Timestamp};
+use crate::domain::{DomainError, Timestamp};
 use crate::store::users::SuperuserGroups;
 use crate::store::{users as store_users, Changes, Store, Touched};
 
@@ -300,7 +300,7 @@ fn assemble(
     }
     rows.into_iter()
         .map(|row| User {
-            avatar_uri: avatar::initials_data_uri(&row.name, &row.username),
+            avatar_uri: AvatarUri::default(),
             is_superuser: superusers.contains(&row.id),
             is_system_auditor: auditors.contains(&row.id),
             groups: groups_of.remove(&row.id).unwrap_or_default(),
