@@ -84,8 +84,10 @@ pub struct Config {
     pub cache_users: usize,
 }
 
-/// `cache_users`' default: a directory of up to 50,000 users is read from memory once warm
-/// (≈ 2.4 KiB a user and its lookup, so ≈ 120 MiB when full; nothing while empty).
+/// `cache_users`' default: a directory of up to 50,000 users is read from memory once warm.
+/// Measured ≈ 1 KiB of resident memory a cached user with its lookup (`bench/notes.md`: users
+/// as `seed-users` makes them; groups and attributes add their text), so ≈ 50 MiB when full;
+/// nothing while empty (idle RSS is unchanged).
 pub const DEFAULT_CACHE_USERS: usize = 50_000;
 
 /// `cache_users`' smallest value.
