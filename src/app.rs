@@ -122,7 +122,7 @@ pub async fn prepare(config: Config) -> Result<Prepared, StartError> {
     }
     Ok(Prepared {
         state: Arc::new(AppState {
-            directory: crate::domain::Directory::new(store.clone()),
+            directory: crate::domain::Directory::new(store.clone(), config.cache_users),
             store,
             sealer,
             install_id,

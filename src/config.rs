@@ -79,7 +79,19 @@ pub struct Config {
     /// Operations one LDAP connection may send a second (0: no limit, the default); beyond
     /// it an operation is answered `busy` (51).
     pub ldap_operations_per_second: u32,
+    /// Most users the directory keeps in memory by id (and most lookups by query, e.g. LDAP
+    /// `cn=`); a directory larger than this reads what did not fit from the database.
+    pub cache_users: usize,
 }
+
+/// `cache_users`' default: a directory of up to 50,000 users is read from memory once warm.
+/// Measured ≈ 1 KiB of resident memory a cached user with its lookup (`bench/notes.md`: users
+/// as `seed-users` makes them; groups and attributes add their text), so ≈ 50 MiB when full;
+/// nothing while empty (idle RSS is unchanged).
+pub const DEFAULT_CACHE_USERS: usize = 50_000;
+
+/// `cache_users`' smallest value.
+pub const MIN_CACHE_USERS: usize = 256;
 
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -108,6 +120,7 @@ impl std::fmt::Debug for Config {
             .field("ldap_listen", &self.ldap_listen)
             .field("ldap_base_dn", &self.ldap_base_dn)
             .field("ldap_max_connections", &self.ldap_max_connections)
+            .field("cache_users", &self.cache_users)
             .field("ldap_idle_timeout", &self.ldap_idle_timeout)
             .field("ldaps_listen", &self.ldaps_listen)
             .field("tls_cert_file", &self.tls_cert_file)
@@ -189,6 +202,7 @@ impl Default for Config {
             tls_key_file: None,
             ldap_require_tls: false,
             ldap_operations_per_second: 0,
+            cache_users: DEFAULT_CACHE_USERS,
         }
     }
 }
@@ -255,6 +269,7 @@ struct FileConfig {
     tls_key_file: Option<PathBuf>,
     ldap_require_tls: Option<bool>,
     ldap_operations_per_second: Option<u32>,
+    cache_users: Option<usize>,
 }
 
 /// Values given as command-line flags (highest precedence).
@@ -432,6 +447,11 @@ impl Config {
             c.http_max_connections = count("http_max_connections", &n, 1)?;
         } else if let Some(n) = raw.http_max_connections {
             c.http_max_connections = count("http_max_connections", &n.to_string(), 1)?;
+        }
+        if let Some(n) = lookup(&["GATEHOUSE_CACHE_USERS"])? {
+            c.cache_users = count("cache_users", &n, MIN_CACHE_USERS)?;
+        } else if let Some(n) = raw.cache_users {
+            c.cache_users = count("cache_users", &n.to_string(), MIN_CACHE_USERS)?;
         }
         if let Some(n) = lookup(&["GATEHOUSE_HTTP_MAX_HEADER_BYTES"])? {
             c.http_max_header_bytes = count("http_max_header_bytes", &n, 1024)?;
@@ -707,6 +727,25 @@ mod tests {
         ] {
             assert!(
                 Config::load_from(&Flags::default(), &env(&[bad])).is_err(),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn user_cache_capacity() {
+        let c = Config::load_from(&Flags::default(), &env(&[])).expect("config");
+        assert_eq!(c.cache_users, DEFAULT_CACHE_USERS);
+        let c = Config::load_from(
+            &Flags::default(),
+            &env(&[("GATEHOUSE_CACHE_USERS", "250000")]),
+        )
+        .expect("config");
+        assert_eq!(c.cache_users, 250_000);
+        for bad in ["0", "255", "lots", "-1"] {
+            assert!(
+                Config::load_from(&Flags::default(), &env(&[("GATEHOUSE_CACHE_USERS", bad)]))
+                    .is_err(),
                 "{bad:?}"
             );
         }

@@ -22,8 +22,6 @@ use crate::store::{Store, Touched};
 
 pub use crate::store::stats::{PoolStats, WriterStats, BATCH_BOUNDS};
 
-/// Most users kept by id (and most lookups kept by query).
-const USER_CAPACITY: usize = 10_000;
 /// Most user counts kept by filter.
 const COUNT_CAPACITY: usize = 1_000;
 
@@ -49,11 +47,12 @@ pub struct DirectoryStats {
 }
 
 impl Directory {
-    /// A directory over `store` with empty caches.
-    pub fn new(store: Store) -> Self {
+    /// A directory over `store` with empty caches, keeping at most `user_capacity` users by id
+    /// (and as many lookups by query; the operator's `cache_users`).
+    pub fn new(store: Store, user_capacity: usize) -> Self {
         Directory {
             store,
-            users: UserCache::new(USER_CAPACITY),
+            users: UserCache::new(user_capacity),
             user_counts: CountCache::new(Touched::DIRECTORY, COUNT_CAPACITY),
             principals: PrincipalCache::default(),
             renderings: Mutex::default(),

@@ -317,7 +317,7 @@ mod tests {
             is_system_auditor: false,
             groups: Vec::new(),
             roles: Vec::new(),
-            avatar_uri: String::new(),
+            avatar_uri: Default::default(),
         };
         user.groups.push(crate::domain::users::GroupSummary {
             uuid: "g".into(),

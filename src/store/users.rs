@@ -316,6 +316,159 @@ pub async fn by_ids(store: &Store, ids: &[i64]) -> Result<Vec<UserRow>, StoreErr
     store.fetch_all(&sql).await
 }
 
+/// The users of one page matching `filter` with their relations (as `relations` gives them,
+/// superuser marks from `superuser_groups`), in one statement: each row carries its direct
+/// groups and roles as JSON arrays, put in `relations`' order here. For lookups (a user by name, as
+/// LDAP's `cn=` asks): on PostgreSQL one round trip instead of three (ids, rows, relations),
+/// and on SQLite a point read on a lookup connection (`store::lookup`), not a hand-off to the
+/// read pool's worker thread.
+pub async fn lookup_with_relations(
+    store: &Store,
+    filter: &UserFilter,
+    sort: &[(UserSort, Direction)],
+    limit: i64,
+    offset: i64,
+    superuser_groups: &[i64],
+) -> Result<(Vec<UserRow>, Vec<RelationRow>), StoreError> {
+    let by_superuser = sort.iter().any(|(s, _)| *s == UserSort::IsSuperuser);
+    let (groups, roles) = match store.dialect() {
+        Dialect::Sqlite => (
+            "json_group_array(json_array(g.id, g.uuid, g.name, \
+             CASE WHEN g.is_superuser THEN 1 ELSE 0 END, g.attributes))",
+            "json_group_array(json_array(r.uuid, r.name, r.managed))",
+        ),
+        Dialect::Postgres => (
+            "CAST(COALESCE(json_agg(json_build_array(g.id, g.uuid, g.name, \
+             CASE WHEN g.is_superuser THEN 1 ELSE 0 END, g.attributes)), '[]') AS TEXT)",
+            "CAST(COALESCE(json_agg(json_build_array(r.uuid, r.name, r.managed)), '[]') AS TEXT)",
+        ),
+    };
+    let mut sql = Sql::new(if by_superuser { SUPERUSER_GROUPS } else { "" });
+    sql.push("SELECT ")
+        .push(COLUMNS)
+        .push(", (SELECT ")
+        .push(groups)
+        .push(" FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = u.id) AS group_list, (SELECT ")
+        .push(roles)
+        .push(" FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = u.id) AS role_list FROM users u");
+    where_clause(store, filter, &mut sql).await?;
+    let keys: Vec<(String, Direction)> =
+        sort.iter().map(|(s, d)| (sort_expression(s), *d)).collect();
+    filter::order_by(&mut sql, &keys, "u.id ASC");
+    sql.push(" LIMIT ")
+        .bind(limit)
+        .push(" OFFSET ")
+        .bind(offset);
+    let found: Vec<UserRowWithRelations> = Reader::fetch_all(&mut &*store, &sql).await?;
+    let mut rows = Vec::with_capacity(found.len());
+    let mut relations = Vec::new();
+    let mut superusers = Vec::new();
+    for row in found {
+        let user_id = row.id;
+        let mut groups: Vec<(i64, String, String, i64, String)> =
+            serde_json::from_str(&row.group_list).map_err(decode_error)?;
+        let mut roles: Vec<(String, String, Option<String>)> =
+            serde_json::from_str(&row.role_list).map_err(decode_error)?;
+        // By name then uuid, as `relations` orders them: byte order, these columns' collation
+        // on both backends (an ORDER BY inside the aggregates cost SQLite a sorter each).
+        groups.sort_by(|a, b| (&a.2, &a.1).cmp(&(&b.2, &b.1)));
+        roles.sort_by(|a, b| (&a.1, &a.0).cmp(&(&b.1, &b.0)));
+        for (group_id, uuid, name, is_superuser, attributes) in groups {
+            if superuser_groups.contains(&group_id) && !superusers.contains(&user_id) {
+                superusers.push(user_id);
+            }
+            relations.push(RelationRow {
+                kind: RELATION_GROUP,
+                user_id,
+                group_id,
+                uuid,
+                name,
+                is_superuser: is_superuser != 0,
+                attributes,
+                managed: None,
+            });
+        }
+        relations.extend(roles.into_iter().map(|(uuid, name, managed)| RelationRow {
+            kind: RELATION_ROLE,
+            user_id,
+            group_id: 0,
+            uuid,
+            name,
+            is_superuser: false,
+            attributes: String::new(),
+            managed,
+        }));
+        rows.push(row.into_user_row());
+    }
+    relations.extend(superusers.into_iter().map(|user_id| RelationRow {
+        kind: RELATION_SUPERUSER,
+        user_id,
+        group_id: 0,
+        uuid: String::new(),
+        name: String::new(),
+        is_superuser: false,
+        attributes: String::new(),
+        managed: None,
+    }));
+    Ok((rows, relations))
+}
+
+/// A relations column `lookup_with_relations` could not read (the SQL above builds it).
+fn decode_error(e: serde_json::Error) -> StoreError {
+    StoreError::Other(format!("user relations: {e}"))
+}
+
+/// One row of `users` with its direct groups and roles as JSON arrays
+/// (`lookup_with_relations`): `[[id, uuid, name, is_superuser, attributes], …]` and
+/// `[[uuid, name, managed], …]`. (Not a flattened `UserRow`: SQLite's row decoder gives
+/// booleans as integers, which serde's flattening cannot turn back.)
+#[derive(sqlx::FromRow, serde::Deserialize)]
+struct UserRowWithRelations {
+    id: i64,
+    uuid: String,
+    username: String,
+    name: String,
+    first_name: String,
+    last_name: String,
+    email: String,
+    password_hash: Option<String>,
+    is_active: bool,
+    #[sqlx(rename = "type")]
+    #[serde(rename = "type")]
+    user_type: String,
+    path: String,
+    attributes: String,
+    last_login: Option<i64>,
+    date_joined: i64,
+    password_change_date: i64,
+    last_updated: i64,
+    group_list: String,
+    role_list: String,
+}
+
+impl UserRowWithRelations {
+    fn into_user_row(self) -> UserRow {
+        UserRow {
+            id: self.id,
+            uuid: self.uuid,
+            username: self.username,
+            name: self.name,
+            first_name: self.first_name,
+            last_name: self.last_name,
+            email: self.email,
+            password_hash: self.password_hash,
+            is_active: self.is_active,
+            user_type: self.user_type,
+            path: self.path,
+            attributes: self.attributes,
+            last_login: self.last_login,
+            date_joined: self.date_joined,
+            password_change_date: self.password_change_date,
+            last_updated: self.last_updated,
+        }
+    }
+}
+
 /// Distinct paths of the users matching `filter`, sorted.
 pub async fn distinct_paths(store: &Store, filter: &UserFilter) -> Result<Vec<String>, StoreError> {
     #[derive(sqlx::FromRow, serde::Deserialize)]

@@ -827,9 +827,10 @@ backend_test!(ldap_pushed_down_lookups_match_full_evaluation, |srv| {
 });
 
 backend_test!(ldap_lookup_by_cn_reads_one_row_and_its_relations, |srv| {
-    // The statements a lookup by `cn` runs (issue 19: on PostgreSQL each is a round trip):
-    // the page of ids, the user's row and its relations (groups, roles and superuser status in
-    // one) when nothing is cached; none when the same lookup was answered in this write epoch.
+    // The statements a lookup by `cn` runs (issue 19: on PostgreSQL each is a round trip): one
+    // when nothing is cached — the user's row found with its relations (groups and roles beside
+    // it; superuser status from the epoch's superuser groups); none when the same lookup was
+    // answered in this write epoch.
     let seeded = seed(srv).await;
     let mut ldap = bound(srv, SVC, PW).await;
     let users_ou = format!("ou=users,{BASE}");
@@ -856,7 +857,7 @@ backend_test!(ldap_lookup_by_cn_reads_one_row_and_its_relations, |srv| {
         vec![group_dn("developers")]
     );
     let texts: Vec<&str> = uncached.iter().map(|s| s.text()).collect();
-    assert_eq!(uncached.len(), 3, "ids, row, relations: {texts:#?}");
+    assert_eq!(uncached.len(), 1, "row and relations at once: {texts:#?}");
     store.start_trace();
     let (rc, again) = search(&mut ldap, &users_ou, Scope::Subtree, "(cn=BOB)", &attrs).await;
     let first_again = store.take_trace();
@@ -869,7 +870,7 @@ backend_test!(ldap_lookup_by_cn_reads_one_row_and_its_relations, |srv| {
     assert_eq!(
         first_again.len(),
         1,
-        "another spelling: only its ids are read"
+        "another spelling: one statement again"
     );
     assert!(
         repeated.is_empty(),
@@ -921,6 +922,47 @@ backend_test!(ldap_lookup_by_cn_reads_one_row_and_its_relations, |srv| {
     }
     let texts: Vec<&str> = statements[1].iter().map(|s| s.text()).collect();
     assert_eq!(statements[1].len(), 1, "the token only: {texts:#?}");
+});
+
+backend_test!(ldap_lookup_by_cn_answers_what_the_listing_answers, |srv| {
+    // A lookup by `cn` reads a user's row and relations in one statement of its own; the
+    // listing reads them the general way: both must build the same entries (groups,
+    // superuser status, custom attributes), groups in the same order.
+    let seeded = seed(srv).await;
+    for name in ["zeta", "Alpha", "alpha", "Zeta-2"] {
+        create_group(srv, json!({ "name": name, "users": [seeded.alice] })).await;
+    }
+    let mut ldap = bound(srv, SVC, PW).await;
+    let users_ou = format!("ou=users,{BASE}");
+    let attrs = ["*", "+"];
+    // A write elsewhere empties the caches without changing the entries compared.
+    let touch = |name: &'static str| async move {
+        create_user(srv, json!({ "username": name, "name": name })).await;
+        settle(srv).await;
+    };
+    touch("unrelated-1").await;
+    let mut looked_up = Entries::new();
+    for name in ["alice", "bob", "carol", "dave", "svc"] {
+        let filter = format!("(cn={name})");
+        let (rc, entries) = search(&mut ldap, &users_ou, Scope::Subtree, &filter, &attrs).await;
+        assert_eq!((rc, entries.len()), (0, 1), "{filter}");
+        looked_up.extend(entries);
+    }
+    touch("unrelated-2").await;
+    let (rc, listed) = search(
+        &mut ldap,
+        &users_ou,
+        Scope::Subtree,
+        "(objectClass=user)",
+        &attrs,
+    )
+    .await;
+    assert_eq!(rc, 0);
+    for (dn, entry) in &looked_up {
+        assert_eq!(Some(entry), listed.get(dn), "{dn}");
+    }
+    assert_eq!(looked_up[&user_dn("svc")]["ak-superuser"], vec!["TRUE"]);
+    assert_eq!(looked_up[&user_dn("alice")]["memberOf"].len(), 5);
 });
 
 /// Waits until the write epochs stand still: PostgreSQL's change feed brings a server's own

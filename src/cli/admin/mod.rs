@@ -200,7 +200,7 @@ impl Admin {
             .await
             .map_err(|e| AdminError::Failed(e.to_string()))?;
         Ok(Admin {
-            directory: Directory::new(opened.store.clone()),
+            directory: Directory::new(opened.store.clone(), config.cache_users),
             opened,
             config,
             json,

@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::model::{GroupSummary, RoleSummary, User, UserFilter, UserSort, UserType};
+use super::model::{AvatarUri, GroupSummary, RoleSummary, User, UserFilter, UserSort, UserType};
 use crate::domain::cache::{CacheCounters, EpochCache};
 use crate::domain::error::ObjectKind;
 use crate::domain::filter::Direction;
-use crate::domain::{avatar, DomainError, Timestamp};
+use crate::domain::{DomainError, Timestamp};
 use crate::store::users::SuperuserGroups;
 use crate::store::{users as store_users, Changes, Store, Touched};
 
@@ -179,6 +179,24 @@ pub async fn list_cached_shared(
     let key = format!("{filter:?} {sort:?} {limit} {offset}");
     let ids = match cache.pages.get(changes, &key) {
         Some(ids) => ids,
+        None if finds_at_most_one(filter) => {
+            // A lookup (a user by name, as LDAP's `cn=` asks): its row and relations come with
+            // the statement that finds it, whether or not the user is cached by id.
+            let granting = cache.superuser_groups(store).await?;
+            let (rows, relations) =
+                store_users::lookup_with_relations(store, filter, sort, limit, offset, &granting)
+                    .await?;
+            let users: Vec<Arc<User>> = assemble(rows, relations)
+                .into_iter()
+                .map(Arc::new)
+                .collect();
+            let ids: Arc<[i64]> = users.iter().map(|user| user.id).collect();
+            cache.pages.put(changes, epoch, key, ids);
+            for user in &users {
+                cache.by_id.put(changes, epoch, user.id, user.clone());
+            }
+            return Ok(users);
+        }
         None => {
             let ids: Arc<[i64]> = store_users::page_ids(store, filter, sort, limit, offset)
                 .await?
@@ -211,6 +229,21 @@ pub async fn list_cached_shared(
     Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
 }
 
+/// Whether `filter` finds at most one user whatever the directory holds: one of its conjuncts
+/// is an equality on a unique key (the id, the uuid, the username — unique under ASCII case
+/// folding, so also its folded form).
+fn finds_at_most_one(filter: &UserFilter) -> bool {
+    use crate::query::filter::{Cmp, Filter};
+    use crate::query::users::{UserField, UserRel};
+    match filter {
+        Filter::And(parts) => parts.iter().any(finds_at_most_one),
+        Filter::Compare(UserField::Id | UserField::Uuid | UserField::Username, Cmp::Eq, _)
+        | Filter::Rel(UserRel::UsernameFolded(_))
+        | Filter::Nothing => true,
+        _ => false,
+    }
+}
+
 /// Distinct paths of matching users, sorted.
 pub async fn paths(store: &Store, filter: &UserFilter) -> Result<Vec<String>, DomainError> {
     Ok(store_users::distinct_paths(store, filter).await?)
@@ -231,6 +264,14 @@ pub(super) async fn hydrate<R: crate::store::Reader>(
 ) -> Result<Vec<User>, DomainError> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let relations = store_users::relations(db, &ids, superuser_groups).await?;
+    Ok(assemble(rows, relations))
+}
+
+/// Users from their rows and relations (as `store::users::relations` gives them).
+fn assemble(
+    rows: Vec<store_users::UserRow>,
+    relations: Vec<store_users::RelationRow>,
+) -> Vec<User> {
     let mut groups_of: HashMap<i64, Vec<GroupSummary>> = HashMap::new();
     let mut roles_of: HashMap<i64, Vec<RoleSummary>> = HashMap::new();
     let mut auditors: Vec<i64> = Vec::new();
@@ -257,10 +298,9 @@ pub(super) async fn hydrate<R: crate::store::Reader>(
             _ => superusers.push(r.user_id),
         }
     }
-    Ok(rows
-        .into_iter()
+    rows.into_iter()
         .map(|row| User {
-            avatar_uri: avatar::initials_data_uri(&row.name, &row.username),
+            avatar_uri: AvatarUri::default(),
             is_superuser: superusers.contains(&row.id),
             is_system_auditor: auditors.contains(&row.id),
             groups: groups_of.remove(&row.id).unwrap_or_default(),
@@ -282,7 +322,7 @@ pub(super) async fn hydrate<R: crate::store::Reader>(
             password_change_date: Timestamp(row.password_change_date),
             last_updated: Timestamp(row.last_updated),
         })
-        .collect())
+        .collect()
 }
 
 /// The system permissions a superuser holds (authentik's `authentik_rbac` codenames).
