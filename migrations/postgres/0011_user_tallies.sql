@@ -6,6 +6,10 @@
 -- Inserts and deletes are counted per statement (a bulk load's 10,000-row INSERT adds to each
 -- tally once); updates per row, only when one of the three columns changes, so renaming or
 -- PATCHing a user never touches a tally. Tallies that reach 0 stay (a handful of rows).
+-- The price: transactions adding or removing users of the same (path, is_active, type), on any
+-- instance, wait for each other's commit on that tally's row. Creating a user hashes a password
+-- (argon2id, tens a second per instance) and bulk loads are one transaction a batch, so the
+-- wait is a commit's length where it happens at all.
 CREATE TABLE user_tallies (
     path      TEXT    NOT NULL,
     is_active BOOLEAN NOT NULL,

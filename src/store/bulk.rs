@@ -27,6 +27,39 @@ pub fn username(index: u64) -> String {
 /// were inserted. Usernames must not exist yet (a unique violation aborts the current batch of
 /// [`ROWS_PER_TRANSACTION`]; earlier batches stay committed).
 pub async fn insert_users(store: &Store, start_index: u64, count: u64) -> Result<u64, StoreError> {
+    if store.dialect() != Dialect::Postgres {
+        return insert_batches(store, start_index, count).await;
+    }
+    // The trigram index takes changes through GIN's pending list while the rows stream in
+    // (one merge per 4 MB instead of one index update per row: without it, 1M users took
+    // ~10 minutes instead of ~1.5), and goes back to direct updates after (migration 0010).
+    run(store, TRIGRAM_PENDING_LIST_ON).await?;
+    let inserted = insert_batches(store, start_index, count).await;
+    let restored = run(store, TRIGRAM_PENDING_LIST_OFF).await;
+    let inserted = inserted?;
+    restored?;
+    Ok(inserted)
+}
+
+/// PostgreSQL: the trigram index (where pg_trgm made one) collects changes in its pending list.
+const TRIGRAM_PENDING_LIST_ON: &str = "DO $$ BEGIN \
+     IF to_regclass('users_search_trgm') IS NOT NULL THEN \
+     ALTER INDEX users_search_trgm SET (fastupdate = on); END IF; END $$";
+/// PostgreSQL: the pending list merged into the trigram index, and direct updates again.
+const TRIGRAM_PENDING_LIST_OFF: &str = "DO $$ BEGIN \
+     IF to_regclass('users_search_trgm') IS NOT NULL THEN \
+     ALTER INDEX users_search_trgm SET (fastupdate = off); \
+     PERFORM gin_clean_pending_list('users_search_trgm'); END IF; END $$";
+
+/// Runs one statement in a transaction of its own.
+async fn run(store: &Store, text: &str) -> Result<(), StoreError> {
+    let mut tx = store.begin().await?;
+    tx.execute(&Sql::new(text)).await?;
+    tx.commit().await
+}
+
+/// `insert_users`' rows, [`ROWS_PER_TRANSACTION`] a transaction.
+async fn insert_batches(store: &Store, start_index: u64, count: u64) -> Result<u64, StoreError> {
     let end = start_index.saturating_add(count);
     let mut next = start_index;
     while next < end {
