@@ -903,9 +903,15 @@ backend_test!(ldap_lookup_by_cn_reads_one_row_and_its_relations, |srv| {
         .as_str()
         .expect("key")
         .to_string();
-    settle(srv).await;
+    // The first round warms the caches; a later one must read the token only. On PostgreSQL
+    // the echo of a change notification can still empty the caches in the middle of a round
+    // (seen under load), so a few rounds are allowed to find a warm one.
     let mut statements = Vec::new();
-    for _ in 0..2 {
+    for _ in 0..6 {
+        if statements.len() > 1 && statements.last().map(Vec::len) == Some(1) {
+            break;
+        }
+        settle(srv).await;
         store.start_trace();
         let mut conn = bound(srv, &user_dn("bob"), &key).await;
         let (rc, own) = search(
@@ -920,8 +926,9 @@ backend_test!(ldap_lookup_by_cn_reads_one_row_and_its_relations, |srv| {
         statements.push(store.take_trace());
         assert_eq!((rc, own.len()), (0, 1));
     }
-    let texts: Vec<&str> = statements[1].iter().map(|s| s.text()).collect();
-    assert_eq!(statements[1].len(), 1, "the token only: {texts:#?}");
+    let last = statements.last().expect("rounds");
+    let texts: Vec<&str> = last.iter().map(|s| s.text()).collect();
+    assert_eq!(last.len(), 1, "the token only: {texts:#?}");
 });
 
 backend_test!(ldap_lookup_by_cn_answers_what_the_listing_answers, |srv| {
@@ -970,10 +977,18 @@ backend_test!(ldap_lookup_by_cn_answers_what_the_listing_answers, |srv| {
 async fn settle(srv: &TestServer) {
     use gatehouse::store::Touched;
     let changes = srv.state().store.changes();
-    let mut last = changes.epoch(Touched::DIRECTORY);
+    // Both topics: a token write moves AUTH (the principal cache), and on PostgreSQL the echo
+    // of the server's own change notification may move either a little later.
+    let epochs = || {
+        (
+            changes.epoch(Touched::AUTH),
+            changes.epoch(Touched::DIRECTORY),
+        )
+    };
+    let mut last = epochs();
     loop {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        let now = changes.epoch(Touched::DIRECTORY);
+        let now = epochs();
         if now == last {
             return;
         }
