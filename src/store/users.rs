@@ -262,9 +262,23 @@ pub async fn page(
     limit: i64,
     offset: i64,
 ) -> Result<Vec<UserRow>, StoreError> {
+    let sql = page_statement(store, COLUMNS, filter, sort, limit, offset).await?;
+    store.fetch_all(&sql).await
+}
+
+/// `SELECT <columns> FROM users u` for one page of users matching `filter`, in `sort` order
+/// (ties by id), with the superuser groups' CTE when the sort needs it.
+async fn page_statement(
+    store: &Store,
+    columns: &str,
+    filter: &UserFilter,
+    sort: &[(UserSort, Direction)],
+    limit: i64,
+    offset: i64,
+) -> Result<Sql, StoreError> {
     let by_superuser = sort.iter().any(|(s, _)| *s == UserSort::IsSuperuser);
     let mut sql = Sql::new(if by_superuser { SUPERUSER_GROUPS } else { "" });
-    sql.push("SELECT ").push(COLUMNS).push(" FROM users u");
+    sql.push("SELECT ").push(columns).push(" FROM users u");
     where_clause(store, filter, &mut sql).await?;
     let keys: Vec<(String, Direction)> =
         sort.iter().map(|(s, d)| (sort_expression(s), *d)).collect();
@@ -273,7 +287,7 @@ pub async fn page(
         .bind(limit)
         .push(" OFFSET ")
         .bind(offset);
-    store.fetch_all(&sql).await
+    Ok(sql)
 }
 
 /// The ids of one page of users matching `filter`, in `sort` order (ties by id).
@@ -288,17 +302,7 @@ pub async fn page_ids(
     struct IdRow {
         id: i64,
     }
-    let by_superuser = sort.iter().any(|(s, _)| *s == UserSort::IsSuperuser);
-    let mut sql = Sql::new(if by_superuser { SUPERUSER_GROUPS } else { "" });
-    sql.push("SELECT u.id FROM users u");
-    where_clause(store, filter, &mut sql).await?;
-    let keys: Vec<(String, Direction)> =
-        sort.iter().map(|(s, d)| (sort_expression(s), *d)).collect();
-    filter::order_by(&mut sql, &keys, "u.id ASC");
-    sql.push(" LIMIT ")
-        .bind(limit)
-        .push(" OFFSET ")
-        .bind(offset);
+    let sql = page_statement(store, "u.id", filter, sort, limit, offset).await?;
     Ok(store
         .fetch_all::<IdRow>(&sql)
         .await?
@@ -330,7 +334,6 @@ pub async fn lookup_with_relations(
     offset: i64,
     superuser_groups: &[i64],
 ) -> Result<(Vec<UserRow>, Vec<RelationRow>), StoreError> {
-    let by_superuser = sort.iter().any(|(s, _)| *s == UserSort::IsSuperuser);
     let (groups, roles) = match store.dialect() {
         Dialect::Sqlite => (
             "json_group_array(json_array(g.id, g.uuid, g.name, \
@@ -343,22 +346,12 @@ pub async fn lookup_with_relations(
             "CAST(COALESCE(json_agg(json_build_array(r.uuid, r.name, r.managed)), '[]') AS TEXT)",
         ),
     };
-    let mut sql = Sql::new(if by_superuser { SUPERUSER_GROUPS } else { "" });
-    sql.push("SELECT ")
-        .push(COLUMNS)
-        .push(", (SELECT ")
-        .push(groups)
-        .push(" FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = u.id) AS group_list, (SELECT ")
-        .push(roles)
-        .push(" FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = u.id) AS role_list FROM users u");
-    where_clause(store, filter, &mut sql).await?;
-    let keys: Vec<(String, Direction)> =
-        sort.iter().map(|(s, d)| (sort_expression(s), *d)).collect();
-    filter::order_by(&mut sql, &keys, "u.id ASC");
-    sql.push(" LIMIT ")
-        .bind(limit)
-        .push(" OFFSET ")
-        .bind(offset);
+    let columns = format!(
+        "{COLUMNS}, (SELECT {groups} FROM group_members m JOIN groups g ON g.id = m.group_id \
+         WHERE m.user_id = u.id) AS group_list, (SELECT {roles} FROM user_roles ur \
+         JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = u.id) AS role_list"
+    );
+    let sql = page_statement(store, &columns, filter, sort, limit, offset).await?;
     let found: Vec<UserRowWithRelations> = Reader::fetch_all(&mut &*store, &sql).await?;
     let mut rows = Vec::with_capacity(found.len());
     let mut relations = Vec::new();

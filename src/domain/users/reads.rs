@@ -74,13 +74,11 @@ pub async fn get_cached(store: &Store, cache: &UserCache, id: i64) -> Result<Use
         return Ok(Arc::unwrap_or_clone(user));
     }
     let epoch = cache.by_id.epoch(changes);
-    let granting = cache.superuser_groups(store).await?;
     // The row with its relations in one statement (one round trip on PostgreSQL, where a
     // snapshot of two reads was four: at 1M users nearly every rotating GET is a miss).
     let by_id = Filter::Compare(UserField::Id, Cmp::Eq, Literal::Int(id));
-    let (rows, relations) =
-        store_users::lookup_with_relations(store, &by_id, &[], 1, 0, &granting).await?;
-    let user = assemble(rows, relations)
+    let user = lookup(store, cache, &by_id, &[], 1, 0)
+        .await?
         .pop()
         .ok_or(DomainError::NotFound(ObjectKind::User))?;
     cache.by_id.put(changes, epoch, id, Arc::new(user.clone()));
@@ -183,11 +181,8 @@ pub async fn list_cached_shared(
         None if finds_at_most_one(filter) => {
             // A lookup (a user by name, as LDAP's `cn=` asks): its row and relations come with
             // the statement that finds it, whether or not the user is cached by id.
-            let granting = cache.superuser_groups(store).await?;
-            let (rows, relations) =
-                store_users::lookup_with_relations(store, filter, sort, limit, offset, &granting)
-                    .await?;
-            let users: Vec<Arc<User>> = assemble(rows, relations)
+            let users: Vec<Arc<User>> = lookup(store, cache, filter, sort, limit, offset)
+                .await?
                 .into_iter()
                 .map(Arc::new)
                 .collect();
@@ -228,6 +223,22 @@ pub async fn list_cached_shared(
         }
     }
     Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
+}
+
+/// The users of one page with their relations, read in one statement (superuser status from
+/// the cached superuser groups): for lookups that find at most one user.
+async fn lookup(
+    store: &Store,
+    cache: &UserCache,
+    filter: &UserFilter,
+    sort: &[(UserSort, Direction)],
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<User>, DomainError> {
+    let granting = cache.superuser_groups(store).await?;
+    let (rows, relations) =
+        store_users::lookup_with_relations(store, filter, sort, limit, offset, &granting).await?;
+    Ok(assemble(rows, relations))
 }
 
 /// Whether `filter` finds at most one user whatever the directory holds: one of its conjuncts
