@@ -335,3 +335,82 @@ backend_test!(search_follows_concurrent_renames_and_deletes, |srv| {
         );
     }
 });
+
+backend_test!(concurrent_lookups_each_get_their_own_user, |srv| {
+    // Uncached lookups of single users asked for at once are read together (domain::users::
+    // batch): each answer must still be the user asked for, an unknown id a 404, a deleted
+    // user gone, and a user's own write seen at once.
+    let mut ids = Vec::new();
+    for i in 0..40 {
+        let r = srv
+            .post(
+                "/api/v3/core/users/",
+                &json!({"username": format!("looked-{i:02}"), "name": format!("Looked {i}")}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        ids.push(r.body["pk"].as_i64().expect("pk"));
+    }
+    let gone = ids[39];
+    let r = srv.delete(&format!("/api/v3/core/users/{gone}/")).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let mut requests = Vec::new();
+    for round in 0..3 {
+        for (i, id) in ids.iter().enumerate() {
+            let path = if (i + round) % 2 == 0 {
+                format!("/api/v3/core/users/{id}/")
+            } else {
+                format!("/api/v2/users/{id}/")
+            };
+            requests.push((Method::GET, path, Value::Null));
+        }
+        requests.push((
+            Method::GET,
+            "/api/v3/core/users/999999/".into(),
+            Value::Null,
+        ));
+        requests.push((Method::GET, "/api/v2/users/999998/".into(), Value::Null));
+    }
+    let results = fire(srv, requests.clone()).await;
+    assert_eq!(results.len(), requests.len());
+    let mut by_status = std::collections::BTreeMap::new();
+    for (status, body) in &results {
+        *by_status.entry(status.as_u16()).or_insert(0) += 1;
+        if *status == StatusCode::OK {
+            let id = body["pk"].as_i64().or(body["id"].as_i64()).expect("an id");
+            let index = ids.iter().position(|i| *i == id).expect("a seeded user");
+            assert_eq!(body["username"], format!("looked-{index:02}"), "{body}");
+            assert_ne!(id, gone, "a deleted user is not found");
+        } else {
+            assert_eq!(*status, StatusCode::NOT_FOUND, "{body}");
+        }
+    }
+    // 39 users × 3 rounds found; the deleted one and the two unknown ids, 3 rounds each, not.
+    assert_eq!(by_status.get(&200), Some(&117), "{by_status:?}");
+    assert_eq!(by_status.get(&404), Some(&9), "{by_status:?}");
+    // A write, then lookups at once: every one sees it.
+    let renamed = ids[7];
+    let r = srv
+        .patch(
+            &format!("/api/v3/core/users/{renamed}/"),
+            &json!({"name": "Renamed Seven"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let requests = (0..60)
+        .map(|i| {
+            let id = if i % 3 == 0 { renamed } else { ids[i % 39] };
+            (
+                Method::GET,
+                format!("/api/v3/core/users/{id}/"),
+                Value::Null,
+            )
+        })
+        .collect();
+    for (status, body) in fire(srv, requests).await {
+        assert_eq!(status, StatusCode::OK, "{body}");
+        if body["pk"] == renamed {
+            assert_eq!(body["name"], "Renamed Seven");
+        }
+    }
+});

@@ -1190,3 +1190,59 @@ async fn ldap_connection_cap_and_idle_timeout_postgres() {
     }
     connection_limits(crate::common::Backend::Postgres).await;
 }
+
+backend_test!(
+    ldap_concurrent_cn_lookups_each_find_their_own_entry,
+    |srv| {
+        // Many connections resolving users by `cn` at once, nothing cached (a write just emptied
+        // the caches): the lookups are read together (domain::users::batch), and each search must
+        // still answer exactly its own entry, whatever the case it was asked in, or none.
+        seed(srv).await;
+        let r = srv
+            .post(
+                "/api/v3/core/users/",
+                &json!({"username": "Erin", "name": "Erin"}),
+            )
+            .await;
+        assert_eq!(r.status.as_u16(), 201, "{}", r.text);
+        let asks = [
+            ("alice", Some("alice")),
+            ("BOB", Some("bob")),
+            ("Carol", Some("carol")),
+            ("dave", Some("dave")),
+            ("erin", Some("Erin")),
+            ("ERIN", Some("Erin")),
+            ("nobody", None),
+            ("svc", Some("svc")),
+        ];
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, (ask, expected)) in asks.iter().enumerate() {
+            let mut ldap = bound(srv, SVC, PW).await;
+            let (ask, expected) = (ask.to_string(), expected.map(str::to_string));
+            tasks.spawn(async move {
+                let users_ou = format!("ou=users,{BASE}");
+                let filter = format!("(cn={ask})");
+                let mut answers = Vec::new();
+                for _ in 0..4 {
+                    answers
+                        .push(search(&mut ldap, &users_ou, Scope::Subtree, &filter, &["cn"]).await);
+                }
+                (i, ask, expected, answers)
+            });
+        }
+        let mut answered = 0;
+        while let Some(done) = tasks.join_next().await {
+            let (i, ask, expected, answers) = done.expect("task");
+            for (rc, entries) in answers {
+                assert_eq!(rc, 0, "ask {i}: {ask}");
+                let cns: Vec<Vec<String>> = entries.values().map(|e| e["cn"].clone()).collect();
+                match &expected {
+                    Some(name) => assert_eq!(cns, vec![vec![name.clone()]], "{ask}: {entries:?}"),
+                    None => assert!(entries.is_empty(), "{ask}: {entries:?}"),
+                }
+                answered += 1;
+            }
+        }
+        assert_eq!(answered, 4 * asks.len());
+    }
+);

@@ -2,9 +2,11 @@
 //!
 //! `model` holds the value and what a write asks for, `rules` the validation, `writes` the
 //! operations that change users, `credentials` those on the stored password hash itself, and
-//! `reads` those that look users up (with their caches); all
+//! `reads` those that look users up (with their caches), `batch` the uncached lookups of single
+//! users read together; all
 //! of it is re-exported here, so callers name `domain::users::…` as before.
 
+mod batch;
 mod credentials;
 mod model;
 mod reads;

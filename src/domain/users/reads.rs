@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use super::batch::{LookupBatches, UserKey};
 use super::model::{AvatarUri, GroupSummary, RoleSummary, User, UserFilter, UserSort, UserType};
 use crate::domain::cache::{CacheCounters, EpochCache};
 use crate::domain::error::ObjectKind;
@@ -18,11 +19,13 @@ use crate::store::{users as store_users, Changes, Store, Touched};
 /// The caches of user reads, exact under writes (see `domain::cache`): users by id, the ids of
 /// small pages by query (a lookup by username, e-mail or LDAP `cn` reads no row when nothing
 /// was written since) and the groups that make their members superusers (read once per write
-/// epoch instead of with every uncached user).
+/// epoch instead of with every uncached user); and the uncached lookups of single users waiting
+/// to be read together (`batch`).
 pub struct UserCache {
     by_id: EpochCache<i64, Arc<User>>,
     pages: EpochCache<String, Arc<[i64]>>,
     superuser_groups: EpochCache<(), Arc<[i64]>>,
+    batches: Arc<LookupBatches>,
 }
 
 /// Most ids a page may hold to be kept by query: lookups, not listings (a listing's pages are
@@ -36,6 +39,7 @@ impl UserCache {
             by_id: EpochCache::new(Touched::DIRECTORY, capacity),
             pages: EpochCache::new(Touched::DIRECTORY, capacity),
             superuser_groups: EpochCache::new(Touched::DIRECTORY, 1),
+            batches: Arc::default(),
         }
     }
 
@@ -236,6 +240,11 @@ async fn lookup(
     offset: i64,
 ) -> Result<Vec<User>, DomainError> {
     let granting = cache.superuser_groups(store).await?;
+    if let (Some((key, rest)), true) = (UserKey::split(filter), limit >= 1 && offset == 0) {
+        // One user by a unique key: read together with the others asked for meanwhile.
+        let found = cache.batches.lookup(store, granting, key, rest).await?;
+        return Ok(found.into_iter().collect());
+    }
     let (rows, relations) =
         store_users::lookup_with_relations(store, filter, sort, limit, offset, &granting).await?;
     Ok(assemble(rows, relations))
@@ -280,7 +289,7 @@ pub(super) async fn hydrate<R: crate::store::Reader>(
 }
 
 /// Users from their rows and relations (as `store::users::relations` gives them).
-fn assemble(
+pub(super) fn assemble(
     rows: Vec<store_users::UserRow>,
     relations: Vec<store_users::RelationRow>,
 ) -> Vec<User> {

@@ -1,0 +1,370 @@
+//! Lookups of one user by a unique key, read together while others are in flight.
+//!
+//! An uncached lookup by id, uuid or username is one statement. When many arrive at once — an
+//! LDAP application resolving users one `cn` at a time, a script GETting users by id over a
+//! directory too large to cache — each was a round trip of its own, and on PostgreSQL the
+//! statement's fixed cost (protocol, snapshot, executor start, two context switches) was most
+//! of it. Here a lookup starts at once when fewer than [`MAX_IN_FLIGHT`] statements of its
+//! shape are running (so a lone lookup waits for nothing); otherwise it waits for the next
+//! statement of that shape, which reads every waiting key (up to [`MAX_KEYS`]) at once.
+//!
+//! A batch starts after each of its lookups was asked for, so what it reads is at least as new
+//! as what each asker may expect (its own writes included); the user cache's epoch check
+//! still decides whether the answer may be kept.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::oneshot;
+
+use super::model::{User, UserFilter};
+use super::reads::assemble;
+use crate::domain::filter::{Cmp, Direction, Filter, Literal};
+use crate::domain::DomainError;
+use crate::query::users::{UserField, UserRel, UserSort};
+use crate::store::{users as store_users, Store};
+
+/// Most statements of one shape running at once (beyond, lookups wait and go together).
+const MAX_IN_FLIGHT: usize = 2;
+/// Most keys one statement reads.
+const MAX_KEYS: usize = 64;
+
+/// A unique key of one user.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum UserKey {
+    /// The id.
+    Id(i64),
+    /// The uuid (exact).
+    Uuid(String),
+    /// The username (exact).
+    Username(String),
+    /// The username under ASCII case folding (`LOWER(username)`, as LDAP's `cn` asks).
+    UsernameFolded(String),
+}
+
+impl UserKey {
+    /// Splits `filter` into a unique key it requires and the rest of its conditions, if it
+    /// requires one.
+    pub(super) fn split(filter: &UserFilter) -> Option<(UserKey, UserFilter)> {
+        let parts: Vec<&UserFilter> = match filter {
+            Filter::And(parts) => parts.iter().collect(),
+            other => vec![other],
+        };
+        let (index, key) = parts
+            .iter()
+            .enumerate()
+            .find_map(|(i, part)| UserKey::of(part).map(|key| (i, key)))?;
+        let rest = parts
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != index)
+            .map(|(_, part)| (*part).clone())
+            .collect();
+        Some((key, Filter::and(rest)))
+    }
+
+    fn of(part: &UserFilter) -> Option<UserKey> {
+        match part {
+            Filter::Compare(UserField::Id, Cmp::Eq, Literal::Int(id)) => Some(UserKey::Id(*id)),
+            Filter::Compare(UserField::Uuid, Cmp::Eq, Literal::Text(uuid)) => {
+                Some(UserKey::Uuid(uuid.clone()))
+            }
+            Filter::Compare(UserField::Username, Cmp::Eq, Literal::Text(name)) => {
+                Some(UserKey::Username(name.clone()))
+            }
+            Filter::Rel(UserRel::UsernameFolded(name)) => {
+                Some(UserKey::UsernameFolded(name.to_ascii_lowercase()))
+            }
+            _ => None,
+        }
+    }
+
+    /// Which kind of key this is (lookups batch only with their own kind).
+    fn kind(&self) -> &'static str {
+        match self {
+            UserKey::Id(_) => "id",
+            UserKey::Uuid(_) => "uuid",
+            UserKey::Username(_) => "username",
+            UserKey::UsernameFolded(_) => "folded",
+        }
+    }
+
+    /// Whether `user` is the one this key names (as the statement compared it: byte-exact,
+    /// or ASCII-folded like the backends' `LOWER` on ASCII).
+    fn names(&self, user: &User) -> bool {
+        match self {
+            UserKey::Id(id) => user.id == *id,
+            UserKey::Uuid(uuid) => user.uuid == *uuid,
+            UserKey::Username(name) => user.username == *name,
+            UserKey::UsernameFolded(name) => user.username.to_ascii_lowercase() == *name,
+        }
+    }
+
+    /// The condition that finds the users these keys (all of one kind) name.
+    fn filter(keys: &[UserKey]) -> UserFilter {
+        let literals = |f: fn(&UserKey) -> Option<Literal>| keys.iter().filter_map(f).collect();
+        match keys.first() {
+            Some(UserKey::Id(_)) => Filter::In(
+                UserField::Id,
+                literals(|k| match k {
+                    UserKey::Id(id) => Some(Literal::Int(*id)),
+                    _ => None,
+                }),
+            ),
+            Some(UserKey::Uuid(_)) => Filter::In(
+                UserField::Uuid,
+                literals(|k| match k {
+                    UserKey::Uuid(uuid) => Some(Literal::Text(uuid.clone())),
+                    _ => None,
+                }),
+            ),
+            Some(UserKey::Username(_)) => Filter::In(
+                UserField::Username,
+                literals(|k| match k {
+                    UserKey::Username(name) => Some(Literal::Text(name.clone())),
+                    _ => None,
+                }),
+            ),
+            // Through the unique `LOWER(username)` index, one equality per key.
+            Some(UserKey::UsernameFolded(_)) => Filter::Or(
+                keys.iter()
+                    .filter_map(|k| match k {
+                        UserKey::UsernameFolded(name) => {
+                            Some(Filter::Rel(UserRel::UsernameFolded(name.clone())))
+                        }
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            None => Filter::Nothing,
+        }
+    }
+}
+
+/// What a batch answers one lookup: the user (or none), or `Retry` when the batch could not
+/// answer it (the statement failed, or a row came back that no key of the batch names under
+/// in-memory folding): the lookup then reads on its own, which gives its own answer or error.
+enum Answer {
+    Found(Option<Arc<User>>),
+    Retry,
+}
+
+/// One lookup waiting for a batch.
+struct Waiter {
+    key: UserKey,
+    /// The groups that make their members superusers, as the asker last read them.
+    granting: Arc<[i64]>,
+    reply: oneshot::Sender<Answer>,
+}
+
+/// The lookups of one shape (key kind and other conditions) and its running statements.
+struct Queue {
+    rest: UserFilter,
+    in_flight: usize,
+    waiting: Vec<Waiter>,
+}
+
+/// The lookups waiting for a batch, by shape.
+#[derive(Default)]
+pub(super) struct LookupBatches {
+    queues: Mutex<HashMap<String, Queue>>,
+}
+
+impl LookupBatches {
+    /// The user `key` names among those matching `rest` (`None` if there is none), read with
+    /// the other lookups of the same shape waiting meanwhile.
+    pub(super) async fn lookup(
+        self: &Arc<Self>,
+        store: &Store,
+        granting: Arc<[i64]>,
+        key: UserKey,
+        rest: UserFilter,
+    ) -> Result<Option<User>, DomainError> {
+        let shape = format!("{} {rest:?}", key.kind());
+        let (reply, answer) = oneshot::channel();
+        let start = {
+            let mut queues = self.queues.lock().unwrap_or_else(PoisonError::into_inner);
+            let queue = queues.entry(shape.clone()).or_insert_with(|| Queue {
+                rest: rest.clone(),
+                in_flight: 0,
+                waiting: Vec::new(),
+            });
+            queue.waiting.push(Waiter {
+                key: key.clone(),
+                granting: granting.clone(),
+                reply,
+            });
+            let start = queue.in_flight < MAX_IN_FLIGHT;
+            if start {
+                queue.in_flight += 1;
+            }
+            start
+        };
+        if start {
+            // A task of its own, so that an asker that goes away (a closed connection) leaves
+            // the others' batch running.
+            tokio::spawn(self.clone().drain(store.clone(), shape));
+        }
+        match answer.await {
+            Ok(Answer::Found(user)) => Ok(user.map(Arc::unwrap_or_clone)),
+            Ok(Answer::Retry) | Err(_) => {
+                let filter = Filter::and(vec![rest, UserKey::filter(&[key])]);
+                Ok(read(store, &filter, 1, &granting).await?.pop())
+            }
+        }
+    }
+
+    /// Reads batches of the waiting lookups of `shape` until none waits.
+    async fn drain(self: Arc<Self>, store: Store, shape: String) {
+        let mut running = Running {
+            batches: &self,
+            shape: &shape,
+            finished: false,
+        };
+        loop {
+            let (rest, batch) = {
+                let mut queues = self.queues.lock().unwrap_or_else(PoisonError::into_inner);
+                let Some(queue) = queues.get_mut(&shape) else {
+                    running.finished = true;
+                    return;
+                };
+                if queue.waiting.is_empty() {
+                    running.finished = true;
+                    queue.in_flight = queue.in_flight.saturating_sub(1);
+                    if queue.in_flight == 0 {
+                        queues.remove(&shape);
+                    }
+                    return;
+                }
+                let take = queue.waiting.len().min(MAX_KEYS);
+                let batch: Vec<Waiter> = queue.waiting.drain(..take).collect();
+                (queue.rest.clone(), batch)
+            };
+            answer(&store, rest, batch).await;
+        }
+    }
+}
+
+/// A running drain of one shape. Should it end without finishing (a panic), it gives up its
+/// place, and if it was the last, the lookups still waiting are let go to read on their own
+/// (their answer channels close) rather than wait for a drain that will never come.
+struct Running<'a> {
+    batches: &'a LookupBatches,
+    shape: &'a str,
+    finished: bool,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let mut queues = self
+            .batches
+            .queues
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(queue) = queues.get_mut(self.shape) {
+            queue.in_flight = queue.in_flight.saturating_sub(1);
+            if queue.in_flight == 0 {
+                queues.remove(self.shape);
+            }
+        }
+    }
+}
+
+/// Reads one batch and answers each of its lookups.
+async fn answer(store: &Store, rest: UserFilter, batch: Vec<Waiter>) {
+    let mut keys: Vec<UserKey> = Vec::with_capacity(batch.len());
+    for waiter in &batch {
+        if !keys.contains(&waiter.key) {
+            keys.push(waiter.key.clone());
+        }
+    }
+    // Padded to a power of two with repeats of a key (harmless in an IN or OR): the statement's
+    // text — hence its prepared plan — is one of a few per shape, not one per batch size.
+    let wanted = keys.len().next_power_of_two();
+    if let Some(first) = keys.first().cloned() {
+        keys.resize(wanted, first);
+    }
+    // The newest superuser groups any asker read (each asker's is at least as new as its ask).
+    let granting = batch
+        .last()
+        .map(|w| w.granting.clone())
+        .unwrap_or_else(|| Arc::from(Vec::new()));
+    let filter = Filter::and(vec![rest, UserKey::filter(&keys)]);
+    let users: Vec<Arc<User>> = match read(store, &filter, keys.len() as i64, &granting).await {
+        Ok(users) => users.into_iter().map(Arc::new).collect(),
+        Err(_) => {
+            for waiter in batch {
+                let _ = waiter.reply.send(Answer::Retry);
+            }
+            return;
+        }
+    };
+    let unclaimed = users
+        .iter()
+        .any(|user| !batch.iter().any(|w| w.key.names(user)));
+    for waiter in batch {
+        let found = users.iter().find(|user| waiter.key.names(user));
+        let reply = match found {
+            Some(user) => Answer::Found(Some(user.clone())),
+            // A row the in-memory folding did not pair (a backend folding more than ASCII):
+            // the unanswered ask again on their own rather than miss it.
+            None if unclaimed => Answer::Retry,
+            None => Answer::Found(None),
+        };
+        // An asker that went away needs no answer.
+        let _ = waiter.reply.send(reply);
+    }
+}
+
+/// The users matching `filter` (at most `limit`), with their relations, in one statement.
+async fn read(
+    store: &Store,
+    filter: &UserFilter,
+    limit: i64,
+    granting: &[i64],
+) -> Result<Vec<User>, DomainError> {
+    let sort = [(UserSort::Field(UserField::Id), Direction::Asc)];
+    let (rows, relations) =
+        store_users::lookup_with_relations(store, filter, &sort, limit, 0, granting).await?;
+    Ok(assemble(rows, relations))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_is_split_from_the_other_conditions() {
+        let filter = Filter::and(vec![
+            Filter::Rel(UserRel::UsernameFolded("Alice".into())),
+            Filter::Compare(UserField::Id, Cmp::Gt, Literal::Int(0)),
+        ]);
+        let (key, rest) = UserKey::split(&filter).expect("a key");
+        assert_eq!(key, UserKey::UsernameFolded("alice".into()));
+        assert_eq!(
+            rest,
+            Filter::Compare(UserField::Id, Cmp::Gt, Literal::Int(0))
+        );
+        let by_id = Filter::Compare(UserField::Id, Cmp::Eq, Literal::Int(7));
+        assert_eq!(UserKey::split(&by_id), Some((UserKey::Id(7), Filter::All)));
+        let no_key = Filter::Compare(UserField::Id, Cmp::Gt, Literal::Int(7));
+        assert_eq!(UserKey::split(&no_key), None);
+    }
+
+    #[test]
+    fn keys_of_one_kind_become_one_condition() {
+        let keys = [UserKey::Id(1), UserKey::Id(2)];
+        assert_eq!(
+            UserKey::filter(&keys),
+            Filter::In(UserField::Id, vec![Literal::Int(1), Literal::Int(2)])
+        );
+        let folded = [UserKey::UsernameFolded("a".into())];
+        assert_eq!(
+            UserKey::filter(&folded),
+            Filter::Or(vec![Filter::Rel(UserRel::UsernameFolded("a".into()))])
+        );
+    }
+}
