@@ -241,7 +241,10 @@ pub fn apply_search_queue(conn: &Connection) -> Result<(), StoreError> {
         // FTS5's own merging (off since migration 0014) did its work in bursts: every 64 pages
         // written, 64 pages per level of merging in one commit — 20–75 ms at 1M users, once
         // every few dozen writes, the whole p99 of single writes. Here each group merges a few
-        // pages in step with what it wrote.
+        // pages in step with what it wrote. A step still finishes the term it is in (a list of
+        // up to 2,500 pages in a bulk-loaded segment of 1M users), so levels are merged 16
+        // segments at a time (migration 0015): such a segment is merged again only after ~1M
+        // groups, not after a few thousand.
         let pages = (queued * MERGE_PAGES_PER_CHANGE).clamp(MERGE_PAGES_MIN, MERGE_PAGES_MAX);
         for index in SEARCH_INDEXES {
             conn.prepare_cached(&format!(
