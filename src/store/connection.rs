@@ -230,6 +230,13 @@ impl Store {
         }
     }
 
+    /// Whether each statement is a round trip to a database server (PostgreSQL), so that reading
+    /// several point lookups in one statement saves real work; SQLite's lookups are calls into
+    /// the process, which batching would only delay (measured: ~15 % more CPU per LDAP lookup).
+    pub fn statements_are_round_trips(&self) -> bool {
+        matches!(self.pools, Pools::Postgres(_))
+    }
+
     /// The backend's pools.
     pub fn pools(&self) -> &Pools {
         &self.pools

@@ -4,7 +4,8 @@
 //! LDAP application resolving users one `cn` at a time, a script GETting users by id over a
 //! directory too large to cache — each was a round trip of its own, and on PostgreSQL the
 //! statement's fixed cost (protocol, snapshot, executor start, two context switches) was most
-//! of it. Here a lookup starts at once when fewer than [`MAX_IN_FLIGHT`] statements of its
+//! of it. On such a backend (`Store::statements_are_round_trips`; not SQLite, where a lookup
+//! is a call into the process) a lookup starts at once when fewer than [`MAX_IN_FLIGHT`] statements of its
 //! shape are running (so a lone lookup waits for nothing); otherwise it waits for the next
 //! statement of that shape, which reads every waiting key (up to [`MAX_KEYS`]) at once.
 //!

@@ -240,8 +240,10 @@ async fn lookup(
     offset: i64,
 ) -> Result<Vec<User>, DomainError> {
     let granting = cache.superuser_groups(store).await?;
-    if let (Some((key, rest)), true) = (UserKey::split(filter), limit >= 1 && offset == 0) {
-        // One user by a unique key: read together with the others asked for meanwhile.
+    let batched = store.statements_are_round_trips() && limit >= 1 && offset == 0;
+    if let (Some((key, rest)), true) = (UserKey::split(filter), batched) {
+        // One user by a unique key, where a statement is a round trip: read together with the
+        // others asked for meanwhile.
         let found = cache.batches.lookup(store, granting, key, rest).await?;
         return Ok(found.into_iter().collect());
     }
