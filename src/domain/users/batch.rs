@@ -5,9 +5,10 @@
 //! directory too large to cache — each was a round trip of its own, and on PostgreSQL the
 //! statement's fixed cost (protocol, snapshot, executor start, two context switches) was most
 //! of it. On such a backend (`Store::statements_are_round_trips`; not SQLite, where a lookup
-//! is a call into the process) a lookup starts at once when fewer than [`MAX_IN_FLIGHT`] statements of its
-//! shape are running (so a lone lookup waits for nothing); otherwise it waits for the next
-//! statement of that shape, which reads every waiting key (up to [`MAX_KEYS`]) at once.
+//! is a call into the process) a lookup starts at once when fewer than [`MAX_IN_FLIGHT`]
+//! statements of its shape are running (so a lone lookup waits for nothing); otherwise it waits
+//! for the next statement of that shape, which reads every waiting key (up to [`MAX_KEYS`]) at
+//! once.
 //!
 //! A batch starts after each of its lookups was asked for, so what it reads is at least as new
 //! as what each asker may expect (its own writes included); the user cache's epoch check
@@ -101,44 +102,38 @@ impl UserKey {
         }
     }
 
+    /// The value an exact key compares its column with (`None` for the folded username, which
+    /// compares `LOWER(username)`).
+    fn literal(&self) -> Option<Literal> {
+        match self {
+            UserKey::Id(id) => Some(Literal::Int(*id)),
+            UserKey::Uuid(text) | UserKey::Username(text) => Some(Literal::Text(text.clone())),
+            UserKey::UsernameFolded(_) => None,
+        }
+    }
+
     /// The condition that finds the users these keys (all of one kind) name.
     fn filter(keys: &[UserKey]) -> UserFilter {
-        let literals = |f: fn(&UserKey) -> Option<Literal>| keys.iter().filter_map(f).collect();
-        match keys.first() {
-            Some(UserKey::Id(_)) => Filter::In(
-                UserField::Id,
-                literals(|k| match k {
-                    UserKey::Id(id) => Some(Literal::Int(*id)),
-                    _ => None,
-                }),
-            ),
-            Some(UserKey::Uuid(_)) => Filter::In(
-                UserField::Uuid,
-                literals(|k| match k {
-                    UserKey::Uuid(uuid) => Some(Literal::Text(uuid.clone())),
-                    _ => None,
-                }),
-            ),
-            Some(UserKey::Username(_)) => Filter::In(
-                UserField::Username,
-                literals(|k| match k {
-                    UserKey::Username(name) => Some(Literal::Text(name.clone())),
-                    _ => None,
-                }),
-            ),
+        let field = match keys.first() {
+            Some(UserKey::Id(_)) => UserField::Id,
+            Some(UserKey::Uuid(_)) => UserField::Uuid,
+            Some(UserKey::Username(_)) => UserField::Username,
             // Through the unique `LOWER(username)` index, one equality per key.
-            Some(UserKey::UsernameFolded(_)) => Filter::Or(
-                keys.iter()
-                    .filter_map(|k| match k {
-                        UserKey::UsernameFolded(name) => {
-                            Some(Filter::Rel(UserRel::UsernameFolded(name.clone())))
-                        }
-                        _ => None,
-                    })
-                    .collect(),
-            ),
-            None => Filter::Nothing,
-        }
+            Some(UserKey::UsernameFolded(_)) => {
+                return Filter::Or(
+                    keys.iter()
+                        .filter_map(|k| match k {
+                            UserKey::UsernameFolded(name) => {
+                                Some(Filter::Rel(UserRel::UsernameFolded(name.clone())))
+                            }
+                            _ => None,
+                        })
+                        .collect(),
+                )
+            }
+            None => return Filter::Nothing,
+        };
+        Filter::In(field, keys.iter().filter_map(UserKey::literal).collect())
     }
 }
 
@@ -230,11 +225,9 @@ impl LookupBatches {
                     return;
                 };
                 if queue.waiting.is_empty() {
+                    // Under the same lock as the check: a lookup queued after it starts a drain.
                     running.finished = true;
-                    queue.in_flight = queue.in_flight.saturating_sub(1);
-                    if queue.in_flight == 0 {
-                        queues.remove(&shape);
-                    }
+                    leave(&mut queues, &shape);
                     return;
                 }
                 let take = queue.waiting.len().min(MAX_KEYS);
@@ -265,11 +258,17 @@ impl Drop for Running<'_> {
             .queues
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(queue) = queues.get_mut(self.shape) {
-            queue.in_flight = queue.in_flight.saturating_sub(1);
-            if queue.in_flight == 0 {
-                queues.remove(self.shape);
-            }
+        leave(&mut queues, self.shape);
+    }
+}
+
+/// One drain of `shape` ends: the last one takes the queue away (with any lookup still in it,
+/// whose answer channel then closes).
+fn leave(queues: &mut HashMap<String, Queue>, shape: &str) {
+    if let Some(queue) = queues.get_mut(shape) {
+        queue.in_flight = queue.in_flight.saturating_sub(1);
+        if queue.in_flight == 0 {
+            queues.remove(shape);
         }
     }
 }

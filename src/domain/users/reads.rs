@@ -240,10 +240,10 @@ async fn lookup(
     offset: i64,
 ) -> Result<Vec<User>, DomainError> {
     let granting = cache.superuser_groups(store).await?;
+    // One user by a unique key, where a statement is a round trip: read together with the
+    // others asked for meanwhile (the filter is taken apart only then).
     let batched = store.statements_are_round_trips() && limit >= 1 && offset == 0;
-    if let (Some((key, rest)), true) = (UserKey::split(filter), batched) {
-        // One user by a unique key, where a statement is a round trip: read together with the
-        // others asked for meanwhile.
+    if let Some((key, rest)) = batched.then(|| UserKey::split(filter)).flatten() {
         let found = cache.batches.lookup(store, granting, key, rest).await?;
         return Ok(found.into_iter().collect());
     }
