@@ -58,6 +58,9 @@ pub enum UserRel {
     /// Username equal under ASCII case folding (SCIM's `userName eq`), through the unique
     /// `LOWER(username)` index.
     UsernameFolded(String),
+    /// Username equal to one of these under ASCII case folding (lookups read together): one
+    /// scan of the same index.
+    UsernamesFolded(Vec<String>),
     /// Username starting with this text under ASCII case folding (SCIM's `userName sw`): a range
     /// of the same index.
     UsernameFoldedPrefix(String),

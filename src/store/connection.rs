@@ -66,6 +66,9 @@ macro_rules! on_backend {
     };
 }
 
+/// How long a PostgreSQL connection may sit idle in the pool and still be handed out unchecked.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
 impl Store {
     /// Opens the database a URL names (`sqlite://PATH` or `postgres://…`) without migrating it.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
@@ -76,6 +79,18 @@ impl Store {
                 .max_connections(max_connections.max(2))
                 .min_connections(1)
                 .acquire_timeout(Duration::from_secs(5))
+                // sqlx pings every connection it hands out (a round trip before each statement);
+                // only one that sat idle a while is checked (a connection in use is known to be
+                // alive, as HikariCP's bypass window judges).
+                .test_before_acquire(false)
+                .before_acquire(|conn, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for >= PING_AFTER_IDLE {
+                            sqlx::Connection::ping(conn).await?;
+                        }
+                        Ok(true)
+                    })
+                })
                 .connect_with(options)
                 .await?;
             Ok(Store {

@@ -61,6 +61,9 @@ pub enum Snapshot<'a> {
     Store(&'a Store),
     /// PostgreSQL: a read-only repeatable-read transaction (rolled back when dropped).
     Postgres(Box<sqlx::Transaction<'static, sqlx::Postgres>>),
+    /// PostgreSQL: one pooled connection kept for a run of statements, each in autocommit (it
+    /// sees every commit before it), so they pay for taking a connection from the pool once.
+    Connection(&'a Store, sqlx::pool::PoolConnection<sqlx::Postgres>),
 }
 
 impl Store {
@@ -69,6 +72,17 @@ impl Store {
         match &self.lookups {
             Some(lookups) => Ok(Snapshot::Sqlite(lookups.snapshot()?)),
             None => Ok(Snapshot::Store(self)),
+        }
+    }
+
+    /// Reads that each see every commit before them, on one connection kept for all of them
+    /// where that saves work (PostgreSQL: sqlx checks a connection with a round trip whenever
+    /// it goes back to the pool; a run of lookups takes it once). Hold it only while there are
+    /// statements to run.
+    pub async fn connection(&self) -> Result<Snapshot<'_>, StoreError> {
+        match &self.pools {
+            super::Pools::Postgres(pool) => Ok(Snapshot::Connection(self, pool.acquire().await?)),
+            super::Pools::Sqlite { .. } => Ok(Snapshot::Store(self)),
         }
     }
 
@@ -98,7 +112,7 @@ impl Reader for Snapshot<'_> {
         match self {
             Snapshot::Sqlite(_) => super::Dialect::Sqlite,
             Snapshot::Store(store) => store.dialect(),
-            Snapshot::Postgres(_) => super::Dialect::Postgres,
+            Snapshot::Postgres(_) | Snapshot::Connection(..) => super::Dialect::Postgres,
         }
     }
     async fn fetch_all<T: Record>(&mut self, sql: &Sql) -> Result<Vec<T>, StoreError> {
@@ -110,6 +124,12 @@ impl Reader for Snapshot<'_> {
                     .fetch_all(&mut ***tx)
                     .await?)
             }
+            Snapshot::Connection(store, conn) => {
+                store.trace.record(sql);
+                Ok(sqlx::query_as_with::<_, T, _>(sql.text(), sql.pg_args()?)
+                    .fetch_all(&mut **conn)
+                    .await?)
+            }
         }
     }
     async fn fetch_optional<T: Record>(&mut self, sql: &Sql) -> Result<Option<T>, StoreError> {
@@ -119,6 +139,12 @@ impl Reader for Snapshot<'_> {
             Snapshot::Postgres(tx) => {
                 Ok(sqlx::query_as_with::<_, T, _>(sql.text(), sql.pg_args()?)
                     .fetch_optional(&mut ***tx)
+                    .await?)
+            }
+            Snapshot::Connection(store, conn) => {
+                store.trace.record(sql);
+                Ok(sqlx::query_as_with::<_, T, _>(sql.text(), sql.pg_args()?)
+                    .fetch_optional(&mut **conn)
                     .await?)
             }
         }
@@ -133,6 +159,14 @@ impl Reader for Snapshot<'_> {
             )
             .fetch_one(&mut ***tx)
             .await?),
+            Snapshot::Connection(store, conn) => {
+                store.trace.record(sql);
+                Ok(
+                    sqlx::query_scalar_with::<_, i64, _>(sql.text(), sql.pg_args()?)
+                        .fetch_one(&mut **conn)
+                        .await?,
+                )
+            }
         }
     }
 }

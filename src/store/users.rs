@@ -138,6 +138,10 @@ impl Schema for UserSchema {
                 out.push("LOWER(u.username) = ")
                     .bind(name.to_ascii_lowercase());
             }
+            UserRel::UsernamesFolded(names) => {
+                out.push("LOWER(u.username) IN ")
+                    .bind_list(names.iter().map(|n| n.to_ascii_lowercase()));
+            }
             UserRel::UsernameFoldedPrefix(prefix) => {
                 // Byte order on both backends (SQLite's BINARY, PostgreSQL's "C"): the folded
                 // usernames starting with `low` sort from `low` up to `low` followed by the
@@ -334,6 +338,28 @@ pub async fn lookup_with_relations(
     offset: i64,
     superuser_groups: &[i64],
 ) -> Result<(Vec<UserRow>, Vec<RelationRow>), StoreError> {
+    let sql = page_statement(store, &relation_columns(store), filter, sort, limit, offset).await?;
+    read_with_relations(&mut &*store, &sql, superuser_groups).await
+}
+
+/// The users matching `filter` with their relations, in no particular order and without a
+/// limit: for a filter that names its users by unique keys (a lookup of a few at once), whose
+/// statement then has no sort or limit for the executor to set up on every call.
+pub async fn by_keys_with_relations<R: Reader>(
+    db: &mut R,
+    store: &Store,
+    filter: &UserFilter,
+    superuser_groups: &[i64],
+) -> Result<(Vec<UserRow>, Vec<RelationRow>), StoreError> {
+    let mut sql = Sql::new("SELECT ");
+    sql.push(&relation_columns(store)).push(" FROM users u");
+    where_clause(store, filter, &mut sql).await?;
+    read_with_relations(db, &sql, superuser_groups).await
+}
+
+/// The user columns with each user's direct groups and roles as JSON arrays (see
+/// `UserRowWithRelations`).
+fn relation_columns(store: &Store) -> String {
     let (groups, roles) = match store.dialect() {
         Dialect::Sqlite => (
             "json_group_array(json_array(g.id, g.uuid, g.name, \
@@ -346,13 +372,20 @@ pub async fn lookup_with_relations(
             "CAST(COALESCE(json_agg(json_build_array(r.uuid, r.name, r.managed)), '[]') AS TEXT)",
         ),
     };
-    let columns = format!(
+    format!(
         "{COLUMNS}, (SELECT {groups} FROM group_members m JOIN groups g ON g.id = m.group_id \
          WHERE m.user_id = u.id) AS group_list, (SELECT {roles} FROM user_roles ur \
          JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = u.id) AS role_list"
-    );
-    let sql = page_statement(store, &columns, filter, sort, limit, offset).await?;
-    let found: Vec<UserRowWithRelations> = Reader::fetch_all(&mut &*store, &sql).await?;
+    )
+}
+
+/// Runs a statement selecting `relation_columns` and splits its rows into users and relations.
+async fn read_with_relations<R: Reader>(
+    db: &mut R,
+    sql: &Sql,
+    superuser_groups: &[i64],
+) -> Result<(Vec<UserRow>, Vec<RelationRow>), StoreError> {
+    let found: Vec<UserRowWithRelations> = db.fetch_all(sql).await?;
     let mut rows = Vec::with_capacity(found.len());
     let mut relations = Vec::new();
     let mut superusers = Vec::new();

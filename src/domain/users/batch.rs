@@ -10,6 +10,10 @@
 //! for the next statement of that shape, which reads every waiting key (up to [`MAX_KEYS`]) at
 //! once.
 //!
+//! A batch's statement has no sort or limit (its keys bound the answer; on PostgreSQL setting
+//! them up cost the executor as much as the lookup), and a drain reads all its batches on one
+//! connection (sqlx checks a connection with a round trip whenever it goes back to the pool).
+//!
 //! A batch starts after each of its lookups was asked for, so what it reads is at least as new
 //! as what each asker may expect (its own writes included); the user cache's epoch check
 //! still decides whether the answer may be kept.
@@ -21,10 +25,10 @@ use tokio::sync::oneshot;
 
 use super::model::{User, UserFilter};
 use super::reads::assemble;
-use crate::domain::filter::{Cmp, Direction, Filter, Literal};
+use crate::domain::filter::{Cmp, Filter, Literal};
 use crate::domain::DomainError;
-use crate::query::users::{UserField, UserRel, UserSort};
-use crate::store::{users as store_users, Store};
+use crate::query::users::{UserField, UserRel};
+use crate::store::{users as store_users, Reader, Snapshot, Store};
 
 /// Most statements of one shape running at once (beyond, lookups wait and go together).
 const MAX_IN_FLIGHT: usize = 2;
@@ -118,18 +122,16 @@ impl UserKey {
             Some(UserKey::Id(_)) => UserField::Id,
             Some(UserKey::Uuid(_)) => UserField::Uuid,
             Some(UserKey::Username(_)) => UserField::Username,
-            // Through the unique `LOWER(username)` index, one equality per key.
+            // Through the unique `LOWER(username)` index, one scan for all the keys.
             Some(UserKey::UsernameFolded(_)) => {
-                return Filter::Or(
+                return Filter::Rel(UserRel::UsernamesFolded(
                     keys.iter()
                         .filter_map(|k| match k {
-                            UserKey::UsernameFolded(name) => {
-                                Some(Filter::Rel(UserRel::UsernameFolded(name.clone())))
-                            }
+                            UserKey::UsernameFolded(name) => Some(name.clone()),
                             _ => None,
                         })
                         .collect(),
-                )
+                ))
             }
             None => return Filter::Nothing,
         };
@@ -205,7 +207,7 @@ impl LookupBatches {
             Ok(Answer::Found(user)) => Ok(user.map(Arc::unwrap_or_clone)),
             Ok(Answer::Retry) | Err(_) => {
                 let filter = Filter::and(vec![rest, UserKey::filter(&[key])]);
-                Ok(read(store, &filter, 1, &granting).await?.pop())
+                Ok(read(&mut &*store, store, &filter, &granting).await?.pop())
             }
         }
     }
@@ -217,6 +219,9 @@ impl LookupBatches {
             shape: &shape,
             finished: false,
         };
+        // One connection for all of this drain's batches, taken with the first (and again
+        // after a failure): a connection given back to the pool costs a round trip.
+        let mut held: Option<Snapshot<'_>> = None;
         loop {
             let (rest, batch) = {
                 let mut queues = self.queues.lock().unwrap_or_else(PoisonError::into_inner);
@@ -234,7 +239,7 @@ impl LookupBatches {
                 let batch: Vec<Waiter> = queue.waiting.drain(..take).collect();
                 (queue.rest.clone(), batch)
             };
-            answer(&store, rest, batch).await;
+            answer(&store, &mut held, rest, batch).await;
         }
     }
 }
@@ -273,8 +278,14 @@ fn leave(queues: &mut HashMap<String, Queue>, shape: &str) {
     }
 }
 
-/// Reads one batch and answers each of its lookups.
-async fn answer(store: &Store, rest: UserFilter, batch: Vec<Waiter>) {
+/// Reads one batch (on `held`, taking a connection if there is none) and answers each of its
+/// lookups.
+async fn answer<'a>(
+    store: &'a Store,
+    held: &mut Option<Snapshot<'a>>,
+    rest: UserFilter,
+    batch: Vec<Waiter>,
+) {
     let mut keys: Vec<UserKey> = Vec::with_capacity(batch.len());
     for waiter in &batch {
         if !keys.contains(&waiter.key) {
@@ -293,9 +304,18 @@ async fn answer(store: &Store, rest: UserFilter, batch: Vec<Waiter>) {
         .map(|w| w.granting.clone())
         .unwrap_or_else(|| Arc::from(Vec::new()));
     let filter = Filter::and(vec![rest, UserKey::filter(&keys)]);
-    let users: Vec<Arc<User>> = match read(store, &filter, keys.len() as i64, &granting).await {
+    let read_on_held = async {
+        let db = match held {
+            Some(db) => db,
+            None => held.insert(store.connection().await?),
+        };
+        read(db, store, &filter, &granting).await
+    };
+    let users: Vec<Arc<User>> = match read_on_held.await {
         Ok(users) => users.into_iter().map(Arc::new).collect(),
         Err(_) => {
+            // The connection may be what failed: the next batch takes another.
+            *held = None;
             for waiter in batch {
                 let _ = waiter.reply.send(Answer::Retry);
             }
@@ -319,16 +339,17 @@ async fn answer(store: &Store, rest: UserFilter, batch: Vec<Waiter>) {
     }
 }
 
-/// The users matching `filter` (at most `limit`), with their relations, in one statement.
-async fn read(
+/// The users matching `filter` (which names them by unique keys), with their relations, in one
+/// statement without a sort or a limit (the keys bound the answer; the executor of a
+/// PostgreSQL statement set up a sort and a limit on every call, as much work as the lookup).
+async fn read<R: Reader>(
+    db: &mut R,
     store: &Store,
     filter: &UserFilter,
-    limit: i64,
     granting: &[i64],
 ) -> Result<Vec<User>, DomainError> {
-    let sort = [(UserSort::Field(UserField::Id), Direction::Asc)];
     let (rows, relations) =
-        store_users::lookup_with_relations(store, filter, &sort, limit, 0, granting).await?;
+        store_users::by_keys_with_relations(db, store, filter, granting).await?;
     Ok(assemble(rows, relations))
 }
 
@@ -364,7 +385,7 @@ mod tests {
         let folded = [UserKey::UsernameFolded("a".into())];
         assert_eq!(
             UserKey::filter(&folded),
-            Filter::Or(vec![Filter::Rel(UserRel::UsernameFolded("a".into()))])
+            Filter::Rel(UserRel::UsernamesFolded(vec!["a".into()]))
         );
     }
 }
