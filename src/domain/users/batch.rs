@@ -6,9 +6,9 @@
 //! statement's fixed cost (protocol, snapshot, executor start, two context switches) was most
 //! of it. On such a backend (`Store::statements_are_round_trips`; not SQLite, where a lookup
 //! is a call into the process) a lookup starts at once when fewer than [`MAX_IN_FLIGHT`]
-//! statements of its shape are running (so a lone lookup waits for nothing); otherwise it waits
-//! for the next statement of that shape, which reads every waiting key (up to [`MAX_KEYS`]) at
-//! once.
+//! statements of its shape are running (so a lone lookup waits for nothing, and reads its own
+//! statement in its own task); otherwise it waits for the next statement of that shape, which
+//! reads every waiting key (up to [`MAX_KEYS`]) at once.
 //!
 //! A batch's statement has no sort or limit (its keys bound the answer; on PostgreSQL setting
 //! them up cost the executor as much as the lookup), and a drain reads all its batches on one
@@ -199,9 +199,7 @@ impl LookupBatches {
             start
         };
         if start {
-            // A task of its own, so that an asker that goes away (a closed connection) leaves
-            // the others' batch running.
-            tokio::spawn(self.clone().drain(store.clone(), shape));
+            self.start(store, &shape).await;
         }
         match answer.await {
             Ok(Answer::Found(user)) => Ok(user.map(Arc::unwrap_or_clone)),
@@ -212,7 +210,30 @@ impl LookupBatches {
         }
     }
 
-    /// Reads batches of the waiting lookups of `shape` until none waits.
+    /// A lookup that took a place reads the first batch itself (one with its own key: a lone
+    /// lookup takes no detour through another task), then hands the place to a task of its
+    /// own if more lookups wait, so its answer does not wait for theirs. Should the asker go
+    /// away meanwhile (a closed connection), the place is given up and the batch's lookups read
+    /// on their own (their answer channels close).
+    async fn start(self: &Arc<Self>, store: &Store, shape: &str) {
+        let mut running = Running {
+            batches: self,
+            shape,
+            finished: false,
+        };
+        let Some((rest, batch)) = self.next_batch(&mut running) else {
+            return;
+        };
+        let mut held: Option<Snapshot<'_>> = None;
+        answer(store, &mut held, rest, batch).await;
+        drop(held);
+        if self.keep_if_waiting(&mut running) {
+            tokio::spawn(self.clone().drain(store.clone(), shape.to_string()));
+        }
+    }
+
+    /// Reads batches of the waiting lookups of `shape` until none waits (in a place handed
+    /// over by `start`).
     async fn drain(self: Arc<Self>, store: Store, shape: String) {
         let mut running = Running {
             batches: &self,
@@ -222,24 +243,41 @@ impl LookupBatches {
         // One connection for all of this drain's batches, taken with the first (and again
         // after a failure): a connection given back to the pool costs a round trip.
         let mut held: Option<Snapshot<'_>> = None;
-        loop {
-            let (rest, batch) = {
-                let mut queues = self.queues.lock().unwrap_or_else(PoisonError::into_inner);
-                let Some(queue) = queues.get_mut(&shape) else {
-                    running.finished = true;
-                    return;
-                };
-                if queue.waiting.is_empty() {
-                    // Under the same lock as the check: a lookup queued after it starts a drain.
-                    running.finished = true;
-                    leave(&mut queues, &shape);
-                    return;
-                }
-                let take = queue.waiting.len().min(MAX_KEYS);
-                let batch: Vec<Waiter> = queue.waiting.drain(..take).collect();
-                (queue.rest.clone(), batch)
-            };
+        while let Some((rest, batch)) = self.next_batch(&mut running) {
             answer(&store, &mut held, rest, batch).await;
+        }
+    }
+
+    /// The next batch of `running`'s shape, or none (its place given up) when none waits:
+    /// under the same lock as the check, so a lookup queued after it takes a place of its own.
+    fn next_batch(&self, running: &mut Running<'_>) -> Option<(UserFilter, Vec<Waiter>)> {
+        let mut queues = self.queues.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(queue) = queues.get_mut(running.shape) else {
+            running.finished = true;
+            return None;
+        };
+        if queue.waiting.is_empty() {
+            running.finished = true;
+            leave(&mut queues, running.shape);
+            return None;
+        }
+        let take = queue.waiting.len().min(MAX_KEYS);
+        let batch: Vec<Waiter> = queue.waiting.drain(..take).collect();
+        Some((queue.rest.clone(), batch))
+    }
+
+    /// Whether lookups of `running`'s shape still wait, its place then kept for a drain that
+    /// reads them; otherwise the place is given up (under the same lock as the check).
+    fn keep_if_waiting(&self, running: &mut Running<'_>) -> bool {
+        let mut queues = self.queues.lock().unwrap_or_else(PoisonError::into_inner);
+        running.finished = true;
+        match queues.get(running.shape) {
+            Some(queue) if !queue.waiting.is_empty() => true,
+            Some(_) => {
+                leave(&mut queues, running.shape);
+                false
+            }
+            None => false,
         }
     }
 }
